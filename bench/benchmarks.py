@@ -1,0 +1,284 @@
+"""The benchmarks `bench/run.py` knows. Each takes (args, table=, timed=) and prints its table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+LOCATIONS = ("WH", "NYC", "SF")
+CHANNELS = (
+    ("amazon", ("WH",), 2),
+    ("pos", ("NYC", "SF"), 0),
+    ("shopify", ("WH", "NYC"), 0),
+    ("woo", ("WH",), 0),
+)
+
+
+def _insert(table: str, columns: tuple[str, ...], rows) -> None:
+    """Bulk-load rows: COPY on PostgreSQL, executemany on SQLite."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" for _ in columns)
+            batch = []
+            for row in rows:
+                batch.append(tuple(str(v) if isinstance(v, Decimal) else v for v in row))
+                if len(batch) == 10_000:
+                    cursor.executemany(
+                        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", batch
+                    )
+                    batch = []
+            if batch:
+                cursor.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", batch
+                )
+
+
+def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
+    """`skus` products at 3 locations, 4 channels listing them with about 5 % disagreements."""
+    from django.db import connection, transaction
+
+    from catalog.models import Category, Price, Product
+    from channels.models import Channel, ChannelListing, ChannelLocation
+    from inventory.models import Location, StockLevel
+
+    rng = random.Random(seed)
+    now = dt.datetime.now(dt.UTC)
+    counts = {"mismatches": 0}
+    with transaction.atomic():
+        category = Category.objects.create(name="general")
+        locations = {
+            code: Location.objects.create(code=code, name=code, kind="store").id
+            for code in LOCATIONS
+        }
+        channels = []
+        for code, locs, buffer in CHANNELS:
+            channel = Channel.objects.create(
+                code=code, name=code, kind="file", currency="USD", buffer_units=buffer
+            )
+            for position, loc in enumerate(locs):
+                ChannelLocation.objects.create(
+                    channel=channel, location_id=locations[loc], position=position
+                )
+            channels.append((channel.id, [locations[loc] for loc in locs], buffer))
+
+        prices = [Decimal(rng.randint(500, 20000)) / 100 for _ in range(skus)]
+        _insert(
+            Product._meta.db_table,
+            (
+                "sku",
+                "name",
+                "barcode",
+                "gtin",
+                "category_id",
+                "uom",
+                "cost",
+                "mrp",
+                "price",
+                "currency",
+                "status",
+                "attributes",
+                "created_at",
+                "updated_at",
+            ),
+            (
+                (
+                    f"SKU-{i:07d}",
+                    f"Product {i}",
+                    "",
+                    "",
+                    category.id,
+                    "EA",
+                    prices[i] / 2,
+                    prices[i],
+                    prices[i],
+                    "USD",
+                    "active",
+                    "{}",
+                    now,
+                    now,
+                )
+                for i in range(skus)
+            ),
+        )
+        ids = dict(Product.objects.values_list("sku", "id"))
+        product_ids = [ids[f"SKU-{i:07d}"] for i in range(skus)]
+        _insert(
+            Price._meta.db_table,
+            (
+                "product_id",
+                "amount",
+                "currency",
+                "effective_from",
+                "source",
+                "status",
+                "rule",
+                "reason",
+                "created_at",
+            ),
+            (
+                (product_ids[i], prices[i], "USD", now, "catalog", "accepted", "", "", now)
+                for i in range(skus)
+            ),
+        )
+        stock = [[rng.choice((0, 2, 5, 10, 40)) for _ in LOCATIONS] for _ in range(skus)]
+        _insert(
+            StockLevel._meta.db_table,
+            (
+                "product_id",
+                "location_id",
+                "available",
+                "reserved",
+                "in_transit",
+                "damaged",
+                "returned",
+                "quarantined",
+                "updated_at",
+            ),
+            (
+                (product_ids[i], locations[loc], stock[i][j], 0, 0, 0, 0, 0, now)
+                for i in range(skus)
+                for j, loc in enumerate(LOCATIONS)
+            ),
+        )
+
+        def listings():
+            loc_index = {locations[code]: j for j, code in enumerate(LOCATIONS)}
+            for channel_id, loc_ids, buffer in channels:
+                for i in range(skus):
+                    roll = rng.random()
+                    if roll < 0.01:
+                        counts["mismatches"] += 1
+                        continue  # missing
+                    atp = max(0, sum(stock[i][loc_index[loc]] for loc in loc_ids) - buffer)
+                    quantity, price = atp, prices[i]
+                    if roll < 0.03:
+                        quantity += 3
+                        counts["mismatches"] += 1
+                    elif roll < 0.05:
+                        price += Decimal("1.00")
+                        counts["mismatches"] += 1
+                    yield (
+                        channel_id,
+                        f"SKU-{i:07d}",
+                        product_ids[i],
+                        f"SKU-{i:07d}",
+                        "",
+                        "",
+                        quantity,
+                        price,
+                        "USD",
+                        now,
+                    )
+                for k in range(50):
+                    counts["mismatches"] += 1
+                    yield (
+                        channel_id,
+                        f"ONLY-{k}",
+                        None,
+                        f"ONLY-{k}",
+                        "",
+                        "",
+                        1,
+                        Decimal("9.99"),
+                        "USD",
+                        now,
+                    )
+
+        _insert(
+            ChannelListing._meta.db_table,
+            (
+                "channel_id",
+                "identifier",
+                "product_id",
+                "sku",
+                "external_id",
+                "barcode",
+                "quantity",
+                "price",
+                "currency",
+                "seen_at",
+            ),
+            listings(),
+        )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    return counts
+
+
+def reference_join() -> int:
+    """The bare SQL join of the same tables: one row per (product, channel) with the stock at the
+    channel's locations and what the channel shows, fetched to the client."""
+    from django.db import connection
+
+    from catalog.models import Product
+    from channels.models import Channel, ChannelListing, ChannelLocation
+    from inventory.models import StockLevel
+
+    sql = f"""
+        SELECT p.sku, p.price, c.id, l.quantity, l.price, l.currency, SUM(s.available)
+        FROM {Product._meta.db_table} p
+        CROSS JOIN {Channel._meta.db_table} c
+        JOIN {ChannelLocation._meta.db_table} cl ON cl.channel_id = c.id
+        LEFT JOIN {StockLevel._meta.db_table} s ON s.product_id = p.id AND s.location_id = cl.location_id
+        LEFT JOIN {ChannelListing._meta.db_table} l ON l.product_id = p.id AND l.channel_id = c.id
+        GROUP BY p.sku, p.price, c.id, l.quantity, l.price, l.currency
+    """
+    rows = 0
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(5000):
+            rows += len(batch)
+    return rows
+
+
+def reconcile_bench(args, *, table, timed) -> None:
+    from exceptions.models import OpsException
+    from exceptions.reconcile import reconcile
+
+    seconds, counts = timed(lambda: build_world(args.skus))
+    print(
+        f"built {args.skus:,} SKUs × {len(CHANNELS)} channels in {seconds:.1f} s "
+        f"({counts['mismatches']:,} disagreements baked in)"
+    )
+    out = Path(tempfile.mkdtemp(prefix="ims-bench-"))
+    ref_time, ref_rows = timed(reference_join, repeat=3)
+    first_time, _ = timed(lambda: reconcile(out_dir=out))
+    exceptions = OpsException.objects.count()
+    steady_time, _ = timed(lambda: reconcile(out_dir=out), repeat=3)
+    table(
+        f"reconcile with reports, {args.skus:,} SKUs × {len(CHANNELS)} channels (target: within 3× of the join)",
+        [
+            (
+                "reference: bare SQL join (median of 3)",
+                f"{ref_time:.2f}",
+                f"{ref_rows:,} rows",
+                "1.00×",
+            ),
+            (
+                "reconcile, first run (creates exceptions)",
+                f"{first_time:.2f}",
+                f"{exceptions:,} exceptions",
+                f"{first_time / ref_time:.2f}×",
+            ),
+            (
+                "reconcile, next runs (median of 3)",
+                f"{steady_time:.2f}",
+                "refreshed",
+                f"{steady_time / ref_time:.2f}×",
+            ),
+        ],
+        ("what", "seconds", "work", "vs reference"),
+    )
+
+
+ALL = {"reconcile": reconcile_bench}

@@ -1,0 +1,311 @@
+"""Writes to channels: their configuration and what they show (snapshots)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.db.models import Q
+
+from catalog.gtin import gtin14
+from catalog.models import Product, ProductAlias
+from channels.models import Channel, ChannelKind, ChannelListing, ChannelLocation, SyncMode
+from ims.csvio import CsvSource, IngestResult, Row, parse_int, split_list
+from ims.errors import FileRejected
+from ims.money import parse_amount, parse_currency
+from inventory.models import Location
+
+CHANNELS_COLUMNS = ("code", "name", "kind", "sync_mode", "locations", "safety_buffer", "currency")
+CHANNELS_OPTIONAL = ("base_url",)
+SNAPSHOT_COLUMNS = ("channel", "sku_id", "quantity", "price", "currency")
+SNAPSHOT_OPTIONAL = ("barcode", "external_id")
+
+_BUFFER = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+
+
+def _choice(choices):
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices.values:
+            raise ValueError(f"'{text}' is not one of {', '.join(choices.values)}")
+        return value
+
+    return parse
+
+
+def parse_buffer(text: str) -> tuple[int, Decimal | None]:
+    """`5` → (5 units, None); `10%` → (0, 10)."""
+    text = text.strip()
+    match = _BUFFER.match(text)
+    if match:
+        pct = Decimal(match.group(1))
+        if pct > 100:
+            raise ValueError(f"'{text}' is more than 100%")
+        return 0, pct
+    if text.isdigit():
+        return int(text), None
+    raise ValueError(f"'{text}' is not a number of units or a percentage like 10%")
+
+
+def _url(text: str) -> str:
+    try:
+        URLValidator(schemes=["http", "https"])(text)
+    except ValidationError:
+        raise ValueError(f"'{text}' is not an http(s) URL") from None
+    return text
+
+
+@transaction.atomic
+def channels_ingest(*, path, label: str | None = None) -> IngestResult:
+    source = CsvSource(path, required=CHANNELS_COLUMNS, optional=CHANNELS_OPTIONAL, label=label)
+    result = IngestResult()
+    locations = dict(Location.objects.values_list("code", "id"))
+    seen: dict[str, int] = {}
+    parsed = []
+    for line, values in source:
+        row = Row(source, line, values)
+        code = row.parse("code", _code)
+        if code in seen:
+            row.fail("code", f"duplicate of line {seen[code]}")
+        elif code:
+            seen[code] = line
+        fields = {
+            "name": row.required("name"),
+            "kind": row.parse("kind", _choice(ChannelKind)),
+            "sync_mode": row.parse("sync_mode", _choice(SyncMode)),
+            "currency": row.parse("currency", parse_currency),
+            "base_url": row.parse("base_url", _url, required=False) or "",
+        }
+        buffer = row.parse("safety_buffer", parse_buffer)
+        if buffer:
+            fields["buffer_units"], fields["buffer_pct"] = buffer
+        codes = row.parse("locations", split_list) or []
+        for location_code in codes:
+            if location_code not in locations:
+                row.fail("locations", f"unknown location '{location_code}'")
+        if len(set(codes)) != len(codes):
+            row.fail("locations", "a location is listed twice")
+        if row.ok:
+            parsed.append((code, fields, [locations[c] for c in codes]))
+    if source.errors:
+        raise FileRejected(source.errors)
+
+    existing = {c.code: c for c in Channel.objects.filter(code__in=seen)}
+    current = defaultdict(list)
+    for channel_id, location_id in ChannelLocation.objects.filter(
+        channel__in=existing.values()
+    ).values_list("channel_id", "location_id"):
+        current[channel_id].append(location_id)
+    for code, fields, location_ids in parsed:
+        result.rows += 1
+        channel = existing.get(code)
+        if channel is None:
+            channel = Channel.objects.create(code=code, **fields)
+            result.created += 1
+        else:
+            differs = any(getattr(channel, k) != v for k, v in fields.items())
+            if differs:
+                for key, value in fields.items():
+                    setattr(channel, key, value)
+                channel.save()
+            if differs or current[channel.id] != location_ids:
+                result.updated += 1
+            else:
+                result.unchanged += 1
+                continue
+        if current[channel.id] != location_ids:
+            ChannelLocation.objects.filter(channel=channel).delete()
+            ChannelLocation.objects.bulk_create(
+                ChannelLocation(channel=channel, location_id=location_id, position=position)
+                for position, location_id in enumerate(location_ids)
+            )
+    return result
+
+
+def _code(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        raise ValueError(f"'{text}' may hold only letters, digits, '-' and '_'")
+    return text
+
+
+# ---------------------------------------------------------------------------
+# Snapshots: what a channel shows now
+
+
+@dataclass
+class _ListingRow:
+    row: Row
+    channel: Channel
+    identifier: str
+    sku: str
+    external_id: str
+    barcode: str
+    gtin: str | None
+    quantity: int
+    price: Decimal
+    currency: str
+    product_id: int | None = None
+
+
+def product_matcher(channel_codes, rows: list[_ListingRow]) -> None:
+    """Name each row's product: by alias (the channel's or a global one), then SKU, then barcode."""
+    names = {r.sku for r in rows if r.sku} | {r.external_id for r in rows if r.external_id}
+    aliases: dict[tuple[str, str], int] = {
+        (scope, value): product_id
+        for scope, value, product_id in ProductAlias.objects.filter(
+            scope__in=[*channel_codes, ""], value__in=names
+        ).values_list("scope", "value", "product_id")
+    }
+    by_sku = dict(
+        Product.objects.filter(sku__in={r.sku for r in rows if r.sku}).values_list("sku", "id")
+    )
+    by_gtin = dict(
+        Product.objects.filter(gtin__in={r.gtin for r in rows if r.gtin}).values_list("gtin", "id")
+    )
+    for r in rows:
+        for name in (r.sku, r.external_id):
+            if name and r.product_id is None:
+                r.product_id = aliases.get((r.channel.code, name)) or aliases.get(("", name))
+        if r.product_id is None and r.sku:
+            r.product_id = by_sku.get(r.sku)
+        if r.product_id is None and r.gtin:
+            r.product_id = by_gtin.get(r.gtin)
+
+
+@transaction.atomic
+def snapshot_ingest(*, path, label: str | None = None, now: dt.datetime) -> IngestResult:
+    """Replace what each channel in the file shows: a listing absent from the file is gone."""
+    source = CsvSource(path, required=SNAPSHOT_COLUMNS, optional=SNAPSHOT_OPTIONAL, label=label)
+    result = IngestResult()
+    channels = {c.code: c for c in Channel.objects.all()}
+    seen_identifier: dict[tuple[int, str], int] = {}
+    seen_product: dict[tuple[int, int], int] = {}
+    kept_ids: dict[int, set[int]] = {}
+    for chunk in source.chunks():
+        rows = [
+            r for line, values in chunk if (r := _listing_row(Row(source, line, values), channels))
+        ]
+        product_matcher({r.channel.code for r in rows}, rows)
+        for r in rows:
+            key = (r.channel.id, r.identifier)
+            if key in seen_identifier:
+                r.row.fail(
+                    "sku_id",
+                    f"'{r.identifier}' appears twice for {r.channel.code} "
+                    f"(first on line {seen_identifier[key]})",
+                )
+            seen_identifier.setdefault(key, r.row.line)
+            if r.product_id:
+                pkey = (r.channel.id, r.product_id)
+                if pkey in seen_product:
+                    r.row.fail(
+                        "sku_id",
+                        f"names the same product as line {seen_product[pkey]} on {r.channel.code}",
+                    )
+                seen_product.setdefault(pkey, r.row.line)
+        if source.errors:
+            continue
+        _listings_apply(rows, now, result, kept_ids)
+    if source.errors:
+        raise FileRejected(source.errors)
+    for channel_id, kept in kept_ids.items():
+        gone = [
+            pk
+            for pk in ChannelListing.objects.filter(channel_id=channel_id).values_list(
+                "pk", flat=True
+            )
+            if pk not in kept
+        ]
+        for start in range(0, len(gone), 1000):
+            ChannelListing.objects.filter(pk__in=gone[start : start + 1000]).delete()
+        result.updated += len(gone)
+    Channel.objects.filter(pk__in=kept_ids).update(last_snapshot_at=now)
+    return result
+
+
+def _listing_row(row: Row, channels: dict[str, Channel]) -> _ListingRow | None:
+    channel = channels.get(row.get("channel"))
+    if row.get("channel") and channel is None:
+        row.fail("channel", f"unknown channel '{row.get('channel')}'")
+    elif not row.get("channel"):
+        row.fail("channel", "is required")
+    sku, external_id, barcode = row.get("sku_id"), row.get("external_id"), row.get("barcode")
+    identifier = sku or external_id or barcode
+    if not identifier:
+        row.fail("sku_id", "one of sku_id, external_id, barcode is required")
+    gtin = row.parse("barcode", gtin14, required=False)
+    quantity = row.parse("quantity", parse_int)
+    currency = row.parse("currency", parse_currency)
+    price = row.parse("price", partial(parse_amount, currency=currency)) if currency else None
+    if price is not None and price < 0:
+        row.fail("price", f"'{row.get('price')}' is negative")
+    if not row.ok:
+        return None
+    return _ListingRow(
+        row, channel, identifier, sku, external_id, barcode, gtin, quantity, price, currency
+    )
+
+
+def _listings_apply(rows: list[_ListingRow], now, result: IngestResult, kept_ids) -> None:
+    by_channel = defaultdict(list)
+    for r in rows:
+        by_channel[r.channel.id].append(r)
+    for channel_id, group in by_channel.items():
+        kept = kept_ids.setdefault(channel_id, set())
+        existing = list(
+            ChannelListing.objects.filter(channel_id=channel_id).filter(
+                Q(identifier__in=[r.identifier for r in group])
+                | Q(product_id__in=[r.product_id for r in group if r.product_id])
+            )
+        )
+        by_identifier = {listing.identifier: listing for listing in existing}
+        by_product = {listing.product_id: listing for listing in existing if listing.product_id}
+        new, changed = [], []
+        fields = (
+            "identifier",
+            "product_id",
+            "sku",
+            "external_id",
+            "barcode",
+            "quantity",
+            "price",
+            "currency",
+        )
+        for r in group:
+            result.rows += 1
+            values = {
+                "identifier": r.identifier,
+                "product_id": r.product_id,
+                "sku": r.sku,
+                "external_id": r.external_id,
+                "barcode": r.barcode,
+                "quantity": r.quantity,
+                "price": r.price,
+                "currency": r.currency,
+            }
+            listing = by_identifier.get(r.identifier) or (
+                r.product_id and by_product.get(r.product_id)
+            )
+            if not listing or listing.pk in kept:
+                new.append(ChannelListing(channel_id=channel_id, seen_at=now, **values))
+                result.created += 1
+                continue
+            kept.add(listing.pk)
+            if any(getattr(listing, k) != v for k, v in values.items()):
+                for key, value in values.items():
+                    setattr(listing, key, value)
+                listing.seen_at = now
+                changed.append(listing)
+                result.updated += 1
+            else:
+                result.unchanged += 1
+        ChannelListing.objects.bulk_update(changed, [*fields, "seen_at"], batch_size=1000)
+        created = ChannelListing.objects.bulk_create(new, batch_size=1000)
+        kept.update(listing.pk for listing in created)

@@ -1,0 +1,64 @@
+"""Plotly figures for the scorecard: plain data in, a figure out, no queries."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import plotly.graph_objects as go
+
+_LAYOUT = {
+    "margin": {"l": 50, "r": 20, "t": 40, "b": 60},
+    "height": 320,
+    "template": "plotly_white",
+    "font": {"family": "system-ui, sans-serif", "size": 12},
+}
+
+
+def trend_figure(points: list[tuple[str, Decimal, int]]) -> go.Figure:
+    """Sync accuracy % and open exceptions over runs: (run label, accuracy, exceptions)."""
+    labels = [p[0] for p in points]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=labels,
+            y=[float(p[1]) for p in points],
+            name="Sync accuracy %",
+            mode="lines+markers",
+            yaxis="y",
+        )
+    )
+    fig.add_trace(
+        go.Bar(x=labels, y=[p[2] for p in points], name="Open exceptions", yaxis="y2", opacity=0.35)
+    )
+    fig.update_layout(
+        title="Trend over runs",
+        yaxis={"title": "accuracy %", "range": [0, 100]},
+        yaxis2={"title": "exceptions", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        xaxis={"type": "category"},
+        legend={"orientation": "h", "y": -0.25},
+        **_LAYOUT,
+    )
+    return fig
+
+
+def bar_figure(title: str, labels: list[str], values: list[Decimal], axis: str) -> go.Figure:
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=[float(v) for v in values],
+            text=[str(v) for v in values],
+            textposition="auto",
+        )
+    )
+    fig.update_layout(title=title, yaxis={"title": axis, "rangemode": "tozero"}, **_LAYOUT)
+    return fig
+
+
+def figure_html(fig: go.Figure, div_id: str) -> str:
+    """The figure as a <div> and script; plotly.js itself is included once by the page."""
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=div_id,
+        config={"displaylogo": False, "responsive": True},
+    )

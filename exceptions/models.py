@@ -1,0 +1,153 @@
+"""Reconcile runs and the exceptions ops staff triage (OpsException)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+
+from catalog.models import MONEY, Product
+from channels.models import Channel
+from inventory.models import Location
+
+
+class Discrepancy(models.TextChoices):
+    PRICE_MISMATCH = "Price_Mismatch", "Price mismatch"
+    STOCK_MISMATCH = "Stock_Mismatch", "Stock mismatch"
+    MISSING_SKU = "Missing_SKU", "Missing SKU"
+    CHANNEL_ONLY_SKU = "Channel_Only_SKU", "Channel-only SKU"
+    CURRENCY_MISMATCH = "Currency_Mismatch", "Currency mismatch"
+    OVERSELL_RISK = "Oversell_Risk", "Oversell risk"
+    PRICE_RULE_VIOLATION = "Price_Rule_Violation", "Price rule violation"
+    SYNC_FAILURE = "Sync_Failure", "Sync failure"
+    SLA_BREACH = "SLA_Breach", "SLA breach"
+    LEAKAGE = "Leakage", "Leakage"
+
+
+class ExceptionStatus(models.TextChoices):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+OPEN_STATUSES = (ExceptionStatus.OPEN, ExceptionStatus.ACKNOWLEDGED)
+
+
+class ExceptionSource(models.TextChoices):
+    """What raised an exception; only its raiser resolves it by itself."""
+
+    RECONCILE = "reconcile"
+    INGEST = "ingest"
+    ORDER = "order"
+    SYNC = "sync"
+    ERP = "erp"
+    SLA = "sla"
+
+
+class PushStatus(models.TextChoices):
+    NONE = "", "—"
+    QUEUED = "queued"
+    PUSHED = "pushed"
+    VERIFIED = "verified"
+    FAILED = "failed"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ReconcileRun(models.Model):
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    channel = models.ForeignKey(Channel, on_delete=models.SET_NULL, null=True, blank=True)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    # The scorecard figures after the run (exceptions.selectors.scorecard_summary).
+    figures = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"reconcile #{self.pk} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class OpsException(models.Model):
+    """One disagreement, one row per (sku, channel, discrepancy) while it is open."""
+
+    sku_id = models.CharField("SKU", max_length=255)
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, null=True, blank=True, related_name="exceptions"
+    )
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, null=True, blank=True, related_name="exceptions"
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    discrepancy = models.CharField(max_length=24, choices=Discrepancy.choices)
+    expected = models.CharField(max_length=255, blank=True)
+    actual = models.CharField(max_length=500, blank=True)
+    status = models.CharField(
+        max_length=12, choices=ExceptionStatus.choices, default=ExceptionStatus.OPEN
+    )
+    source = models.CharField(max_length=10, choices=ExceptionSource.choices)
+    exposure = models.DecimalField(default=0, **MONEY)
+    currency = models.CharField(max_length=3, blank=True)
+    # The channel shows more than it may sell, or a stock state would go negative.
+    oversell = models.BooleanField(default=False)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acknowledge_reason = models.CharField(max_length=500, blank=True)
+    push_status = models.CharField(
+        max_length=10, choices=PushStatus.choices, default=PushStatus.NONE, blank=True
+    )
+    push_error = models.CharField(max_length=500, blank=True)
+    last_run = models.ForeignKey(
+        ReconcileRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "exception"
+        constraints = [
+            models.UniqueConstraint(
+                F("sku_id"),
+                Coalesce("channel", 0),
+                F("discrepancy"),
+                condition=Q(status__in=OPEN_STATUSES),
+                name="one_open_exception_per_sku_channel_discrepancy",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="resolved", resolved_at__isnull=False)
+                | (~Q(status="resolved") & Q(resolved_at__isnull=True)),
+                name="exception_resolved_at_iff_resolved",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "discrepancy", "-exposure", "id"], name="exc_triage_exposure"
+            ),
+            models.Index(
+                fields=["status", "discrepancy", "first_seen", "id"], name="exc_triage_age"
+            ),
+            models.Index(fields=["channel", "status"], name="exc_channel_status"),
+            models.Index(fields=["product", "status"], name="exc_product_status"),
+            models.Index(fields=["sku_id"], name="exc_sku"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku_id} {self.channel_id or '-'} {self.discrepancy} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES

@@ -1,0 +1,330 @@
+"""Reconcile: what each channel shows against what IMS expects, set-based.
+
+One SQL statement reads every product with its stock summed per channel's
+locations and its listing on every channel; a single pass over that stream
+finds the discrepancies and writes sku-rollup.csv. Exceptions are then written
+in bulk: new ones created, open ones refreshed, the ones no longer found
+resolved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from catalog.models import Product, ProductStatus
+from catalog.rules import PricePolicy, policies
+from catalog.services import prices_refresh
+from channels.models import Channel, ChannelListing
+from exceptions.models import (
+    OPEN_STATUSES,
+    Discrepancy,
+    ExceptionSource,
+    OpsException,
+    ReconcileRun,
+    RunStatus,
+)
+from exceptions.reports import RollupWriter, write_reports
+from exceptions.selectors import scorecard_summary
+from exceptions.services import (
+    Finding,
+    RecordResult,
+    open_exceptions_by_key,
+    ops_exceptions_record,
+    ops_exceptions_resolve,
+)
+from ims.db import as_decimal, binary_collation
+from ims.money import money
+from inventory.models import StockLevel
+
+log = logging.getLogger("ims.reconcile")
+
+NO_POLICY = PricePolicy()
+_FIXED = 8  # product columns before the per-channel ones
+_PER_CHANNEL = 5  # available at its locations, listing id, quantity, price, currency
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class _Channel:
+    id: int
+    code: str
+    currency: str
+    channel: Channel
+    location_ids: tuple[int, ...]
+    in_scope: bool
+
+
+def _channels(scope: Channel | None) -> list[_Channel]:
+    result = []
+    for channel in Channel.objects.prefetch_related("channel_locations").order_by("code"):
+        result.append(
+            _Channel(
+                id=channel.id,
+                code=channel.code,
+                currency=channel.currency,
+                channel=channel,
+                location_ids=tuple(cl.location_id for cl in channel.channel_locations.all()),
+                in_scope=scope is None or scope.id == channel.id,
+            )
+        )
+    return result
+
+
+def _main_query(channels: list[_Channel]) -> str:
+    products = Product._meta.db_table
+    levels = StockLevel._meta.db_table
+    listings = ChannelListing._meta.db_table
+    sums, columns, joins = [], [], []
+    for i, ch in enumerate(channels):
+        ids = ", ".join(str(int(pk)) for pk in ch.location_ids)
+        sums.append(
+            f"SUM(CASE WHEN location_id IN ({ids}) THEN available ELSE 0 END) AS a{i}"
+            if ids
+            else f"0 AS a{i}"
+        )
+        columns.append(f"COALESCE(s.a{i}, 0), l{i}.id, l{i}.quantity, l{i}.price, l{i}.currency")
+        joins.append(
+            f"LEFT JOIN {listings} l{i} ON l{i}.product_id = p.id AND l{i}.channel_id = {int(ch.id)}"
+        )
+    return (
+        "SELECT p.id, p.sku, p.name, p.status, p.category_id, p.price, p.currency, "
+        "COALESCE(s.total, 0)"
+        + "".join(f", {c}" for c in columns)
+        + f" FROM {products} p LEFT JOIN (SELECT product_id, SUM(available) AS total"
+        + "".join(f", {s}" for s in sums)
+        + f" FROM {levels} GROUP BY product_id) s ON s.product_id = p.id "
+        + " ".join(joins)
+        + f" ORDER BY p.sku COLLATE {binary_collation()}"
+    )
+
+
+def compare_listing(
+    *,
+    ch: _Channel,
+    product_id: int,
+    sku: str,
+    active: bool,
+    withheld: bool,
+    price: Decimal | None,
+    currency: str,
+    available: int,
+    quantity: int | None,
+    shown_price: Decimal | None,
+    shown_currency: str | None,
+) -> list[Finding]:
+    """The discrepancies between what IMS expects of one product on one channel and what it shows."""
+
+    def finding(discrepancy, expected, actual, **extra) -> Finding:
+        return Finding(
+            sku, discrepancy, expected, actual, ch.id, product_id, currency=currency, **extra
+        )
+
+    if quantity is None:
+        if active and not withheld:
+            return [finding(Discrepancy.MISSING_SKU, "present", "null")]
+        return []
+    if withheld or not active:
+        # Not to be sold here: any stock shown is a problem; its price is not compared.
+        if quantity <= 0:
+            return []
+        if withheld:
+            return [
+                finding(
+                    Discrepancy.PRICE_RULE_VIOLATION,
+                    "luxury_channel",
+                    money(shown_price, shown_currency or currency),
+                    oversell=True,
+                )
+            ]
+        return [
+            finding(
+                Discrepancy.STOCK_MISMATCH,
+                "0",
+                str(quantity),
+                oversell=True,
+                exposure=quantity * price if price is not None else Decimal(0),
+            )
+        ]
+    found = []
+    atp = ch.channel.atp(available)
+    if quantity != atp:
+        above = quantity > atp
+        exposure = (quantity - atp) * price if above and price is not None else Decimal(0)
+        found.append(
+            finding(
+                Discrepancy.STOCK_MISMATCH,
+                str(atp),
+                str(quantity),
+                exposure=exposure,
+                oversell=above,
+            )
+        )
+    if shown_currency != ch.currency:
+        found.append(finding(Discrepancy.CURRENCY_MISMATCH, ch.currency, shown_currency or ""))
+    elif (
+        price is not None
+        and shown_price is not None
+        and currency == ch.currency
+        and shown_price != price
+    ):
+        found.append(
+            finding(
+                Discrepancy.PRICE_MISMATCH,
+                money(price, currency),
+                money(shown_price, currency),
+                exposure=abs(shown_price - price) * max(quantity, 0),
+            )
+        )
+    return found
+
+
+def _channel_only(channels: list[_Channel]) -> list[Finding]:
+    in_scope = {ch.id for ch in channels if ch.in_scope}
+    rows = ChannelListing.objects.filter(product__isnull=True, channel_id__in=in_scope).values_list(
+        "channel_id", "identifier", "quantity", "price", "currency"
+    )
+    return [
+        Finding(
+            identifier,
+            Discrepancy.CHANNEL_ONLY_SKU,
+            "null",
+            "present",
+            channel_id,
+            exposure=max(quantity, 0) * (price or 0),
+            currency=currency,
+        )
+        for channel_id, identifier, quantity, price, currency in rows
+    ]
+
+
+def reconcile(
+    *,
+    channel: Channel | None = None,
+    out_dir: Path | None = None,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> ReconcileRun:
+    """Reconcile every channel (or one), record exceptions, write the three reports."""
+    now = now or timezone.now()
+    out_dir = Path(out_dir or settings.IMS_REPORTS_DIR)
+    run = ReconcileRun.objects.create(started_at=now, channel=channel)
+    rollup = RollupWriter(out_dir / "sku-rollup.csv")
+    try:
+        with transaction.atomic():
+            result = _reconcile(run, channel, now, rollup, progress)
+        run.created, run.updated, run.resolved = result
+        card = scorecard_summary()
+        run.figures = card.as_json()
+        run.status = RunStatus.SUCCEEDED
+        run.finished_at = timezone.now()
+        run.save()
+        rollup.commit()
+        write_reports(out_dir=out_dir, run=run, card=card)
+    except BaseException as exc:
+        rollup.discard()
+        run.status = RunStatus.FAILED
+        run.error = f"{type(exc).__name__}: {exc}"
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        raise
+    return run
+
+
+def _reconcile(run, scope, now, rollup: RollupWriter, progress) -> tuple[int, int, int]:
+    prices_refresh(now=now)
+    channels = _channels(scope)
+    scoped_ids = [ch.id for ch in channels if ch.in_scope]
+    by_category = policies()
+    existing = open_exceptions_by_key(
+        OpsException.objects.filter(source=ExceptionSource.RECONCILE, channel_id__in=scoped_ids)
+    )
+    # Open exceptions this run does not own still make their pair unaligned.
+    owned = {e.pk for e in existing.values()}
+    other_pairs = {
+        (product_id, channel_id)
+        for pk, product_id, channel_id in OpsException.objects.filter(
+            status__in=OPEN_STATUSES, channel__isnull=False, product__isnull=False
+        ).values_list("pk", "product_id", "channel_id")
+        if pk not in owned
+    }
+    total = Product.objects.count()
+    findings: list[Finding] = []
+    rollup.open([ch.code for ch in channels])
+    with connection.cursor() as cursor:
+        cursor.execute(_main_query(channels))
+        done = 0
+        while batch := cursor.fetchmany(2000):
+            for row in batch:
+                _product_row(row, channels, by_category, other_pairs, findings, rollup)
+            done += len(batch)
+            if progress:
+                progress(done, total)
+    findings.extend(_channel_only(channels))
+    recorded: RecordResult = ops_exceptions_record(
+        findings=findings,
+        source=ExceptionSource.RECONCILE,
+        now=now,
+        existing=existing,
+        run=run,
+        touch_unchanged=False,
+    )
+    found = {f.key for f in findings}
+    resolved = ops_exceptions_resolve(
+        ids=[e.pk for key, e in existing.items() if key not in found], now=now
+    )
+    # Every open reconcile exception left in scope was seen again now: one statement moves them all on.
+    OpsException.objects.filter(
+        source=ExceptionSource.RECONCILE, channel_id__in=scoped_ids, status__in=OPEN_STATUSES
+    ).update(last_seen=now, last_run=run)
+    log.info(
+        "reconcile #%s: %s created, %s updated, %s resolved",
+        run.pk,
+        recorded.created,
+        recorded.updated,
+        resolved,
+    )
+    return recorded.created, recorded.updated, resolved
+
+
+def _product_row(row, channels, by_category, other_pairs, findings, rollup: RollupWriter) -> None:
+    product_id, sku, name, status, category_id, price, currency, total = row[:_FIXED]
+    price = as_decimal(price)
+    active = status == ProductStatus.ACTIVE
+    policy = by_category.get(category_id, NO_POLICY)
+    cells = []
+    for i, ch in enumerate(channels):
+        available, _listing_id, quantity, shown_price, shown_currency = row[
+            _FIXED + i * _PER_CHANNEL : _FIXED + (i + 1) * _PER_CHANNEL
+        ]
+        shown_price = as_decimal(shown_price)
+        aligned = (product_id, ch.id) not in other_pairs
+        if ch.in_scope:
+            found = compare_listing(
+                ch=ch,
+                product_id=product_id,
+                sku=sku,
+                active=active,
+                withheld=policy.withholds(ch.code),
+                price=price,
+                currency=currency,
+                available=int(available),
+                quantity=quantity,
+                shown_price=shown_price,
+                shown_currency=shown_currency,
+            )
+            if found:
+                findings.extend(found)
+                aligned = False
+        cells.append((quantity, money(shown_price, shown_currency or currency), aligned))
+    if active:
+        rollup.write(sku, name, int(total), money(price, currency), cells)

@@ -1,0 +1,199 @@
+"""The three report files: exceptions.csv, sku-rollup.csv and scorecard.html."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+from plotly.offline import get_plotlyjs
+
+from exceptions import charts
+from exceptions.models import Discrepancy, ReconcileRun
+from exceptions.selectors import (
+    Scorecard,
+    exceptions_for_report,
+    reconcile_history,
+    scorecard_summary,
+)
+from ims.csvio import write_csv
+from ims.money import money
+
+EXCEPTION_COLUMNS = (
+    "sku_id",
+    "channel",
+    "discrepancy",
+    "expected",
+    "actual",
+    "status",
+    "location",
+    "exposure",
+    "currency",
+    "first_seen",
+    "last_seen",
+    "source",
+)
+
+
+def _iso(value) -> str:
+    return value.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+def exception_rows(queryset=None) -> Iterator[list[str]]:
+    """exceptions.csv rows for open and acknowledged exceptions, in report order."""
+    rows = exceptions_for_report(queryset).values_list(
+        "sku_id",
+        "channel__code",
+        "discrepancy",
+        "expected",
+        "actual",
+        "status",
+        "location__code",
+        "exposure",
+        "currency",
+        "first_seen",
+        "last_seen",
+        "source",
+    )
+    for (
+        sku,
+        channel,
+        disc,
+        expected,
+        actual,
+        status,
+        location,
+        exposure,
+        currency,
+        first,
+        last,
+        source,
+    ) in rows.iterator(chunk_size=5000):
+        yield [
+            sku,
+            channel or "",
+            disc,
+            expected,
+            actual,
+            status,
+            location or "",
+            money(exposure, currency),
+            currency,
+            _iso(first),
+            _iso(last),
+            source,
+        ]
+
+
+class RollupWriter:
+    """sku-rollup.csv, written row by row while reconcile streams, renamed into place on success."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.handle = None
+
+    def open(self, channel_codes: list[str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = self.tmp.open("w", encoding="utf-8", newline="")
+        self.writer = csv.writer(self.handle, lineterminator="\n")
+        header = ["sku_id", "name", "available", "price"]
+        for code in channel_codes:
+            header += [f"{code}_quantity", f"{code}_price", f"{code}_aligned"]
+        self.writer.writerow(header)
+
+    def write(self, sku: str, name: str, available: int, price: str, cells) -> None:
+        row = [sku, name, available, price]
+        for quantity, shown_price, aligned in cells:
+            row += ["" if quantity is None else quantity, shown_price, "yes" if aligned else "no"]
+        self.writer.writerow(row)
+
+    def commit(self) -> None:
+        if self.handle:
+            self.handle.close()
+            self.tmp.replace(self.path)
+            self.handle = None
+
+    def discard(self) -> None:
+        if self.handle:
+            self.handle.close()
+            self.tmp.unlink(missing_ok=True)
+            self.handle = None
+
+
+def scorecard_charts(card: Scorecard, runs: list[ReconcileRun]) -> dict[str, str]:
+    """The scorecard's plotly figures as HTML fragments (without plotly.js)."""
+    currencies = sorted({c for ch in card.channels for c in ch.exposure} | set(card.exposure))
+    currency = currencies[0] if currencies else ""
+    trend = [
+        (
+            f"#{run.pk} {run.started_at:%m-%d %H:%M}",
+            Decimal(run.figures.get("accuracy", "0")),
+            int(run.figures.get("exceptions", 0)),
+        )
+        for run in runs
+    ]
+    return {
+        "trend": charts.figure_html(charts.trend_figure(trend), "chart-trend"),
+        "exposure_by_channel": charts.figure_html(
+            charts.bar_figure(
+                f"Revenue exposure by channel ({currency})",
+                [ch.code for ch in card.channels],
+                [ch.exposure.get(currency, Decimal(0)) for ch in card.channels],
+                currency,
+            ),
+            "chart-exposure-channel",
+        ),
+        "exposure_by_discrepancy": charts.figure_html(
+            charts.bar_figure(
+                f"Revenue exposure by discrepancy ({currency})",
+                [d.label for d in Discrepancy if d.value in card.exposure_by_discrepancy],
+                [
+                    card.exposure_by_discrepancy[d.value].get(currency, Decimal(0))
+                    for d in Discrepancy
+                    if d.value in card.exposure_by_discrepancy
+                ],
+                currency,
+            ),
+            "chart-exposure-discrepancy",
+        ),
+        "accuracy_by_channel": charts.figure_html(
+            charts.bar_figure(
+                "Sync accuracy by channel (%)",
+                [ch.code for ch in card.channels],
+                [ch.accuracy for ch in card.channels],
+                "%",
+            ),
+            "chart-accuracy-channel",
+        ),
+    }
+
+
+def scorecard_context(card: Scorecard | None = None) -> dict:
+    card = card or scorecard_summary()
+    runs = reconcile_history()
+    return {
+        "card": card,
+        "runs": runs,
+        "charts": scorecard_charts(card, runs),
+        "discrepancies": [(d, card.by_discrepancy.get(d.value, 0)) for d in Discrepancy],
+        "generated_at": timezone.now(),
+    }
+
+
+def write_reports(
+    *, out_dir: Path, run: ReconcileRun | None = None, card: Scorecard | None = None
+) -> dict[str, Path]:
+    """exceptions.csv and scorecard.html as of now (sku-rollup.csv is written by reconcile as it streams)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"exceptions": out_dir / "exceptions.csv", "scorecard": out_dir / "scorecard.html"}
+    write_csv(paths["exceptions"], EXCEPTION_COLUMNS, exception_rows())
+    context = scorecard_context(card) | {"run": run, "plotly_js": get_plotlyjs()}
+    html = render_to_string("exceptions/scorecard_report.html", context)
+    tmp = paths["scorecard"].with_name(".scorecard.html.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(paths["scorecard"])
+    return paths

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ImsConfig(AppConfig):
+    name = "ims"
+    verbose_name = "IMS"

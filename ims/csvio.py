@@ -1,0 +1,259 @@
+"""Streaming CSV input and output shared by every ingest and report.
+
+Input files are read line by line (never whole into memory), as UTF-8 with an
+optional BOM; columns are matched by header name in any order. Every problem
+is collected as a RowError so a command can list all of them at once.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import csv
+import io
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ims.contracts import contract_errors
+from ims.errors import RowError
+
+BOM = b"\xef\xbb\xbf"
+
+# A command may set a callback(bytes read) to show progress on long files.
+progress_hook: contextvars.ContextVar = contextvars.ContextVar("csv_progress", default=None)
+
+
+class CsvSource:
+    """Rows of one input file as (line number, {column: stripped value})."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        required: Sequence[str],
+        optional: Sequence[str] = (),
+        label: str | None = None,
+    ):
+        self.path = Path(path)
+        self.label = label or str(path)
+        self.required = tuple(required)
+        self.optional = tuple(optional)
+        self.errors: list[RowError] = []
+        self.header: list[str] = []
+        self.rows_read = 0
+
+    def error(self, line: int, column: str, reason: str) -> None:
+        self.errors.append(RowError(self.label, line, column, reason))
+
+    def _text_lines(self, handle: io.BufferedReader) -> Iterator[str]:
+        report = progress_hook.get()
+        for number, raw in enumerate(handle, start=1):
+            if report and number % 20000 == 0:
+                report(handle.tell())
+            if number == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM) :]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self.error(
+                    number,
+                    "encoding",
+                    f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at character {exc.start + 1});"
+                    " save the file as UTF-8",
+                )
+                yield raw.decode("utf-8", errors="replace")
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
+        try:
+            handle = self.path.open("rb")
+        except OSError as exc:
+            self.error(0, "file", f"cannot open: {exc.strerror}")
+            return
+        with handle:
+            reader = csv.reader(self._text_lines(handle))
+            try:
+                header = next(reader)
+            except StopIteration:
+                self.error(1, "header", "the file is empty; a header row is required")
+                return
+            except csv.Error as exc:
+                self.error(1, "header", f"unreadable CSV: {exc}")
+                return
+            self.header = [name.strip() for name in header]
+            if not self._check_header():
+                return
+            width = len(self.header)
+            wanted = set(self.required) | set(self.optional)
+            while True:
+                line = reader.line_num + 1
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    self.error(line, "row", f"unreadable CSV: {exc}")
+                    continue
+                if not values or (len(values) == 1 and not values[0].strip()):
+                    continue
+                if len(values) != width:
+                    self.error(line, "row", f"has {len(values)} fields, the header has {width}")
+                    continue
+                self.rows_read += 1
+                yield (
+                    line,
+                    {
+                        name: value.strip()
+                        for name, value in zip(self.header, values, strict=True)
+                        if name in wanted
+                    },
+                )
+
+    def _check_header(self) -> bool:
+        seen: set[str] = set()
+        ok = True
+        for name in self.header:
+            if name in seen:
+                self.error(1, name, "column appears twice in the header")
+                ok = False
+            seen.add(name)
+        for name in self.required:
+            if name not in seen:
+                self.error(1, name, "required column is missing from the header")
+                ok = False
+        return ok
+
+    def chunks(self, size: int = 5000) -> Iterator[list[tuple[int, dict[str, str]]]]:
+        chunk: list[tuple[int, dict[str, str]]] = []
+        for item in self:
+            chunk.append(item)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+
+class Row:
+    """One input row: typed access to its cells, each problem recorded against its column."""
+
+    def __init__(self, source: CsvSource, line: int, values: dict[str, str]):
+        self.source = source
+        self.line = line
+        self.values = values
+        self.failed: set[str] = set()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def fail(self, column: str, reason: str) -> None:
+        self.failed.add(column)
+        self.source.error(self.line, column, reason)
+
+    def check_contract(self, name: str, record: dict) -> None:
+        """Validate the row's record against a JSON contract; blank cells are left out of it.
+
+        Columns that already failed to parse are not reported twice."""
+        for column, reason in contract_errors(
+            name, {k: v for k, v in record.items() if v not in (None, "")}
+        ):
+            if column not in self.failed:
+                self.fail(column, reason)
+
+    def get(self, column: str) -> str:
+        return self.values.get(column, "")
+
+    def required(self, column: str) -> str | None:
+        value = self.get(column)
+        if not value:
+            self.fail(column, "is required")
+            return None
+        return value
+
+    def parse(self, column: str, parser, *, required: bool = True):
+        """parser(text) → value, raising ValueError with the reason; None when blank or bad."""
+        text = self.get(column)
+        if not text:
+            if required:
+                self.fail(column, "is required")
+            return None
+        try:
+            return parser(text)
+        except ValueError as exc:
+            self.fail(column, str(exc))
+            return None
+
+
+def parse_int(text: str) -> int:
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        whole = float(text).is_integer()
+    except ValueError:
+        raise ValueError(f"'{text}' is not a number") from None
+    raise ValueError(
+        f"'{text}' is not a whole number" if not whole else f"'{text}' is not an integer"
+    )
+
+
+def parse_quantity(text: str) -> int:
+    value = parse_int(text)
+    if value < 0:
+        raise ValueError(f"'{text}' is negative")
+    return value
+
+
+def parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"true", "yes", "1", "y"}:
+        return True
+    if value in {"false", "no", "0", "n"}:
+        return False
+    raise ValueError(f"'{text}' is not true or false")
+
+
+def split_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(";") if part.strip()]
+
+
+def write_csv(
+    target: str | os.PathLike | io.TextIOBase, header: Sequence[str], rows: Iterable[Sequence]
+) -> int:
+    """Write a header and rows to a path (atomically) or an open text stream; return the row count."""
+    if isinstance(target, io.TextIOBase):
+        return _write(target, header, rows)
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as handle:
+        count = _write(handle, header, rows)
+    tmp.replace(path)
+    return count
+
+
+def _write(handle, header, rows) -> int:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did; `kept_out` lists rows refused one by one (the rest applied)."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    kept_out: list = field(default_factory=list)
+    # For the caller to raise or resolve exceptions: kind-specific findings.
+    findings: list = field(default_factory=list)
+    cleared: set = field(default_factory=set)

@@ -1,0 +1,65 @@
+import datetime as dt
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from ims.demo import INGEST_ORDER, build_demo
+from ims.errors import FileRejected
+from ims.ingest import ingest_file
+
+DEMO_USERS = {"demo-admin": "demo-admin-2026"}
+
+
+class Command(BaseCommand):
+    help = "Build the demo dataset (1,000 SKUs, 4 channels, mismatches baked in) and ingest it."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--dir",
+            type=Path,
+            default=settings.BASE_DIR / "var" / "demo",
+            help="where the demo files and gold files are written (default: var/demo)",
+        )
+        parser.add_argument(
+            "--today",
+            type=dt.date.fromisoformat,
+            help="the day effective dates are relative to (default: today, UTC)",
+        )
+
+    def handle(self, *args, dir, today=None, **options):
+        today = today or timezone.now().date()
+        files = build_demo(dir, today=today)
+        self.stdout.write(f"demo files written to {dir}")
+        kinds = [(kind, files[kind]) for kind in INGEST_ORDER]
+        kinds += [
+            ("snapshot", path)
+            for name, path in sorted(files.items())
+            if name.startswith("snapshot-")
+        ]
+        for kind, path in kinds:
+            try:
+                _, result = ingest_file(kind=kind, path=path)
+            except FileRejected as exc:
+                for error in exc.errors:
+                    self.stderr.write(str(error))
+                raise CommandError(f"{path}: the demo file was refused", returncode=1) from None
+            self.stdout.write(
+                f"  {kind:<12} {path.name:<26} {result.rows:>5} rows, {result.created} created, "
+                f"{result.updated} updated, {result.unchanged} unchanged"
+                + (f", {len(result.kept_out)} kept out by a price rule" if result.kept_out else "")
+            )
+        self.stdout.write(
+            f"gold files: {dir / 'gold-exceptions.csv'}, {dir / 'gold-scorecard.json'}"
+        )
+        self._demo_users()
+
+    def _demo_users(self):
+        """Demo log-ins (for the demo only): created once, the password printed when created."""
+        User = get_user_model()
+        for username, password in DEMO_USERS.items():
+            if not User.objects.filter(username=username).exists():
+                User.objects.create_superuser(username, password=password)
+                self.stdout.write(f"demo user {username} / {password}")

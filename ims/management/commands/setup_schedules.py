@@ -1,0 +1,42 @@
+"""Register every background schedule; safe to run again (it updates, never duplicates)."""
+
+import datetime as dt
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+from django_q.models import Schedule
+
+# name → (function, schedule type, minutes, next run at hh:mm UTC or None)
+SCHEDULES = {
+    "nightly reconcile and reports": (
+        "exceptions.tasks.reconcile_task",
+        Schedule.DAILY,
+        None,
+        (2, 0),
+    ),
+    "prices in force": ("catalog.tasks.prices_refresh_task", Schedule.MINUTES, 5, None),
+}
+
+
+class Command(BaseCommand):
+    help = "Create or update the django-q2 schedules IMS runs (run the workers with `manage.py qcluster`)."
+
+    def handle(self, *args, **options):
+        now = timezone.now()
+        for name, (func, kind, minutes, at) in SCHEDULES.items():
+            next_run = now
+            if at:
+                next_run = now.replace(hour=at[0], minute=at[1], second=0, microsecond=0)
+                if next_run <= now:
+                    next_run += dt.timedelta(days=1)
+            schedule, created = Schedule.objects.update_or_create(
+                name=name,
+                defaults={"func": func, "schedule_type": kind, "minutes": minutes, "repeats": -1},
+            )
+            if created or schedule.next_run is None or schedule.next_run < now:
+                schedule.next_run = next_run
+                schedule.save(update_fields=["next_run"])
+            self.stdout.write(
+                f"{'created' if created else 'updated'}: {name} → {func} ({schedule.get_schedule_type_display()})"
+            )
+        self.stdout.write(f"{len(SCHEDULES)} schedules registered")

@@ -1,0 +1,140 @@
+"""Locations, multi-state stock levels, and the append-only movement ledger."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from catalog.models import Product
+
+
+class LocationKind(models.TextChoices):
+    WAREHOUSE = "warehouse"
+    STORE = "store"
+    ONLINE = "online"
+
+
+class Location(models.Model):
+    code = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=12, choices=LocationKind.choices)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class LocationAlias(models.Model):
+    """A location's code in another system: `scope` is `erp` (or an ERP source) or a channel code."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="aliases")
+    scope = models.CharField(max_length=64)
+    code = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name_plural = "location aliases"
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "code"], name="location_alias_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.code} → {self.location_id}"
+
+
+class StockState(models.TextChoices):
+    AVAILABLE = "available"
+    RESERVED = "reserved"
+    IN_TRANSIT = "in_transit"
+    DAMAGED = "damaged"
+    RETURNED = "returned"
+    QUARANTINED = "quarantined"
+
+
+STATES = [state.value for state in StockState]
+
+
+class StockLevel(models.Model):
+    """The running total of the ledger for one product at one location, per state."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
+    available = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+    in_transit = models.IntegerField(default=0)
+    damaged = models.IntegerField(default=0)
+    returned = models.IntegerField(default=0)
+    quarantined = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product", "location"], name="stock_level_unique"),
+            *[
+                models.CheckConstraint(
+                    condition=Q(**{f"{state}__gte": 0}), name=f"stock_{state}_not_negative"
+                )
+                for state in STATES
+            ],
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}@{self.location_id}"
+
+
+class MovementReason(models.TextChoices):
+    IMPORT = "import", "inventory import"
+    ADJUSTMENT = "adjustment"
+    ORDER = "order", "order reservation"
+    DISPATCH = "dispatch"
+    CANCEL = "cancel", "order cancellation"
+    EXPIRY = "expiry", "reservation expiry"
+    POS_SALE = "pos_sale", "POS sale"
+    TRANSFER = "transfer"
+    RECEIPT = "receipt"
+    CUSTOMER_RETURN = "customer_return", "customer return"
+    QUARANTINE_RELEASE = "quarantine_release", "quarantine release"
+    WRITE_OFF = "write_off", "write-off"
+    VENDOR_RETURN = "vendor_return", "vendor return"
+    ERP_RESET = "erp_reset", "ERP reset"
+    CORRECTION = "correction", "ledger correction"
+
+
+class Movement(models.Model):
+    """One change of stock: `quantity` units of a product at a location leave `from_state`
+    and enter `to_state`. A blank state is outside IMS (received, shipped, written off).
+    Rows are only ever added."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="movements")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="movements")
+    from_state = models.CharField(max_length=12, choices=StockState.choices, blank=True)
+    to_state = models.CharField(max_length=12, choices=StockState.choices, blank=True)
+    quantity = models.PositiveIntegerField()
+    reason = models.CharField(max_length=24, choices=MovementReason.choices)
+    # What caused it, as `kind:id` (ingest:12, order:55, return:3 …).
+    ref = models.CharField(max_length=64, blank=True, db_index=True)
+    note = models.CharField(max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(db_index=True)
+    # When the movement was handed to the ERP (erp_export); null while it has not been.
+    handed_to_erp_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["product", "location"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="movement_quantity_positive"),
+            models.CheckConstraint(
+                condition=~Q(from_state="", to_state=""), name="movement_has_a_state"
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_state=models.F("to_state")), name="movement_changes_state"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.quantity} × {self.product_id}@{self.location_id} "
+            f"{self.from_state or '∅'}→{self.to_state or '∅'}"
+        )

@@ -1,0 +1,1 @@
+"""SLA policies, clocks and escalations arrive with the SLA issue."""

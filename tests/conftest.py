@@ -1,0 +1,113 @@
+"""Shared fixtures: a small hand-made world, CSV files written on the fly, a fixed clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from ims.ingest import ingest_file
+
+NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests skip on SQLite, unless PostgreSQL is required (CI), where that fails."""
+    if connection.vendor == "postgresql":
+        return
+    required = os.environ.get("IMS_REQUIRE_POSTGRES") == "1"
+    for item in items:
+        if "postgres" in item.keywords:
+            if required:
+                raise pytest.UsageError(
+                    f"{item.nodeid} needs PostgreSQL but DATABASE_URL is not PostgreSQL"
+                )
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """With IMS_FAIL_ON_SKIP=1 (CI), a skipped test fails the run."""
+    if os.environ.get("IMS_FAIL_ON_SKIP") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped and session.exitstatus == 0:
+        reporter.write_line(
+            f"IMS_FAIL_ON_SKIP: {skipped} test(s) skipped; CI requires none", red=True
+        )
+        session.exitstatus = 1
+
+
+@pytest.fixture
+def now():
+    return NOW
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    """Write CSV text (dedented) to a file and return its path."""
+    counter = iter(range(1000))
+
+    def write(text: str, name: str | None = None, encoding: str = "utf-8") -> Path:
+        path = tmp_path / (name or f"file{next(counter)}.csv")
+        path.write_bytes(textwrap.dedent(text).lstrip("\n").encode(encoding))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def ingest(csv_file, now):
+    """ingest(kind, csv text, now=…) → (run, result), through the same entry point as the command."""
+
+    def run(kind: str, text: str, *, at: dt.datetime | None = None, name: str | None = None):
+        return ingest_file(
+            kind=kind, path=csv_file(text, name=name or f"{kind}.csv"), now=at or now
+        )
+
+    return run
+
+
+@pytest.fixture
+def world(ingest):
+    """Two locations, two channels, price rules and three products, no stock and no listings yet.
+
+    shop  sells from WH then NYC, no buffer;  market sells from WH, buffer 2 units.
+    """
+    ingest(
+        "locations",
+        """
+        code,name,kind,erp_code
+        WH,Warehouse,warehouse,W1
+        NYC,New York store,store,S1
+    """,
+    )
+    ingest(
+        "channels",
+        """
+        code,name,kind,sync_mode,locations,safety_buffer,currency
+        shop,Shop,shopify,push,WH;NYC,0,USD
+        market,Market,amazon,read_only,WH,2,USD
+    """,
+    )
+    ingest(
+        "price_rules",
+        """
+        category,max_discount_pct,min_margin_pct,luxury,excluded_channels
+        *,50,10,false,
+        watches,10,,true,market
+    """,
+    )
+    ingest(
+        "catalog",
+        """
+        sku_id,name,barcode,category,uom,cost,mrp,price,currency
+        A-1,Shirt,4006381333931,apparel,EA,10.00,40.00,30.00,USD
+        B-2,Mug,036000291452,home,EA,2.00,10.00,8.00,USD
+        W-3,Watch,5012345678900,watches,EA,100.00,500.00,480.00,USD
+    """,
+    )

@@ -1,0 +1,38 @@
+import pytest
+
+from exceptions.reconcile import reconcile
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_scorecard_page_needs_a_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_scorecard_page_shows_the_same_figures_as_the_report(
+    world, ingest, client, django_user_model, tmp_path, now
+):
+    ingest("snapshot", "channel,sku_id,quantity,price,currency\nshop,A-1,1,25.00,USD\n")
+    reconcile(out_dir=tmp_path, now=now)
+    client.force_login(django_user_model.objects.create_user("ops", password="x"))
+    page = client.get("/").content.decode()
+    report = (tmp_path / "scorecard.html").read_text()
+    for figure in (
+        "skus_checked",
+        "accuracy",
+        "exceptions",
+        "exception_rate",
+        "exposure",
+        "oversell_skus",
+    ):
+        marker = f'data-figure="{figure}">'
+        assert page.split(marker)[1].split("<")[0] == report.split(marker)[1].split("<")[0]
+    assert "/static/vendor/plotly/plotly.min.js" in page
+
+
+def test_plotly_is_served_from_our_own_static_files(client):
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("vendor/plotly/plotly.min.js")
