@@ -41,15 +41,11 @@ def trend_figure(points: list[tuple[str, Decimal, int]]) -> go.Figure:
     return fig
 
 
-def bar_figure(title: str, labels: list[str], values: list[Decimal], axis: str) -> go.Figure:
-    fig = go.Figure(
-        go.Bar(
-            x=labels,
-            y=[float(v) for v in values],
-            text=[str(v) for v in values],
-            textposition="auto",
-        )
-    )
+def bar_figure(
+    title: str, labels: list[str], values: list[Decimal], axis: str, texts: list[str]
+) -> go.Figure:
+    """Bars with their exact values (already formatted) written on them."""
+    fig = go.Figure(go.Bar(x=labels, y=[float(v) for v in values], text=texts, textposition="auto"))
     fig.update_layout(title=title, yaxis={"title": axis, "rangemode": "tozero"}, **_LAYOUT)
     return fig
 
@@ -60,5 +56,5 @@ def figure_html(fig: go.Figure, div_id: str) -> str:
         full_html=False,
         include_plotlyjs=False,
         div_id=div_id,
-        config={"displaylogo": False, "responsive": True},
+        config={"displaylogo": False, "responsive": True, "displayModeBar": False},
     )

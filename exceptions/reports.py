@@ -136,39 +136,34 @@ def scorecard_charts(card: Scorecard, runs: list[ReconcileRun]) -> dict[str, str
         )
         for run in runs
     ]
+    by_channel = [ch.exposure.get(currency, Decimal(0)) for ch in card.channels]
+    kinds = [d for d in Discrepancy if d.value in card.exposure_by_discrepancy]
+    by_kind = [card.exposure_by_discrepancy[d.value].get(currency, Decimal(0)) for d in kinds]
+    accuracy = [ch.accuracy for ch in card.channels]
+    codes = [ch.code for ch in card.channels]
+    figures = {
+        "trend": charts.trend_figure(trend),
+        "exposure_by_channel": charts.bar_figure(
+            f"Revenue exposure by channel ({currency})",
+            codes,
+            by_channel,
+            currency,
+            [money(v, currency) for v in by_channel],
+        ),
+        "exposure_by_discrepancy": charts.bar_figure(
+            f"Revenue exposure by discrepancy ({currency})",
+            [d.label for d in kinds],
+            by_kind,
+            currency,
+            [money(v, currency) for v in by_kind],
+        ),
+        "accuracy_by_channel": charts.bar_figure(
+            "Sync accuracy by channel (%)", codes, accuracy, "%", [f"{v} %" for v in accuracy]
+        ),
+    }
     return {
-        "trend": charts.figure_html(charts.trend_figure(trend), "chart-trend"),
-        "exposure_by_channel": charts.figure_html(
-            charts.bar_figure(
-                f"Revenue exposure by channel ({currency})",
-                [ch.code for ch in card.channels],
-                [ch.exposure.get(currency, Decimal(0)) for ch in card.channels],
-                currency,
-            ),
-            "chart-exposure-channel",
-        ),
-        "exposure_by_discrepancy": charts.figure_html(
-            charts.bar_figure(
-                f"Revenue exposure by discrepancy ({currency})",
-                [d.label for d in Discrepancy if d.value in card.exposure_by_discrepancy],
-                [
-                    card.exposure_by_discrepancy[d.value].get(currency, Decimal(0))
-                    for d in Discrepancy
-                    if d.value in card.exposure_by_discrepancy
-                ],
-                currency,
-            ),
-            "chart-exposure-discrepancy",
-        ),
-        "accuracy_by_channel": charts.figure_html(
-            charts.bar_figure(
-                "Sync accuracy by channel (%)",
-                [ch.code for ch in card.channels],
-                [ch.accuracy for ch in card.channels],
-                "%",
-            ),
-            "chart-accuracy-channel",
-        ),
+        name: charts.figure_html(fig, f"chart-{name.replace('_', '-')}")
+        for name, fig in figures.items()
     }
 
 
