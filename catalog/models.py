@@ -151,6 +151,7 @@ class Price(models.Model):
     )
 
     class Meta:
+        permissions = [("approve_price", "Can approve a price change that needs approval")]
         indexes = [models.Index(fields=["product", "status", "effective_from"])]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="price_amount_not_negative"),

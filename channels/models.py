@@ -59,6 +59,7 @@ class Channel(models.Model):
 
     class Meta:
         ordering = ["code"]
+        permissions = [("resume_channel", "Can resume a paused channel")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status="active", pause_reason="") | Q(status="paused"),

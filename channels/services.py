@@ -16,7 +16,14 @@ from django.db.models import Q
 
 from catalog.gtin import gtin14
 from catalog.models import Product, ProductAlias
-from channels.models import Channel, ChannelKind, ChannelListing, ChannelLocation, SyncMode
+from channels.models import (
+    Channel,
+    ChannelKind,
+    ChannelListing,
+    ChannelLocation,
+    ChannelStatus,
+    SyncMode,
+)
 from ims.csvio import CsvSource, IngestResult, Row, parse_int, split_list
 from ims.errors import FileRejected
 from ims.money import parse_amount, parse_currency
@@ -309,3 +316,75 @@ def _listings_apply(rows: list[_ListingRow], now, result: IngestResult, kept_ids
         ChannelListing.objects.bulk_update(changed, [*fields, "seen_at"], batch_size=1000)
         created = ChannelListing.objects.bulk_create(new, batch_size=1000)
         kept.update(listing.pk for listing in created)
+
+
+# ---------------------------------------------------------------------------
+# Pause and resume
+
+
+def channel_pause(
+    *, channel: Channel, reason: str, actor=None, now: dt.datetime | None = None
+) -> bool:
+    """Stop selling on a channel: mark it paused with the reason, record it, tell the admins.
+
+    Returns False when it was already paused (the first reason stays).
+    """
+    from ims.audit import audit_record
+    from ims.notify import notify_roles
+    from ims.roles import Role
+
+    now = now or dt.datetime.now(dt.UTC)
+    with transaction.atomic():
+        locked = Channel.objects.select_for_update().get(pk=channel.pk)
+        if locked.status == ChannelStatus.PAUSED:
+            return False
+        before = {"status": locked.status, "pause_reason": locked.pause_reason}
+        locked.status, locked.pause_reason, locked.paused_at = (
+            ChannelStatus.PAUSED,
+            reason[:500],
+            now,
+        )
+        locked.save(update_fields=["status", "pause_reason", "paused_at"])
+        audit_record(
+            actor=actor,
+            action="channel_pause",
+            obj=locked,
+            before=before,
+            after={"status": locked.status, "pause_reason": locked.pause_reason},
+            reason=reason,
+            at=now,
+        )
+        notify_roles(
+            Role.ADMIN,
+            kind="channel_paused",
+            subject=f"Channel {locked.code} paused",
+            body=f"{locked.name} ({locked.code}) was paused: {reason}\nOnly an admin can resume it.",
+            link=f"/channels/{locked.code}/",
+        )
+    channel.refresh_from_db()
+    return True
+
+
+def channel_resume(*, channel: Channel, actor, reason: str = "") -> None:
+    """Sell again on a paused channel. Only an admin may."""
+    from ims.audit import audit_record
+    from ims.errors import NotAllowed
+
+    if actor is None or not actor.has_perm("channels.resume_channel"):
+        raise NotAllowed("only an admin can resume a paused channel", code="not_allowed")
+    with transaction.atomic():
+        locked = Channel.objects.select_for_update().get(pk=channel.pk)
+        if locked.status != ChannelStatus.PAUSED:
+            return
+        before = {"status": locked.status, "pause_reason": locked.pause_reason}
+        locked.status, locked.pause_reason, locked.paused_at = ChannelStatus.ACTIVE, "", None
+        locked.save(update_fields=["status", "pause_reason", "paused_at"])
+        audit_record(
+            actor=actor,
+            action="channel_resume",
+            obj=locked,
+            before=before,
+            after={"status": locked.status},
+            reason=reason,
+        )
+    channel.refresh_from_db()

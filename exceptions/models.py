@@ -119,6 +119,10 @@ class OpsException(models.Model):
 
     class Meta:
         verbose_name = "exception"
+        permissions = [
+            ("acknowledge_opsexception", "Can acknowledge exceptions"),
+            ("push_opsexception", "Can push corrections for exceptions"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 F("sku_id"),

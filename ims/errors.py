@@ -69,3 +69,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         message, extra = "Invalid input.", {"fields": detail}
     response.data = {"code": code, "message": message, "extra": extra}
     return response
+
+
+class NotAllowed(ApplicationError):
+    """The acting user's role does not allow this."""
+
+    code = "not_allowed"
+    http_status = status.HTTP_403_FORBIDDEN

@@ -33,3 +33,75 @@ class IngestRun(models.Model):
 
     def __str__(self) -> str:
         return f"ingest {self.kind} {self.file_name} ({self.status})"
+
+
+class AuditQuerySet(models.QuerySet):
+    """The audit trail is append-only: bulk updates and deletes are refused too."""
+
+    def update(self, **kwargs):
+        raise PermissionError("the audit trail cannot be changed")
+
+    def delete(self):
+        raise PermissionError("the audit trail cannot be deleted")
+
+
+class AuditEvent(models.Model):
+    """One recorded change: who did what to which object, when, before/after, why, from where.
+
+    Append-only: the application refuses to change or delete a row, and a
+    database trigger refuses UPDATE and DELETE (PostgreSQL and SQLite)."""
+
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The actor's name when it acted (kept if the user is renamed); `system` for IMS itself.
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=40, db_index=True)
+    object_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=255, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    # Where the change came from: `web 127.0.0.1 POST /exceptions/…`, `api …`, `command ingest`, `task …`.
+    origin = models.CharField(max_length=255, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id", "at"], name="audit_object")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.object_type}:{self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("the audit trail cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("the audit trail cannot be deleted")
+
+
+class Notification(models.Model):
+    """A message to one user in the app (and, when sent, by email)."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=40)
+    subject = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    link = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id}: {self.subject}"

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ims.audit.AuditOriginMiddleware",
 ]
 
 ROOT_URLCONF = "ims.urls"
@@ -114,6 +115,21 @@ STATICFILES_DIRS = [
     ("vendor/plotly", Path(plotly.__file__).resolve().parent / "package_data"),
 ]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# Email (notifications): the console in the demo; set IMS_EMAIL_BACKEND and EMAIL_* for real mail.
+MAILERS = {
+    "default": {
+        "BACKEND": os.environ.get(
+            "IMS_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+        ),
+        "OPTIONS": (
+            {"host": os.environ["EMAIL_HOST"], "port": int(os.environ.get("EMAIL_PORT", "25"))}
+            if os.environ.get("EMAIL_HOST")
+            else {}
+        ),
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ims@localhost")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"

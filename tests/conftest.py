@@ -111,3 +111,24 @@ def world(ingest):
         W-3,Watch,5012345678900,watches,EA,100.00,500.00,480.00,USD
     """,
     )
+
+
+@pytest.fixture
+def user_with_role(django_user_model):
+    """user_with_role(Role.OPS) → a user in that role's group (password 'pw')."""
+    from django.contrib.auth.models import Group
+
+    from ims.roles import Role
+
+    def make(role: Role, username: str | None = None):
+        user = django_user_model.objects.create_user(
+            username or role.name.lower(),
+            email=f"{role.name.lower()}@example.com",
+            password="pw",
+            is_staff=role in (Role.ADMIN, Role.SUPERADMIN),
+            is_superuser=role == Role.SUPERADMIN,
+        )
+        user.groups.add(Group.objects.get(name=role.value))
+        return user
+
+    return make

@@ -3,14 +3,25 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from ims.demo import INGEST_ORDER, build_demo
 from ims.errors import FileRejected
 from ims.ingest import ingest_file
+from ims.roles import Role
 
-DEMO_USERS = {"demo-admin": "demo-admin-2026"}
+# One demo log-in per role; the password is the username followed by -2026 (demo only).
+DEMO_USERS = {
+    "demo-catalog": Role.CATALOG_MANAGER,
+    "demo-pricing": Role.PRICING,
+    "demo-ops": Role.OPS,
+    "demo-store": Role.STORE_STAFF,
+    "demo-finance": Role.FINANCE,
+    "demo-admin": Role.ADMIN,
+    "demo-superadmin": Role.SUPERADMIN,
+}
 
 
 class Command(BaseCommand):
@@ -59,7 +70,16 @@ class Command(BaseCommand):
     def _demo_users(self):
         """Demo log-ins (for the demo only): created once, the password printed when created."""
         User = get_user_model()
-        for username, password in DEMO_USERS.items():
-            if not User.objects.filter(username=username).exists():
-                User.objects.create_superuser(username, password=password)
-                self.stdout.write(f"demo user {username} / {password}")
+        for username, role in DEMO_USERS.items():
+            if User.objects.filter(username=username).exists():
+                continue
+            password = f"{username}-2026"
+            user = User.objects.create_user(
+                username,
+                email=f"{username}@example.com",
+                password=password,
+                is_staff=role in (Role.ADMIN, Role.SUPERADMIN),
+                is_superuser=role == Role.SUPERADMIN,
+            )
+            user.groups.add(Group.objects.get(name=role.value))
+            self.stdout.write(f"demo user {username} ({role.value}) / {password}")

@@ -1,0 +1,96 @@
+"""Roles as Django groups, and the permissions each holds.
+
+ROLE_PERMISSIONS is the one place roles are defined; migrations call
+sync_groups() so the groups in the database always match it (each app that adds
+permissions adds a migration calling it). Superadmins are also Django
+superusers; Admins are staff (they may open the admin site).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    CATALOG_MANAGER = "Catalog Manager"
+    PRICING = "Pricing (HQ)"
+    OPS = "Ops"
+    STORE_STAFF = "Store Staff"
+    FINANCE = "Finance"
+    ADMIN = "Admin"
+    SUPERADMIN = "Superadmin"
+
+
+VIEW_ALL = [
+    "catalog.view_product",
+    "catalog.view_category",
+    "catalog.view_price",
+    "inventory.view_location",
+    "inventory.view_stocklevel",
+    "inventory.view_movement",
+    "channels.view_channel",
+    "channels.view_channellisting",
+    "exceptions.view_opsexception",
+    "exceptions.view_reconcilerun",
+]
+CATALOG_EDIT = ["catalog.add_product", "catalog.change_product", "catalog.add_productalias"]
+PRICE_EDIT = ["catalog.add_price"]
+TRIAGE = ["exceptions.acknowledge_opsexception", "exceptions.push_opsexception"]
+CHANNEL_ADMIN = ["channels.change_channel", "channels.resume_channel", "catalog.change_category"]
+
+ROLE_PERMISSIONS: dict[Role, list[str]] = {
+    Role.CATALOG_MANAGER: [*VIEW_ALL, *CATALOG_EDIT],
+    Role.PRICING: [*VIEW_ALL, *PRICE_EDIT],
+    Role.OPS: [*VIEW_ALL, *TRIAGE],
+    Role.STORE_STAFF: [*VIEW_ALL],
+    Role.FINANCE: [*VIEW_ALL],
+    Role.ADMIN: [*VIEW_ALL, *CATALOG_EDIT, *PRICE_EDIT, *TRIAGE, *CHANNEL_ADMIN],
+    Role.SUPERADMIN: [
+        *VIEW_ALL,
+        *CATALOG_EDIT,
+        *PRICE_EDIT,
+        *TRIAGE,
+        *CHANNEL_ADMIN,
+        "catalog.approve_price",
+        "ims.view_auditevent",
+    ],
+}
+
+
+def sync_groups(apps, schema_editor=None) -> None:
+    """Create every role's group and give it exactly ROLE_PERMISSIONS (for RunPython)."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role.value)
+        wanted = []
+        for name in names:
+            app_label, codename = name.split(".")
+            permission = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is not None:  # an app not migrated yet grants it in its own migration
+                wanted.append(permission)
+        group.permissions.set(wanted)
+
+
+def roles_of(user) -> list[str]:
+    if not user.is_authenticated:
+        return []
+    return sorted(user.groups.values_list("name", flat=True))
+
+
+def users_with_role(*roles: Role):
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(groups__name__in=[r.value for r in roles], is_active=True)
+        .distinct()
+    )
