@@ -388,3 +388,15 @@ def channel_resume(*, channel: Channel, actor, reason: str = "") -> None:
             reason=reason,
         )
     channel.refresh_from_db()
+
+
+# ---------------------------------------------------------------------------
+# Stock changed: the seam between the ledger and the sync engine
+
+
+def stock_changed(*, product_ids) -> None:
+    """Committed movements changed these products' stock: their ATP is due on every channel.
+
+    Called by the inventory services after commit. The sync engine (channels/sync.py)
+    pushes it, debounced per channel and in each channel's sync mode.
+    """

@@ -187,3 +187,14 @@ def reconcile_history(*, limit: int = 30) -> list[ReconcileRun]:
     """The latest successful runs, oldest first (for trend charts)."""
     runs = ReconcileRun.objects.filter(status="succeeded").order_by("-started_at")[:limit]
     return list(reversed(runs))
+
+
+def price_sync_blocked(product_ids=None) -> set[int]:
+    """Products whose price may not be pushed: an open Price_Rule_Violation with no channel
+    (an HQ or ERP price kept out by a rule) blocks it until a valid price arrives or it is resolved."""
+    queryset = open_exceptions().filter(
+        discrepancy=Discrepancy.PRICE_RULE_VIOLATION, channel__isnull=True, product__isnull=False
+    )
+    if product_ids is not None:
+        queryset = queryset.filter(product_id__in=list(product_ids))
+    return set(queryset.values_list("product_id", flat=True))

@@ -105,3 +105,47 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient_id}: {self.subject}"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open"
+    DONE = "done"
+
+
+class OpsTask(models.Model):
+    """Work for a person: an audit task for a blocked price, an SLA breach for a store, a leak to look into.
+
+    Assigned to a role (everyone holding it sees it), optionally to one user and a location."""
+
+    kind = models.CharField(max_length=40, db_index=True)
+    title = models.CharField(max_length=255)
+    detail = models.TextField(blank=True)
+    role = models.CharField(max_length=40, blank=True, help_text="the role that should act")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    location = models.ForeignKey(
+        "inventory.Location", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # What it is about, as `kind:id` (exception:12, order:55, price:9 …).
+    ref = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(max_length=8, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    created_at = models.DateTimeField(db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolution = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "ref"],
+                condition=models.Q(status="open") & ~models.Q(ref=""),
+                name="one_open_task_per_kind_and_ref",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.title} ({self.status})"

@@ -15,8 +15,21 @@ from ims.ingest import ingest_file
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 
+CHROMIUM = os.environ.get("IMS_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
 def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests skip on SQLite, unless PostgreSQL is required (CI), where that fails."""
+    """PostgreSQL-only tests skip on SQLite, unless PostgreSQL is required (CI), where that fails.
+    Browser tests skip where Debian's Chromium is not installed (CI installs it)."""
+    if not Path(CHROMIUM).exists():
+        for item in items:
+            if "browser" in item.keywords:
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+                    )
+                )
     if connection.vendor == "postgresql":
         return
     required = os.environ.get("IMS_REQUIRE_POSTGRES") == "1"
@@ -132,3 +145,58 @@ def user_with_role(django_user_model):
         return user
 
     return make
+
+
+# ---------------------------------------------------------------------------
+# Browser tests: Playwright driving Debian's Chromium against the live server.
+
+
+@pytest.fixture(scope="session")
+def browser():
+    os.environ.setdefault(
+        "DJANGO_ALLOW_ASYNC_UNSAFE", "1"
+    )  # Playwright's sync API runs an event loop
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server, request):
+    """A fresh browser page; a screenshot of it is saved under artifacts/screenshots/ after the test."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.fixture
+def login(page):
+    """login(username) through the real log-in form (password 'pw', as user_with_role sets)."""
+
+    def go(username: str, password: str = "pw"):
+        page.goto("/accounts/login/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        return page
+
+    return go
