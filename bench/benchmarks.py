@@ -281,4 +281,10 @@ def reconcile_bench(args, *, table, timed) -> None:
     )
 
 
-ALL = {"reconcile": reconcile_bench}
+def _triage(args, **kwargs):
+    from bench_triage import triage_bench
+
+    triage_bench(args, **kwargs)
+
+
+ALL = {"reconcile": reconcile_bench, "triage": _triage}

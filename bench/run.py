@@ -92,6 +92,9 @@ def main() -> None:
     )
     parser.add_argument("--skus", type=int, default=100_000)
     parser.add_argument(
+        "--exceptions", type=int, default=1_000_000, help="exceptions for the triage benchmark"
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the benchmark database afterwards"
     )
     args = parser.parse_args()

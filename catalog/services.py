@@ -15,7 +15,7 @@ from catalog.gtin import gtin14
 from catalog.models import Category, Price, PriceSource, PriceStatus, Product, ProductStatus, Style
 from catalog.rules import PricePolicy, broken_rule, policy_of
 from ims.csvio import CsvSource, IngestResult, Row, parse_bool, split_list
-from ims.errors import FileRejected
+from ims.errors import ApplicationError, FileRejected, NotAllowed
 from ims.money import parse_amount, parse_currency
 
 CATALOG_COLUMNS = (
@@ -438,6 +438,158 @@ def _catalog_apply(records, categories, styles, policies, now, label, result, ac
         for product, record in [*new, *prices]
     ]
     Price.objects.bulk_create(price_rows, batch_size=1000)
+
+
+# ---------------------------------------------------------------------------
+# Products entered by a person (catalog managers, admins, superadmins)
+
+PRODUCT_FIELDS = (
+    "name",
+    "barcode",
+    "category",
+    "uom",
+    "cost",
+    "mrp",
+    "currency",
+    "status",
+    "style",
+    "attributes",
+)
+
+
+# MRP and offer price belong to Pricing (HQ): they change through price_change.
+EDITABLE_FIELDS = tuple(name for name in PRODUCT_FIELDS if name != "mrp")
+
+
+class ProductRefused(ApplicationError):
+    code = "product_refused"
+
+
+def _check_product(*, sku: str, barcode: str, exclude_pk=None) -> str:
+    """The barcode's GTIN-14, refusing a bad check digit or a GTIN another product holds."""
+    try:
+        gtin = gtin14(barcode)
+    except ValueError as exc:
+        raise ProductRefused(str(exc), extra={"fields": {"barcode": [str(exc)]}}) from None
+    holder = (
+        Product.objects.filter(gtin=gtin)
+        .exclude(pk=exclude_pk)
+        .values_list("sku", flat=True)
+        .first()
+    )
+    if holder:
+        message = f"GTIN already belongs to SKU {holder}"
+        raise ProductRefused(message, extra={"fields": {"barcode": [message]}})
+    return gtin
+
+
+@transaction.atomic
+def product_create(
+    *,
+    sku: str,
+    name: str,
+    barcode: str,
+    category: Category,
+    uom: str,
+    cost: Decimal,
+    mrp: Decimal,
+    price: Decimal,
+    currency: str,
+    status: str = ProductStatus.ACTIVE,
+    style: Style | None = None,
+    attributes: dict | None = None,
+    actor,
+) -> Product:
+    """Create a product in IMS (never from a channel). Its first offer price goes through the rules;
+    in a luxury category it waits for a superadmin's approval."""
+    from ims.audit import audit_record, snapshot
+
+    if actor is None or not actor.has_perm("catalog.add_product"):
+        raise NotAllowed("only catalog managers, admins and superadmins may create a product")
+    if Product.objects.filter(sku=sku).exists():
+        raise ProductRefused(
+            f"SKU {sku} already exists", extra={"fields": {"sku": ["already exists"]}}
+        )
+    gtin = _check_product(sku=sku, barcode=barcode)
+    policy = _Policies().of(category)
+    rule = broken_rule(offer=price, mrp=mrp, cost=cost, policy=policy)
+    if rule:
+        message = f"the offer price {price} {currency} breaks {rule}"
+        raise ProductRefused(
+            message, code="price_rule", extra={"rule": rule, "fields": {"price": [message]}}
+        )
+    now = dt.datetime.now(dt.UTC)
+    product = Product.objects.create(
+        sku=sku,
+        name=name,
+        barcode=barcode,
+        gtin=gtin,
+        category=category,
+        uom=uom,
+        cost=cost,
+        mrp=mrp,
+        currency=currency,
+        status=status,
+        style=style,
+        attributes=attributes or {},
+    )
+    Price.objects.create(
+        product=product,
+        amount=price,
+        currency=currency,
+        effective_from=now,
+        source=PriceSource.HQ,
+        status=PriceStatus.PENDING if policy.luxury else PriceStatus.ACCEPTED,
+        created_by=actor,
+        reason="initial price",
+    )
+    prices_refresh(now=now)
+    product.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action="product_create",
+        obj=product,
+        after=snapshot(product, (*PRODUCT_FIELDS, "price")),
+        at=now,
+    )
+    return product
+
+
+@transaction.atomic
+def product_update(*, product: Product, actor, reason: str = "", **changes) -> Product:
+    """Edit a product's master data (prices change through price_change, not here)."""
+    from ims.audit import audit_record, snapshot
+
+    if actor is None or not actor.has_perm("catalog.change_product"):
+        raise NotAllowed("only catalog managers, admins and superadmins may edit a product")
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ProductRefused(
+            f"cannot change {', '.join(sorted(unknown))} here (MRP and prices are set by Pricing)"
+        )
+    locked = Product.objects.select_for_update().get(pk=product.pk)
+    changed = [name for name, value in changes.items() if getattr(locked, name) != value]
+    if not changed:
+        return locked
+    before = snapshot(locked, changed)
+    if "barcode" in changed:
+        locked.gtin = _check_product(
+            sku=locked.sku, barcode=changes["barcode"], exclude_pk=locked.pk
+        )
+        changed.append("gtin")
+    for name in changed:
+        if name != "gtin":
+            setattr(locked, name, changes[name])
+    locked.save()
+    audit_record(
+        actor=actor,
+        action="product_update",
+        obj=locked,
+        before=before,
+        after=snapshot(locked, [n for n in changed if n != "gtin"]),
+        reason=reason,
+    )
+    return locked
 
 
 # ---------------------------------------------------------------------------

@@ -138,15 +138,26 @@ class OpsException(models.Model):
             ),
         ]
         indexes = [
+            # The triage tabs read open rows of one discrepancy in exposure or age order:
+            # partial indexes on exactly those rows keep the first page an index scan at any size.
             models.Index(
-                fields=["status", "discrepancy", "-exposure", "id"], name="exc_triage_exposure"
+                "discrepancy",
+                F("exposure").desc(),
+                "id",
+                condition=Q(status__in=OPEN_STATUSES),
+                name="exc_open_by_exposure",
             ),
             models.Index(
-                fields=["status", "discrepancy", "first_seen", "id"], name="exc_triage_age"
+                fields=["discrepancy", "first_seen", "id"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="exc_open_by_age",
             ),
             models.Index(fields=["channel", "status"], name="exc_channel_status"),
             models.Index(fields=["product", "status"], name="exc_product_status"),
-            models.Index(fields=["sku_id"], name="exc_sku"),
+            # SKU prefix search (LIKE 'x%'); the pattern opclass applies on PostgreSQL.
+            models.Index(
+                fields=["sku_id"], opclasses=["varchar_pattern_ops"], name="exc_sku_prefix"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from catalog.models import Product, ProductStatus
 from catalog.rules import policies
@@ -198,3 +201,94 @@ def price_sync_blocked(product_ids=None) -> set[int]:
     if product_ids is not None:
         queryset = queryset.filter(product_id__in=list(product_ids))
     return set(queryset.values_list("product_id", flat=True))
+
+
+# ---------------------------------------------------------------------------
+# The triage list: keyset pagination, fast however many rows there are
+
+SORTS: dict[str, tuple[tuple[str, bool], ...]] = {
+    # name → ((field, descending), …) ending in the primary key
+    "exposure": (("exposure", True), ("id", False)),
+    "age": (("first_seen", False), ("id", False)),
+    "newest": (("first_seen", True), ("id", True)),
+}
+
+
+@dataclass
+class ExceptionPage:
+    rows: list[OpsException]
+    next_cursor: str = ""
+    previous_cursor: str = ""
+
+
+def _encode(direction: str, row: OpsException, sort: str) -> str:
+    values = [str(getattr(row, f)) if f != "id" else row.pk for f, _ in SORTS[sort]]
+    return base64.urlsafe_b64encode(json.dumps([direction, *values]).encode()).decode()
+
+
+def _decode(cursor: str, sort: str):
+    try:
+        direction, *values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        parsed = []
+        for (field, _), value in zip(SORTS[sort], values, strict=True):
+            if field == "exposure":
+                value = Decimal(value)
+            elif field == "first_seen":
+                value = dt.datetime.fromisoformat(value)
+            else:
+                value = int(value)
+            parsed.append(value)
+    except (ValueError, TypeError, KeyError, json.JSONDecodeError):
+        return None, None
+    if direction not in ("after", "before"):
+        return None, None
+    return direction, parsed
+
+
+def _beyond(fields, values, forward: bool) -> Q:
+    """Rows after (or before) the given sort values, in that sort order."""
+    condition, equal = Q(), Q()
+    for (name, descending), value in zip(fields, values, strict=True):
+        later = "__lt" if descending == forward else "__gt"
+        condition |= equal & Q(**{name + later: value})
+        equal &= Q(**{name: value})
+    return condition
+
+
+def exception_page(
+    *, queryset: QuerySet[OpsException], sort: str = "exposure", cursor: str = "", size: int = 50
+) -> ExceptionPage:
+    """One page of exceptions in `sort` order, after or before a cursor (one query)."""
+    sort = sort if sort in SORTS else "exposure"
+    fields = SORTS[sort]
+    order = [("-" if desc else "") + f for f, desc in fields]
+    direction, values = _decode(cursor, sort) if cursor else (None, None)
+    queryset = queryset.select_related("channel", "product", "location", "acknowledged_by")
+    if direction == "before":
+        reverse = [o[1:] if o.startswith("-") else "-" + o for o in order]
+        rows = list(
+            queryset.filter(_beyond(fields, values, forward=False)).order_by(*reverse)[: size + 1]
+        )
+        more_before = len(rows) > size
+        rows = list(reversed(rows[:size]))
+        page = ExceptionPage(rows)
+        if rows:
+            page.next_cursor = _encode("after", rows[-1], sort)
+            if more_before:
+                page.previous_cursor = _encode("before", rows[0], sort)
+        return page
+    if direction == "after":
+        queryset = queryset.filter(_beyond(fields, values, forward=True))
+    rows = list(queryset.order_by(*order)[: size + 1])
+    page = ExceptionPage(rows[:size])
+    if len(rows) > size:
+        page.next_cursor = _encode("after", rows[size - 1], sort)
+    if direction == "after" and page.rows:
+        page.previous_cursor = _encode("before", page.rows[0], sort)
+    return page
+
+
+def exception_tab_counts(queryset: QuerySet[OpsException]) -> dict[str, int]:
+    """Open rows per discrepancy under the current filters (one grouped query)."""
+    counts = dict(queryset.order_by().values_list("discrepancy").annotate(n=Count("id")))
+    return {d: counts.get(d, 0) for d in Discrepancy.values}

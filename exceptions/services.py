@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
+from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from exceptions.models import OPEN_STATUSES, ExceptionStatus, OpsException, ReconcileRun
+from exceptions.models import OPEN_STATUSES, ExceptionStatus, OpsException, PushStatus, ReconcileRun
+from ims.errors import ApplicationError, NotAllowed
 
 Key = tuple[str, int | None, str]  # (sku_id, channel_id, discrepancy)
 
@@ -129,12 +132,88 @@ def ops_exceptions_record(
     return RecordResult(len(new), len(changed), len(unchanged), unchanged)
 
 
-def ops_exceptions_resolve(*, ids: Iterable[int], now: dt.datetime) -> int:
-    """Mark exceptions resolved (the disagreement is gone)."""
+def ops_exceptions_resolve(
+    *, ids: Iterable[int], now: dt.datetime, actor=None, reason: str = ""
+) -> int:
+    """Mark exceptions resolved (the disagreement is gone), each recorded in the audit trail."""
+    from ims.audit import Change, audit_record_many
+
     ids = list(ids)
     count = 0
     for start in range(0, len(ids), 1000):
-        count += OpsException.objects.filter(
+        batch = OpsException.objects.filter(
             pk__in=ids[start : start + 1000], status__in=OPEN_STATUSES
-        ).update(status=ExceptionStatus.RESOLVED, resolved_at=now, last_seen=now)
+        )
+        changed = list(batch.values_list("pk", "sku_id", "discrepancy", "status"))
+        # A correction that was pushed is verified by the channel now showing the right value.
+        batch.filter(push_status=PushStatus.PUSHED).update(push_status=PushStatus.VERIFIED)
+        count += batch.update(status=ExceptionStatus.RESOLVED, resolved_at=now, last_seen=now)
+        audit_record_many(
+            actor=actor,
+            at=now,
+            changes=[
+                Change(
+                    "exception_resolve",
+                    object_type="exceptions.opsexception",
+                    object_id=str(pk),
+                    object_repr=f"{sku} {disc}",
+                    before={"status": status},
+                    after={"status": "resolved"},
+                    reason=reason or "aligned again",
+                )
+                for pk, sku, disc, status in changed
+            ],
+        )
     return count
+
+
+class AcknowledgeRefused(ApplicationError):
+    code = "acknowledge_refused"
+
+
+def ops_exception_acknowledge(*, exceptions: Iterable[OpsException], reason: str, actor) -> int:
+    """An ops person has seen these and says why they stand: they stay open until aligned.
+
+    A reason is required; resolved exceptions are left as they are. Returns how many changed.
+    """
+    from ims.audit import Change, audit_record_many
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise AcknowledgeRefused(
+            "a reason is required to acknowledge", extra={"fields": {"reason": ["required"]}}
+        )
+    if actor is None or not actor.has_perm("exceptions.acknowledge_opsexception"):
+        raise NotAllowed("your role cannot acknowledge exceptions")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = list(
+            OpsException.objects.select_for_update()
+            .filter(pk__in=[e.pk for e in exceptions], status=ExceptionStatus.OPEN)
+            .order_by("pk")
+        )
+        for e in locked:
+            e.status, e.acknowledged_at, e.acknowledged_by, e.acknowledge_reason = (
+                ExceptionStatus.ACKNOWLEDGED,
+                now,
+                actor,
+                reason[:500],
+            )
+        OpsException.objects.bulk_update(
+            locked, ["status", "acknowledged_at", "acknowledged_by", "acknowledge_reason"]
+        )
+        audit_record_many(
+            actor=actor,
+            at=now,
+            changes=[
+                Change(
+                    "exception_acknowledge",
+                    e,
+                    before={"status": "open"},
+                    after={"status": "acknowledged"},
+                    reason=reason,
+                )
+                for e in locked
+            ],
+        )
+    return len(locked)

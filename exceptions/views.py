@@ -1,9 +1,188 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""Pages: the scorecard, and exception triage (tabs, filters, keyset pages, actions, CSV)."""
 
-from exceptions.reports import scorecard_context
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from catalog.models import Category
+from channels.models import Channel
+from exceptions.filters import OpsExceptionFilter
+from exceptions.models import Discrepancy, ExceptionStatus, OpsException
+from exceptions.reports import EXCEPTION_COLUMNS, exception_rows, scorecard_context
+from exceptions.selectors import SORTS, exception_page, exception_tab_counts
+from exceptions.services import ops_exception_acknowledge
+from ims.errors import ApplicationError
+
+DEFAULT_TAB = Discrepancy.PRICE_MISMATCH.value
 
 
 @login_required
+@permission_required("exceptions.view_opsexception", raise_exception=True)
 def dashboard(request):
     return render(request, "exceptions/dashboard.html", scorecard_context())
+
+
+def _filters(request: HttpRequest, *, with_tab: bool = True) -> tuple[OpsExceptionFilter, str]:
+    """The filter set for the request; the tab is the discrepancy (Price mismatches by default)."""
+    data = QueryDict(mutable=True)
+    for name, values in request.GET.lists():  # an empty field ("All") is no filter
+        if name not in ("cursor", "sort") and any(v.strip() for v in values):
+            data.setlist(name, [v for v in values if v.strip()])
+    tab = data.get("discrepancy") or DEFAULT_TAB
+    if tab not in Discrepancy.values:
+        tab = DEFAULT_TAB
+    if with_tab:
+        data["discrepancy"] = tab
+    else:
+        data.pop("discrepancy", None)
+    return OpsExceptionFilter(data, queryset=OpsException.objects.all()), tab
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    params = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()
+
+
+@login_required
+@permission_required("exceptions.view_opsexception", raise_exception=True)
+@require_GET
+def exception_list(request: HttpRequest) -> HttpResponse:
+    filterset, tab = _filters(request)
+    sort = request.GET.get("sort", "exposure")
+    page = exception_page(
+        queryset=filterset.qs if filterset.is_valid() else OpsException.objects.none(),
+        sort=sort,
+        cursor=request.GET.get("cursor", ""),
+    )
+    context = {
+        "filterset": filterset,
+        "tab": tab,
+        "tabs": [(d.value, d.label, None) for d in Discrepancy],
+        "sort": sort if sort in SORTS else "exposure",
+        "sorts": [
+            ("exposure", "Exposure (highest first)"),
+            ("age", "Age (oldest first)"),
+            ("newest", "Newest first"),
+        ],
+        "page": page,
+        "channels": Channel.objects.order_by("code").values_list("code", flat=True),
+        "categories": Category.objects.exclude(name=Category.DEFAULT)
+        .order_by("name")
+        .values_list("name", flat=True),
+        "statuses": ExceptionStatus.choices,
+        "query": _query_without(request, "cursor"),
+        "query_without_tab": _query_without(request, "cursor", "discrepancy"),
+        "can_acknowledge": request.user.has_perm("exceptions.acknowledge_opsexception"),
+        "can_push": request.user.has_perm("exceptions.push_opsexception"),
+    }
+    if request.htmx and request.htmx.target == "results":
+        return render(request, "exceptions/list.html#results", context)
+    return render(request, "exceptions/list.html", context)
+
+
+@login_required
+@permission_required("exceptions.view_opsexception", raise_exception=True)
+@require_GET
+def exception_counts(request: HttpRequest) -> HttpResponse:
+    """The tabs with their live counts under the current filters (loaded and refreshed by htmx)."""
+    filterset, tab = _filters(request, with_tab=False)
+    counts = exception_tab_counts(filterset.qs) if filterset.is_valid() else {}
+    return render(
+        request,
+        "exceptions/list.html#tabs",
+        {
+            "tab": tab,
+            "tabs": [(d.value, d.label, counts.get(d.value, 0)) for d in Discrepancy],
+            "query_without_tab": _query_without(request, "cursor", "discrepancy"),
+            "counted": True,
+        },
+    )
+
+
+@login_required
+@permission_required("exceptions.view_opsexception", raise_exception=True)
+@require_GET
+def exception_export(request: HttpRequest) -> StreamingHttpResponse:
+    """Every exception under the current filter (not just the page) as exceptions.csv rows."""
+    filterset, _ = _filters(request, with_tab="discrepancy" in request.GET)
+    queryset = filterset.qs if filterset.is_valid() else OpsException.objects.none()
+
+    def lines():
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(EXCEPTION_COLUMNS)
+        for row in exception_rows(queryset):
+            writer.writerow(row)
+            if buffer.tell() > 64_000:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    name = f"exceptions-{timezone.now():%Y%m%d-%H%M%S}.csv"
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _selected(request: HttpRequest):
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    return list(OpsException.objects.filter(pk__in=ids))
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """After an action: the htmx results fragment, or the list page the form came from."""
+    query = request.POST.get("query", "")
+    if request.htmx:
+        request.GET = QueryDict(query)
+        request.method = "GET"
+        return exception_list(request)
+    return redirect(f"{reverse('exceptions:list')}?{query}")
+
+
+@login_required
+@permission_required("exceptions.acknowledge_opsexception", raise_exception=True)
+@require_POST
+def exception_acknowledge(request: HttpRequest) -> HttpResponse:
+    selected = _selected(request)
+    try:
+        count = ops_exception_acknowledge(
+            exceptions=selected, reason=request.POST.get("reason", ""), actor=request.user
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Acknowledged {count} exception{'s' if count != 1 else ''}.")
+    return _back(request)
+
+
+@login_required
+@permission_required("exceptions.push_opsexception", raise_exception=True)
+@require_POST
+def exception_push(request: HttpRequest) -> HttpResponse:
+    """Queue a push of the authoritative value for each selected exception's SKU to its channel."""
+    from channels.sync import sync_push_correction
+
+    queued, refused = 0, []
+    for exception in _selected(request):
+        try:
+            sync_push_correction(exception=exception, actor=request.user)
+            queued += 1
+        except ApplicationError as exc:
+            refused.append(f"{exception.sku_id}: {exc.message}")
+    if queued:
+        messages.success(request, f"Queued {queued} correction{'s' if queued != 1 else ''}.")
+    for reason in refused:
+        messages.error(request, reason)
+    return _back(request)

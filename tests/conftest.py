@@ -55,6 +55,12 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Users are made by the hundred in permission tests; real hashing is not what they test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def now():
     return NOW
@@ -134,6 +140,13 @@ def user_with_role(django_user_model):
     from ims.roles import Role
 
     def make(role: Role, username: str | None = None):
+        if not Group.objects.filter(name=role.value).exists():
+            # A transactional (browser) test flushed the groups the migration made.
+            from django.apps import apps
+
+            from ims.roles import sync_groups
+
+            sync_groups(apps)
         user = django_user_model.objects.create_user(
             username or role.name.lower(),
             email=f"{role.name.lower()}@example.com",

@@ -12,11 +12,13 @@ def test_the_scorecard_page_needs_a_login(client):
 
 
 def test_the_scorecard_page_shows_the_same_figures_as_the_report(
-    world, ingest, client, django_user_model, tmp_path, now
+    world, ingest, client, user_with_role, tmp_path, now
 ):
     ingest("snapshot", "channel,sku_id,quantity,price,currency\nshop,A-1,1,25.00,USD\n")
     reconcile(out_dir=tmp_path, now=now)
-    client.force_login(django_user_model.objects.create_user("ops", password="x"))
+    from ims.roles import Role
+
+    client.force_login(user_with_role(Role.OPS))
     page = client.get("/").content.decode()
     report = (tmp_path / "scorecard.html").read_text()
     for figure in (

@@ -1,0 +1,121 @@
+"""Catalog pages: search products, see one (stock, listings, prices), create and edit."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+
+from catalog.forms import ProductEditForm, ProductForm
+from catalog.models import Category, Product, ProductStatus
+from catalog.selectors import product_detail, product_search
+from catalog.services import EDITABLE_FIELDS, product_create, product_update
+from ims.errors import ApplicationError
+from inventory.models import STATES
+
+
+@login_required
+@permission_required("catalog.view_product", raise_exception=True)
+def product_list(request):
+    q, category, status = (request.GET.get(k, "") for k in ("q", "category", "status"))
+    page = Paginator(product_search(q=q, category=category, status=status), 50).get_page(
+        request.GET.get("page")
+    )
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {
+        "page": page,
+        "q": q,
+        "category": category,
+        "status": status,
+        "query": params.urlencode(),
+        "categories": Category.objects.exclude(name=Category.DEFAULT).order_by("name"),
+        "statuses": ProductStatus.choices,
+        "can_create": request.user.has_perm("catalog.add_product"),
+    }
+    if request.htmx and request.htmx.target == "products":
+        return render(request, "products/list.html#products", context)
+    return render(request, "products/list.html", context)
+
+
+@login_required
+@permission_required("catalog.view_product", raise_exception=True)
+def product_view(request, sku: str):
+    product = get_object_or_404(Product.objects.select_related("category", "style"), sku=sku)
+    return render(
+        request,
+        "products/detail.html",
+        {
+            "detail": product_detail(product=product),
+            "states": STATES,
+            "can_edit": request.user.has_perm("catalog.change_product"),
+        },
+    )
+
+
+def _apply_service_error(form, exc: ApplicationError) -> None:
+    fields = exc.extra.get("fields", {})
+    for name, errors in fields.items():
+        for error in errors:
+            form.add_error(name if name in form.fields else None, error)
+    if not fields:
+        form.add_error(None, exc.message)
+
+
+@login_required
+@permission_required("catalog.add_product", raise_exception=True)
+def product_new(request):
+    form = ProductForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            product = product_create(
+                sku=data["sku"].strip(),
+                name=data["name"],
+                barcode=data["barcode"],
+                category=data["category"],
+                uom=data["uom"],
+                cost=data["cost"],
+                mrp=data["mrp"],
+                price=data["price"],
+                currency=data["currency"],
+                status=data["status"],
+                style=form.style_object(),
+                attributes=data["attributes"],
+                actor=request.user,
+            )
+        except ApplicationError as exc:
+            _apply_service_error(form, exc)
+        else:
+            messages.success(request, f"Product {product.sku} created.")
+            return redirect("products:detail", sku=product.sku)
+    return render(request, "products/form.html", {"form": form, "creating": True})
+
+
+@login_required
+@permission_required("catalog.change_product", raise_exception=True)
+def product_edit(request, sku: str):
+    product = get_object_or_404(Product, sku=sku)
+    initial = {
+        name: getattr(product, name)
+        for name in EDITABLE_FIELDS
+        if name not in ("style", "attributes")
+    }
+    initial["style"] = product.style.code if product.style_id else ""
+    initial["attributes"] = ";".join(f"{k}={v}" for k, v in product.attributes.items())
+    form = ProductEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        changes = {name: data[name] for name in EDITABLE_FIELDS if name in data and name != "style"}
+        changes["style"] = form.style_object()
+        try:
+            product_update(product=product, actor=request.user, **changes)
+        except ApplicationError as exc:
+            _apply_service_error(form, exc)
+        else:
+            messages.success(request, f"Product {product.sku} saved.")
+            return redirect("products:detail", sku=product.sku)
+    return render(
+        request, "products/form.html", {"form": form, "product": product, "creating": False}
+    )

@@ -1,0 +1,64 @@
+"""The exception filters, shared by the triage pages, the CSV export and the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters
+from django.db.models import Q, Subquery
+
+from catalog.gtin import gtin14_or_none
+from catalog.models import Product
+from exceptions.models import OPEN_STATUSES, Discrepancy, ExceptionStatus, OpsException
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+class OpsExceptionFilter(django_filters.FilterSet):
+    discrepancy = django_filters.ChoiceFilter(choices=Discrepancy.choices)
+    channel = django_filters.CharFilter(field_name="channel__code", label="Channel")
+    category = django_filters.CharFilter(field_name="product__category__name", label="Category")
+    status = django_filters.MultipleChoiceFilter(
+        choices=ExceptionStatus.choices, help_text="default: open and acknowledged"
+    )
+    exposure_min = django_filters.NumberFilter(
+        field_name="exposure", lookup_expr="gte", label="Exposure from"
+    )
+    exposure_max = django_filters.NumberFilter(
+        field_name="exposure", lookup_expr="lte", label="Exposure to"
+    )
+    first_seen_from = django_filters.DateFilter(method="filter_seen_from", label="First seen from")
+    first_seen_to = django_filters.DateFilter(method="filter_seen_to", label="First seen to")
+    q = django_filters.CharFilter(method="filter_search", label="SKU, name or barcode")
+    sku_id = django_filters.CharFilter(label="SKU (exact)")
+
+    class Meta:
+        model = OpsException
+        fields = []
+
+    def filter_queryset(self, queryset):
+        if not self.form.cleaned_data.get("status"):
+            queryset = queryset.filter(status__in=OPEN_STATUSES)
+        return super().filter_queryset(queryset)
+
+    def filter_seen_from(self, queryset, name, value):
+        return queryset.filter(first_seen__gte=_day_start(value))
+
+    def filter_seen_to(self, queryset, name, value):
+        return queryset.filter(first_seen__lt=_day_start(value + dt.timedelta(days=1)))
+
+    def filter_search(self, queryset, name, value):
+        """A SKU prefix, a barcode (any GTIN form) or words of the product name."""
+        value = value.strip()
+        if not value:
+            return queryset
+        products = Q(name__icontains=value) | Q(sku__startswith=value)
+        gtin = gtin14_or_none(value)
+        if gtin:
+            products |= Q(gtin=gtin)
+        return queryset.filter(
+            Q(sku_id__startswith=value)
+            | Q(product_id__in=Subquery(Product.objects.filter(products).values("id")))
+        )

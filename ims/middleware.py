@@ -1,0 +1,22 @@
+"""Refusals are recorded: an authenticated user answered 403 leaves an audit event."""
+
+from ims.audit import audit_record
+
+
+class DeniedAccessMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if response.status_code == 403 and user is not None and user.is_authenticated:
+            audit_record(
+                actor=user,
+                action="access_denied",
+                object_type="url",
+                object_id=request.path[:64],
+                object_repr=f"{request.method} {request.path}"[:255],
+                reason="the user's role does not allow this",
+            )
+        return response

@@ -1,0 +1,93 @@
+"""Every page and API endpoint, for every role: the allow/deny matrix.
+
+`ALL` is every role; a role not in an endpoint's set must get 403 (pages and API
+alike), anonymous visitors are sent to log in (pages) or get 401 (API).
+"""
+
+import pytest
+from rest_framework.test import APIClient
+
+from ims.roles import Role
+
+pytestmark = pytest.mark.django_db
+
+ALL = set(Role)
+CM, PRICING, OPS, STORE, FINANCE, ADMIN, SUPER = (
+    Role.CATALOG_MANAGER,
+    Role.PRICING,
+    Role.OPS,
+    Role.STORE_STAFF,
+    Role.FINANCE,
+    Role.ADMIN,
+    Role.SUPERADMIN,
+)
+CATALOG_EDITORS = {CM, ADMIN, SUPER}
+TRIAGERS = {OPS, ADMIN, SUPER}
+ADMINS = {ADMIN, SUPER}
+
+# (method, path, body, roles allowed)
+MATRIX = [
+    ("get", "/", None, ALL),
+    ("get", "/exceptions/", None, ALL),
+    ("get", "/exceptions/counts/", None, ALL),
+    ("get", "/exceptions/export.csv", None, ALL),
+    ("post", "/exceptions/acknowledge/", {"ids": ["1"], "reason": "r"}, TRIAGERS),
+    ("get", "/products/", None, ALL),
+    ("get", "/products/A-1/", None, ALL),
+    ("get", "/products/new/", None, CATALOG_EDITORS),
+    ("get", "/products/A-1/edit/", None, CATALOG_EDITORS),
+    ("get", "/api/products/", None, ALL),
+    ("post", "/api/products/", {"sku_id": "Z"}, CATALOG_EDITORS),
+    ("patch", "/api/products/A-1/", {"name": "Shirt"}, CATALOG_EDITORS),
+    ("get", "/api/stock-levels/", None, ALL),
+    ("get", "/api/channels/", None, ALL),
+    ("post", "/api/channels/shop/pause/", {"reason": "r"}, ADMINS),
+    ("post", "/api/channels/shop/resume/", {}, ADMINS),
+    ("get", "/api/listings/", None, ALL),
+    ("get", "/api/exceptions/", None, ALL),
+    ("post", "/api/exceptions/acknowledge/", {"ids": [1], "reason": "r"}, TRIAGERS),
+    ("get", "/api/reconcile-runs/", None, ALL),
+    ("get", "/api/schema/", None, ALL),
+]
+
+
+def call(client, method, path, body):
+    if path.startswith("/api/"):
+        return getattr(client, method)(path, body, format="json")
+    return getattr(client, method)(path, body or {})
+
+
+@pytest.mark.parametrize(
+    "method, path, body, allowed", MATRIX, ids=[f"{m} {p}" for m, p, *_ in MATRIX]
+)
+def test_each_role_is_allowed_or_refused_as_the_matrix_says(
+    world, user_with_role, method, path, body, allowed
+):
+    for role in Role:
+        client = APIClient()
+        client.force_login(user_with_role(role, f"user-{role.name.lower()}"))
+        status = call(client, method, path, body).status_code
+        if role in allowed:
+            assert status not in (401, 403), (
+                f"{role} should be allowed {method} {path}, got {status}"
+            )
+        else:
+            assert status == 403, f"{role} should be refused {method} {path}, got {status}"
+
+
+@pytest.mark.parametrize(
+    "method, path, body, allowed", MATRIX, ids=[f"{m} {p}" for m, p, *_ in MATRIX]
+)
+def test_anonymous_visitors_are_sent_to_log_in(world, method, path, body, allowed):
+    response = call(APIClient(), method, path, body)
+    if path.startswith("/api/"):
+        assert response.status_code == 401
+    else:
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_only_admins_and_superadmins_reach_the_admin_site(world, user_with_role, client):
+    for role in Role:
+        client.force_login(user_with_role(role, f"admin-{role.name.lower()}"))
+        status = client.get("/admin/").status_code
+        assert (status == 200) == (role in ADMINS), role
