@@ -77,14 +77,15 @@ def build(exceptions: int, products: int, *, seed: int = 11) -> None:
 
         def rows():
             for i in range(exceptions):
-                product = i % products
+                # Each (product, channel, kind) once, so no two open rows share a key.
+                product, rest = i % products, i // products
                 status = rng.choice(statuses)
                 seen = now - dt.timedelta(minutes=rng.randint(0, 60 * 24 * 90))
                 yield (
                     f"SKU-{product:07d}",
                     ids[f"SKU-{product:07d}"],
-                    channels[(i // products) % 4],
-                    KINDS[i % len(KINDS)],
+                    channels[rest % 4],
+                    KINDS[(rest // 4 + product) % len(KINDS)],
                     "10.00",
                     "9.00",
                     status,
