@@ -9,7 +9,10 @@ from django.db.models import Q, Subquery
 
 from catalog.gtin import gtin14_or_none
 from catalog.models import Product
+from channels.models import Channel
 from exceptions.models import OPEN_STATUSES, Discrepancy, ExceptionStatus, OpsException
+
+SEARCH_ID_LIMIT = 2000
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -18,7 +21,7 @@ def _day_start(day: dt.date) -> dt.datetime:
 
 class OpsExceptionFilter(django_filters.FilterSet):
     discrepancy = django_filters.ChoiceFilter(choices=Discrepancy.choices)
-    channel = django_filters.CharFilter(field_name="channel__code", label="Channel")
+    channel = django_filters.CharFilter(method="filter_channel", label="Channel")
     category = django_filters.CharFilter(field_name="product__category__name", label="Category")
     status = django_filters.MultipleChoiceFilter(
         choices=ExceptionStatus.choices, help_text="default: open and acknowledged"
@@ -49,6 +52,12 @@ class OpsExceptionFilter(django_filters.FilterSet):
     def filter_seen_to(self, queryset, name, value):
         return queryset.filter(first_seen__lt=_day_start(value + dt.timedelta(days=1)))
 
+    def filter_channel(self, queryset, name, value):
+        # By id (looked up in a scalar subquery) so the per-channel partial index serves it.
+        return queryset.filter(
+            channel_id=Subquery(Channel.objects.filter(code=value).values("id")[:1])
+        )
+
     def filter_search(self, queryset, name, value):
         """A SKU prefix, a barcode (any GTIN form) or words of the product name."""
         value = value.strip()
@@ -58,7 +67,14 @@ class OpsExceptionFilter(django_filters.FilterSet):
         gtin = gtin14_or_none(value)
         if gtin:
             products |= Q(gtin=gtin)
-        return queryset.filter(
-            Q(sku_id__startswith=value)
-            | Q(product_id__in=Subquery(Product.objects.filter(products).values("id")))
+        # A narrow search becomes a short id list (index lookups, then a small sort); a broad
+        # one stays a subquery, where walking the page's index finds a page quickly.
+        ids = list(
+            Product.objects.filter(products).values_list("id", flat=True)[: SEARCH_ID_LIMIT + 1]
         )
+        matching = (
+            ids
+            if len(ids) <= SEARCH_ID_LIMIT
+            else Subquery(Product.objects.filter(products).values("id"))
+        )
+        return queryset.filter(Q(sku_id__startswith=value) | Q(product_id__in=matching))

@@ -152,6 +152,12 @@ class OpsException(models.Model):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="exc_open_by_age",
             ),
+            # Tab counts under a channel filter: an index-only scan of that channel's open rows.
+            models.Index(
+                fields=["channel", "discrepancy"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="exc_open_by_channel",
+            ),
             models.Index(fields=["channel", "status"], name="exc_channel_status"),
             models.Index(fields=["product", "status"], name="exc_product_status"),
             # SKU prefix search (LIKE 'x%'); the pattern opclass applies on PostgreSQL.

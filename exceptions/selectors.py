@@ -290,5 +290,5 @@ def exception_page(
 
 def exception_tab_counts(queryset: QuerySet[OpsException]) -> dict[str, int]:
     """Open rows per discrepancy under the current filters (one grouped query)."""
-    counts = dict(queryset.order_by().values_list("discrepancy").annotate(n=Count("id")))
+    counts = dict(queryset.order_by().values_list("discrepancy").annotate(n=Count("*")))
     return {d: counts.get(d, 0) for d in Discrepancy.values}
