@@ -1,0 +1,77 @@
+"""Reads of the catalog: prices waiting for approval, the rules in force, prices that break them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from catalog.governance import KeptOut
+from catalog.models import Category, Price, PriceStatus, Product
+from catalog.rules import PricePolicy, broken_rule, policies
+
+
+def prices_breaking_rules(
+    *, products: QuerySet[Product] | None = None, product_ids=None
+) -> list[KeptOut]:
+    """Products whose price in force breaks the rules in force now (a rule tightened under it).
+
+    The sync engine leaves these prices out of a push (with exceptions.selectors
+    .price_sync_blocked); price_rule_update raises a Price_Rule_Violation for each.
+    """
+    queryset = Product.objects.all() if products is None else products
+    if product_ids is not None:
+        queryset = queryset.filter(pk__in=list(product_ids))
+    by_category = policies()
+    broken = []
+    rows = (
+        queryset.filter(price__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "sku", "category_id", "price", "mrp", "cost", "currency")
+        .iterator(chunk_size=5000)
+    )
+    for pk, sku, category_id, price, mrp, cost, currency in rows:
+        rule = broken_rule(
+            offer=price, mrp=mrp, cost=cost, policy=by_category.get(category_id, PricePolicy())
+        )
+        if rule:
+            broken.append(KeptOut(pk, sku, rule, price, currency))
+    return broken
+
+
+def prices_pending_approval() -> QuerySet[Price]:
+    """Changes for luxury categories waiting for a Superadmin, oldest first."""
+    return (
+        Price.objects.filter(status=PriceStatus.PENDING)
+        .select_related("product", "product__category", "created_by")
+        .order_by("created_at", "pk")
+    )
+
+
+def price_history(*, product: Product, limit: int = 20) -> QuerySet[Price]:
+    """A product's prices, newest first, whatever became of them."""
+    return (
+        Price.objects.filter(product=product)
+        .select_related("created_by", "decided_by")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    """A category as written (blank inherits the default) and the policy that applies to it."""
+
+    category: Category
+    policy: PricePolicy
+    products: int
+
+
+def price_rule_rows() -> list[RuleRow]:
+    """Every category's rules, the default `*` first."""
+    from django.db.models import Count
+
+    by_id = policies()
+    categories = Category.objects.annotate(n=Count("products")).order_by("name")
+    rows = [RuleRow(c, by_id[c.id], c.n) for c in categories]
+    rows.sort(key=lambda r: (r.category.name != Category.DEFAULT, r.category.name))
+    return rows
