@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import QuerySet
 
@@ -75,3 +76,21 @@ def price_rule_rows() -> list[RuleRow]:
     rows = [RuleRow(c, by_id[c.id], c.n) for c in categories]
     rows.sort(key=lambda r: (r.category.name != Category.DEFAULT, r.category.name))
     return rows
+
+
+def prices_to_push(*, product_ids) -> dict[int, Decimal]:
+    """The HQ price to send for each product of a push batch, leaving out every blocked one:
+    an open Price_Rule_Violation without a channel (a price kept out, awaiting a valid one), a
+    price in force that breaks the rules in force now, or no price at all. Stock is not this
+    selector's business: a blocked SKU's quantity goes out all the same."""
+    from exceptions.selectors import price_sync_blocked
+
+    product_ids = list(product_ids)
+    blocked = price_sync_blocked(product_ids)
+    blocked |= {k.product_id for k in prices_breaking_rules(product_ids=product_ids)}
+    return {
+        pk: price
+        for pk, price in Product.objects.filter(pk__in=product_ids, price__isnull=False)
+        .exclude(pk__in=blocked)
+        .values_list("pk", "price")
+    }

@@ -38,6 +38,25 @@ def current_origin() -> str:
     return _origin.get()
 
 
+def name_commands_as_origin() -> None:
+    """Every management command (ingest, reconcile, sync, a qcluster worker …) is the origin of
+    what it records: `command ingest`, unless something more precise is set inside."""
+    from django.core.management.base import BaseCommand
+
+    if getattr(BaseCommand.execute, "_ims_origin", False):
+        return
+    plain = BaseCommand.execute
+
+    def execute(self, *args, **options):
+        if _origin.get():
+            return plain(self, *args, **options)
+        with audit_origin(f"command {self.__module__.rsplit('.', 1)[-1]}"):
+            return plain(self, *args, **options)
+
+    execute._ims_origin = True
+    BaseCommand.execute = execute
+
+
 def _plain(value):
     """JSON-safe before/after values (Decimals and times as text, exactly)."""
     if value is None:
