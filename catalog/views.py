@@ -22,6 +22,7 @@ from ims.errors import NotAllowed
 from ims.exports import AUDIT_COLUMNS, audit_rows
 from ims.filters import AuditEventFilter
 from ims.models import AuditEvent
+from ims.money import money
 
 AUDIT_PAGE_SIZE = 50
 
@@ -61,12 +62,15 @@ def price_change_page(request):
             except PriceChangeInvalid as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
+                amount = money(price.amount, price.currency)
                 if price.status == "pending_approval":
-                    text = f"{product.sku}: {price.amount} waits for a Superadmin's approval."
+                    text = f"{product.sku}: {amount} waits for a Superadmin's approval."
                 elif price.scheduled:
-                    text = f"{product.sku}: {price.amount} scheduled from {price.effective_from:%Y-%m-%d}."
+                    text = (
+                        f"{product.sku}: {amount} scheduled from {price.effective_from:%Y-%m-%d}."
+                    )
                 else:
-                    text = f"{product.sku}: {price.amount} is in force."
+                    text = f"{product.sku}: {amount} is in force."
                 messages.success(request, text)
                 return HttpResponseRedirect(f"{reverse('pricing:change')}?sku={product.sku}")
     context = {
@@ -173,7 +177,7 @@ def approval_decide(request, pk: int, decision: str):
     try:
         if decision == "approve":
             price_approve(price=price, actor=request.user, note=reason)
-            messages.success(request, f"{price.product.sku}: {price.amount} approved.")
+            messages.success(request, f"{price.product.sku}: {price.amount:f} approved.")
         else:
             price_reject(price=price, actor=request.user, reason=reason)
             messages.success(request, f"{price.product.sku}: {price.amount} refused.")
