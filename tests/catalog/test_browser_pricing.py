@@ -10,16 +10,6 @@ from ims.roles import Role
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-@pytest.fixture(autouse=True)
-def roles():
-    """A transactional test empties the tables after it; the role groups are made again."""
-    from django.apps import apps
-
-    from ims.roles import sync_groups
-
-    sync_groups(apps)
-
-
 def test_pricing_is_refused_with_the_rule_then_sets_a_valid_price(
     world, user_with_role, page, login
 ):

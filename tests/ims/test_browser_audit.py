@@ -11,16 +11,6 @@ from ims.roles import Role
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-@pytest.fixture(autouse=True)
-def roles():
-    """A transactional test empties the tables after it; the role groups are made again."""
-    from django.apps import apps
-
-    from ims.roles import sync_groups
-
-    sync_groups(apps)
-
-
 def test_a_superadmin_filters_the_trail_opens_a_history_and_exports_it(
     world, user_with_role, page, login
 ):
