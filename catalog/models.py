@@ -149,10 +149,25 @@ class Price(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Accepted for a later start: prices_refresh applies it (its MRP too) and records it when due.
+    scheduled = models.BooleanField(default=False, db_default=False)
+    # Who approved or refused a change that needed a Superadmin's approval, and when.
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         permissions = [("approve_price", "Can approve a price change that needs approval")]
-        indexes = [models.Index(fields=["product", "status", "effective_from"])]
+        indexes = [
+            models.Index(fields=["product", "status", "effective_from"]),
+            models.Index(
+                fields=["effective_from"], condition=Q(scheduled=True), name="price_scheduled"
+            ),
+            models.Index(
+                fields=["created_at"], condition=Q(status="pending_approval"), name="price_pending"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="price_amount_not_negative"),
         ]

@@ -66,3 +66,27 @@ def broken_rule(*, offer: Decimal, mrp: Decimal, cost: Decimal, policy: PricePol
     ):
         return "max_discount"
     return None
+
+
+def explain(
+    rule: str, *, offer: Decimal, mrp: Decimal, cost: Decimal, policy: PricePolicy, currency: str
+) -> str:
+    """A person's reading of why `offer` breaks `rule`, with the figures that decide it."""
+    from ims.money import money
+
+    if rule == "above_mrp":
+        return f"offer {money(offer, currency)} is above the MRP {money(mrp, currency)}"
+    if rule == "min_margin":
+        floor = cost * (1 + policy.min_margin_pct / 100)
+        return (
+            f"offer {money(offer, currency)} is below cost {money(cost, currency)} plus the "
+            f"{policy.min_margin_pct.normalize():f} % minimum margin ({floor.normalize():f})"
+        )
+    if rule == "max_discount":
+        discount = (mrp - offer) * 100 / mrp
+        kind = "luxury category's" if policy.luxury else "category's"
+        return (
+            f"discount {discount.quantize(Decimal('0.01'))} % from MRP {money(mrp, currency)} "
+            f"is beyond the {kind} cap of {policy.max_discount_pct.normalize():f} %"
+        )
+    return rule

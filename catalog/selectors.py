@@ -1,13 +1,101 @@
-"""Reads of the catalog: searching products, and everything about one product."""
+"""Reads of the catalog: searching products, one product whole, prices waiting for approval,
+the rules in force, prices that break them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
+from catalog.governance import KeptOut
 from catalog.gtin import gtin14_or_none
-from catalog.models import Price, Product
+from catalog.models import Category, Price, PriceStatus, Product
+from catalog.rules import PricePolicy, broken_rule, policies
+
+
+def prices_breaking_rules(
+    *, products: QuerySet[Product] | None = None, product_ids=None
+) -> list[KeptOut]:
+    """Products whose price in force breaks the rules in force now (a rule tightened under it).
+
+    The sync engine leaves these prices out of a push (with exceptions.selectors
+    .price_sync_blocked); price_rule_update raises a Price_Rule_Violation for each.
+    """
+    queryset = Product.objects.all() if products is None else products
+    if product_ids is not None:
+        queryset = queryset.filter(pk__in=list(product_ids))
+    by_category = policies()
+    broken = []
+    rows = (
+        queryset.filter(price__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "sku", "category_id", "price", "mrp", "cost", "currency")
+        .iterator(chunk_size=5000)
+    )
+    for pk, sku, category_id, price, mrp, cost, currency in rows:
+        rule = broken_rule(
+            offer=price, mrp=mrp, cost=cost, policy=by_category.get(category_id, PricePolicy())
+        )
+        if rule:
+            broken.append(KeptOut(pk, sku, rule, price, currency))
+    return broken
+
+
+def prices_pending_approval() -> QuerySet[Price]:
+    """Changes for luxury categories waiting for a Superadmin, oldest first."""
+    return (
+        Price.objects.filter(status=PriceStatus.PENDING)
+        .select_related("product", "product__category", "created_by")
+        .order_by("created_at", "pk")
+    )
+
+
+def price_history(*, product: Product, limit: int = 20) -> QuerySet[Price]:
+    """A product's prices, newest first, whatever became of them."""
+    return (
+        Price.objects.filter(product=product)
+        .select_related("created_by", "decided_by")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    """A category as written (blank inherits the default) and the policy that applies to it."""
+
+    category: Category
+    policy: PricePolicy
+    products: int
+
+
+def price_rule_rows() -> list[RuleRow]:
+    """Every category's rules, the default `*` first."""
+    from django.db.models import Count
+
+    by_id = policies()
+    categories = Category.objects.annotate(n=Count("products")).order_by("name")
+    rows = [RuleRow(c, by_id[c.id], c.n) for c in categories]
+    rows.sort(key=lambda r: (r.category.name != Category.DEFAULT, r.category.name))
+    return rows
+
+
+def prices_to_push(*, product_ids) -> dict[int, Decimal]:
+    """The HQ price to send for each product of a push batch, leaving out every blocked one:
+    an open Price_Rule_Violation without a channel (a price kept out, awaiting a valid one), a
+    price in force that breaks the rules in force now, or no price at all. Stock is not this
+    selector's business: a blocked SKU's quantity goes out all the same."""
+    from exceptions.selectors import price_sync_blocked
+
+    product_ids = list(product_ids)
+    blocked = price_sync_blocked(product_ids)
+    blocked |= {k.product_id for k in prices_breaking_rules(product_ids=product_ids)}
+    return {
+        pk: price
+        for pk, price in Product.objects.filter(pk__in=product_ids, price__isnull=False)
+        .exclude(pk__in=blocked)
+        .values_list("pk", "price")
+    }
 
 
 def product_search(*, q: str = "", category: str = "", status: str = "") -> QuerySet[Product]:

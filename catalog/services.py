@@ -1,4 +1,5 @@
-"""Writes to the catalog: price rules, the SKU master and prices from files; the price in force."""
+"""Writes to the catalog: price rules, the SKU master and prices from files, HQ price changes
+and their approval; the price in force. Every change is recorded in the audit trail."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
+from catalog.errors import ApprovalNotPending, PriceChangeInvalid, PriceRuleBroken, PriceRuleInvalid
+from catalog.governance import KeptOut, price_audit_tasks, price_violations_raise
 from catalog.gtin import gtin14
 from catalog.models import Category, Price, PriceSource, PriceStatus, Product, ProductStatus, Style
-from catalog.rules import PricePolicy, broken_rule, policy_of
+from catalog.rules import PricePolicy, broken_rule, explain, policy_of
+from ims.audit import Change, audit_record, audit_record_many
 from ims.csvio import CsvSource, IngestResult, Row, parse_bool, split_list
 from ims.errors import ApplicationError, FileRejected, NotAllowed
-from ims.money import parse_amount, parse_currency
+from ims.money import money, parse_amount, parse_currency, quantum
+from ims.roles import Role
 
 CATALOG_COLUMNS = (
     "sku_id",
@@ -61,15 +67,29 @@ class KeptOutPrice:
 # The price in force
 
 
-def prices_refresh(*, now: dt.datetime) -> int:
+def prices_refresh(*, now: dt.datetime, product_ids: list[int] | None = None) -> int:
     """Set every product's offer price to the one in force at `now`; return how many changed.
+
+    Scheduled prices that became due are applied first (their MRP too), checked against the
+    rules in force now, and recorded in the audit trail (scheduled_prices_apply).
 
     Two set-based statements (PostgreSQL and SQLite alike): rank each product's accepted
     prices by start (latest first, then the later-ingested) and take the first; clear the
-    price of a product with none in force.
+    price of a product with none in force. `product_ids` limits both to those products.
     """
+    due = scheduled_prices_apply(now=now, product_ids=product_ids)
+    changed = _prices_in_force(now=now, product_ids=product_ids)
+    if due:
+        _record_applied(due, now)
+    return changed
+
+
+def _prices_in_force(*, now: dt.datetime, product_ids: list[int] | None) -> int:
     products, prices = Product._meta.db_table, Price._meta.db_table
     at = connection.ops.adapt_datetimefield_value(now)
+    scope = ""
+    if product_ids is not None:
+        scope = f" AND {products}.id IN ({', '.join(str(int(pk)) for pk in product_ids) or 'NULL'})"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -81,7 +101,7 @@ def prices_refresh(*, now: dt.datetime) -> int:
                 FROM {prices} WHERE status = %s AND effective_from <= %s
             ) ranked
             WHERE ranked.position = 1 AND ranked.product_id = {products}.id
-              AND ({products}.price IS NULL OR {products}.price <> ranked.amount)
+              AND ({products}.price IS NULL OR {products}.price <> ranked.amount){scope}
             """,
             [PriceStatus.ACCEPTED, at],
         )
@@ -92,11 +112,95 @@ def prices_refresh(*, now: dt.datetime) -> int:
             WHERE price IS NOT NULL AND NOT EXISTS (
                 SELECT 1 FROM {prices} p
                 WHERE p.product_id = {products}.id AND p.status = %s AND p.effective_from <= %s
-            )
+            ){scope}
             """,
             [PriceStatus.ACCEPTED, at],
         )
         return changed + cursor.rowcount
+
+
+@dataclass
+class _Due:
+    """Scheduled prices of one product that came due, and the product's figures before."""
+
+    product: Product
+    prices: list[Price]
+    before: dict
+
+
+def scheduled_prices_apply(*, now: dt.datetime, product_ids: list[int] | None = None) -> list[_Due]:
+    """Bring in the scheduled prices whose start has come: each is checked against the rules
+    in force now (one that breaks a rule is kept out, raising a Price_Rule_Violation and an
+    audit task), the MRP it carries becomes the product's, and it stops being scheduled."""
+    queryset = Price.objects.filter(
+        scheduled=True, status=PriceStatus.ACCEPTED, effective_from__lte=now
+    )
+    if product_ids is not None:
+        queryset = queryset.filter(product_id__in=product_ids)
+    due_prices = list(
+        queryset.select_related("product", "product__category").order_by(
+            "product_id", "effective_from", "id"
+        )
+    )
+    if not due_prices:
+        return []
+    policies = _Policies()
+    by_product: dict[int, _Due] = {}
+    kept_out: list[KeptOut] = []
+    for price in due_prices:
+        product = price.product
+        due = by_product.setdefault(
+            product.id, _Due(product, [], {"price": product.price, "mrp": product.mrp})
+        )
+        mrp = price.mrp if price.mrp is not None else product.mrp
+        rule = broken_rule(
+            offer=price.amount, mrp=mrp, cost=product.cost, policy=policies.of(product.category)
+        )
+        price.scheduled = False
+        if rule:
+            price.status, price.rule = PriceStatus.REJECTED, rule
+            kept_out.append(KeptOut(product.id, product.sku, rule, price.amount, price.currency))
+        elif price.mrp is not None:
+            product.mrp = price.mrp
+        due.prices.append(price)
+    Price.objects.bulk_update(due_prices, ["scheduled", "status", "rule"], batch_size=1000)
+    Product.objects.bulk_update([d.product for d in by_product.values()], ["mrp"], batch_size=1000)
+    if kept_out:
+        price_violations_raise(kept_out=kept_out, cleared=(), now=now)
+    return list(by_product.values())
+
+
+def _record_applied(due: list[_Due], now: dt.datetime) -> None:
+    after = {
+        pk: {"price": price, "mrp": mrp}
+        for pk, price, mrp in Product.objects.filter(
+            pk__in=[d.product.id for d in due]
+        ).values_list("pk", "price", "mrp")
+    }
+    audit_record_many(
+        actor=None,
+        at=now,
+        changes=[
+            Change(
+                "price_apply" if price.status == PriceStatus.ACCEPTED else "price_kept_out",
+                d.product,
+                before=d.before,
+                after={
+                    **after[d.product.id],
+                    "price_id": price.pk,
+                    "offered": price.amount,
+                    "effective_from": price.effective_from,
+                    "status": price.status,
+                },
+                reason=(
+                    f"scheduled {price.source} price from {price.effective_from:%Y-%m-%d %H:%M} UTC"
+                    + (f" breaks {price.rule}" if price.rule else " is in force")
+                ),
+            )
+            for d in due
+            for price in d.prices
+        ],
+    )
 
 
 def business_day_start(day: dt.date) -> dt.datetime:
@@ -156,17 +260,48 @@ def _price_record(
         result.cleared.discard(product.id)
     else:
         result.cleared.add(product.id)
+    effective_from = business_day_start(effective_date) if effective_date else now
     return Price(
         product=product,
         amount=amount,
         currency=product.currency,
-        effective_from=business_day_start(effective_date) if effective_date else now,
+        effective_from=effective_from,
         effective_date=effective_date,
         source=source,
         status=PriceStatus.REJECTED if rule else PriceStatus.ACCEPTED,
         rule=rule or "",
         created_by=actor,
+        scheduled=not rule and effective_from > now,
     )
+
+
+def _price_changes(prices: list[Price], before: dict[int, Decimal | None]) -> list[Change]:
+    """One audit event per price a file brought: accepted (in force or scheduled) or kept out."""
+    changes = []
+    for price in prices:
+        if price.status == PriceStatus.REJECTED:
+            action, reason = "price_kept_out", f"breaks {price.rule}; the previous price stays"
+        elif price.scheduled:
+            action, reason = "price_schedule", f"in force from {price.effective_from:%Y-%m-%d}"
+        else:
+            action, reason = "price_accept", ""
+        changes.append(
+            Change(
+                action,
+                price.product,
+                before={"price": before.get(price.product_id)},
+                after={
+                    "offered": price.amount,
+                    "currency": price.currency,
+                    "effective_date": price.effective_date,
+                    "source": price.source,
+                    "status": price.status,
+                    "rule": price.rule,
+                },
+                reason=reason,
+            )
+        )
+    return changes
 
 
 # ---------------------------------------------------------------------------
@@ -181,7 +316,9 @@ def _percentage(text: str) -> Decimal:
 
 
 @transaction.atomic
-def price_rules_ingest(*, path, label: str | None = None, known_channels: set[str]) -> IngestResult:
+def price_rules_ingest(
+    *, path, label: str | None = None, known_channels: set[str], actor=None
+) -> IngestResult:
     source = CsvSource(path, required=PRICE_RULES_COLUMNS, label=label)
     result = IngestResult()
     seen: dict[str, int] = {}
@@ -207,20 +344,121 @@ def price_rules_ingest(*, path, label: str | None = None, known_channels: set[st
     if source.errors:
         raise FileRejected(source.errors)
     existing = {c.name: c for c in Category.objects.filter(name__in=[name for name, _ in parsed])}
+    changes = []
     for name, fields in parsed:
         result.rows += 1
         category = existing.get(name)
         if category is None:
-            Category.objects.create(name=name, **fields)
+            category = Category.objects.create(name=name, **fields)
+            changes.append(Change("price_rule_create", category, after=_rule_fields(category)))
             result.created += 1
         elif any(getattr(category, key) != value for key, value in fields.items()):
+            before = _rule_fields(category)
             for key, value in fields.items():
                 setattr(category, key, value)
             category.save()
+            changes.append(
+                Change("price_rule_update", category, before=before, after=_rule_fields(category))
+            )
             result.updated += 1
         else:
             result.unchanged += 1
+    audit_record_many(actor=actor, changes=changes)
     return result
+
+
+RULE_FIELDS = ("max_discount_pct", "min_margin_pct", "luxury", "excluded_channels")
+
+
+def _rule_fields(category: Category) -> dict:
+    return {name: getattr(category, name) for name in RULE_FIELDS}
+
+
+def _rule_pct(value, field: str) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        value = Decimal(str(value))
+    except ArithmeticError:
+        raise PriceRuleInvalid(f"{field}: '{value}' is not a number", field=field) from None
+    if not value.is_finite() or not 0 <= value <= 100:
+        raise PriceRuleInvalid(f"{field}: {value} is not a percentage from 0 to 100", field=field)
+    if value != value.quantize(Decimal("0.01")):
+        raise PriceRuleInvalid(f"{field}: {value} has more than two decimals", field=field)
+    return value
+
+
+@transaction.atomic
+def price_rule_update(
+    *,
+    name: str,
+    max_discount_pct: Decimal | None,
+    min_margin_pct: Decimal | None,
+    luxury: bool | None,
+    excluded_channels: list[str] | None,
+    known_channels: set[str],
+    actor,
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> Category:
+    """Set a category's price rules (the `*` row is the default; None inherits it), as an admin.
+
+    The in-force prices of the products the change reaches are checked against the new rules:
+    one that breaks them raises a Price_Rule_Violation, which blocks its price sync.
+    """
+    now = now or timezone.now()
+    if actor is None or not actor.has_perm("catalog.change_category"):
+        raise NotAllowed("only an Admin or Superadmin may change price rules")
+    name = (name or "").strip()
+    if not name:
+        raise PriceRuleInvalid("category: a name is required", field="category")
+    fields = {
+        "max_discount_pct": _rule_pct(max_discount_pct, "max_discount_pct"),
+        "min_margin_pct": _rule_pct(min_margin_pct, "min_margin_pct"),
+        "luxury": luxury,
+        "excluded_channels": list(excluded_channels) if excluded_channels is not None else None,
+    }
+    for code in fields["excluded_channels"] or []:
+        if code not in known_channels:
+            raise PriceRuleInvalid(
+                f"excluded_channels: unknown channel '{code}'", field="excluded_channels"
+            )
+    category = Category.objects.select_for_update().filter(name=name).first()
+    if category is None:
+        category = Category.objects.create(name=name, **fields)
+        audit_record(
+            actor=actor,
+            action="price_rule_create",
+            obj=category,
+            after=_rule_fields(category),
+            reason=reason,
+            at=now,
+        )
+    else:
+        before = _rule_fields(category)
+        if before == fields:
+            return category
+        for key, value in fields.items():
+            setattr(category, key, value)
+        category.save()
+        audit_record(
+            actor=actor,
+            action="price_rule_update",
+            obj=category,
+            before=before,
+            after=_rule_fields(category),
+            reason=reason,
+            at=now,
+        )
+    from catalog.selectors import prices_breaking_rules
+
+    scope = Product.objects.filter(price__isnull=False)
+    if name != Category.DEFAULT:
+        scope = scope.filter(category=category)
+    broken = prices_breaking_rules(products=scope)
+    if broken:
+        price_violations_raise(kept_out=broken, cleared=(), now=now)
+    return category
 
 
 # ---------------------------------------------------------------------------
@@ -345,6 +583,7 @@ def catalog_ingest(*, path, label: str | None = None, now: dt.datetime, actor=No
     if source.errors:
         raise FileRejected(source.errors)
     prices_refresh(now=now)
+    price_audit_tasks(kept_out=result.kept_out, cleared=result.cleared, now=now)
     return result
 
 
@@ -374,6 +613,7 @@ def _catalog_apply(records, categories, styles, policies, now, label, result, ac
             styles[code] = Style.objects.create(code=code)
 
     new, changed, prices = [], [], []
+    changes: list[Change] = []
     compared = (
         "name",
         "barcode",
@@ -408,10 +648,20 @@ def _catalog_apply(records, categories, styles, policies, now, label, result, ac
             new.append((product, record))
             result.created += 1
             continue
-        if any(getattr(product, key) != values[key] for key in compared):
+        differs = [key for key in compared if getattr(product, key) != values[key]]
+        if differs:
+            before = {key: getattr(product, key) for key in differs}
             for key in compared:
                 setattr(product, key, values[key])
             changed.append(product)
+            changes.append(
+                Change(
+                    "product_update",
+                    product,
+                    before=_named(before, categories, styles),
+                    after=_named({key: values[key] for key in differs}, categories, styles),
+                )
+            )
             result.updated += 1
         else:
             result.unchanged += 1
@@ -422,6 +672,18 @@ def _catalog_apply(records, categories, styles, policies, now, label, result, ac
     Product.objects.bulk_create([product for product, _ in new], batch_size=1000)
     if changed:
         Product.objects.bulk_update(changed, [*compared], batch_size=1000)
+    changes[:0] = [
+        Change(
+            "product_create",
+            product,
+            after=_named(
+                {"sku": product.sku, **{key: getattr(product, key) for key in compared}},
+                categories,
+                styles,
+            ),
+        )
+        for product, _ in new
+    ]
     price_rows = [
         _price_record(
             product=product,
@@ -438,6 +700,23 @@ def _catalog_apply(records, categories, styles, policies, now, label, result, ac
         for product, record in [*new, *prices]
     ]
     Price.objects.bulk_create(price_rows, batch_size=1000)
+    changes.extend(_price_changes(price_rows, {p.id: p.price for p, _ in prices}))
+    audit_record_many(actor=actor, changes=changes, at=now)
+
+
+def _named(values: dict, categories: dict[str, Category], styles: dict[str, Style]) -> dict:
+    """Product fields for the audit trail, with the category and style by name."""
+    names = {c.id: c.name for c in categories.values()}
+    codes = {s.id: s.code for s in styles.values()}
+    shown = {}
+    for key, value in values.items():
+        if key == "category_id":
+            shown["category"] = names.get(value, value)
+        elif key == "style_id":
+            shown["style"] = codes.get(value, value)
+        else:
+            shown[key] = value
+    return shown
 
 
 # ---------------------------------------------------------------------------
@@ -533,7 +812,7 @@ def product_create(
         style=style,
         attributes=attributes or {},
     )
-    Price.objects.create(
+    first_price = Price.objects.create(
         product=product,
         amount=price,
         currency=currency,
@@ -543,6 +822,8 @@ def product_create(
         created_by=actor,
         reason="initial price",
     )
+    if policy.luxury:
+        _approval_requested(price=first_price, actor=actor, now=now)
     prices_refresh(now=now)
     product.refresh_from_db()
     audit_record(
@@ -673,7 +954,289 @@ def prices_ingest(*, path, label: str | None = None, now: dt.datetime, actor=Non
             new.append(price)
             result.created += 1
         Price.objects.bulk_create(new, batch_size=1000)
+        audit_record_many(
+            actor=actor,
+            changes=_price_changes(new, {p.id: p.price for p in products.values()}),
+            at=now,
+        )
     if source.errors:
         raise FileRejected(source.errors)
     prices_refresh(now=now)
+    price_audit_tasks(kept_out=result.kept_out, cleared=result.cleared, now=now)
     return result
+
+
+# ---------------------------------------------------------------------------
+# HQ price changes (Pricing, Admin, Superadmin) and their approval
+
+APPROVAL_TASK = "price_approval"
+
+
+def _entered_amount(value, currency: str, field: str) -> Decimal:
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except ArithmeticError:
+        raise PriceChangeInvalid(f"{field}: '{value}' is not an amount", field=field) from None
+    if not amount.is_finite() or amount < 0:
+        raise PriceChangeInvalid(f"{field}: {value} is not an amount of 0 or more", field=field)
+    if amount != amount.quantize(quantum(currency)):
+        raise PriceChangeInvalid(
+            f"{field}: {value} has more decimals than {currency} allows", field=field
+        )
+    return amount
+
+
+def _business_today(now: dt.datetime) -> dt.date:
+    return now.astimezone(zoneinfo.ZoneInfo(settings.IMS_BUSINESS_TZ)).date()
+
+
+def _policy(category: Category) -> PricePolicy:
+    default = Category.objects.filter(name=Category.DEFAULT).first()
+    return policy_of(category, default)
+
+
+def _refuse_if_broken(
+    *, product: Product, offer: Decimal, mrp: Decimal, policy: PricePolicy
+) -> None:
+    rule = broken_rule(offer=offer, mrp=mrp, cost=product.cost, policy=policy)
+    if rule:
+        raise PriceRuleBroken(
+            rule=rule,
+            explanation=explain(
+                rule,
+                offer=offer,
+                mrp=mrp,
+                cost=product.cost,
+                policy=policy,
+                currency=product.currency,
+            ),
+            sku=product.sku,
+            offer=money(offer, product.currency),
+            mrp=money(mrp, product.currency),
+        )
+
+
+def _price_figures(product: Product) -> dict:
+    return {"price": product.price, "mrp": product.mrp}
+
+
+def _bring_in_force(*, product: Product, price: Price, now: dt.datetime) -> None:
+    """A change in force from now: its MRP becomes the product's and the price in force follows."""
+    if price.mrp is not None and price.mrp != product.mrp:
+        product.mrp = price.mrp
+        product.save(update_fields=["mrp", "updated_at"])
+    prices_refresh(now=now, product_ids=[product.id])
+
+
+@transaction.atomic
+def price_change(
+    *,
+    product: Product,
+    offer: Decimal,
+    mrp: Decimal | None = None,
+    effective_date: dt.date | None = None,
+    reason: str,
+    actor,
+    source: str = PriceSource.HQ,
+    now: dt.datetime | None = None,
+) -> Price:
+    """HQ sets a product's offer price (and optionally its MRP), from now or from a later date.
+
+    Refused with the rule named (PriceRuleBroken) when it breaks a price rule; nothing is
+    written then. A change for a luxury category waits for a Superadmin's approval
+    (pending_approval); any other is accepted: in force at once, or scheduled for the start of
+    its effective date (prices_refresh brings it in). A valid change resolves the SKU's open
+    Price_Rule_Violation. Recorded in the audit trail with before, after and the reason.
+    """
+    now = now or timezone.now()
+    if actor is None or not actor.has_perm("catalog.add_price"):
+        raise NotAllowed("only Pricing (HQ), an Admin or a Superadmin may change a price")
+    reason = (reason or "").strip()
+    if not reason:
+        raise PriceChangeInvalid("reason: a reason is required", field="reason")
+    product = Product.objects.select_for_update().select_related("category").get(pk=product.pk)
+    offer = _entered_amount(offer, product.currency, "offer")
+    if mrp is not None:
+        mrp = _entered_amount(mrp, product.currency, "mrp")
+    today = _business_today(now)
+    if effective_date is not None and effective_date < today:
+        raise PriceChangeInvalid(
+            f"effective_date: {effective_date} is in the past (today is {today})",
+            field="effective_date",
+        )
+    later = effective_date is not None and effective_date > today
+    policy = _policy(product.category)
+    _refuse_if_broken(
+        product=product, offer=offer, mrp=mrp if mrp is not None else product.mrp, policy=policy
+    )
+    needs_approval = policy.luxury
+    price = Price.objects.create(
+        product=product,
+        amount=offer,
+        mrp=mrp,
+        currency=product.currency,
+        effective_from=business_day_start(effective_date) if later else now,
+        effective_date=effective_date,
+        source=source,
+        status=PriceStatus.PENDING if needs_approval else PriceStatus.ACCEPTED,
+        reason=reason[:255],
+        created_by=actor,
+        scheduled=later and not needs_approval,
+    )
+    before = _price_figures(product)
+    asked = {
+        "price_id": price.pk,
+        "offered": offer,
+        "mrp": mrp if mrp is not None else product.mrp,
+        "effective_from": price.effective_from,
+        "status": price.status,
+    }
+    if needs_approval:
+        audit_record(
+            actor=actor,
+            action="price_change_request",
+            obj=product,
+            before=before,
+            after=asked,
+            reason=reason,
+            at=now,
+        )
+        _approval_requested(price=price, actor=actor, now=now)
+        return price
+    if not later:
+        _bring_in_force(product=product, price=price, now=now)
+        product.refresh_from_db(fields=["price", "mrp"])
+    audit_record(
+        actor=actor,
+        action="price_schedule" if later else "price_change",
+        obj=product,
+        before=before,
+        after={**asked, **({} if later else _price_figures(product))},
+        reason=reason,
+        at=now,
+    )
+    price_violations_raise(kept_out=(), cleared=[product.id], now=now)
+    return price
+
+
+def _approval_requested(*, price: Price, actor, now: dt.datetime) -> None:
+    from ims.notify import notify_roles
+    from ims.services import ops_task_open
+
+    product = price.product
+    title = (
+        f"Approve {money(price.amount, price.currency)} {price.currency} for {product.sku} "
+        f"(luxury category {product.category.name})"
+    )
+    ops_task_open(
+        kind=APPROVAL_TASK,
+        title=title,
+        ref=f"price:{price.pk}",
+        detail=f"Asked by {actor.get_username()}: {price.reason}",
+        role=Role.SUPERADMIN.value,
+        now=now,
+    )
+    notify_roles(
+        Role.SUPERADMIN,
+        kind="price_approval",
+        subject=title,
+        body=f"Asked by {actor.get_username()}: {price.reason}",
+        link="/pricing/governance/",
+    )
+
+
+def _pending(price: Price) -> Price:
+    locked = (
+        Price.objects.select_for_update()
+        .select_related("product", "product__category")
+        .get(pk=price.pk)
+    )
+    if locked.status != PriceStatus.PENDING:
+        raise ApprovalNotPending(
+            f"price #{locked.pk} for {locked.product.sku} is {locked.status}, not waiting for approval"
+        )
+    return locked
+
+
+def _close_approval_task(*, price: Price, actor, resolution: str, now: dt.datetime) -> None:
+    from ims.models import OpsTask, TaskStatus
+    from ims.services import ops_task_close
+
+    task = OpsTask.objects.filter(
+        kind=APPROVAL_TASK, ref=f"price:{price.pk}", status=TaskStatus.OPEN
+    ).first()
+    if task:
+        ops_task_close(task=task, actor=actor, resolution=resolution, now=now)
+
+
+@transaction.atomic
+def price_approve(*, price: Price, actor, note: str = "", now: dt.datetime | None = None) -> Price:
+    """A Superadmin approves a change waiting for approval; it takes effect from then (or at its
+    later effective date). Checked again against the rules in force now; refused if it breaks
+    one. Whoever asked for a change cannot approve it."""
+    now = now or timezone.now()
+    if actor is None or not actor.has_perm("catalog.approve_price"):
+        raise NotAllowed("only a Superadmin may approve a price change")
+    price = _pending(price)
+    if price.created_by_id == actor.pk:
+        raise NotAllowed("a price change must be approved by someone other than who asked for it")
+    product = (
+        Product.objects.select_for_update().select_related("category").get(pk=price.product_id)
+    )
+    _refuse_if_broken(
+        product=product,
+        offer=price.amount,
+        mrp=price.mrp if price.mrp is not None else product.mrp,
+        policy=_policy(product.category),
+    )
+    before = _price_figures(product)
+    later = price.effective_from > now
+    price.status, price.decided_by, price.decided_at = PriceStatus.ACCEPTED, actor, now
+    price.effective_from, price.scheduled = max(price.effective_from, now), later
+    price.save(update_fields=["status", "decided_by", "decided_at", "effective_from", "scheduled"])
+    if not later:
+        _bring_in_force(product=product, price=price, now=now)
+        product.refresh_from_db(fields=["price", "mrp"])
+    audit_record(
+        actor=actor,
+        action="price_approve",
+        obj=product,
+        before={**before, "status": PriceStatus.PENDING},
+        after={
+            **_price_figures(product),
+            "price_id": price.pk,
+            "offered": price.amount,
+            "effective_from": price.effective_from,
+            "status": price.status,
+        },
+        reason=note or price.reason,
+        at=now,
+    )
+    _close_approval_task(price=price, actor=actor, resolution=f"approved: {note}".strip(), now=now)
+    price_violations_raise(kept_out=(), cleared=[product.id], now=now)
+    return price
+
+
+@transaction.atomic
+def price_reject(*, price: Price, actor, reason: str, now: dt.datetime | None = None) -> Price:
+    """A Superadmin refuses a change waiting for approval: it never takes effect."""
+    now = now or timezone.now()
+    if actor is None or not actor.has_perm("catalog.approve_price"):
+        raise NotAllowed("only a Superadmin may refuse a price change")
+    reason = (reason or "").strip()
+    if not reason:
+        raise PriceChangeInvalid("reason: a reason is required", field="reason")
+    price = _pending(price)
+    price.status, price.decided_by, price.decided_at = PriceStatus.REJECTED, actor, now
+    price.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        action="price_reject",
+        obj=price.product,
+        before={"price_id": price.pk, "offered": price.amount, "status": PriceStatus.PENDING},
+        after={"price_id": price.pk, "status": price.status},
+        reason=reason,
+        at=now,
+    )
+    _close_approval_task(price=price, actor=actor, resolution=f"refused: {reason}", now=now)
+    return price

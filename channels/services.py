@@ -70,7 +70,7 @@ def _url(text: str) -> str:
 
 
 @transaction.atomic
-def channels_ingest(*, path, label: str | None = None) -> IngestResult:
+def channels_ingest(*, path, label: str | None = None, actor=None) -> IngestResult:
     source = CsvSource(path, required=CHANNELS_COLUMNS, optional=CHANNELS_OPTIONAL, label=label)
     result = IngestResult()
     locations = dict(Location.objects.values_list("code", "id"))
@@ -110,20 +110,38 @@ def channels_ingest(*, path, label: str | None = None) -> IngestResult:
         channel__in=existing.values()
     ).values_list("channel_id", "location_id"):
         current[channel_id].append(location_id)
+    from ims.audit import Change, audit_record_many
+
+    codes = {pk: code for code, pk in locations.items()}
+    changes = []
     for code, fields, location_ids in parsed:
         result.rows += 1
         channel = existing.get(code)
         if channel is None:
             channel = Channel.objects.create(code=code, **fields)
             result.created += 1
+            changes.append(
+                Change(
+                    "channel_create",
+                    channel,
+                    after={**fields, "locations": [codes[i] for i in location_ids]},
+                )
+            )
         else:
-            differs = any(getattr(channel, k) != v for k, v in fields.items())
+            differs = [k for k, v in fields.items() if getattr(channel, k) != v]
+            before = {k: getattr(channel, k) for k in differs}
             if differs:
                 for key, value in fields.items():
                     setattr(channel, key, value)
                 channel.save()
-            if differs or current[channel.id] != location_ids:
+            if current[channel.id] != location_ids:
+                before["locations"] = [codes[i] for i in current[channel.id]]
+            if before:
                 result.updated += 1
+                after = {k: fields[k] for k in differs}
+                if "locations" in before:
+                    after["locations"] = [codes[i] for i in location_ids]
+                changes.append(Change("channel_update", channel, before=before, after=after))
             else:
                 result.unchanged += 1
                 continue
@@ -133,6 +151,7 @@ def channels_ingest(*, path, label: str | None = None) -> IngestResult:
                 ChannelLocation(channel=channel, location_id=location_id, position=position)
                 for position, location_id in enumerate(location_ids)
             )
+    audit_record_many(actor=actor, changes=changes)
     return result
 
 

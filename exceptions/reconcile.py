@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from catalog.drift import price_drift_record
 from catalog.models import Product, ProductStatus
 from catalog.rules import PricePolicy, policies
 from catalog.services import prices_refresh
@@ -278,6 +279,7 @@ def _reconcile(run, scope, now, rollup: RollupWriter, progress) -> tuple[int, in
         run=run,
         touch_unchanged=False,
     )
+    price_drift_record(findings=findings, existing=existing, now=now)
     found = {f.key for f in findings}
     resolved = ops_exceptions_resolve(
         ids=[e.pk for key, e in existing.items() if key not in found], now=now

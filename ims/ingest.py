@@ -66,10 +66,10 @@ def _apply(kind, path, label, now, actor, run) -> IngestResult:
         case "locations":
             return locations_ingest(path=path, label=label)
         case "channels":
-            return channels_ingest(path=path, label=label)
+            return channels_ingest(path=path, label=label, actor=actor)
         case "price_rules":
             codes = set(Channel.objects.values_list("code", flat=True))
-            return price_rules_ingest(path=path, label=label, known_channels=codes)
+            return price_rules_ingest(path=path, label=label, known_channels=codes, actor=actor)
         case "catalog":
             result = catalog_ingest(path=path, label=label, now=now, actor=actor)
             _price_violations(result, now)

@@ -48,8 +48,8 @@ class AuditQuerySet(models.QuerySet):
 class AuditEvent(models.Model):
     """One recorded change: who did what to which object, when, before/after, why, from where.
 
-    Append-only: the application refuses to change or delete a row, and a
-    database trigger refuses UPDATE and DELETE (PostgreSQL and SQLite)."""
+    Append-only: the application refuses to change or delete a row, and on
+    PostgreSQL a database trigger refuses UPDATE and DELETE."""
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(

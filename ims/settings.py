@@ -140,6 +140,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
+# Channel price drift: a channel with this many new price mismatches within the window is flagged.
+IMS_DRIFT_FLAG_COUNT = int(os.environ.get("IMS_DRIFT_FLAG_COUNT", "10"))
+IMS_DRIFT_WINDOW_HOURS = float(os.environ.get("IMS_DRIFT_WINDOW_HOURS", "168"))
+
 # Reports folder used when a command is given no --out.
 IMS_REPORTS_DIR = Path(os.environ.get("IMS_REPORTS_DIR", BASE_DIR / "reports"))
 

@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from catalog.urls import audit_patterns
 from exceptions import views as exception_views
+from ims.audit_api import AuditEventDetail, AuditEventList
 
 urlpatterns = [
     path("", exception_views.dashboard, name="dashboard"),
@@ -12,4 +14,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("pricing/", include("catalog.urls")),
+    path("audit/", include(audit_patterns)),
+    path("api/audit/", AuditEventList.as_view(), name="api-audit-list"),
+    path("api/audit/<int:pk>/", AuditEventDetail.as_view(), name="api-audit-detail"),
 ]

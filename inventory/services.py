@@ -174,6 +174,19 @@ def inventory_ingest(
         )
     if source.errors:
         raise FileRejected(source.errors)
+    if result.created or result.updated:
+        from ims.audit import audit_record
+
+        audit_record(
+            actor=actor,
+            action="stock_ingest",
+            object_type="inventory.movement",
+            object_id=ref,
+            object_repr=f"movements of {ref}",
+            after={"ref": ref, "movements": result.created + result.updated, "rows": result.rows},
+            reason=f"stock counts from {source.label}",
+            at=now,
+        )
     return result
 
 

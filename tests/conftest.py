@@ -135,9 +135,13 @@ def world(ingest):
 @pytest.fixture
 def user_with_role(django_user_model):
     """user_with_role(Role.OPS) → a user in that role's group (password 'pw')."""
+    from django.apps import apps
     from django.contrib.auth.models import Group
 
-    from ims.roles import Role
+    from ims.roles import Role, sync_groups
+
+    if not Group.objects.exists():  # a transactional (browser) test ran before and emptied them
+        sync_groups(apps)
 
     def make(role: Role, username: str | None = None):
         if not Group.objects.filter(name=role.value).exists():

@@ -42,7 +42,7 @@ def test_a_catalog_manager_creates_a_product_and_it_is_recorded(form, client, us
         "CAP-STYLE",
         {"size": "M", "colour": "red"},
     )
-    event = AuditEvent.objects.get(action="product_create")
+    event = AuditEvent.objects.get(action="product_create", actor_name="carla")
     assert (event.actor_name, event.object_id, event.after["price"]) == (
         "carla",
         str(product.pk),
@@ -111,7 +111,7 @@ def test_editing_changes_master_data_but_not_prices(world, client, user_with_rol
         30,
         40,
     )
-    event = AuditEvent.objects.get(action="product_update")
+    event = AuditEvent.objects.get(action="product_update", actor_name="carla")
     assert event.before == {"name": "Shirt", "cost": "10.0000"} and event.after == {
         "name": "Shirt (organic)",
         "cost": "11.00",
@@ -133,7 +133,11 @@ def test_a_luxury_products_first_price_waits_for_a_superadmin(world, client, use
     client.post("/products/new/", data)
     product = Product.objects.get(sku="W-9")
     assert product.price is None
-    assert Price.objects.get(product=product).status == "pending_approval"
+    price = Price.objects.get(product=product)
+    assert price.status == "pending_approval"
+    from ims.models import OpsTask
+
+    assert OpsTask.objects.get(ref=f"price:{price.pk}").role == "Superadmin"
 
 
 def test_the_product_list_searches_by_sku_name_and_barcode(world, client, user_with_role):

@@ -1,16 +1,17 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from exceptions.evaluation import evaluate
 from exceptions.management.commands.reconcile import print_figures
 from exceptions.reconcile import reconcile
+from ims.management.base import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Rerun reconcile and score it against the demo's gold files; exits non-zero below 100 %."
 
     def add_arguments(self, parser):

@@ -1,9 +1,10 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from channels.models import Channel
 from exceptions.reconcile import reconcile
+from ims.management.base import AuditedCommand
 from ims.progress import progress_bar
 
 
@@ -18,7 +19,7 @@ def print_figures(stdout, figures: dict) -> None:
     )
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Reconcile what channels show against IMS; write exceptions.csv, sku-rollup.csv, scorecard.html."
 
     def add_arguments(self, parser):

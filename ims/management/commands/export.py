@@ -1,13 +1,14 @@
 import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from ims import exports
 from ims.csvio import write_csv
+from ims.management.base import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Write a CSV export (stdout unless --out FILE)."
 
     def add_arguments(self, parser):

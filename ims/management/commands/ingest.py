@@ -1,14 +1,15 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from ims import csvio
 from ims.errors import FileRejected
 from ims.ingest import KINDS, ingest_file
+from ims.management.base import AuditedCommand
 from ims.progress import progress_bar
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Validate and apply one input file (all or nothing); list every bad row as file:line: column: reason."
 
     def add_arguments(self, parser):

@@ -4,12 +4,13 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from ims.demo import INGEST_ORDER, build_demo
 from ims.errors import FileRejected
 from ims.ingest import ingest_file
+from ims.management.base import AuditedCommand
 from ims.roles import Role
 
 # One demo log-in per role; the password is the username followed by -2026 (demo only).
@@ -24,7 +25,7 @@ DEMO_USERS = {
 }
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Build the demo dataset (1,000 SKUs, 4 channels, mismatches baked in) and ingest it."
 
     def add_arguments(self, parser):

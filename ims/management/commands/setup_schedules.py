@@ -2,9 +2,10 @@
 
 import datetime as dt
 
-from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django_q.models import Schedule
+
+from ims.management.base import AuditedCommand
 
 # name → (function, schedule type, minutes, next run at hh:mm UTC or None)
 SCHEDULES = {
@@ -18,7 +19,7 @@ SCHEDULES = {
 }
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Create or update the django-q2 schedules IMS runs (run the workers with `manage.py qcluster`)."
 
     def handle(self, *args, **options):

@@ -1,0 +1,45 @@
+"""The catalog's refusals: a price that breaks a rule, a change that cannot be made."""
+
+from __future__ import annotations
+
+from ims.errors import ApplicationError
+
+
+class PriceRuleBroken(ApplicationError):
+    """A price change refused by a price rule; `rule` names it (above_mrp, min_margin, max_discount)."""
+
+    code = "price_rule_violation"
+
+    def __init__(self, *, rule: str, explanation: str, sku: str, offer: str, mrp: str):
+        self.rule = rule
+        super().__init__(
+            f"{rule}: {explanation}",
+            extra={"rule": rule, "sku_id": sku, "offer": offer, "mrp": mrp},
+        )
+
+
+class PriceChangeInvalid(ApplicationError):
+    """A price change that cannot be read or made (bad amount, past date, no reason); `field` names the input."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str):
+        self.field = field
+        super().__init__(message, extra={"field": field})
+
+
+class ApprovalNotPending(ApplicationError):
+    """Approving or refusing a price that is not waiting for approval."""
+
+    code = "not_pending"
+    http_status = 409
+
+
+class PriceRuleInvalid(ApplicationError):
+    """A price rule edit with a bad value; `field` names it."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str):
+        self.field = field
+        super().__init__(message, extra={"field": field})
