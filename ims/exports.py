@@ -8,6 +8,7 @@ from channels.models import Channel
 from exceptions.reports import EXCEPTION_COLUMNS, exception_rows
 from ims.db import by_bytes
 from inventory.models import STATES, StockLevel
+from orders.selectors import MOVEMENT_COLUMNS, ORDER_COLUMNS, movement_rows, order_rows
 
 STOCK_COLUMNS = ("sku_id", "location", *STATES)
 CHANNEL_COLUMNS = ("code", "kind", "sync_mode", "status", "pause_reason")
@@ -32,4 +33,6 @@ EXPORTS: dict[str, Callable[[], tuple[tuple[str, ...], Iterable]]] = {
     "stock": lambda: (STOCK_COLUMNS, stock_rows()),
     "channels": lambda: (CHANNEL_COLUMNS, channel_rows()),
     "exceptions": lambda: (EXCEPTION_COLUMNS, exception_rows()),
+    "orders": lambda: (ORDER_COLUMNS, order_rows()),
+    "movements": lambda: (MOVEMENT_COLUMNS, movement_rows()),
 }
