@@ -50,7 +50,12 @@ def shopify_order(order_id: int, lines, *, at=None, financial_status="paid", can
         "fulfillment_status": None,
         "cancelled_at": at.isoformat() if cancelled else None,
         "cancel_reason": "customer" if cancelled else None,
-        "customer": {"id": 115310627314723954, "first_name": "John", "last_name": "Smith", "email": "jon@example.com"},
+        "customer": {
+            "id": 115310627314723954,
+            "first_name": "John",
+            "last_name": "Smith",
+            "email": "jon@example.com",
+        },
         "line_items": [
             {
                 "id": order_id * 100 + i,
@@ -115,7 +120,12 @@ def woo_order(order_id: int, lines, *, status="processing", at=None):
         "currency": "USD",
         "date_created_gmt": at.isoformat(),
         "date_modified_gmt": at.isoformat(),
-        "billing": {"first_name": "John", "last_name": "Doe", "email": "john.doe@example.com", "phone": "(555) 555-5555"},
+        "billing": {
+            "first_name": "John",
+            "last_name": "Doe",
+            "email": "john.doe@example.com",
+            "phone": "(555) 555-5555",
+        },
         "line_items": [
             {
                 "id": order_id * 10 + i,
@@ -163,7 +173,11 @@ def bigcommerce_headers(body: bytes, *, secret=SECRET, msg_id=None, at=None):
     msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
     timestamp = str(int(utc(at).timestamp()))
     digest = b64_hmac(secret, f"{msg_id}.{timestamp}.".encode() + body)
-    return {"webhook-id": msg_id, "webhook-timestamp": timestamp, "webhook-signature": f"v1,{digest}"}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": f"v1,{digest}",
+    }
 
 
 def bigcommerce_order(order_id: int, status_id=11):
@@ -173,13 +187,26 @@ def bigcommerce_order(order_id: int, status_id=11):
         "status": "Awaiting Fulfillment",
         "date_created": "Tue, 05 Mar 2019 21:30:23 +0000",
         "currency_code": "USD",
-        "billing_address": {"first_name": "Jane", "last_name": "Doe", "email": "janedoe@example.com", "phone": ""},
+        "billing_address": {
+            "first_name": "Jane",
+            "last_name": "Doe",
+            "email": "janedoe@example.com",
+            "phone": "",
+        },
     }
 
 
 def bigcommerce_products(order_id: int, lines):
     return [
-        {"id": order_id * 10 + i, "order_id": order_id, "product_id": 77, "variant_id": 0, "sku": sku, "quantity": quantity, "base_price": "30.0000"}
+        {
+            "id": order_id * 10 + i,
+            "order_id": order_id,
+            "product_id": 77,
+            "variant_id": 0,
+            "sku": sku,
+            "quantity": quantity,
+            "base_price": "30.0000",
+        }
         for i, (sku, quantity) in enumerate(lines)
     ]
 
@@ -206,7 +233,13 @@ def square_event(kind: str, order_id: str, *, state="OPEN", at=None, refund=None
         data = {"type": "refund", "id": refund["id"], "object": {"refund": refund}}
     else:
         key = kind.replace(".", "_")
-        obj = {"order_id": order_id, "version": 1, "location_id": "FPYCBCHYMXFK1", "state": state, "created_at": at}
+        obj = {
+            "order_id": order_id,
+            "version": 1,
+            "location_id": "FPYCBCHYMXFK1",
+            "state": state,
+            "created_at": at,
+        }
         if kind == "order.updated":
             obj["updated_at"] = at
         data = {"type": key, "id": order_id, "object": {key: obj}}
@@ -217,7 +250,11 @@ def square_event(kind: str, order_id: str, *, state="OPEN", at=None, refund=None
         "created_at": at,
         "data": data,
     }
-    schema = {"order.created": "OrderCreatedEvent", "order.updated": "OrderUpdatedEvent", "refund.created": "RefundCreatedEvent"}[kind]
+    schema = {
+        "order.created": "OrderCreatedEvent",
+        "order.updated": "OrderUpdatedEvent",
+        "refund.created": "RefundCreatedEvent",
+    }[kind]
     square_validate(event, schema)
     return event
 
@@ -254,7 +291,9 @@ def square_headers(body: bytes, url: str, *, secret=SECRET):
 
 @cache
 def amazon_schema() -> dict:
-    return json.loads((SPECS / "amazon-sp-api/schemas/notifications/OrderChangeNotification.json").read_text())
+    return json.loads(
+        (SPECS / "amazon-sp-api/schemas/notifications/OrderChangeNotification.json").read_text()
+    )
 
 
 def amazon_notification(order_id: str, lines, *, status="Unshipped", notification_id=None, at=None):
@@ -270,7 +309,10 @@ def amazon_notification(order_id: str, lines, *, status="Unshipped", notificatio
                 "SellerId": "A3TH9S8BH6GOGM",
                 "AmazonOrderId": order_id,
                 "OrderChangeType": "OrderStatusChange",
-                "OrderChangeTrigger": {"TimeOfOrderChange": at, "ChangeReason": "Order status changed"},
+                "OrderChangeTrigger": {
+                    "TimeOfOrderChange": at,
+                    "ChangeReason": "Order status changed",
+                },
                 "Summary": {
                     "MarketplaceId": "ATVPDKIKX0DER",
                     "OrderStatus": status,
@@ -319,7 +361,10 @@ def ims_order_event(order_id: str, lines, *, kind="order.created", event_id=None
             "confirmed": confirmed,
             "currency": "INR",
             "customer": {"name": "Asha", "phone": "+919800000000"},
-            "lines": [{"line_id": str(i + 1), "sku": sku, "quantity": q} for i, (sku, q) in enumerate(lines)],
+            "lines": [
+                {"line_id": str(i + 1), "sku": sku, "quantity": q}
+                for i, (sku, q) in enumerate(lines)
+            ],
         },
     }
 

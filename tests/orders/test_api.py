@@ -66,7 +66,11 @@ def test_dispatch_and_cancel_through_the_api(channels, post, api):
     response = ops.post(f"/api/orders/{placed.pk}/cancel/", {"reason": "customer"}, format="json")
     assert response.status_code == 200
     lines = {ln["sku_id"]: ln for ln in response.json()["lines"]}
-    assert (lines["A-1"]["shipped"], lines["A-1"]["cancelled"], lines["A-1"]["status"]) == (1, 2, "shipped")
+    assert (lines["A-1"]["shipped"], lines["A-1"]["cancelled"], lines["A-1"]["status"]) == (
+        1,
+        2,
+        "shipped",
+    )
     assert lines["B-2"]["status"] == "cancelled"
     assert (level("A-1", "WH").available, level("A-1", "WH").reserved) == (4, 0)
     again = ops.post(f"/api/orders/{placed.pk}/cancel/", format="json")
@@ -106,7 +110,9 @@ def test_who_may_dispatch_and_cancel(channels, post, api, role, allowed):
     placed = order(post, 824, [("A-1", 2)])
     client = api(role)
     dispatch = client.post(
-        f"/api/orders/{placed.pk}/dispatch/", {"lines": [{"sku_id": "A-1", "quantity": 1}]}, format="json"
+        f"/api/orders/{placed.pk}/dispatch/",
+        {"lines": [{"sku_id": "A-1", "quantity": 1}]},
+        format="json",
     )
     cancel = client.post(f"/api/orders/{placed.pk}/cancel/", format="json")
     assert (dispatch.status_code, cancel.status_code) == ((200, 200) if allowed else (403, 403))
@@ -118,9 +124,12 @@ def test_only_an_admin_decides_a_backorder_and_fill_reserves_when_stock_arrives(
 ):
     placed = order(post, 825, [("A-1", 6)])
     assert placed.status == "backordered"
-    assert api(Role.OPS).post(
-        f"/api/orders/{placed.pk}/backorder/", {"decision": "fill"}, format="json"
-    ).status_code == 403
+    assert (
+        api(Role.OPS)
+        .post(f"/api/orders/{placed.pk}/backorder/", {"decision": "fill"}, format="json")
+        .status_code
+        == 403
+    )
     response = api(Role.ADMIN).post(
         f"/api/orders/{placed.pk}/backorder/", {"decision": "fill"}, format="json"
     )
@@ -144,7 +153,16 @@ def test_export_orders_has_one_row_per_line(channels, post, capsys):
     call_command("export", "orders")
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows == [
-        ["channel", "external_id", "status", "location", "sku_id", "quantity", "reserved", "shipped"],
+        [
+            "channel",
+            "external_id",
+            "status",
+            "location",
+            "sku_id",
+            "quantity",
+            "reserved",
+            "shipped",
+        ],
         ["shop", "826", "partially_shipped", "WH", "A-1", "2", "1", "1"],
         ["shop", "826", "reserved", "WH", "B-2", "1", "1", "0"],
         ["shop", "827", "backordered", "WH", "A-1", "9", "0", "0"],
@@ -156,7 +174,8 @@ def test_export_movements_lists_the_ledger(channels, post, capsys):
     call_command("export", "movements")
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     reserved = [r for r in rows if r["reason"] == "order"]
-    assert [(r["sku_id"], r["location"], r["from_state"], r["to_state"], r["quantity"]) for r in reserved] == [
-        ("A-1", "WH", "available", "reserved", "2")
-    ]
+    assert [
+        (r["sku_id"], r["location"], r["from_state"], r["to_state"], r["quantity"])
+        for r in reserved
+    ] == [("A-1", "WH", "available", "reserved", "2")]
     assert {r["reason"] for r in rows} == {"import", "order"}

@@ -49,7 +49,12 @@ def test_partial_dispatch_then_the_rest_ships_the_order(channels, post, user_wit
     order_dispatch(order=order, items=[("A-1", 1)], actor=store)
     order.refresh_from_db()
     a = order.lines.get(sku="A-1")
-    assert (a.reserved, a.shipped, a.status, order.status) == (2, 1, "partially_shipped", "partially_shipped")
+    assert (a.reserved, a.shipped, a.status, order.status) == (
+        2,
+        1,
+        "partially_shipped",
+        "partially_shipped",
+    )
     assert (level("A-1", "WH").available, level("A-1", "WH").reserved) == (2, 2)
     order_dispatch(order=order, items=[("A-1", 2), ("B-2", 2)], actor=store)
     order.refresh_from_db()
@@ -118,14 +123,26 @@ def test_quarantine_release_and_write_off_need_an_authorised_person(channels, po
     a1, wh = Product.objects.get(sku="A-1"), Location.objects.get(code="WH")
     with pytest.raises(NotAllowed):
         stock_quarantine_release(
-            product_id=a1.pk, location_id=wh.pk, quantity=1, actor=user_with_role(Role.FINANCE), reason="ok"
+            product_id=a1.pk,
+            location_id=wh.pk,
+            quantity=1,
+            actor=user_with_role(Role.FINANCE),
+            reason="ok",
         )
     store = user_with_role(Role.STORE_STAFF)
-    stock_quarantine_release(product_id=a1.pk, location_id=wh.pk, quantity=1, actor=store, reason="inspected, fine")
+    stock_quarantine_release(
+        product_id=a1.pk, location_id=wh.pk, quantity=1, actor=store, reason="inspected, fine"
+    )
     stock_write_off(product_id=a1.pk, location_id=wh.pk, quantity=1, actor=store, reason="torn")
-    assert (level("A-1", "WH").quarantined, level("A-1", "WH").available, level("A-1", "WH").damaged) == (0, 4, 1)
+    assert (
+        level("A-1", "WH").quarantined,
+        level("A-1", "WH").available,
+        level("A-1", "WH").damaged,
+    ) == (0, 4, 1)
     with pytest.raises(InsufficientStock):
-        stock_write_off(product_id=a1.pk, location_id=wh.pk, quantity=1, actor=store, reason="none left")
+        stock_write_off(
+            product_id=a1.pk, location_id=wh.pk, quantity=1, actor=store, reason="none left"
+        )
     assert AuditEvent.objects.filter(action="quarantine_write_off").count() == 1
 
 
@@ -133,7 +150,9 @@ def test_a_transfer_goes_through_in_transit(channels, user_with_role):
     ops = user_with_role(Role.OPS)
     wh, nyc = Location.objects.get(code="WH"), Location.objects.get(code="NYC")
     a1 = Product.objects.get(sku="A-1")
-    transfer = transfer_send(source=wh, destination=nyc, lines=[(a1.pk, 2)], actor=ops, reason="restock store")
+    transfer = transfer_send(
+        source=wh, destination=nyc, lines=[(a1.pk, 2)], actor=ops, reason="restock store"
+    )
     assert level("A-1", "WH").available == 3
     assert (level("A-1", "NYC").in_transit, level("A-1", "NYC").available) == (2, 3)
     transfer_receive(transfer=transfer, actor=ops)
@@ -183,31 +202,49 @@ def test_a_pos_sale_of_reserved_stock_is_held_tasked_and_flagged(channels, post,
 
 def test_a_rejected_pos_override_moves_nothing(channels, post, user_with_role):
     shop_order(post, 20, [("B-2", 9)])
-    sale, _ = pos_sale_record(channel=None, incoming=PosSaleIn("R-3", "WH", (LineIn("1", "B-2", 2),)))
+    sale, _ = pos_sale_record(
+        channel=None, incoming=PosSaleIn("R-3", "WH", (LineIn("1", "B-2", 2),))
+    )
     pos_sale_reject(sale=sale, actor=user_with_role(Role.ADMIN), reason="online order first")
     sale.refresh_from_db()
     assert sale.status == "rejected"
     assert (level("B-2", "WH").available, level("B-2", "WH").reserved) == (1, 9)
 
 
-def test_a_vendor_return_needs_tracking_and_closes_only_with_a_credit_note(channels, user_with_role):
+def test_a_vendor_return_needs_tracking_and_closes_only_with_a_credit_note(
+    channels, user_with_role
+):
     store, finance = user_with_role(Role.STORE_STAFF), user_with_role(Role.FINANCE)
     wh, b2 = Location.objects.get(code="WH"), Product.objects.get(sku="B-2")
     with pytest.raises(InvalidLines) as refused:
         vendor_return_create(
-            vendor="Acme", location=wh, tracking_number=" ", lines=[(b2.pk, 2)], actor=store,
-            reason="faulty batch", from_state="available",
+            vendor="Acme",
+            location=wh,
+            tracking_number=" ",
+            lines=[(b2.pk, 2)],
+            actor=store,
+            reason="faulty batch",
+            from_state="available",
         )
     assert refused.value.extra["fields"] == {"tracking_number": "is required"}
     assert not VendorReturn.objects.exists() and level("B-2", "WH").available == 10
     vr = vendor_return_create(
-        vendor="Acme", location=wh, tracking_number="1Z999", lines=[(b2.pk, 2)], actor=store,
-        reason="faulty batch", from_state="available",
+        vendor="Acme",
+        location=wh,
+        tracking_number="1Z999",
+        lines=[(b2.pk, 2)],
+        actor=store,
+        reason="faulty batch",
+        from_state="available",
     )
     assert (vr.status, level("B-2", "WH").available) == ("shipped", 8)
     note = credit_note_record(
-        vendor="Acme", number="CN-7", amount=Decimal("16.00"), currency="USD",
-        issued_on=dt.date(2026, 11, 20), actor=finance,
+        vendor="Acme",
+        number="CN-7",
+        amount=Decimal("16.00"),
+        currency="USD",
+        issued_on=dt.date(2026, 11, 20),
+        actor=finance,
     )
     with pytest.raises(NotAllowed):
         vendor_return_close(vendor_return=vr, credit_note=note, actor=store)
@@ -216,8 +253,13 @@ def test_a_vendor_return_needs_tracking_and_closes_only_with_a_credit_note(chann
     from django.db import IntegrityError, transaction
 
     other = vendor_return_create(
-        vendor="Acme", location=wh, tracking_number="1Z998", lines=[(b2.pk, 1)], actor=store,
-        reason="more", from_state="available",
+        vendor="Acme",
+        location=wh,
+        tracking_number="1Z998",
+        lines=[(b2.pk, 1)],
+        actor=store,
+        reason="more",
+        from_state="available",
     )
     with pytest.raises(IntegrityError), transaction.atomic():  # the database refuses it too
         VendorReturn.objects.filter(pk=other.pk).update(status="closed")

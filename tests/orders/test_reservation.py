@@ -53,9 +53,7 @@ def test_the_seed_order_flow_placed_webhook_reserved_location_sla_notified(
     assert Channel.objects.get(code="shop").status == "active"
 
 
-def test_the_location_covering_the_most_lines_wins_ties_go_to_the_earlier(
-    channels, post, ingest
-):
+def test_the_location_covering_the_most_lines_wins_ties_go_to_the_earlier(channels, post, ingest):
     ingest("inventory", "sku_id,location,quantity\nW-3,NYC,1\n")
     # NYC covers A-1 × 3 and W-3; WH covers A-1 × 3 only: NYC wins though it comes second.
     order = shop_order(post, 1, [("A-1", 3), ("W-3", 1)])

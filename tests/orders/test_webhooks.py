@@ -147,9 +147,7 @@ def test_square_signs_the_notification_url_too(apis, post, monkeypatch):
     assert authorization == "Bearer token-sq"
 
 
-def test_a_delivery_that_fails_to_process_is_kept_and_replayed_from_the_inbox(
-    apis, post, capsys
-):
+def test_a_delivery_that_fails_to_process_is_kept_and_replayed_from_the_inbox(apis, post, capsys):
     """A BigCommerce order whose API is down: stored with its error, 200 to the provider;
     replayed once the API answers, reserved exactly once."""
     del apis.routes["/v2/orders/250/products"]
@@ -180,7 +178,10 @@ def test_woocommerce_ping_on_webhook_creation_is_answered_and_not_stored(channel
 
 
 def test_unknown_channel_is_404_and_a_get_is_405(channels, client):
-    assert client.post("/webhooks/nope/", data=b"{}", content_type="application/json").status_code == 404
+    assert (
+        client.post("/webhooks/nope/", data=b"{}", content_type="application/json").status_code
+        == 404
+    )
     assert client.get("/webhooks/shop/").status_code == 405
 
 
