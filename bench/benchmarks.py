@@ -281,4 +281,6 @@ def reconcile_bench(args, *, table, timed) -> None:
     )
 
 
-ALL = {"reconcile": reconcile_bench}
+from bench_orders import orders_bench  # noqa: E402
+
+ALL = {"reconcile": reconcile_bench, "orders": orders_bench}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import httpx
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Sum, Value
 from django.utils import timezone
 
 from catalog.models import Product, ProductAlias
@@ -322,19 +322,30 @@ def channel_location_ids(channel: Channel) -> list[int]:
 
 
 def products_for_lines(channel: Channel, lines: Sequence[LineIn]) -> list[int | None]:
-    """Each line's product: a channel alias of its SKU or item id, a global alias, its SKU."""
-    names = {n for line in lines for n in (line.sku, line.item_id) if n}
-    aliases = {
-        (scope, value): pid
-        for scope, value, pid in ProductAlias.objects.filter(
-            scope__in=[channel.code, ""], value__in=names
-        ).values_list("scope", "value", "product_id")
-    }
-    by_sku = dict(
-        Product.objects.filter(sku__in=[line.sku for line in lines if line.sku]).values_list(
-            "sku", "id"
+    """Each line's product: a channel alias of its SKU or item id, a global alias, its SKU
+    (aliases and SKUs read in one round trip)."""
+    names = sorted({n for line in lines for n in (line.sku, line.item_id) if n})
+    skus = sorted({line.sku for line in lines if line.sku})
+    aliases: dict[tuple[str, str], int] = {}
+    by_sku: dict[str, int] = {}
+    if names:
+        alias_rows = (
+            ProductAlias.objects.filter(scope__in=[channel.code, ""], value__in=names)
+            .order_by()
+            .annotate(kind=Value(0))
+            .values_list("kind", "scope", "value", "product_id")
         )
-    )
+        sku_rows = (
+            Product.objects.filter(sku__in=skus)
+            .order_by()
+            .annotate(kind=Value(1), scope=Value(""))
+            .values_list("kind", "scope", "sku", "id")
+        )
+        for kind, scope, value, pid in alias_rows.union(sku_rows, all=True):
+            if kind:
+                by_sku[value] = pid
+            else:
+                aliases[(scope, value)] = pid
     found = []
     for line in lines:
         pid = None
@@ -380,7 +391,8 @@ def order_receive(
 
     Returns (order, created); an order already known is returned untouched.
     """
-    with transaction.atomic():
+    # No savepoint of its own: inside the delivery's transaction a failure undoes it all.
+    with transaction.atomic(savepoint=False):
         product_ids = products_for_lines(channel, incoming.lines)
         location_ids = channel_location_ids(channel)
         wanted = [
