@@ -287,4 +287,10 @@ def _triage(args, **kwargs):
     triage_bench(args, **kwargs)
 
 
-ALL = {"reconcile": reconcile_bench, "triage": _triage}
+def _orders(args, **kwargs):
+    from bench_orders import orders_bench
+
+    orders_bench(args, **kwargs)
+
+
+ALL = {"reconcile": reconcile_bench, "triage": _triage, "orders": _orders}

@@ -10,6 +10,7 @@ from exceptions.reports import EXCEPTION_COLUMNS, exception_rows
 from ims.db import by_bytes
 from ims.models import AuditEvent
 from inventory.models import STATES, StockLevel
+from orders.selectors import MOVEMENT_COLUMNS, ORDER_COLUMNS, movement_rows, order_rows
 
 STOCK_COLUMNS = ("sku_id", "location", *STATES)
 CHANNEL_COLUMNS = ("code", "kind", "sync_mode", "status", "pause_reason")
@@ -71,4 +72,6 @@ EXPORTS: dict[str, Callable[[], tuple[tuple[str, ...], Iterable]]] = {
     "channels": lambda: (CHANNEL_COLUMNS, channel_rows()),
     "exceptions": lambda: (EXCEPTION_COLUMNS, exception_rows()),
     "audit": lambda: (AUDIT_COLUMNS, audit_rows()),
+    "orders": lambda: (ORDER_COLUMNS, order_rows()),
+    "movements": lambda: (MOVEMENT_COLUMNS, movement_rows()),
 }

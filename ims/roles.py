@@ -32,25 +32,61 @@ VIEW_ALL = [
     "channels.view_channellisting",
     "exceptions.view_opsexception",
     "exceptions.view_reconcilerun",
+    "orders.view_channelorder",
+    "orders.view_transfer",
+    "orders.view_customerreturn",
+    "orders.view_vendorreturn",
+    "orders.view_creditnote",
+    "orders.view_possale",
 ]
 CATALOG_EDIT = ["catalog.add_product", "catalog.change_product", "catalog.add_productalias"]
 PRICE_EDIT = ["catalog.add_price"]
 TRIAGE = ["exceptions.acknowledge_opsexception", "exceptions.push_opsexception"]
+ORDER_ACT = ["orders.dispatch_order", "orders.cancel_order"]
+STORE_FLOOR = [
+    "orders.add_possale",
+    "orders.add_customerreturn",
+    "orders.release_quarantine",
+    "orders.add_transfer",
+    "orders.receive_transfer",
+    "orders.add_vendorreturn",
+]
+FINANCE_DOCS = ["orders.add_creditnote", "orders.close_vendorreturn"]
+ORDER_ADMIN = [
+    "orders.approve_pos_override",
+    "orders.decide_backorder",
+    "orders.replay_webhookdelivery",
+    "orders.view_webhookdelivery",
+]
 CHANNEL_ADMIN = ["channels.change_channel", "channels.resume_channel", "catalog.change_category"]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.CATALOG_MANAGER: [*VIEW_ALL, *CATALOG_EDIT],
     Role.PRICING: [*VIEW_ALL, *PRICE_EDIT],
-    Role.OPS: [*VIEW_ALL, *TRIAGE],
-    Role.STORE_STAFF: [*VIEW_ALL],
-    Role.FINANCE: [*VIEW_ALL],
-    Role.ADMIN: [*VIEW_ALL, *CATALOG_EDIT, *PRICE_EDIT, *TRIAGE, *CHANNEL_ADMIN],
+    Role.OPS: [*VIEW_ALL, *TRIAGE, *ORDER_ACT, "orders.add_transfer", "orders.receive_transfer"],
+    Role.STORE_STAFF: [*VIEW_ALL, *ORDER_ACT, *STORE_FLOOR],
+    Role.FINANCE: [*VIEW_ALL, *FINANCE_DOCS],
+    Role.ADMIN: [
+        *VIEW_ALL,
+        *CATALOG_EDIT,
+        *PRICE_EDIT,
+        *TRIAGE,
+        *CHANNEL_ADMIN,
+        *ORDER_ACT,
+        *STORE_FLOOR,
+        *FINANCE_DOCS,
+        *ORDER_ADMIN,
+    ],
     Role.SUPERADMIN: [
         *VIEW_ALL,
         *CATALOG_EDIT,
         *PRICE_EDIT,
         *TRIAGE,
         *CHANNEL_ADMIN,
+        *ORDER_ACT,
+        *STORE_FLOOR,
+        *FINANCE_DOCS,
+        *ORDER_ADMIN,
         "catalog.approve_price",
         "ims.view_auditevent",
     ],

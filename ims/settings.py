@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "channels",
     "exceptions",
     "sla",
+    "orders",
 ]
 
 MIDDLEWARE = [
@@ -150,6 +151,9 @@ IMS_REPORTS_DIR = Path(os.environ.get("IMS_REPORTS_DIR", BASE_DIR / "reports"))
 # Background tasks: `sync` runs them in-process (the embedded default and the
 # tests), `orm` and `redis` hand them to `manage.py qcluster` workers.
 IMS_QUEUE = os.environ.get("IMS_QUEUE", "sync")
+
+# How long an order not yet confirmed (paid) on its channel keeps its reservation.
+IMS_UNCONFIRMED_HOLD_HOURS = int(os.environ.get("IMS_UNCONFIRMED_HOLD_HOURS", "48"))
 Q_CLUSTER = {
     "name": "ims",
     "workers": int(os.environ.get("IMS_Q_WORKERS", "2")),

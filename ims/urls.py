@@ -5,6 +5,7 @@ from django.urls import include, path
 from catalog.urls import audit_patterns
 from exceptions import views as exception_views
 from ims.audit_api import AuditEventDetail, AuditEventList
+from orders import views as order_views
 
 urlpatterns = [
     path("", exception_views.dashboard, name="dashboard"),
@@ -18,4 +19,6 @@ urlpatterns = [
     path("audit/", include(audit_patterns)),
     path("api/audit/", AuditEventList.as_view(), name="api-audit-list"),
     path("api/audit/<int:pk>/", AuditEventDetail.as_view(), name="api-audit-detail"),
+    path("api/orders/", include("orders.urls")),
+    path("webhooks/<str:code>/", order_views.webhook, name="webhook"),
 ]

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from catalog.models import Product
 from ims.csvio import CsvSource, IngestResult, Row, parse_int
 from ims.errors import FileRejected
+from inventory.errors import InsufficientStock, Short
 from inventory.models import (
+    STATES,
     Location,
     LocationAlias,
     LocationKind,
@@ -19,6 +26,8 @@ from inventory.models import (
     StockLevel,
     StockState,
 )
+
+log = logging.getLogger("ims.inventory")
 
 LOCATIONS_COLUMNS = ("code", "name", "kind")
 LOCATIONS_OPTIONAL = ("erp_code",)
@@ -241,3 +250,376 @@ def _set_sellable(counts, *, skus, now, ref, reason, actor, result: IngestResult
     StockLevel.objects.bulk_create(new_levels, batch_size=1000)
     StockLevel.objects.bulk_update(changed, ["available", "updated_at"], batch_size=1000)
     Movement.objects.bulk_create(movements, batch_size=1000)
+
+
+# ---------------------------------------------------------------------------
+# Stock changes: every one locks its levels, writes movements, and moves the levels
+# by exactly those movements. Levels are never edited any other way.
+
+Pair = tuple[int, int]  # (product_id, location_id)
+
+
+@dataclass(frozen=True)
+class StockMove:
+    """`quantity` units of a product at a location leave `from_state` for `to_state`
+    (a blank state is outside IMS: received from, or gone to, the world)."""
+
+    product_id: int
+    location_id: int
+    from_state: str
+    to_state: str
+    quantity: int
+
+    @property
+    def pair(self) -> Pair:
+        return (self.product_id, self.location_id)
+
+
+def _pairs_filter(pairs: Iterable[Pair]) -> Q:
+    by_product: dict[int, set[int]] = defaultdict(set)
+    for product_id, location_id in pairs:
+        by_product[product_id].add(location_id)
+    query = Q(pk__in=[])
+    for product_id, location_ids in by_product.items():
+        query |= Q(product_id=product_id, location_id__in=location_ids)
+    return query
+
+
+def stock_levels_lock(*, pairs: Iterable[Pair]) -> dict[Pair, StockLevel]:
+    """Lock the level rows of these (product, location) pairs, creating missing ones.
+
+    Rows are locked in primary-key order (SELECT … FOR UPDATE), so any two stock changes
+    lock what they share in the same order and never deadlock. A missing row is inserted
+    with ON CONFLICT DO NOTHING, so two requests creating it at once both end up locking
+    the one row. Must run inside a transaction.
+    """
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return {}
+    wanted = _pairs_filter(pairs)
+    levels = {
+        (level.product_id, level.location_id): level
+        for level in StockLevel.objects.select_for_update().filter(wanted).order_by("pk")
+    }
+    missing = [pair for pair in pairs if pair not in levels]
+    if missing:
+        StockLevel.objects.bulk_create(
+            [StockLevel(product_id=p, location_id=loc) for p, loc in missing],
+            ignore_conflicts=True,
+        )
+        for level in (
+            StockLevel.objects.select_for_update().filter(_pairs_filter(missing)).order_by("pk")
+        ):
+            levels[(level.product_id, level.location_id)] = level
+    return levels
+
+
+def stock_moves_apply(
+    *,
+    moves: Sequence[StockMove],
+    levels: dict[Pair, StockLevel],
+    reason: str,
+    ref: str,
+    actor=None,
+    now: dt.datetime,
+    note: str = "",
+) -> list[Movement]:
+    """Write the movements and move the (already locked) levels by them.
+
+    Raises InsufficientStock, writing nothing, when a state would go below zero.
+    After commit, the channels hear that these products' stock changed (their ATP push).
+    """
+    moves = [m for m in moves if m.quantity]
+    if any(m.quantity < 0 for m in moves):
+        raise ValueError("a movement's quantity is positive")
+    after: dict[Pair, dict[str, int]] = {}
+    for move in moves:
+        level = levels[move.pair]
+        states = after.setdefault(move.pair, {s: getattr(level, s) for s in STATES})
+        if move.from_state:
+            states[move.from_state] -= move.quantity
+        if move.to_state:
+            states[move.to_state] += move.quantity
+    short = [
+        Short(pair[0], pair[1], state, have - value, have)
+        for pair, states in after.items()
+        for state, value in states.items()
+        if value < 0
+        for have in [getattr(levels[pair], state)]
+    ]
+    if short:
+        raise InsufficientStock(short)
+    changed = []
+    for pair, states in after.items():
+        level = levels[pair]
+        for state, value in states.items():
+            setattr(level, state, value)
+        level.updated_at = now
+        changed.append(level)
+    StockLevel.objects.bulk_update(changed, [*STATES, "updated_at"])
+    movements = Movement.objects.bulk_create(
+        Movement(
+            product_id=m.product_id,
+            location_id=m.location_id,
+            from_state=m.from_state,
+            to_state=m.to_state,
+            quantity=m.quantity,
+            reason=reason,
+            ref=ref,
+            note=note[:255],
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            created_at=now,
+        )
+        for m in moves
+    )
+    stock_changed_on_commit(product_ids={m.product_id for m in moves})
+    return movements
+
+
+def stock_changed_on_commit(*, product_ids: Iterable[int]) -> None:
+    """Once the transaction commits, tell the sync engine these products' ATP is due."""
+    from channels.services import stock_changed
+
+    product_ids = sorted(set(product_ids))
+    if product_ids:
+        transaction.on_commit(lambda: stock_changed(product_ids=product_ids))
+
+
+def _audit_moves(*, actor, action: str, ref: str, reason: str, moves: Sequence[StockMove], now):
+    from ims.audit import audit_record
+
+    kind, _, ident = ref.partition(":")
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type=kind,
+        object_id=ident,
+        object_repr=ref,
+        after={
+            "moves": [
+                [m.product_id, m.location_id, m.from_state, m.to_state, m.quantity] for m in moves
+            ]
+        },
+        reason=reason,
+        at=now,
+    )
+
+
+def stock_move(
+    *,
+    moves: Sequence[StockMove],
+    reason: str,
+    ref: str,
+    actor=None,
+    note: str = "",
+    now: dt.datetime | None = None,
+    action: str = "stock_move",
+) -> list[Movement]:
+    """Lock, check, and apply a set of moves at once (all or nothing), audited."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        levels = stock_levels_lock(pairs=[m.pair for m in moves])
+        movements = stock_moves_apply(
+            moves=moves, levels=levels, reason=reason, ref=ref, actor=actor, now=now, note=note
+        )
+        _audit_moves(
+            actor=actor, action=action, ref=ref, reason=note or reason, moves=moves, now=now
+        )
+    return movements
+
+
+def stock_receive(
+    *,
+    product_id: int,
+    location_id: int,
+    quantity: int,
+    ref: str,
+    actor=None,
+    note: str = "",
+    now: dt.datetime | None = None,
+) -> list[Movement]:
+    """Goods received at a location (a delivery from a supplier): into available."""
+    return stock_move(
+        moves=[StockMove(product_id, location_id, "", StockState.AVAILABLE, quantity)],
+        reason=MovementReason.RECEIPT,
+        ref=ref,
+        actor=actor,
+        note=note,
+        now=now,
+        action="stock_receive",
+    )
+
+
+def stock_quarantine_release(
+    *,
+    product_id: int,
+    location_id: int,
+    quantity: int,
+    actor,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> list[Movement]:
+    """Quarantined units checked and fit to sell again: quarantined → available."""
+    _require(actor, "orders.release_quarantine", "release quarantined stock")
+    return stock_move(
+        moves=[
+            StockMove(
+                product_id, location_id, StockState.QUARANTINED, StockState.AVAILABLE, quantity
+            )
+        ],
+        reason=MovementReason.QUARANTINE_RELEASE,
+        ref=f"quarantine:{location_id}",
+        actor=actor,
+        note=reason,
+        now=now,
+        action="quarantine_release",
+    )
+
+
+def stock_write_off(
+    *,
+    product_id: int,
+    location_id: int,
+    quantity: int,
+    actor,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> list[Movement]:
+    """Quarantined units found unfit: quarantined → damaged."""
+    _require(actor, "orders.release_quarantine", "write off quarantined stock")
+    return stock_move(
+        moves=[
+            StockMove(product_id, location_id, StockState.QUARANTINED, StockState.DAMAGED, quantity)
+        ],
+        reason=MovementReason.WRITE_OFF,
+        ref=f"quarantine:{location_id}",
+        actor=actor,
+        note=reason,
+        now=now,
+        action="quarantine_write_off",
+    )
+
+
+def _require(actor, permission: str, what: str) -> None:
+    from ims.errors import NotAllowed
+
+    if actor is None or not actor.has_perm(permission):
+        raise NotAllowed(f"you may not {what}", extra={"permission": permission})
+
+
+# ---------------------------------------------------------------------------
+# The ledger check: every level recomputed from the movements
+
+
+@dataclass(frozen=True)
+class Drift:
+    product_id: int
+    sku: str
+    location_id: int
+    location: str
+    state: str
+    level: int
+    ledger: int
+
+    @property
+    def difference(self) -> int:
+        return self.level - self.ledger
+
+    def __str__(self) -> str:
+        return (
+            f"{self.sku} at {self.location}: {self.state} is {self.level}, "
+            f"the ledger says {self.ledger} ({self.difference:+d})"
+        )
+
+
+def ledger_drift() -> list[Drift]:
+    """Every (product, location, state) whose level differs from the sum of its movements."""
+    from django.db import connection
+
+    level_table = StockLevel._meta.db_table
+    movement_table = Movement._meta.db_table
+    named = ", ".join(
+        f"COALESCE(SUM(CASE WHEN to_state = %s THEN quantity ELSE 0 END), 0)"
+        f" - COALESCE(SUM(CASE WHEN from_state = %s THEN quantity ELSE 0 END), 0) AS s_{s}"
+        for s in STATES
+    )
+    params = [v for s in STATES for v in (s, s)]
+    ledger_sql = f"SELECT product_id, location_id, {named} FROM {movement_table} GROUP BY product_id, location_id"
+    with connection.cursor() as cursor:
+        cursor.execute(ledger_sql, params)
+        ledger = {(row[0], row[1]): row[2:] for row in cursor.fetchall()}
+        cursor.execute(f"SELECT product_id, location_id, {', '.join(STATES)} FROM {level_table}")
+        levels = {(row[0], row[1]): row[2:] for row in cursor.fetchall()}
+    zeros = (0,) * len(STATES)
+    found = []
+    for pair in levels.keys() | ledger.keys():
+        have, should = levels.get(pair, zeros), ledger.get(pair, zeros)
+        for state, level, total in zip(STATES, have, should, strict=True):
+            if level != total:
+                found.append((pair, state, level, int(total)))
+    if not found:
+        return []
+    products = dict(
+        Product.objects.filter(pk__in={f[0][0] for f in found}).values_list("pk", "sku")
+    )
+    locations = dict(
+        Location.objects.filter(pk__in={f[0][1] for f in found}).values_list("pk", "code")
+    )
+    drifts = [
+        Drift(p, products[p], loc, locations[loc], state, level, total)
+        for (p, loc), state, level, total in found
+    ]
+    drifts.sort(key=lambda d: (d.sku, d.location, STATES.index(d.state)))
+    return drifts
+
+
+def ledger_repair(*, drifts: Sequence[Drift], actor=None, now: dt.datetime | None = None) -> int:
+    """Make the ledger agree with the levels by a logged correction movement per drift.
+
+    The ledger is append-only, so a drift is never hidden by rewriting history: a
+    `correction` movement records the difference (the level is what was counted on the
+    shelf), and an audit event names each one.
+    """
+    from ims.audit import Change, audit_record_many
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        levels = stock_levels_lock(pairs=[(d.product_id, d.location_id) for d in drifts])
+        current = [
+            d for d in drifts if getattr(levels[(d.product_id, d.location_id)], d.state) == d.level
+        ]
+        Movement.objects.bulk_create(
+            Movement(
+                product_id=d.product_id,
+                location_id=d.location_id,
+                from_state="" if d.difference > 0 else d.state,
+                to_state=d.state if d.difference > 0 else "",
+                quantity=abs(d.difference),
+                reason=MovementReason.CORRECTION,
+                ref="ledger_check",
+                note=str(d)[:255],
+                actor=actor,
+                created_at=now,
+            )
+            for d in current
+        )
+        audit_record_many(
+            actor=actor,
+            changes=[
+                Change(
+                    "ledger_correction",
+                    object_type="inventory.stocklevel",
+                    object_id=f"{d.product_id}@{d.location_id}",
+                    object_repr=f"{d.sku}@{d.location}",
+                    before={d.state: d.ledger},
+                    after={d.state: d.level},
+                    reason=str(d),
+                )
+                for d in current
+            ],
+            at=now,
+        )
+    log.warning("ledger check: %s correction(s) written", len(current))
+    for d in current:
+        log.warning("ledger correction: %s", d)
+    return len(current)

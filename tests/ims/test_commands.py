@@ -61,11 +61,12 @@ def test_reconcile_refuses_an_unknown_channel(world):
 def test_setup_schedules_can_run_again_without_duplicating(capsys):
     call_command("setup_schedules")
     call_command("setup_schedules")
+    from ims.management.commands.setup_schedules import SCHEDULES
+
     names = list(Schedule.objects.values_list("name", "func"))
-    assert sorted(names) == [
-        ("nightly reconcile and reports", "exceptions.tasks.reconcile_task"),
-        ("prices in force", "catalog.tasks.prices_refresh_task"),
-    ]
+    assert sorted(names) == sorted((name, func) for name, (func, *_) in SCHEDULES.items())
+    assert ("nightly reconcile and reports", "exceptions.tasks.reconcile_task") in names
+    assert ("nightly ledger check", "orders.tasks.ledger_check_task") in names
 
 
 def test_the_nightly_task_runs_reconcile_through_the_queue(world, tmp_path):

@@ -3,6 +3,7 @@
 import pytest
 from django.db.models import Q, Sum
 
+from catalog.models import Product
 from exceptions.models import OpsException
 from inventory.models import Movement, StockLevel
 
@@ -29,9 +30,29 @@ def test_each_change_of_stock_is_a_movement_and_the_ledger_explains_the_level(wo
     assert Movement.objects.filter(~Q(ref__startswith="ingest:")).count() == 0
 
 
+def reserve(sku: str, location: str, quantity: int) -> None:
+    from inventory.models import Location
+    from inventory.services import StockMove, stock_move
+
+    product = Product.objects.get(sku=sku)
+    stock_move(
+        moves=[
+            StockMove(
+                product.pk,
+                Location.objects.get(code=location).pk,
+                "available",
+                "reserved",
+                quantity,
+            )
+        ],
+        reason="order",
+        ref="order:test",
+    )
+
+
 def test_units_held_reserved_are_on_the_shelf_the_file_counts(world, ingest):
     ingest("inventory", "sku_id,location,quantity\nA-1,WH,10\n")
-    StockLevel.objects.filter(product__sku="A-1").update(available=7, reserved=3)
+    reserve("A-1", "WH", 3)  # an order holds 3 of them
     ingest("inventory", "sku_id,location,quantity\nA-1,WH,10\n")
     level = StockLevel.objects.get(product__sku="A-1", location__code="WH")
     assert (level.available, level.reserved) == (7, 3)
@@ -39,7 +60,7 @@ def test_units_held_reserved_are_on_the_shelf_the_file_counts(world, ingest):
 
 def test_a_count_below_what_is_reserved_holds_zero_and_raises_an_oversell_risk(world, ingest):
     ingest("inventory", "sku_id,location,quantity\nA-1,WH,10\n")
-    StockLevel.objects.filter(product__sku="A-1").update(available=6, reserved=4)
+    reserve("A-1", "WH", 4)
     ingest("inventory", "sku_id,location,quantity\nA-1,WH,1\n")
     level = StockLevel.objects.get(product__sku="A-1", location__code="WH")
     assert (level.available, level.reserved) == (0, 4)

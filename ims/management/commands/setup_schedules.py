@@ -16,6 +16,15 @@ SCHEDULES = {
         (2, 0),
     ),
     "prices in force": ("catalog.tasks.prices_refresh_task", Schedule.MINUTES, 5, None),
+    "nightly ledger check": ("orders.tasks.ledger_check_task", Schedule.DAILY, None, (3, 0)),
+    "webhook inbox retry": ("orders.tasks.inbox_retry_task", Schedule.MINUTES, 5, None),
+    "expire unconfirmed reservations": (
+        "orders.tasks.reservations_expire_task",
+        Schedule.MINUTES,
+        5,
+        None,
+    ),
+    "fill backorders": ("orders.tasks.backorders_fill_task", Schedule.MINUTES, 5, None),
 }
 
 

@@ -1,0 +1,39 @@
+"""Errors of the stock services."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from rest_framework import status
+
+from ims.errors import ApplicationError
+
+
+@dataclass(frozen=True)
+class Short:
+    """A move that would take a state below zero: `wanted` units, `have` there."""
+
+    product_id: int
+    location_id: int
+    state: str
+    wanted: int
+    have: int
+
+
+class InsufficientStock(ApplicationError):
+    """A stock change would take a state below zero; nothing was written."""
+
+    code = "insufficient_stock"
+    http_status = status.HTTP_409_CONFLICT
+
+    def __init__(self, shortfalls: list[Short], message: str | None = None):
+        self.shortfalls = shortfalls
+        first = shortfalls[0]
+        super().__init__(
+            message
+            or (
+                f"not enough {first.state} stock: {first.wanted} wanted, {first.have} there"
+                + (f" (and {len(shortfalls) - 1} more)" if len(shortfalls) > 1 else "")
+            ),
+            extra={"shortfalls": [asdict(s) for s in shortfalls]},
+        )

@@ -1,0 +1,197 @@
+"""The order API under /api/orders/: find orders, dispatch, cancel, decide on backorders,
+and approve or reject held POS sales. Thin: a serializer parses, a service acts."""
+
+from __future__ import annotations
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders.models import ChannelOrder, PosSale
+from orders.selectors import order_list
+from orders.services import order_backorder_decide, order_cancel, order_dispatch
+from orders.stock import pos_sale_approve, pos_sale_reject
+
+
+def require_perm(request: Request, permission: str) -> None:
+    if not request.user.has_perm(permission):
+        raise PermissionDenied(f"your role may not do this ({permission})")
+
+
+class OrderFilter(django_filters.FilterSet):
+    channel = django_filters.CharFilter(field_name="channel__code")
+    external_id = django_filters.CharFilter()
+    status = django_filters.CharFilter()
+
+    class Meta:
+        model = ChannelOrder
+        fields = ["channel", "external_id", "status"]
+
+
+class OrderLineOut(serializers.Serializer):
+    position = serializers.IntegerField()
+    sku_id = serializers.SerializerMethodField()
+    external_id = serializers.CharField()
+    location = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    quantity = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    shipped = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    backordered = serializers.IntegerField()
+    returned = serializers.IntegerField()
+    backorder_decision = serializers.CharField()
+
+    def get_sku_id(self, line) -> str:
+        return line.product.sku if line.product else line.sku
+
+    def get_location(self, line) -> str | None:
+        return line.location.code if line.location else None
+
+
+class OrderOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    channel = serializers.CharField(source="channel.code")
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    location = serializers.SerializerMethodField()
+    placed_at = serializers.DateTimeField()
+    received_at = serializers.DateTimeField()
+    confirmed_at = serializers.DateTimeField()
+    cancelled_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField()
+    lines = OrderLineOut(many=True)
+
+    def get_location(self, order) -> str | None:
+        return order.location.code if order.location else None
+
+
+class OrderList(ListAPIView):
+    """GET /api/orders/?channel=CODE&external_id=ID"""
+
+    serializer_class = OrderOut
+    filterset_class = OrderFilter
+
+    def get_queryset(self):
+        require_perm(self.request, "orders.view_channelorder")
+        return order_list()
+
+
+class OrderDetail(RetrieveAPIView):
+    serializer_class = OrderOut
+
+    def get_queryset(self):
+        require_perm(self.request, "orders.view_channelorder")
+        return order_list()
+
+
+class DispatchLine(serializers.Serializer):
+    sku_id = serializers.CharField()
+    quantity = serializers.IntegerField(min_value=1)
+
+
+class DispatchIn(serializers.Serializer):
+    lines = DispatchLine(many=True, allow_empty=False)
+    tracking_number = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReasonIn(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+
+
+class BackorderIn(ReasonIn):
+    decision = serializers.ChoiceField(choices=["fill", "cancel"])
+
+
+class _OrderAction(APIView):
+    permission = ""
+
+    def order(self, request: Request, pk: int) -> ChannelOrder:
+        require_perm(request, self.permission)
+        return get_object_or_404(ChannelOrder, pk=pk)
+
+    def answer(self, order: ChannelOrder, code=status.HTTP_200_OK) -> Response:
+        return Response(OrderOut(order_list().get(pk=order.pk)).data, status=code)
+
+
+class OrderDispatch(_OrderAction):
+    """POST /api/orders/{id}/dispatch/ {"lines": [{"sku_id", "quantity"}]}"""
+
+    permission = "orders.dispatch_order"
+
+    def post(self, request: Request, pk: int) -> Response:
+        order = self.order(request, pk)
+        data = DispatchIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        order_dispatch(
+            order=order,
+            items=[(line["sku_id"], line["quantity"]) for line in data.validated_data["lines"]],
+            actor=request.user,
+            tracking_number=data.validated_data["tracking_number"],
+        )
+        return self.answer(order)
+
+
+class OrderCancel(_OrderAction):
+    """POST /api/orders/{id}/cancel/ — cancels what is not shipped yet."""
+
+    permission = "orders.cancel_order"
+
+    def post(self, request: Request, pk: int) -> Response:
+        order = self.order(request, pk)
+        data = ReasonIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        if (
+            not order_cancel(
+                order=order,
+                reason=data.validated_data["reason"] or "cancelled in IMS",
+                actor=request.user,
+            )
+            and order.status != "cancelled"
+        ):
+            from orders.errors import OrderError
+
+            raise OrderError("nothing of this order is left to cancel", code="nothing_to_cancel")
+        return self.answer(order)
+
+
+class OrderBackorder(_OrderAction):
+    """POST /api/orders/{id}/backorder/ {"decision": "fill"|"cancel"}"""
+
+    permission = "orders.decide_backorder"
+
+    def post(self, request: Request, pk: int) -> Response:
+        order = self.order(request, pk)
+        data = BackorderIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        order_backorder_decide(
+            order=order,
+            decision=data.validated_data["decision"],
+            reason=data.validated_data["reason"],
+            actor=request.user,
+        )
+        return self.answer(order)
+
+
+class PosSaleDecision(APIView):
+    """POST /api/orders/pos-sales/{id}/approve/ or /reject/ {"reason"}"""
+
+    approve = True
+
+    def post(self, request: Request, pk: int) -> Response:
+        require_perm(request, "orders.approve_pos_override")
+        sale = get_object_or_404(PosSale, pk=pk)
+        data = ReasonIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        reason = data.validated_data["reason"]
+        if not reason:
+            raise serializers.ValidationError({"reason": ["a reason is required"]})
+        decide = pos_sale_approve if self.approve else pos_sale_reject
+        sale = decide(sale=sale, actor=request.user, reason=reason)
+        return Response({"id": sale.pk, "external_id": sale.external_id, "status": sale.status})

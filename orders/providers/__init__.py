@@ -1,0 +1,24 @@
+"""Webhook providers by channel kind: one module per provider (signature + parsing)."""
+
+from __future__ import annotations
+
+from orders.providers.base import Provider
+from orders.providers.bigcommerce import BigCommerce
+from orders.providers.ims import Amazon, ImsEvents
+from orders.providers.shopify import Shopify
+from orders.providers.square import Square
+from orders.providers.woocommerce import WooCommerce
+
+PROVIDERS: dict[str, Provider] = {
+    "shopify": Shopify(),
+    "woocommerce": WooCommerce(),
+    "bigcommerce": BigCommerce(),
+    "square": Square(),
+    "amazon": Amazon(),
+    "flipkart": ImsEvents(),
+    "pos": ImsEvents(),
+}
+
+
+def provider_for(kind: str) -> Provider | None:
+    return PROVIDERS.get(kind)

@@ -1,0 +1,222 @@
+"""IMS's own signed intake, for systems that have no webhooks of their own.
+
+Signature: `X-IMS-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`
+with the channel's webhook secret (several `v1=` may be given while a secret rotates).
+Age: the signed `t`, five minutes either way.
+
+Two bodies are accepted:
+- Amazon (kind `amazon`): the SQS message body of an SP-API ORDER_CHANGE notification, as
+  the relay that polls the queue received it. Delivery id: NotificationMetadata.NotificationId.
+- Flipkart and store POS (kinds `flipkart`, `pos`): IMS's JSON event form,
+  `orders/schemas/webhook-event.json` (described in README "Orders and webhooks").
+  Delivery id: `event_id`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import ClassVar
+
+from jsonschema import Draft202012Validator
+
+from orders.providers.base import (
+    MAX_SIGNED_AGE,
+    BadDelivery,
+    Context,
+    Delivery,
+    Event,
+    EventKind,
+    LineIn,
+    OrderIn,
+    PosSaleIn,
+    ReturnLineIn,
+    SignatureRefused,
+    check_age,
+    equal,
+    header,
+    load_json,
+    parse_price,
+    parse_quantity,
+    parse_time,
+    text,
+)
+
+SIGNATURE_HEADER = "X-IMS-Signature"
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "webhook-event.json"
+
+
+def sign(*, secret: str, body: bytes, timestamp: int) -> str:
+    """The X-IMS-Signature value for a body (what a relay or a POS sends)."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def verify_signed(*, headers, body: bytes, secret: str, now: dt.datetime) -> None:
+    given = header(headers, SIGNATURE_HEADER)
+    if not given:
+        raise SignatureRefused(f"missing signature ({SIGNATURE_HEADER})")
+    parts = [p.strip().partition("=") for p in given.split(",")]
+    stamps = [v for k, _, v in parts if k == "t"]
+    candidates = [v for k, _, v in parts if k == "v1"]
+    if len(stamps) != 1 or not stamps[0].isdigit() or not candidates:
+        raise SignatureRefused(f"{SIGNATURE_HEADER} is not of the form t=…,v1=…")
+    expected = sign(secret=secret, body=body, timestamp=int(stamps[0])).partition("v1=")[2]
+    if not any(equal(expected, c) for c in candidates):
+        raise SignatureRefused("signature does not match")
+    check_age(dt.datetime.fromtimestamp(int(stamps[0]), dt.UTC), now=now, max_age=MAX_SIGNED_AGE)
+
+
+class Amazon:
+    kind: ClassVar[str] = "amazon"
+    kept_headers: ClassVar[tuple[str, ...]] = ()
+
+    def verify(self, *, headers, body: bytes, secret: str, ctx: Context) -> None:
+        verify_signed(headers=headers, body=body, secret=secret, now=ctx.now)
+
+    def delivery(self, *, headers: Mapping[str, str], body: bytes) -> Delivery:
+        payload = load_json(body)
+        try:
+            notification_id = text(payload["NotificationMetadata"]["NotificationId"])
+        except (KeyError, TypeError):
+            raise BadDelivery("NotificationMetadata.NotificationId is missing") from None
+        return Delivery(notification_id, text(payload.get("NotificationType")))
+
+    def parse(self, *, headers, body: bytes, ctx: Context) -> Event:
+        payload = load_json(body)
+        if payload.get("NotificationType") != "ORDER_CHANGE":
+            return Event(
+                EventKind.IGNORE, note=f"{payload.get('NotificationType')} is not ORDER_CHANGE"
+            )
+        try:
+            change = payload["Payload"]["OrderChangeNotification"]
+            order_id = text(change["AmazonOrderId"])
+        except (KeyError, TypeError):
+            raise BadDelivery("Payload.OrderChangeNotification.AmazonOrderId is missing") from None
+        summary = change.get("Summary") or {}
+        status = summary.get("OrderStatus")
+        if status == "Canceled":
+            return Event(
+                EventKind.CANCEL,
+                order_id,
+                reason=text((change.get("OrderChangeTrigger") or {}).get("ChangeReason"))
+                or "order canceled on Amazon",
+            )
+        if not summary.get("OrderItems"):
+            return Event(EventKind.IGNORE, order_id, note="change without order items")
+        order = OrderIn(
+            external_id=order_id,
+            name=order_id,
+            placed_at=parse_time(summary.get("PurchaseDate"))
+            or parse_time(payload.get("EventTime")),
+            lines=tuple(
+                LineIn(
+                    external_id=text(item.get("OrderItemId")),
+                    sku=text(item.get("SellerSKU")),
+                    quantity=parse_quantity(item.get("Quantity"), where=f"OrderItems[{i}]"),
+                )
+                for i, item in enumerate(summary["OrderItems"])
+            ),
+            confirmed=status != "Pending",
+        )
+        return Event(EventKind.ORDER, order_id, order=order)
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(SCHEMA.read_text()))
+
+
+def validate_event(payload) -> None:
+    errors = sorted(_validator().iter_errors(payload), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(body)"
+        raise BadDelivery(f"{where}: {first.message}")
+
+
+class ImsEvents:
+    """Flipkart and the stores' POS, in IMS's own JSON form."""
+
+    kind: ClassVar[str] = "ims"
+    kept_headers: ClassVar[tuple[str, ...]] = ()
+
+    def verify(self, *, headers, body: bytes, secret: str, ctx: Context) -> None:
+        verify_signed(headers=headers, body=body, secret=secret, now=ctx.now)
+
+    def delivery(self, *, headers: Mapping[str, str], body: bytes) -> Delivery:
+        payload = load_json(body)
+        validate_event(payload)
+        return Delivery(payload["event_id"], payload["type"])
+
+    def parse(self, *, headers, body: bytes, ctx: Context) -> Event:
+        payload = load_json(body)
+        validate_event(payload)
+        kind = payload["type"]
+        if kind == "pos.sale":
+            sale = payload["sale"]
+            return Event(
+                EventKind.POS_SALE,
+                sale=PosSaleIn(
+                    external_id=sale["id"],
+                    location=sale.get("location", ""),
+                    lines=tuple(_line(item, i) for i, item in enumerate(sale["lines"])),
+                ),
+            )
+        order = payload["order"]
+        order_id = text(order["id"])
+        if kind in ("order.created", "order.updated"):
+            customer = order.get("customer") or {}
+            return Event(
+                EventKind.ORDER,
+                order_id,
+                order=OrderIn(
+                    external_id=order_id,
+                    name=text(order.get("number")),
+                    placed_at=parse_time(order.get("placed_at"))
+                    or parse_time(payload["occurred_at"]),
+                    lines=tuple(_line(item, i) for i, item in enumerate(order["lines"])),
+                    confirmed=order.get("confirmed", True),
+                    currency=text(order.get("currency")),
+                    customer_name=text(customer.get("name")),
+                    customer_email=text(customer.get("email")),
+                    customer_phone=text(customer.get("phone")),
+                ),
+            )
+        if kind == "order.cancelled":
+            return Event(
+                EventKind.CANCEL,
+                order_id,
+                cancelled=tuple(_back(item) for item in order.get("lines") or []),
+                reason=text(payload.get("reason")) or "cancelled on the channel",
+            )
+        returned = payload["return"]
+        return Event(
+            EventKind.RETURN,
+            order_id,
+            return_id=text(returned["id"]),
+            returned=tuple(_back(item) for item in returned["lines"]),
+            reason=text(returned.get("reason")) or "customer return",
+        )
+
+
+def _line(item: dict, i: int) -> LineIn:
+    return LineIn(
+        external_id=text(item.get("line_id") or i + 1),
+        sku=item["sku"],
+        quantity=item["quantity"],
+        unit_price=parse_price(item.get("unit_price")),
+    )
+
+
+def _back(item: dict) -> ReturnLineIn:
+    return ReturnLineIn(
+        quantity=item["quantity"],
+        line_external_id=text(item.get("line_id")),
+        sku=text(item.get("sku")),
+    )

@@ -1,0 +1,153 @@
+"""Shopify webhooks (HTTPS): orders/create, orders/updated, orders/paid, orders/cancelled,
+refunds/create.
+
+Signature: `X-Shopify-Hmac-Sha256` = base64 HMAC-SHA256 of the raw body with the app's
+client secret. Delivery id: `X-Shopify-Webhook-Id` (the same on every retry). Age: the
+body's own `updated_at` (orders) or `created_at` (refunds), which the signature covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from orders.providers.base import (
+    MAX_BODY_AGE,
+    BadDelivery,
+    Context,
+    Delivery,
+    Event,
+    EventKind,
+    LineIn,
+    OrderIn,
+    ReturnLineIn,
+    check_age,
+    check_base64_hmac,
+    header,
+    load_json,
+    parse_price,
+    parse_quantity,
+    parse_time,
+    text,
+)
+
+ORDER_TOPICS = {"orders/create", "orders/updated", "orders/paid"}
+# Financial statuses of an order not yet paid for: its reservation may expire.
+UNCONFIRMED = {"pending"}
+
+
+class Shopify:
+    kind: ClassVar[str] = "shopify"
+    kept_headers: ClassVar[tuple[str, ...]] = (
+        "x-shopify-topic",
+        "x-shopify-shop-domain",
+        "x-shopify-api-version",
+        "x-shopify-webhook-id",
+        "x-shopify-event-id",
+        "x-shopify-triggered-at",
+    )
+
+    def verify(self, *, headers, body: bytes, secret: str, ctx: Context) -> None:
+        check_base64_hmac(
+            secret=secret, message=body, given=header(headers, "X-Shopify-Hmac-Sha256")
+        )
+        payload = load_json(body)
+        signed = (
+            payload.get("updated_at") or payload.get("created_at")
+            if isinstance(payload, dict)
+            else None
+        )
+        check_age(parse_time(signed), now=ctx.now, max_age=MAX_BODY_AGE)
+
+    def delivery(self, *, headers: Mapping[str, str], body: bytes) -> Delivery:
+        delivery_id = header(headers, "X-Shopify-Webhook-Id")
+        if not delivery_id:
+            raise BadDelivery("X-Shopify-Webhook-Id header is missing")
+        return Delivery(delivery_id, header(headers, "X-Shopify-Topic"))
+
+    def parse(self, *, headers, body: bytes, ctx: Context) -> Event:
+        topic = header(headers, "X-Shopify-Topic")
+        payload = load_json(body)
+        if topic in ORDER_TOPICS:
+            order = _order(payload)
+            return Event(EventKind.ORDER, order.external_id, order=order)
+        if topic == "orders/cancelled":
+            return Event(
+                EventKind.CANCEL,
+                text(payload["id"]),
+                order=_order(payload),
+                reason=text(payload.get("cancel_reason")) or "cancelled on Shopify",
+            )
+        if topic == "refunds/create":
+            return _refund(payload)
+        return Event(EventKind.IGNORE, note=f"topic {topic or '(none)'} is not an order event")
+
+
+def _order(payload: dict) -> OrderIn:
+    try:
+        external_id = text(payload["id"])
+        items = payload["line_items"]
+    except (KeyError, TypeError):
+        raise BadDelivery("an order needs `id` and `line_items`") from None
+    customer = payload.get("customer") or {}
+    name = " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p)
+    lines = tuple(
+        LineIn(
+            external_id=text(item.get("id")),
+            sku=text(item.get("sku")),
+            item_id=text(item.get("variant_id")),
+            quantity=parse_quantity(item.get("quantity"), where=f"line_items[{i}]"),
+            unit_price=parse_price(item.get("price")),
+        )
+        for i, item in enumerate(items)
+    )
+    return OrderIn(
+        external_id=external_id,
+        name=text(payload.get("name")),
+        placed_at=parse_time(payload.get("created_at")) or parse_time(payload.get("updated_at")),
+        lines=lines,
+        confirmed=payload.get("financial_status") not in UNCONFIRMED,
+        cancelled=bool(payload.get("cancelled_at")),
+        currency=text(payload.get("currency")),
+        customer_name=name,
+        customer_email=text(payload.get("email") or customer.get("email")),
+        customer_phone=text(payload.get("phone") or customer.get("phone")),
+    )
+
+
+def _refund(payload: dict) -> Event:
+    """A refund: `restock_type` return → units come back; cancel → unshipped units cancelled;
+    no_restock (money only) changes no stock."""
+    try:
+        order_id = text(payload["order_id"])
+        refund_id = text(payload["id"])
+    except (KeyError, TypeError):
+        raise BadDelivery("a refund needs `id` and `order_id`") from None
+    returned, cancelled = [], []
+    for i, item in enumerate(payload.get("refund_line_items") or []):
+        line = ReturnLineIn(
+            quantity=parse_quantity(item.get("quantity"), where=f"refund_line_items[{i}]"),
+            line_external_id=text(item.get("line_item_id")),
+            sku=text((item.get("line_item") or {}).get("sku")),
+        )
+        if item.get("restock_type") == "return":
+            returned.append(line)
+        elif item.get("restock_type") == "cancel":
+            cancelled.append(line)
+    if returned:
+        return Event(
+            EventKind.RETURN,
+            order_id,
+            return_id=refund_id,
+            returned=tuple(returned),
+            cancelled=tuple(cancelled),
+            reason=text(payload.get("note")) or "refund on Shopify",
+        )
+    if cancelled:
+        return Event(
+            EventKind.CANCEL,
+            order_id,
+            cancelled=tuple(cancelled),
+            reason="refunded before shipping",
+        )
+    return Event(EventKind.IGNORE, order_id, note=f"refund {refund_id} returns no units")

@@ -1,0 +1,169 @@
+"""Square webhooks: order.created, order.updated, refund.created.
+
+Signature: `x-square-hmacsha256-signature` = base64 HMAC-SHA256, with the subscription's
+signature key, of the notification URL followed by the raw body (the URL is the one
+Square was given: env IMS_CHANNEL_<CODE>_WEBHOOK_URL, else the request's own URL).
+Delivery id: the body's `event_id`. Age: the body's `created_at`.
+
+Order events carry no line items, so the order is read back with RetrieveOrder
+(GET {base_url}/v2/orders/{id}, `Authorization: Bearer`). A refund names the order that
+holds its `returns`; their `return_line_items` are the units coming back. Square line
+items name the catalog variation (`catalog_object_id`), which IMS maps to a product
+through a product alias (scope: the channel's code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import ClassVar
+
+import httpx
+
+from ims.money import minor_units
+from orders.providers.base import (
+    MAX_BODY_AGE,
+    BadDelivery,
+    Context,
+    Delivery,
+    Event,
+    EventKind,
+    LineIn,
+    OrderIn,
+    ReturnLineIn,
+    check_age,
+    check_base64_hmac,
+    header,
+    load_json,
+    parse_quantity,
+    parse_time,
+    text,
+)
+
+SQUARE_VERSION = "2025-07-16"
+
+
+class Square:
+    kind: ClassVar[str] = "square"
+    kept_headers: ClassVar[tuple[str, ...]] = (
+        "square-environment",
+        "square-initial-delivery-timestamp",
+        "square-retry-number",
+    )
+
+    def verify(self, *, headers, body: bytes, secret: str, ctx: Context) -> None:
+        check_base64_hmac(
+            secret=secret,
+            message=ctx.url.encode() + body,
+            given=header(headers, "x-square-hmacsha256-signature"),
+        )
+        payload = load_json(body)
+        signed = payload.get("created_at") if isinstance(payload, dict) else None
+        check_age(parse_time(signed), now=ctx.now, max_age=MAX_BODY_AGE)
+
+    def delivery(self, *, headers: Mapping[str, str], body: bytes) -> Delivery:
+        payload = load_json(body)
+        if not isinstance(payload, dict) or not payload.get("event_id"):
+            raise BadDelivery("event_id is missing")
+        return Delivery(text(payload["event_id"]), text(payload.get("type")))
+
+    def parse(self, *, headers, body: bytes, ctx: Context) -> Event:
+        payload = load_json(body)
+        kind = text(payload.get("type"))
+        data = payload.get("data") or {}
+        obj = data.get("object") or {}
+        if kind in ("order.created", "order.updated"):
+            summary = obj.get("order_created") or obj.get("order_updated") or {}
+            order_id = text(summary.get("order_id") or data.get("id"))
+            if not order_id:
+                raise BadDelivery("data.id (the order id) is missing")
+            if summary.get("state") == "CANCELED":
+                return Event(EventKind.CANCEL, order_id, reason="order canceled on Square")
+            if summary.get("state") == "COMPLETED":
+                return Event(EventKind.IGNORE, order_id, note="order completed on Square")
+            order = _fetch_order(_client(ctx), order_id)
+            return Event(EventKind.ORDER, order_id, order=_order_in(order))
+        if kind == "refund.created":
+            refund = obj.get("refund") or {}
+            if not refund.get("order_id"):
+                return Event(EventKind.IGNORE, note="refund without an order")
+            return _refund(_client(ctx), refund)
+        return Event(EventKind.IGNORE, note=f"event {kind or '(none)'} is not an order event")
+
+
+def _client(ctx: Context) -> httpx.Client:
+    if ctx.client is None:
+        raise BadDelivery("the channel has no base_url to read the order from")
+    return ctx.client
+
+
+def _fetch_order(client: httpx.Client, order_id: str) -> dict:
+    response = client.get(f"v2/orders/{order_id}", headers={"Square-Version": SQUARE_VERSION})
+    response.raise_for_status()
+    return response.json()["order"]
+
+
+def _order_in(order: dict) -> OrderIn:
+    money = lambda m: (m or {}).get("amount")  # noqa: E731
+    lines = []
+    currency = ""
+    for i, item in enumerate(order.get("line_items") or []):
+        price = item.get("base_price_money") or {}
+        currency = currency or text(price.get("currency"))
+        lines.append(
+            LineIn(
+                external_id=text(item.get("uid")),
+                sku="",
+                item_id=text(item.get("catalog_object_id")),
+                quantity=parse_quantity(item.get("quantity"), where=f"line_items[{i}]"),
+                unit_price=None if money(price) is None else _minor(money(price), currency),
+            )
+        )
+    fulfilments = order.get("fulfillments") or []
+    recipient = {}
+    for f in fulfilments:
+        details = f.get("shipment_details") or f.get("pickup_details") or {}
+        recipient = details.get("recipient") or recipient
+    return OrderIn(
+        external_id=text(order["id"]),
+        name=text(order.get("reference_id")),
+        placed_at=parse_time(order.get("created_at")),
+        lines=tuple(lines),
+        confirmed=order.get("state") != "DRAFT",
+        cancelled=order.get("state") == "CANCELED",
+        currency=currency,
+        customer_name=text(recipient.get("display_name")),
+        customer_email=text(recipient.get("email_address")),
+        customer_phone=text(recipient.get("phone_number")),
+    )
+
+
+def _minor(amount: int, currency: str) -> Decimal:
+    """Square's amounts are in the currency's smallest unit (cents)."""
+    return Decimal(int(amount)).scaleb(-minor_units(currency or "USD"))
+
+
+def _refund(client: httpx.Client, refund: dict) -> Event:
+    order = _fetch_order(client, text(refund["order_id"]))
+    returns = order.get("returns") or []
+    lines = []
+    source = ""
+    for r in returns:
+        source = source or text(r.get("source_order_id"))
+        for i, item in enumerate(r.get("return_line_items") or []):
+            lines.append(
+                ReturnLineIn(
+                    quantity=parse_quantity(item.get("quantity"), where=f"return_line_items[{i}]"),
+                    line_external_id=text(item.get("source_line_item_uid")),
+                    item_id=text(item.get("catalog_object_id")),
+                )
+            )
+    if not lines:
+        return Event(EventKind.IGNORE, note=f"refund {refund.get('id')} returns no units")
+    return Event(
+        EventKind.RETURN,
+        source or text(refund["order_id"]),
+        return_id=text(refund.get("id")),
+        returned=tuple(lines),
+        reason=text(refund.get("reason")) or "refund on Square",
+    )

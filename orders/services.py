@@ -1,0 +1,1101 @@
+"""Writes for orders: the webhook inbox, instant reservation, oversell handling, dispatch,
+cancellation, backorders, reservation expiry and customer returns.
+
+Lock order, everywhere: an order's row, then stock levels (by primary key, through
+inventory.services.stock_levels_lock), then a channel's row. Every stock change is a set
+of movements written by inventory.services.stock_moves_apply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import httpx
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum, Value
+from django.utils import timezone
+
+from catalog.models import Product, ProductAlias
+from channels.models import Channel, ChannelLocation, ChannelStatus
+from exceptions.models import Discrepancy, ExceptionSource
+from exceptions.services import Finding, ops_exceptions_record
+from ims.audit import audit_record
+from ims.errors import ApplicationError, NotAllowed
+from ims.models import OpsTask, TaskStatus
+from ims.notify import notify_roles
+from ims.roles import Role
+from ims.services import ops_task_close, ops_task_open
+from inventory.models import MovementReason, StockLevel, StockState
+from inventory.services import StockMove, stock_levels_lock, stock_moves_apply
+from orders.errors import InvalidLines, OrderError, OrderNotFound
+from orders.models import (
+    BackorderDecision,
+    ChannelOrder,
+    CustomerNotification,
+    CustomerReturn,
+    CustomerReturnLine,
+    OrderLine,
+    OrderStatus,
+    Shipment,
+    ShipmentLine,
+    WebhookDelivery,
+)
+from orders.providers import provider_for
+from orders.providers.base import (
+    BadDelivery,
+    Context,
+    Event,
+    EventKind,
+    LineIn,
+    OrderIn,
+    ReturnLineIn,
+    SignatureRefused,
+)
+from sla.hooks import order_event
+
+log = logging.getLogger("ims.webhooks")
+
+AVAILABLE, RESERVED, QUARANTINED = (
+    StockState.AVAILABLE,
+    StockState.RESERVED,
+    StockState.QUARANTINED,
+)
+
+
+def require(actor, permission: str, what: str) -> None:
+    """A person acting must hold the permission; IMS itself (actor None) always may."""
+    if actor is not None and not actor.has_perm(permission):
+        raise NotAllowed(f"you may not {what}", extra={"permission": permission})
+
+
+# ---------------------------------------------------------------------------
+# The webhook inbox
+
+
+class NoIntake(ApplicationError):
+    code = "no_webhook_intake"
+    http_status = 404
+
+
+@dataclass(frozen=True)
+class Received:
+    """What the webhook endpoint answers: 200 with this, once the delivery is stored."""
+
+    status: str  # stored | duplicate | ping
+    delivery: WebhookDelivery | None = None
+
+    @property
+    def body(self) -> dict:
+        d = self.delivery
+        return {
+            "status": self.status,
+            "delivery": d.pk if d else None,
+            "processed": bool(d and d.processed_at),
+            "outcome": d.outcome if d else "",
+            "error": d.error if d else "",
+        }
+
+
+def webhook_secret(channel: Channel) -> str:
+    return os.environ.get(channel.env_prefix + "WEBHOOK_SECRET", "")
+
+
+def webhook_url(channel: Channel, request_url: str) -> str:
+    """The URL the provider was told to call (Square signs it): configured, else the request's."""
+    return os.environ.get(channel.env_prefix + "WEBHOOK_URL") or request_url
+
+
+def webhook_receive(
+    *, channel: Channel, headers: Mapping[str, str], body: bytes, url: str, now=None
+) -> Received:
+    """Verify a delivery, store it raw (once), and process it.
+
+    Raises SignatureRefused (→ 401, logged; nothing stored) or BadDelivery (→ 400).
+    Once stored, the answer is 200 whatever processing does: a failure stays on the
+    delivery and it is replayed from the inbox.
+    """
+    now = now or timezone.now()
+    provider = provider_for(channel.kind)
+    if provider is None:
+        raise NoIntake(f"channel {channel.code} ({channel.kind}) has no webhook intake")
+    if getattr(provider, "is_ping", None) and provider.is_ping(headers=headers, body=body):
+        return Received("ping")
+    secret = webhook_secret(channel)
+    try:
+        if not secret:
+            raise SignatureRefused(f"no secret configured ({channel.env_prefix}WEBHOOK_SECRET)")
+        provider.verify(headers=headers, body=body, secret=secret, ctx=Context(now=now, url=url))
+    except SignatureRefused as exc:
+        log.warning("webhook refused: channel %s (%s): %s", channel.code, channel.kind, exc)
+        raise
+    meta = provider.delivery(headers=headers, body=body)
+    if not meta.delivery_id:
+        raise BadDelivery("the delivery has no id")
+    kept = {
+        k.lower(): v
+        for k, v in headers.items()
+        if k.lower() in provider.kept_headers or k.lower() == "content-type"
+    }
+    delivery, created = webhook_delivery_store(
+        channel=channel,
+        provider=provider.kind,
+        delivery_id=meta.delivery_id,
+        topic=meta.topic,
+        headers=kept,
+        body=body,
+        now=now,
+    )
+    if not created and delivery.processed_at:
+        return Received("duplicate", delivery)
+    return Received("stored", webhook_delivery_process(delivery=delivery, now=now))
+
+
+def webhook_delivery_store(
+    *, channel, provider: str, delivery_id: str, topic: str, headers: dict, body: bytes, now
+) -> tuple[WebhookDelivery, bool]:
+    """Keep the raw delivery (committed on its own, before any processing)."""
+    try:
+        with transaction.atomic():
+            return (
+                WebhookDelivery.objects.create(
+                    channel=channel,
+                    provider=provider,
+                    delivery_id=delivery_id[:255],
+                    topic=topic[:120],
+                    headers=headers,
+                    body=body,
+                    received_at=now,
+                ),
+                True,
+            )
+    except IntegrityError:
+        return WebhookDelivery.objects.get(channel=channel, delivery_id=delivery_id[:255]), False
+
+
+def channel_http_client(channel: Channel) -> httpx.Client | None:
+    """The client a thin-payload provider reads orders back with (BigCommerce, Square)."""
+    if not channel.base_url:
+        return None
+    token = os.environ.get(channel.env_prefix + "ACCESS_TOKEN", "")
+    auth = (
+        {"X-Auth-Token": token}
+        if channel.kind == "bigcommerce"
+        else {"Authorization": f"Bearer {token}"}
+    )
+    return httpx.Client(
+        base_url=channel.base_url.rstrip("/") + "/",
+        headers={"Accept": "application/json", **auth},
+        timeout=httpx.Timeout(10.0, connect=5.0),
+        transport=httpx.HTTPTransport(retries=2),
+    )
+
+
+def webhook_delivery_process(*, delivery: WebhookDelivery, now=None) -> WebhookDelivery:
+    """Parse a stored delivery and apply it, at most once. Failures are kept on the delivery."""
+    now = now or timezone.now()
+    channel = delivery.channel
+    provider = provider_for(channel.kind)
+    client = channel_http_client(channel) if channel.kind in ("bigcommerce", "square") else None
+    try:
+        event = provider.parse(
+            headers=delivery.headers,
+            body=bytes(delivery.body),
+            ctx=Context(now=now, client=client),
+        )
+    except (BadDelivery, httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+        return _delivery_failed(delivery, f"could not read the delivery: {exc}", now)
+    finally:
+        if client is not None:
+            client.close()
+    try:
+        with transaction.atomic():
+            locked = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+            if locked.processed_at:
+                return locked
+            outcome, order = order_event_apply(channel=channel, event=event, now=now)
+            locked.processed_at, locked.outcome, locked.error, locked.order = (
+                now,
+                outcome[:255],
+                "",
+                order,
+            )
+            locked.attempts += 1
+            locked.save(update_fields=["processed_at", "outcome", "error", "order", "attempts"])
+            return locked
+    except Exception as exc:  # kept on the delivery, replayed from the inbox
+        log.exception("webhook delivery %s of %s failed", delivery.pk, channel.code)
+        message = exc.message if isinstance(exc, ApplicationError) else repr(exc)
+        return _delivery_failed(delivery, message, now)
+
+
+def _delivery_failed(delivery: WebhookDelivery, error: str, now) -> WebhookDelivery:
+    WebhookDelivery.objects.filter(pk=delivery.pk, processed_at__isnull=True).update(
+        error=error, attempts=delivery.attempts + 1
+    )
+    delivery.refresh_from_db()
+    return delivery
+
+
+def webhook_deliveries_replay(
+    *, deliveries, now=None, max_attempts: int | None = None
+) -> dict[str, int]:
+    """Process stored deliveries again (those already processed change nothing)."""
+    counts = {"processed": 0, "failed": 0, "already": 0}
+    for delivery in deliveries.select_related("channel").order_by("received_at", "pk"):
+        if delivery.processed_at:
+            counts["already"] += 1
+            continue
+        if max_attempts is not None and delivery.attempts >= max_attempts:
+            continue
+        result = webhook_delivery_process(delivery=delivery, now=now)
+        counts["processed" if result.processed_at else "failed"] += 1
+    return counts
+
+
+# ---------------------------------------------------------------------------
+# Applying an event
+
+
+def order_event_apply(*, channel: Channel, event: Event, now) -> tuple[str, ChannelOrder | None]:
+    """Do what a provider event means; returns (outcome, order)."""
+    if event.kind == EventKind.IGNORE:
+        return f"ignored: {event.note}", None
+    if event.kind == EventKind.POS_SALE:
+        from orders.stock import pos_sale_record
+
+        sale, created = pos_sale_record(channel=channel, incoming=event.sale, now=now)
+        return f"POS sale {sale.external_id} {sale.status}{'' if created else ' (known)'}", None
+    order = ChannelOrder.objects.filter(
+        channel=channel, external_id=event.order_external_id
+    ).first()
+    if event.kind == EventKind.ORDER:
+        if order is None:
+            order, created = order_receive(channel=channel, incoming=event.order, now=now)
+            if created:
+                return f"order {order.pk} received: {order.status}", order
+        return order_update(order=order, incoming=event.order, now=now), order
+    if event.kind == EventKind.CANCEL:
+        if order is None:
+            if event.order is None:
+                return f"ignored: cancellation of unknown order {event.order_external_id}", None
+            order, _ = order_receive(channel=channel, incoming=event.order, now=now, cancelled=True)
+            return f"order {order.pk} recorded as cancelled", order
+        changed = order_cancel(
+            order=order, reason=event.reason, lines=event.cancelled or None, now=now
+        )
+        return (f"order {order.pk} cancelled" if changed else "nothing left to cancel"), order
+    if event.kind == EventKind.RETURN:
+        if order is None:
+            raise OrderNotFound(
+                f"order {event.order_external_id} of {channel.code} is not known (yet)"
+            )
+        returned = customer_return_record(
+            order=order,
+            external_id=event.return_id,
+            lines=event.returned,
+            whole_order=event.whole_order,
+            reason=event.reason,
+            now=now,
+        )
+        if event.cancelled:
+            order_cancel(order=order, reason=event.reason, lines=event.cancelled, now=now)
+        return (f"return {returned.pk} recorded" if returned else "nothing to return"), order
+    raise ValueError(f"unknown event kind {event.kind}")
+
+
+# ---------------------------------------------------------------------------
+# Receiving an order: instant reservation
+
+
+def channel_location_ids(channel: Channel) -> list[int]:
+    return list(
+        ChannelLocation.objects.filter(channel=channel)
+        .order_by("position")
+        .values_list("location_id", flat=True)
+    )
+
+
+def products_for_lines(channel: Channel, lines: Sequence[LineIn]) -> list[int | None]:
+    """Each line's product: a channel alias of its SKU or item id, a global alias, its SKU
+    (aliases and SKUs read in one round trip)."""
+    names = sorted({n for line in lines for n in (line.sku, line.item_id) if n})
+    skus = sorted({line.sku for line in lines if line.sku})
+    aliases: dict[tuple[str, str], int] = {}
+    by_sku: dict[str, int] = {}
+    if names:
+        alias_rows = (
+            ProductAlias.objects.filter(scope__in=[channel.code, ""], value__in=names)
+            .order_by()
+            .annotate(kind=Value(0))
+            .values_list("kind", "scope", "value", "product_id")
+        )
+        sku_rows = (
+            Product.objects.filter(sku__in=skus)
+            .order_by()
+            .annotate(kind=Value(1), scope=Value(""))
+            .values_list("kind", "scope", "sku", "id")
+        )
+        for kind, scope, value, pid in alias_rows.union(sku_rows, all=True):
+            if kind:
+                by_sku[value] = pid
+            else:
+                aliases[(scope, value)] = pid
+    found = []
+    for line in lines:
+        pid = None
+        for scope in (channel.code, ""):
+            for name in (line.sku, line.item_id):
+                if name and pid is None:
+                    pid = aliases.get((scope, name))
+        found.append(pid or by_sku.get(line.sku))
+    return found
+
+
+def fulfilment_location(
+    wanted: Sequence[tuple[int | None, int]], location_ids: Sequence[int], levels
+) -> tuple[int | None, list[int]]:
+    """PRODUCT.md "Fulfilment location": the channel location that fully covers the most
+    lines (ties to the earlier in its list); returns it and the indexes of lines it covers."""
+    best: tuple[int | None, list[int]] = (location_ids[0] if location_ids else None, [])
+    for location_id in location_ids:
+        left: dict[int, int] = {}
+        covered = []
+        for index, (product_id, quantity) in enumerate(wanted):
+            if product_id is None:
+                continue
+            have = left.get(product_id, levels[(product_id, location_id)].available)
+            if have >= quantity:
+                covered.append(index)
+                have -= quantity
+            left[product_id] = have
+        if len(covered) > len(best[1]):
+            best = (location_id, covered)
+    return best
+
+
+def _hold_until(now: dt.datetime) -> dt.datetime:
+    return now + dt.timedelta(hours=settings.IMS_UNCONFIRMED_HOLD_HOURS)
+
+
+def order_receive(
+    *, channel: Channel, incoming: OrderIn, now, cancelled: bool = False, actor=None
+) -> tuple[ChannelOrder, bool]:
+    """Record a new order and reserve its lines at once (each fully or not at all, at the one
+    fulfilment location); lines it cannot reserve wait as backorders and raise an oversell.
+
+    Returns (order, created); an order already known is returned untouched.
+    """
+    # No savepoint of its own: inside the delivery's transaction a failure undoes it all.
+    with transaction.atomic(savepoint=False):
+        product_ids = products_for_lines(channel, incoming.lines)
+        location_ids = channel_location_ids(channel)
+        wanted = [
+            (pid, line.quantity) for pid, line in zip(product_ids, incoming.lines, strict=True)
+        ]
+        levels = {}
+        location_id, covered = (location_ids[0] if location_ids else None), []
+        if not cancelled:
+            levels = stock_levels_lock(
+                pairs=[(pid, loc) for pid in set(product_ids) if pid for loc in location_ids]
+            )
+            location_id, covered = fulfilment_location(wanted, location_ids, levels)
+        covered = set(covered)
+        lines = [
+            OrderLine(
+                position=position,
+                external_id=line.external_id[:128],
+                sku=(line.sku or line.item_id)[:255],
+                product_id=pid,
+                location_id=location_id,
+                quantity=line.quantity,
+                reserved=line.quantity if position in covered else 0,
+                backordered=0 if cancelled or position in covered else line.quantity,
+                cancelled=line.quantity if cancelled else 0,
+                unit_price=line.unit_price,
+            )
+            for position, (pid, line) in enumerate(zip(product_ids, incoming.lines, strict=True))
+        ]
+        try:
+            with transaction.atomic():
+                order = ChannelOrder.objects.create(
+                    channel=channel,
+                    external_id=incoming.external_id[:128],
+                    name=incoming.name[:128],
+                    status=order_status(lines),
+                    location_id=location_id,
+                    currency=incoming.currency[:3],
+                    customer_name=incoming.customer_name[:255],
+                    customer_email=incoming.customer_email[:255],
+                    customer_phone=incoming.customer_phone[:32],
+                    placed_at=incoming.placed_at or now,
+                    received_at=now,
+                    confirmed_at=now if incoming.confirmed else None,
+                    hold_until=None if incoming.confirmed or cancelled else _hold_until(now),
+                    cancelled_at=now if cancelled else None,
+                    cancel_reason="cancelled before IMS saw it" if cancelled else "",
+                    completed_at=now if cancelled else None,
+                )
+        except IntegrityError:  # the same order from another delivery, committed meanwhile
+            return ChannelOrder.objects.get(
+                channel=channel, external_id=incoming.external_id
+            ), False
+        for line in lines:
+            line.order = order
+        OrderLine.objects.bulk_create(lines)
+        moves = [
+            StockMove(line.product_id, location_id, AVAILABLE, RESERVED, line.quantity)
+            for line in lines
+            if line.reserved
+        ]
+        stock_moves_apply(
+            moves=moves,
+            levels=levels,
+            reason=MovementReason.ORDER,
+            ref=f"order:{order.pk}",
+            actor=actor,
+            now=now,
+        )
+        audit_record(
+            actor=actor,
+            action="order_receive",
+            obj=order,
+            after={
+                "status": order.status,
+                "location": location_id,
+                "lines": [[ln.sku, ln.quantity, ln.reserved, ln.backordered] for ln in lines],
+            },
+            reason=f"{channel.code} order {order.external_id}",
+            at=now,
+        )
+        if cancelled:
+            return order, True
+        short = [line for line in lines if line.backordered]
+        if short:
+            _oversell(channel=channel, order=order, lines=short, location_ids=location_ids, now=now)
+        order_event_emit(order=order, event="reserved", at=now)
+        customer_notify(order=order, kind="order_received", now=now)
+    return order, True
+
+
+def _oversell(*, channel: Channel, order: ChannelOrder, lines: list[OrderLine], location_ids, now):
+    """The channel sold what IMS did not have: Oversell_Risk, channel paused, a decision due."""
+    from channels.services import channel_pause
+
+    products = dict(
+        Product.objects.filter(pk__in={ln.product_id for ln in lines if ln.product_id}).values_list(
+            "pk", "sku"
+        )
+    )
+    findings = []
+    for product_id in {ln.product_id for ln in lines if ln.product_id}:
+        waiting = OrderLine.objects.filter(
+            order__channel=channel, product_id=product_id, backordered__gt=0
+        ).aggregate(n=Sum("backordered"))["n"]
+        available = (
+            StockLevel.objects.filter(
+                product_id=product_id, location_id__in=location_ids
+            ).aggregate(n=Sum("available"))["n"]
+            or 0
+        )
+        findings.append(
+            Finding(
+                products[product_id],
+                Discrepancy.OVERSELL_RISK,
+                str(waiting),
+                str(available),
+                channel_id=channel.pk,
+                product_id=product_id,
+                location_id=order.location_id,
+                oversell=True,
+            )
+        )
+    for sku in {ln.sku for ln in lines if not ln.product_id}:
+        waiting = OrderLine.objects.filter(
+            order__channel=channel, product__isnull=True, sku=sku, backordered__gt=0
+        ).aggregate(n=Sum("backordered"))["n"]
+        findings.append(
+            Finding(
+                sku,
+                Discrepancy.OVERSELL_RISK,
+                str(waiting),
+                "0",
+                channel_id=channel.pk,
+                oversell=True,
+            )
+        )
+    for attempt in range(2):  # a twin raised by a concurrent order is refreshed instead
+        try:
+            with transaction.atomic():
+                ops_exceptions_record(findings=findings, source=ExceptionSource.ORDER, now=now)
+            break
+        except IntegrityError:
+            if attempt:
+                raise
+    described = ", ".join(f"{ln.sku} × {ln.backordered}" for ln in lines)
+    if Channel.objects.filter(pk=channel.pk, status=ChannelStatus.ACTIVE).exists():
+        channel_pause(
+            channel=channel,
+            reason=f"Oversell: order {order.external_id} could not be reserved ({described})",
+            now=now,
+        )
+    ops_task_open(
+        kind="backorder",
+        title=f"{channel.code} order {order.external_id}: backordered {described} — fill or cancel",
+        ref=f"order:{order.pk}",
+        role=Role.ADMIN.value,
+        location=order.location,
+        now=now,
+    )
+
+
+def order_status(lines: Sequence[OrderLine]) -> str:
+    if any(line.backordered for line in lines):
+        return OrderStatus.BACKORDERED
+    live = [line for line in lines if line.quantity > line.cancelled]
+    if not live:
+        return OrderStatus.CANCELLED
+    if all(not line.reserved for line in live):
+        return OrderStatus.SHIPPED
+    if any(line.shipped for line in live):
+        return OrderStatus.PARTIALLY_SHIPPED
+    return OrderStatus.RESERVED
+
+
+def _order_refresh(order: ChannelOrder, lines: Sequence[OrderLine], now) -> None:
+    order.status = order_status(lines)
+    done = all(line.reserved == 0 and line.backordered == 0 for line in lines)
+    order.completed_at = order.completed_at or (now if done else None)
+    order.save(
+        update_fields=[
+            "status",
+            "completed_at",
+            "confirmed_at",
+            "hold_until",
+            "cancelled_at",
+            "cancel_reason",
+        ]
+    )
+    if not any(line.backordered for line in lines):
+        task = OpsTask.objects.filter(
+            kind="backorder", ref=f"order:{order.pk}", status=TaskStatus.OPEN
+        ).first()
+        if task:
+            ops_task_close(task=task, resolution=f"order {order.status}", now=now)
+
+
+def order_event_emit(*, order: ChannelOrder, event: str, at) -> None:
+    """The one call site of the SLA seam."""
+    order_event(order=order, event=event, at=at)
+
+
+def customer_notify(*, order: ChannelOrder, kind: str, now, ref: str = "", context=None) -> None:
+    """Queue a message to the customer (the WhatsApp/email sender works through the outbox)."""
+    CustomerNotification.objects.bulk_create(
+        [
+            CustomerNotification(
+                order=order,
+                kind=kind,
+                ref=ref,
+                context=context or {"order": order.external_id, "status": order.status},
+                created_at=now,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _lock_order(order: ChannelOrder) -> tuple[ChannelOrder, list[OrderLine]]:
+    locked = ChannelOrder.objects.select_for_update().select_related("channel").get(pk=order.pk)
+    return locked, list(locked.lines.select_related("product").order_by("position"))
+
+
+def order_update(*, order: ChannelOrder, incoming: OrderIn | None, now) -> str:
+    """A known order seen again: it may now be confirmed (paid) or cancelled."""
+    if incoming is None:
+        return "unchanged"
+    if incoming.cancelled:
+        return (
+            "order cancelled"
+            if order_cancel(order=order, reason="cancelled on the channel", now=now)
+            else "unchanged"
+        )
+    if incoming.confirmed and order.confirmed_at is None:
+        with transaction.atomic():
+            locked, lines = _lock_order(order)
+            if locked.confirmed_at is None and locked.cancelled_at is None:
+                locked.confirmed_at, locked.hold_until = now, None
+                _order_refresh(locked, lines, now)
+                audit_record(
+                    actor=None,
+                    action="order_confirm",
+                    obj=locked,
+                    after={"confirmed_at": now},
+                    at=now,
+                )
+                order_event_emit(order=locked, event="confirmed", at=now)
+                return f"order {locked.pk} confirmed"
+    return "unchanged"
+
+
+# ---------------------------------------------------------------------------
+# Cancelling
+
+
+def _match_lines(
+    lines: Sequence[OrderLine], wanted: Sequence[ReturnLineIn], *, available
+) -> tuple[dict[int, int], dict[str, str]]:
+    """Spread requested quantities over the order's lines: by the provider's line id, else by
+    SKU (in line order). `available(line)` is what a line can give."""
+    taken: dict[int, int] = defaultdict(int)
+    problems: dict[str, str] = {}
+    for index, item in enumerate(wanted):
+        if item.line_external_id:
+            candidates = [ln for ln in lines if ln.external_id == item.line_external_id]
+        else:
+            name = item.sku or item.item_id
+            candidates = [
+                ln for ln in lines if name in (ln.sku, ln.product.sku if ln.product else None)
+            ]
+        if not candidates:
+            problems[f"lines[{index}]"] = (
+                f"'{item.line_external_id or item.sku or item.item_id}' is not a line of this order"
+            )
+            continue
+        need = item.quantity
+        for line in candidates:
+            give = min(need, available(line) - taken[line.pk])
+            if give > 0:
+                taken[line.pk] += give
+                need -= give
+        if need:
+            problems[f"lines[{index}].quantity"] = f"{need} more than the order holds for it"
+    return dict(taken), problems
+
+
+def order_cancel(
+    *,
+    order: ChannelOrder,
+    reason: str,
+    lines: Sequence[ReturnLineIn] | None = None,
+    actor=None,
+    now=None,
+    movement_reason: str = MovementReason.CANCEL,
+    only_backordered: bool = False,
+) -> bool:
+    """Cancel what is not shipped yet (the whole order, or some units of some lines):
+    backordered units are dropped first, reserved units go back to available.
+    Returns False when nothing was left to cancel."""
+    require(actor, "orders.cancel_order", "cancel orders")
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked, order_lines = _lock_order(order)
+        if lines:
+            plan, problems = _match_lines(
+                order_lines, lines, available=lambda ln: ln.reserved + ln.backordered
+            )
+            if problems:
+                raise InvalidLines(problems)
+        else:
+            plan = {
+                ln.pk: ln.backordered if only_backordered else ln.reserved + ln.backordered
+                for ln in order_lines
+            }
+        plan = {pk: q for pk, q in plan.items() if q}
+        if not plan:
+            return False
+        by_pk = {ln.pk: ln for ln in order_lines}
+        releases = []
+        for pk, quantity in plan.items():
+            line = by_pk[pk]
+            from_backorder = min(quantity, line.backordered)
+            from_reserved = quantity - from_backorder
+            line.backordered -= from_backorder
+            line.reserved -= from_reserved
+            line.cancelled += quantity
+            if from_reserved:
+                releases.append(
+                    StockMove(line.product_id, line.location_id, RESERVED, AVAILABLE, from_reserved)
+                )
+        levels = stock_levels_lock(pairs=[m.pair for m in releases])
+        stock_moves_apply(
+            moves=releases,
+            levels=levels,
+            reason=movement_reason,
+            ref=f"order:{locked.pk}",
+            actor=actor,
+            now=now,
+            note=reason,
+        )
+        OrderLine.objects.bulk_update(
+            [by_pk[pk] for pk in plan], ["reserved", "backordered", "cancelled"]
+        )
+        if all(ln.reserved == 0 and ln.backordered == 0 and ln.shipped == 0 for ln in order_lines):
+            locked.cancelled_at, locked.cancel_reason = now, reason[:255]
+            locked.hold_until = None
+        _order_refresh(locked, order_lines, now)
+        audit_record(
+            actor=actor,
+            action="order_cancel",
+            obj=locked,
+            after={
+                "cancelled": {by_pk[pk].sku: q for pk, q in plan.items()},
+                "status": locked.status,
+            },
+            reason=reason,
+            at=now,
+        )
+        if locked.status == OrderStatus.CANCELLED:
+            order_event_emit(order=locked, event="cancelled", at=now)
+        customer_notify(
+            order=locked,
+            kind="order_cancelled",
+            ref=f"{now.timestamp():.6f}",
+            context={
+                "order": locked.external_id,
+                "cancelled": {by_pk[pk].sku: q for pk, q in plan.items()},
+            },
+            now=now,
+        )
+    order.refresh_from_db()
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Dispatch
+
+
+def order_dispatch(
+    *,
+    order: ChannelOrder,
+    items: Sequence[tuple[str, int]],
+    actor=None,
+    now=None,
+    tracking_number: str = "",
+) -> Shipment:
+    """Ship reserved units (partial lines and partial orders allowed): reserved → out."""
+    require(actor, "orders.dispatch_order", "dispatch orders")
+    now = now or timezone.now()
+    if not items:
+        raise InvalidLines({"lines": "name at least one line to dispatch"})
+    with transaction.atomic():
+        locked, order_lines = _lock_order(order)
+        if locked.cancelled_at:
+            raise OrderError(f"order {locked.external_id} is cancelled", code="order_cancelled")
+        plan, problems = _match_lines(
+            order_lines,
+            [ReturnLineIn(quantity=q, sku=sku) for sku, q in items],
+            available=lambda ln: ln.reserved,
+        )
+        for index, (_, quantity) in enumerate(items):
+            if quantity <= 0:
+                problems[f"lines[{index}].quantity"] = "must be a positive whole number"
+        if problems:
+            raise InvalidLines(problems)
+        by_pk = {ln.pk: ln for ln in order_lines}
+        moves = [
+            StockMove(by_pk[pk].product_id, by_pk[pk].location_id, RESERVED, "", q)
+            for pk, q in plan.items()
+        ]
+        levels = stock_levels_lock(pairs=[m.pair for m in moves])
+        shipment = Shipment.objects.create(
+            order=locked,
+            created_at=now,
+            actor=_person(actor),
+            tracking_number=tracking_number[:128],
+        )
+        stock_moves_apply(
+            moves=moves,
+            levels=levels,
+            reason=MovementReason.DISPATCH,
+            ref=f"order:{locked.pk}",
+            actor=actor,
+            now=now,
+            note=f"shipment {shipment.pk}",
+        )
+        ShipmentLine.objects.bulk_create(
+            ShipmentLine(shipment=shipment, line_id=pk, quantity=q) for pk, q in plan.items()
+        )
+        for pk, quantity in plan.items():
+            by_pk[pk].reserved -= quantity
+            by_pk[pk].shipped += quantity
+        OrderLine.objects.bulk_update([by_pk[pk] for pk in plan], ["reserved", "shipped"])
+        _order_refresh(locked, order_lines, now)
+        audit_record(
+            actor=actor,
+            action="order_dispatch",
+            obj=locked,
+            after={
+                "shipment": shipment.pk,
+                "lines": {by_pk[pk].sku: q for pk, q in plan.items()},
+                "status": locked.status,
+            },
+            at=now,
+        )
+        order_event_emit(order=locked, event="dispatched", at=now)
+        customer_notify(
+            order=locked,
+            kind="order_dispatched",
+            ref=f"shipment:{shipment.pk}",
+            context={
+                "order": locked.external_id,
+                "lines": {by_pk[pk].sku: q for pk, q in plan.items()},
+                "tracking_number": tracking_number,
+            },
+            now=now,
+        )
+    order.refresh_from_db()
+    return shipment
+
+
+def _person(actor):
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+# ---------------------------------------------------------------------------
+# Backorders: a decision, then filled when stock arrives (or cancelled)
+
+
+def order_backorder_decide(
+    *, order: ChannelOrder, decision: str, actor, reason: str = "", now=None
+) -> None:
+    require(actor, "orders.decide_backorder", "decide on backorders")
+    now = now or timezone.now()
+    if decision == "cancel":
+        if not order_cancel(
+            order=order,
+            reason=reason or "backorder cancelled",
+            actor=None,
+            now=now,
+            only_backordered=True,
+        ):
+            raise OrderError("nothing of this order is backordered", code="no_backorder")
+        audit_record(actor=actor, action="backorder_cancel", obj=order, reason=reason, at=now)
+        return
+    if decision != BackorderDecision.FILL:
+        raise InvalidLines({"decision": "one of fill, cancel"})
+    with transaction.atomic():
+        locked, lines = _lock_order(order)
+        waiting = [ln for ln in lines if ln.backordered]
+        if not waiting:
+            raise OrderError("nothing of this order is backordered", code="no_backorder")
+        for line in waiting:
+            line.backorder_decision = BackorderDecision.FILL
+        OrderLine.objects.bulk_update(waiting, ["backorder_decision"])
+        audit_record(actor=actor, action="backorder_fill", obj=locked, reason=reason, at=now)
+    order_backorders_fill(order=order, now=now)
+
+
+def order_backorders_fill(*, order: ChannelOrder, now=None) -> int:
+    """Reserve the backordered lines an admin chose to fill, each fully or not at all, at the
+    order's location. Returns how many lines were filled."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked, lines = _lock_order(order)
+        waiting = [
+            ln
+            for ln in lines
+            if ln.backordered and ln.backorder_decision == BackorderDecision.FILL and ln.product_id
+        ]
+        if not waiting or locked.location_id is None:
+            return 0
+        location_id = locked.location_id
+        levels = stock_levels_lock(pairs=[(ln.product_id, location_id) for ln in waiting])
+        left = {pair: level.available for pair, level in levels.items()}
+        moves, filled = [], []
+        for line in waiting:
+            pair = (line.product_id, location_id)
+            if left[pair] >= line.backordered:
+                left[pair] -= line.backordered
+                moves.append(
+                    StockMove(line.product_id, location_id, AVAILABLE, RESERVED, line.backordered)
+                )
+                line.reserved += line.backordered
+                line.backordered = 0
+                line.location_id = location_id
+                filled.append(line)
+        if not filled:
+            return 0
+        stock_moves_apply(
+            moves=moves,
+            levels=levels,
+            reason=MovementReason.ORDER,
+            ref=f"order:{locked.pk}",
+            now=now,
+            note="backorder filled",
+        )
+        OrderLine.objects.bulk_update(filled, ["reserved", "backordered", "location"])
+        _order_refresh(locked, lines, now)
+        audit_record(
+            actor=None,
+            action="backorder_filled",
+            obj=locked,
+            after={"lines": {ln.sku: ln.reserved for ln in filled}, "status": locked.status},
+            at=now,
+        )
+        customer_notify(
+            order=locked, kind="order_backorder_filled", ref=f"{now.timestamp():.6f}", now=now
+        )
+    return len(filled)
+
+
+def backorders_fill_due(*, now=None) -> int:
+    """Every order with backorders to fill: try again (stock may have arrived)."""
+    ids = (
+        OrderLine.objects.filter(backordered__gt=0, backorder_decision=BackorderDecision.FILL)
+        .values_list("order_id", flat=True)
+        .distinct()
+    )
+    return sum(
+        order_backorders_fill(order=o, now=now)
+        for o in ChannelOrder.objects.filter(pk__in=list(ids))
+    )
+
+
+def reservations_expire(*, now=None) -> int:
+    """Orders never confirmed (paid) within their hold: their reservations go back."""
+    now = now or timezone.now()
+    due = ChannelOrder.objects.filter(
+        confirmed_at__isnull=True,
+        completed_at__isnull=True,
+        cancelled_at__isnull=True,
+        hold_until__lte=now,
+    )
+    count = 0
+    for order in due:
+        count += order_cancel(
+            order=order,
+            reason="not confirmed in time: reservation expired",
+            now=now,
+            movement_reason=MovementReason.EXPIRY,
+        )
+    return count
+
+
+# ---------------------------------------------------------------------------
+# Customer returns
+
+
+def customer_return_record(
+    *,
+    order: ChannelOrder,
+    external_id: str,
+    lines: Sequence[ReturnLineIn],
+    reason: str = "",
+    whole_order: bool = False,
+    actor=None,
+    now=None,
+) -> CustomerReturn | None:
+    """Shipped units a customer sends back land in `quarantined` at the line's location and
+    Finance is told. Units of the return not shipped yet are cancelled instead."""
+    require(actor, "orders.add_customerreturn", "record customer returns")
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked, order_lines = _lock_order(order)
+        existing = CustomerReturn.objects.filter(order=locked, external_id=external_id).first()
+        if existing:
+            return existing
+        if whole_order:
+            back = {ln.pk: ln.shipped - ln.returned for ln in order_lines}
+            unshipped = [
+                ReturnLineIn(quantity=ln.reserved + ln.backordered, line_external_id=ln.external_id)
+                for ln in order_lines
+                if ln.reserved + ln.backordered
+            ]
+        else:
+            back, problems = _match_lines(
+                order_lines,
+                lines,
+                available=lambda ln: ln.shipped - ln.returned + ln.reserved + ln.backordered,
+            )
+            if problems:
+                raise InvalidLines(problems)
+            unshipped = []
+            by_pk = {ln.pk: ln for ln in order_lines}
+            for pk, quantity in list(back.items()):
+                line = by_pk[pk]
+                shipped_left = line.shipped - line.returned
+                if quantity > shipped_left:
+                    unshipped.append(
+                        ReturnLineIn(
+                            quantity=quantity - shipped_left,
+                            line_external_id=line.external_id,
+                            sku=line.sku,
+                        )
+                    )
+                    back[pk] = shipped_left
+        back = {pk: q for pk, q in back.items() if q > 0}
+        result = None
+        if back:
+            by_pk = {ln.pk: ln for ln in order_lines}
+            location_id = next(
+                (by_pk[pk].location_id for pk in back if by_pk[pk].location_id), locked.location_id
+            )
+            result = CustomerReturn.objects.create(
+                order=locked,
+                external_id=external_id[:128],
+                location_id=location_id,
+                reason=reason[:255],
+                created_at=now,
+                created_by=_person(actor),
+            )
+            moves = [
+                StockMove(
+                    by_pk[pk].product_id, by_pk[pk].location_id or location_id, "", QUARANTINED, q
+                )
+                for pk, q in back.items()
+                if by_pk[pk].product_id
+            ]
+            levels = stock_levels_lock(pairs=[m.pair for m in moves])
+            stock_moves_apply(
+                moves=moves,
+                levels=levels,
+                reason=MovementReason.CUSTOMER_RETURN,
+                ref=f"return:{result.pk}",
+                actor=actor,
+                now=now,
+                note=reason,
+            )
+            CustomerReturnLine.objects.bulk_create(
+                CustomerReturnLine(
+                    customer_return=result, line_id=pk, product_id=by_pk[pk].product_id, quantity=q
+                )
+                for pk, q in back.items()
+                if by_pk[pk].product_id
+            )
+            for pk, q in back.items():
+                by_pk[pk].returned += q
+            OrderLine.objects.bulk_update([by_pk[pk] for pk in back], ["returned"])
+            audit_record(
+                actor=actor,
+                action="customer_return",
+                obj=result,
+                after={
+                    "order": locked.external_id,
+                    "lines": {by_pk[pk].sku: q for pk, q in back.items()},
+                },
+                reason=reason,
+                at=now,
+            )
+            notify_roles(
+                Role.FINANCE,
+                kind="customer_return",
+                subject=f"Customer return on {locked.channel.code} order {locked.external_id}",
+                body=", ".join(f"{by_pk[pk].sku} × {q}" for pk, q in back.items())
+                + f" quarantined. Reason: {reason or '—'}",
+                link=f"/api/orders/{locked.pk}/",
+            )
+            order_event_emit(order=locked, event="return_requested", at=now)
+            customer_notify(
+                order=locked, kind="return_received", ref=f"return:{result.pk}", now=now
+            )
+        if unshipped:
+            order_cancel(
+                order=locked, reason=reason or "refunded before shipping", lines=unshipped, now=now
+            )
+    return result

@@ -1,0 +1,51 @@
+"""Background entry points for orders and the ledger (django-q2): each calls one service."""
+
+from __future__ import annotations
+
+import logging
+
+from ims.audit import audit_origin
+from inventory.services import ledger_drift
+from orders.models import WebhookDelivery
+from orders.services import backorders_fill_due, reservations_expire, webhook_deliveries_replay
+
+log = logging.getLogger("ims.orders")
+
+INBOX_MAX_ATTEMPTS = 10
+
+
+def ledger_check_task() -> int:
+    """Recompute every level from the movements; log every drift (repair is a person's call:
+    `manage.py ledger_check --repair`). Returns the number of drifts."""
+    drifts = ledger_drift()
+    for drift in drifts:
+        log.error("ledger drift: %s", drift)
+    if drifts:
+        from ims.notify import notify_roles
+        from ims.roles import Role
+
+        notify_roles(
+            Role.ADMIN,
+            kind="ledger_drift",
+            subject=f"Ledger check: {len(drifts)} stock level(s) disagree with the ledger",
+            body="\n".join(str(d) for d in drifts[:50]),
+        )
+    return len(drifts)
+
+
+def inbox_retry_task() -> dict:
+    with audit_origin("task inbox_retry"):
+        return webhook_deliveries_replay(
+            deliveries=WebhookDelivery.objects.filter(processed_at__isnull=True),
+            max_attempts=INBOX_MAX_ATTEMPTS,
+        )
+
+
+def reservations_expire_task() -> int:
+    with audit_origin("task reservations_expire"):
+        return reservations_expire()
+
+
+def backorders_fill_task() -> int:
+    with audit_origin("task backorders_fill"):
+        return backorders_fill_due()

@@ -1,0 +1,159 @@
+"""Instant reservation at the one fulfilment location, backorders, oversell handling, and the
+seed's order flow end to end."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from channels.models import Channel
+from exceptions.models import OpsException
+from ims.models import Notification, OpsTask
+from ims.roles import Role
+from inventory.models import Movement
+from orders.models import ChannelOrder, CustomerNotification
+from tests.orders import payloads as p
+from tests.orders.conftest import level
+
+pytestmark = pytest.mark.django_db
+
+
+def shop_order(post, order_id, lines, **kwargs):
+    body = p.dumps(p.shopify_order(order_id, lines, **kwargs))
+    response = post("shop", body, p.shopify_headers(body, "orders/create"))
+    assert response.status_code == 200, response.content
+    return ChannelOrder.objects.get(channel__code="shop", external_id=str(order_id))
+
+
+def test_the_seed_order_flow_placed_webhook_reserved_location_sla_notified(
+    channels, post, monkeypatch
+):
+    events = []
+    monkeypatch.setattr(
+        "orders.services.order_event",
+        lambda *, order, event, at: events.append((order.external_id, event)),
+    )
+    order = shop_order(post, 9001, [("A-1", 2), ("B-2", 1)])
+    assert order.status == "reserved"
+    assert order.location.code == "WH"
+    assert [(ln.product.sku, ln.reserved, ln.location.code) for ln in order.lines.all()] == [
+        ("A-1", 2, "WH"),
+        ("B-2", 1, "WH"),
+    ]
+    assert (level("A-1", "WH").available, level("A-1", "WH").reserved) == (3, 2)
+    assert (level("B-2", "WH").available, level("B-2", "WH").reserved) == (9, 1)
+    assert events == [("9001", "reserved")]
+    note = CustomerNotification.objects.get()
+    assert (note.order, note.kind, note.status) == (order, "order_received", "queued")
+    movements = Movement.objects.filter(ref=f"order:{order.pk}")
+    assert sorted(movements.values_list("from_state", "to_state", "quantity")) == [
+        ("available", "reserved", 1),
+        ("available", "reserved", 2),
+    ]
+    assert Channel.objects.get(code="shop").status == "active"
+
+
+def test_the_location_covering_the_most_lines_wins_ties_go_to_the_earlier(channels, post, ingest):
+    ingest("inventory", "sku_id,location,quantity\nW-3,NYC,1\n")
+    # NYC covers A-1 × 3 and W-3; WH covers A-1 × 3 only: NYC wins though it comes second.
+    order = shop_order(post, 1, [("A-1", 3), ("W-3", 1)])
+    assert order.location.code == "NYC"
+    assert order.status == "reserved"
+    # Both cover the one line: the tie goes to WH, first in the channel's list.
+    tie = shop_order(post, 2, [("A-1", 1)])
+    assert tie.location.code == "WH"
+
+
+def test_a_line_is_reserved_fully_or_not_at_all_and_waits_as_a_backorder(
+    channels, post, user_with_role
+):
+    admin = user_with_role(Role.ADMIN)
+    order = shop_order(post, 3, [("B-2", 4), ("A-1", 6)])  # A-1: 5 at WH, 3 at NYC
+    a, b = order.lines.get(sku="A-1"), order.lines.get(sku="B-2")
+    assert (b.reserved, b.backordered) == (4, 0)
+    assert (a.reserved, a.backordered) == (0, 6)
+    assert order.status == "backordered" and order.location.code == "WH"
+    assert level("A-1", "WH").available == 5  # nothing of A-1 was taken
+    # Oversell_Risk: units wanted / units available at the channel's locations.
+    risk = OpsException.objects.get(discrepancy="Oversell_Risk")
+    assert (risk.sku_id, risk.channel.code, risk.expected, risk.actual, risk.oversell) == (
+        "A-1",
+        "shop",
+        "6",
+        "8",
+        True,
+    )
+    shop = Channel.objects.get(code="shop")
+    assert shop.status == "paused" and "order 3" in shop.pause_reason
+    assert Notification.objects.filter(recipient=admin, kind="channel_paused").exists()
+    assert admin.email in [m.to[0] for m in mail.outbox]
+    task = OpsTask.objects.get(kind="backorder")
+    assert task.ref == f"order:{order.pk}" and task.role == Role.ADMIN.value
+
+
+def test_an_unknown_sku_is_held_as_a_backorder_and_raises_an_oversell(channels, post):
+    order = shop_order(post, 4, [("NOPE-9", 1)])
+    line = order.lines.get()
+    assert (line.product, line.backordered) == (None, 1)
+    assert OpsException.objects.get().sku_id == "NOPE-9"
+    assert Channel.objects.get(code="shop").status == "paused"
+
+
+def test_the_seeds_retail_pro_example_reserves_a_and_b_in_new_york(ingest, secrets, post):
+    ingest("locations", "code,name,kind\nNY,New York,store\nNSH,Nashville,store\n")
+    ingest(
+        "channels",
+        "code,name,kind,sync_mode,locations,safety_buffer,currency\nshop,Shop,shopify,push,NY;NSH,0,USD\n",
+    )
+    ingest(
+        "catalog",
+        "sku_id,name,barcode,category,uom,cost,mrp,price,currency\n"
+        "A,A,4006381333900,x,EA,1.00,9.00,5.00,USD\n"
+        "B,B,4006381333917,x,EA,1.00,9.00,5.00,USD\n"
+        "C,C,4006381333924,x,EA,1.00,9.00,5.00,USD\n",
+    )
+    ingest(
+        "inventory",
+        "sku_id,location,quantity\nA,NY,10\nA,NSH,10\nB,NY,10\nB,NSH,10\nC,NY,0\nC,NSH,0\n",
+    )
+    order = shop_order(post, 830, [("A", 2), ("B", 2), ("C", 2)])
+    assert order.location.code == "NY"
+    assert {ln.sku: (ln.reserved, ln.backordered) for ln in order.lines.all()} == {
+        "A": (2, 0),
+        "B": (2, 0),
+        "C": (0, 2),
+    }
+
+
+def test_committed_movements_tell_the_sync_engine_which_skus_changed(
+    channels, post, monkeypatch, django_capture_on_commit_callbacks
+):
+    heard = []
+    monkeypatch.setattr(
+        "channels.services.stock_changed", lambda *, product_ids: heard.append(product_ids)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        order = shop_order(post, 5, [("A-1", 1), ("B-2", 1)])
+    ids = sorted(ln.product_id for ln in order.lines.all())
+    assert ids in heard
+
+
+def test_an_unpaid_order_is_held_then_confirmed_or_expired(channels, post, now):
+    import datetime as dt
+
+    from orders.services import reservations_expire
+
+    unpaid = shop_order(post, 6, [("A-1", 2)], financial_status="pending")
+    assert unpaid.confirmed_at is None and unpaid.hold_until is not None
+    paid_later = shop_order(post, 7, [("A-1", 1)], financial_status="pending")
+    body = p.dumps(p.shopify_order(7, [("A-1", 1)], financial_status="paid"))
+    post("shop", body, p.shopify_headers(body, "orders/paid"))
+    paid_later.refresh_from_db()
+    assert paid_later.confirmed_at is not None and paid_later.hold_until is None
+
+    assert reservations_expire(now=unpaid.hold_until - dt.timedelta(minutes=1)) == 0
+    assert reservations_expire(now=unpaid.hold_until + dt.timedelta(minutes=1)) == 1
+    unpaid.refresh_from_db()
+    assert unpaid.status == "cancelled"
+    assert level("A-1", "WH").reserved == 1  # only the paid order still holds stock
+    assert Movement.objects.filter(reason="expiry", quantity=2).exists()
