@@ -30,13 +30,19 @@ VIEW_ALL = [
     "inventory.view_movement",
     "channels.view_channel",
     "channels.view_channellisting",
+    "channels.view_syncrun",
     "exceptions.view_opsexception",
     "exceptions.view_reconcilerun",
 ]
 CATALOG_EDIT = ["catalog.add_product", "catalog.change_product", "catalog.add_productalias"]
 PRICE_EDIT = ["catalog.add_price"]
 TRIAGE = ["exceptions.acknowledge_opsexception", "exceptions.push_opsexception"]
-CHANNEL_ADMIN = ["channels.change_channel", "channels.resume_channel", "catalog.change_category"]
+CHANNEL_ADMIN = [
+    "channels.change_channel",
+    "channels.resume_channel",
+    "channels.approve_syncrun",
+    "catalog.change_category",
+]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.CATALOG_MANAGER: [*VIEW_ALL, *CATALOG_EDIT],
