@@ -135,6 +135,8 @@ class ChannelListing(models.Model):
     price = models.DecimalField(null=True, blank=True, **MONEY)
     currency = models.CharField(max_length=3, blank=True)
     seen_at = models.DateTimeField()
+    # Provider ids read live (variant id, inventory item id, version…) that pushes need.
+    ref = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -191,7 +193,9 @@ class SyncRun(models.Model):
     source = models.CharField(max_length=10, blank=True)
     # Only these products (a stock change, a correction); empty: the whole channel.
     product_ids = models.JSONField(default=list, blank=True)
-    paused = models.BooleanField(default=False, help_text="planned as a paused channel: zero availability")
+    paused = models.BooleanField(
+        default=False, help_text="planned as a paused channel: zero availability"
+    )
     started_at = models.DateTimeField()
     heartbeat_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -227,7 +231,9 @@ class SyncRun(models.Model):
                 name="one_running_sync_per_channel",
             ),
         ]
-        indexes = [models.Index(fields=["channel", "status", "started_at"], name="sync_run_channel")]
+        indexes = [
+            models.Index(fields=["channel", "status", "started_at"], name="sync_run_channel")
+        ]
 
     def __str__(self) -> str:
         return f"sync #{self.pk} {self.channel_id} {self.mode} {self.status}"
@@ -287,7 +293,9 @@ class PushRecord(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["channel", "product", "field", "pushed_at"], name="push_record_echo")
+            models.Index(
+                fields=["channel", "product", "field", "pushed_at"], name="push_record_echo"
+            )
         ]
 
     def __str__(self) -> str:

@@ -222,9 +222,7 @@ class ProviderClient:
         status = response.status_code
         if status in RETRY_STATUSES:
             self.failed_calls += 1
-            raise Retryable(
-                f"HTTP {status}", retry_after=self.wait_for(response), status=status
-            )
+            raise Retryable(f"HTTP {status}", retry_after=self.wait_for(response), status=status)
         if status in (401, 403) and self.on_unauthorized is not None and not refreshed[0]:
             refreshed[0] = True
             if self.on_unauthorized():
