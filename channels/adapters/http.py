@@ -131,6 +131,21 @@ class RetryPolicy:
     # Never wait longer than this for one Retry-After (a provider asking for an hour is an outage).
     longest_wait: float = 120.0
 
+    @classmethod
+    def from_settings(cls) -> RetryPolicy:
+        """IMS_HTTP_RETRY_ATTEMPTS, IMS_HTTP_BACKOFF_SECONDS, IMS_HTTP_BACKOFF_MAX (settings or env)."""
+        from django.conf import settings
+
+        def value(name, default):
+            return float(getattr(settings, name, None) or os.environ.get(name) or default)
+
+        return cls(
+            attempts=int(value("IMS_HTTP_RETRY_ATTEMPTS", 6)),
+            initial=value("IMS_HTTP_BACKOFF_SECONDS", 0.5),
+            maximum=value("IMS_HTTP_BACKOFF_MAX", 30),
+            longest_wait=value("IMS_HTTP_LONGEST_WAIT", 120),
+        )
+
 
 class ProviderClient:
     """httpx.Client with the provider's base URL, timeouts, retries and the channel's limiter."""
@@ -160,7 +175,7 @@ class ProviderClient:
             follow_redirects=False,
         )
         self.limiter = limiter
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy.from_settings()
         self.sleep = sleep
         self.on_unauthorized = on_unauthorized
         self.wait_for = wait_for
@@ -174,7 +189,7 @@ class ProviderClient:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, Retryable) and error.retry_after is not None:
             return min(error.retry_after, self.retry.longest_wait)
-        return wait_exponential_jitter(initial=self.retry.initial, max=self.retry.maximum)(state)
+        return wait_exponential_jitter(multiplier=self.retry.initial, max=self.retry.maximum)(state)
 
     def request(
         self, method: str, url: str, *, operation: str = "default", **kwargs

@@ -41,6 +41,10 @@ from channels.adapters.http import ProviderClient, RateLimiter
 from channels.errors import ChannelUnreachable, ProviderRefused
 
 READ_PAGE = 100
+# A first estimate of each document's cost per item (Shopify's documented calculation: one point
+# per object, 2 + first × node for a connection, 10 per mutation), replaced by the
+# requestedQueryCost Shopify reports once the operation has run.
+FIRST_ESTIMATE = {"Variants": 5.0, "FirstLocation": 3.0, "SetQuantities": 1.0, "Prices": 11.0}
 SKU_FILTER = 50  # SKUs per `sku:… OR sku:…` search
 
 VARIANTS_QUERY = """
@@ -122,7 +126,8 @@ class ThrottleState:
             now_available = min(
                 self.maximum, self.available + (self.clock() - self.at) * self.restore_rate
             )
-            return max(0.0, (cost - now_available) / self.restore_rate)
+            # One point of margin: the bucket Shopify reports is rounded.
+            return max(0.0, (cost + 1 - now_available) / self.restore_rate)
 
     def spend(self, cost: float) -> None:
         """Count a call about to be sent, so calls in a row do not all see the same bucket."""
@@ -148,6 +153,7 @@ class ShopifyAdapter:
         *,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.config = config
         self.version = config.setting("API_VERSION", "2025-01")
@@ -165,7 +171,7 @@ class ShopifyAdapter:
             transport=transport,
             sleep=sleep,
         )
-        self.throttle = ThrottleState()
+        self.throttle = ThrottleState(clock)
         self.cost_per_item: dict[str, float] = {}
         self._location: str | None = config.setting("LOCATION_ID") or None
         self.points_used = 0.0
@@ -177,7 +183,10 @@ class ShopifyAdapter:
     # -- transport -----------------------------------------------------------
     def graphql(self, document: str, variables: dict, *, operation: str, items: int = 1) -> dict:
         """Run one document, paced by the cost bucket; THROTTLED answers wait and go again."""
-        expected = self.cost_per_item.get(operation, 0.0) * items
+        per_item = self.cost_per_item.get(operation, FIRST_ESTIMATE.get(operation, 1.0))
+        expected = per_item * items + (10 if operation in ("SetQuantities",) else 0) * (
+            operation not in self.cost_per_item
+        )
         for _ in range(30):
             pause = self.throttle.wait_for(expected)
             if pause:
@@ -200,6 +209,7 @@ class ShopifyAdapter:
             if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
                 self.throttled += 1
                 self.client.failed_calls += 1
+                self.sleep(max(self.throttle.wait_for(expected), 0.05))
                 continue
             if errors:
                 raise ProviderRefused(
@@ -227,17 +237,18 @@ class ShopifyAdapter:
         for group in chunks(list(skus), SKU_FILTER):
             wanted = set(group)
             search = " OR ".join(f"sku:{_quote(s)}" for s in group)
-            yield from (state for state in self._variants(search) if state.sku in wanted)
+            states = self._variants(search, page_size=len(group))
+            yield from (state for state in states if state.sku in wanted)
 
-    def _variants(self, search: str | None) -> Iterator[ListingState]:
+    def _variants(self, search: str | None, page_size: int = READ_PAGE) -> Iterator[ListingState]:
         location = self.location_id()
         after = None
         while True:
             data = self.graphql(
                 VARIANTS_QUERY,
-                {"first": READ_PAGE, "after": after, "query": search, "locationId": location},
+                {"first": page_size, "after": after, "query": search, "locationId": location},
                 operation="Variants",
-                items=READ_PAGE,
+                items=page_size,
             )
             currency = data["shop"]["currencyCode"]
             page = data["productVariants"]
