@@ -373,15 +373,15 @@ def breaker_reason(*, channel: Channel, plan: Plan) -> str:
     if not listed:
         return ""
     changed, zeroed = plan.changed_skus, plan.zeroed
-    if changed >= fewest and Decimal(changed * 100) > max_change * listed:
-        return (
-            f"would change {changed} of {listed} SKUs ({changed * 100 / listed:.1f} %), "
-            f"more than the {max_change.normalize():f} % allowed"
-        )
     if zeroed >= fewest and Decimal(zeroed * 100) > max_zero * listed:
         return (
             f"would set {zeroed} of {listed} SKUs to zero ({zeroed * 100 / listed:.1f} %), "
             f"more than the {max_zero.normalize():f} % allowed (a truncated file?)"
+        )
+    if changed >= fewest and Decimal(changed * 100) > max_change * listed:
+        return (
+            f"would change {changed} of {listed} SKUs ({changed * 100 / listed:.1f} %), "
+            f"more than the {max_change.normalize():f} % allowed"
         )
     return ""
 
