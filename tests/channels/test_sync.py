@@ -28,17 +28,7 @@ from ims.roles import Role
 from tests.fakes.shopify import FakeShopify
 
 # Transactional: the pause enqueues its zero push after commit, as in production.
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def roles():
-    """A transactional test starts from an empty database: put the role groups back."""
-    from django.apps import apps
-
-    from ims.roles import sync_groups
-
-    sync_groups(apps)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("role_groups")]
 
 
 @pytest.fixture
