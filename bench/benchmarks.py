@@ -281,4 +281,4 @@ def reconcile_bench(args, *, table, timed) -> None:
     )
 
 
-ALL = {"reconcile": reconcile_bench}
+ALL = {"reconcile": reconcile_bench, "sync": __import__("bench_sync").sync_bench}

@@ -440,7 +440,13 @@ def pending_flush_schedule(*, channel: Channel, now=None) -> None:
     if settings.Q_CLUSTER.get("sync"):
         enqueue("channels.tasks.sync_pending_task", channel.pk)
         return
-    debounce = int(getattr(settings, "IMS_SYNC_DEBOUNCE_SECONDS", 0) or 10)
+    import os
+
+    debounce = int(
+        getattr(settings, "IMS_SYNC_DEBOUNCE_SECONDS", 0)
+        or os.environ.get("IMS_SYNC_DEBOUNCE_SECONDS")
+        or 10
+    )
     Schedule.objects.get_or_create(
         name=f"sync pending {channel.code}",
         defaults={

@@ -334,3 +334,65 @@ def test_the_command_writes_the_plan_and_fails_loudly(shop, tmp_path, capsys):
         call_command("sync", "--channel", "shop", "--out", str(tmp_path))
     assert "not synced in full" in str(caught.value)
     assert (tmp_path / "sync-plan.csv").exists()
+
+
+def _mismatch(sku, discrepancy, expected, actual, channel="shop"):
+    product = Product.objects.get(sku=sku)
+    ops_exceptions_record(
+        findings=[
+            Finding(
+                sku,
+                discrepancy,
+                expected,
+                actual,
+                Channel.objects.get(code=channel).pk,
+                product.pk,
+                currency="USD",
+            )
+        ],
+        source="reconcile",
+        now=timezone.now(),
+    )
+    return OpsException.objects.get(sku_id=sku, discrepancy=discrepancy)
+
+
+def test_push_correction_sends_that_sku_and_marks_it_pushed(shop, user_with_role):
+    from channels.services import sync_push_correction
+
+    ops = user_with_role(Role.OPS)
+    exception = _mismatch("B-2", Discrepancy.PRICE_MISMATCH, "8.00", "7.00")
+    sync_push_correction(exception=exception, actor=ops)
+    exception.refresh_from_db()
+    assert (exception.push_status, exception.push_error) == ("pushed", "")
+    assert shop.variant("B-2")["price"] == Decimal("8.00")
+    assert shop.writes[("A-1", "quantity")] == 0  # only that SKU
+    run = SyncRun.objects.get(trigger="correction")
+    assert run.actor == ops and run.product_ids == [exception.product_id]
+    assert list(
+        AuditEvent.objects.filter(object_id=str(exception.pk)).values_list("action", flat=True)
+    ) == ["exception_push_result", "exception_push"]
+
+
+def test_push_correction_fails_visibly_when_the_shop_refuses(shop, user_with_role):
+    from channels.services import sync_push_correction
+
+    shop.refuse["A-1"] = "INVALID_QUANTITY_TOO_HIGH"
+    exception = _mismatch("A-1", Discrepancy.STOCK_MISMATCH, "12", "9")
+    sync_push_correction(exception=exception, actor=user_with_role(Role.OPS))
+    exception.refresh_from_db()
+    assert exception.push_status == "failed" and "refused by the shop" in exception.push_error
+
+
+def test_push_correction_is_refused_for_a_read_only_channel_or_a_role_without_it(
+    world, user_with_role
+):
+    from channels.errors import SyncNotAllowed
+    from channels.services import sync_push_correction
+
+    exception = _mismatch("A-1", Discrepancy.STOCK_MISMATCH, "0", "3", channel="market")
+    with pytest.raises(NotAllowed):
+        sync_push_correction(exception=exception, actor=user_with_role(Role.FINANCE))
+    with pytest.raises(SyncNotAllowed, match="read-only"):
+        sync_push_correction(exception=exception, actor=user_with_role(Role.OPS))
+    exception.refresh_from_db()
+    assert exception.push_status == "" and not SyncRun.objects.exists()

@@ -1,6 +1,7 @@
 """Register every background schedule; safe to run again (it updates, never duplicates)."""
 
 import datetime as dt
+import os
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
@@ -15,6 +16,12 @@ SCHEDULES = {
         (2, 0),
     ),
     "prices in force": ("catalog.tasks.prices_refresh_task", Schedule.MINUTES, 5, None),
+    "channel sync (each channel in its mode)": (
+        "channels.tasks.sync_task",
+        Schedule.MINUTES,
+        int(os.environ.get("IMS_SYNC_EVERY_MINUTES", "15")),
+        None,
+    ),
 }
 
 
