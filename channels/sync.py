@@ -395,6 +395,7 @@ class SyncOutcome:
     runs: list[SyncRun] = field(default_factory=list)
     plan_path: Path | None = None
     problems: list[str] = field(default_factory=list)
+    reconcile: object = None  # the ReconcileRun that recorded the exceptions after the sync
 
 
 def sync(
@@ -407,8 +408,12 @@ def sync(
     now: dt.datetime | None = None,
     progress: Progress | None = None,
     adapter_options: dict | None = None,
+    record_exceptions: bool = True,
 ) -> SyncOutcome:
-    """Sync every channel (or one) and write sync-plan.csv; one channel's failure stops no other."""
+    """Sync every channel (or one) and write sync-plan.csv; one channel's failure stops no other.
+
+    Then (record_exceptions) reconcile the same scope, so what was read live, sent or found
+    failing is in the exceptions at once, in every mode (read_only records exceptions only)."""
     if mode is not None:
         effective_mode(Channel(sync_mode=SyncMode.PUSH), mode)  # refuses an unknown mode
     channels = [channel] if channel is not None else list(Channel.objects.order_by("code"))
@@ -436,9 +441,12 @@ def sync(
             outcome.problems.append(
                 f"{ch.code}: sync #{run.pk}: {run.failed} value(s) refused by the provider"
             )
-    outcome.plan_path = write_plan(
-        runs=outcome.runs, out_dir=Path(out_dir or settings.IMS_REPORTS_DIR)
-    )
+    out = Path(out_dir or settings.IMS_REPORTS_DIR)
+    outcome.plan_path = write_plan(runs=outcome.runs, out_dir=out)
+    if record_exceptions:
+        from exceptions.reconcile import reconcile
+
+        outcome.reconcile = reconcile(channel=channel, out_dir=out)
     return outcome
 
 

@@ -29,13 +29,3 @@ def config():
         )
 
     return make
-
-
-@pytest.fixture
-def role_groups():
-    """A transactional test starts from a flushed database: put the role groups back."""
-    from django.apps import apps
-
-    from ims.roles import sync_groups
-
-    sync_groups(apps)

@@ -10,7 +10,8 @@ from channels.models import Channel, ChannelListing
 from exceptions.models import OpsException
 from tests.fakes.shopify import FakeShopify
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("role_groups")]
+# serialized_rollback: the role groups the migrations made are back for the tests after these.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture

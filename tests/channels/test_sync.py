@@ -28,7 +28,8 @@ from ims.roles import Role
 from tests.fakes.shopify import FakeShopify
 
 # Transactional: the pause enqueues its zero push after commit, as in production.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("role_groups")]
+# serialized_rollback: the role groups the migrations made are back for the tests after these.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
@@ -396,3 +397,19 @@ def test_push_correction_is_refused_for_a_read_only_channel_or_a_role_without_it
         sync_push_correction(exception=exception, actor=user_with_role(Role.OPS))
     exception.refresh_from_db()
     assert exception.push_status == "" and not SyncRun.objects.exists()
+
+
+def test_read_only_records_exceptions_from_what_it_read_and_sends_nothing(shop, tmp_path):
+    Channel.objects.filter(code="shop").update(sync_mode="read_only")
+    outcome = sync(channel=Channel.objects.get(code="shop"), out_dir=tmp_path)
+    assert outcome.runs[0].mode == "read_only" and not shop.writes
+    found = set(
+        OpsException.objects.filter(channel__code="shop", status="open").values_list(
+            "sku_id", "discrepancy", "expected", "actual"
+        )
+    )
+    assert found == {
+        ("A-1", "Stock_Mismatch", "12", "9"),
+        ("B-2", "Price_Mismatch", "8.00", "7.00"),
+    }
+    assert (tmp_path / "sync-plan.csv").exists() and (tmp_path / "exceptions.csv").exists()

@@ -63,6 +63,7 @@ def test_setup_schedules_can_run_again_without_duplicating(capsys):
     call_command("setup_schedules")
     names = list(Schedule.objects.values_list("name", "func"))
     assert sorted(names) == [
+        ("channel sync (each channel in its mode)", "channels.tasks.sync_task"),
         ("nightly reconcile and reports", "exceptions.tasks.reconcile_task"),
         ("prices in force", "catalog.tasks.prices_refresh_task"),
     ]

@@ -46,6 +46,12 @@ class Command(BaseCommand):
                 f"{run.blocked_prices} price(s) blocked by a rule"
             )
         self.stdout.write(f"plan: {outcome.plan_path or Path(out or settings.IMS_REPORTS_DIR)}")
+        if outcome.reconcile is not None:
+            run = outcome.reconcile
+            self.stdout.write(
+                f"exceptions recorded by reconcile #{run.pk}: {run.created} new, "
+                f"{run.updated} changed, {run.resolved} resolved"
+            )
         if outcome.problems:
             for problem in outcome.problems:
                 self.stderr.write(problem)
