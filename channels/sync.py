@@ -36,6 +36,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from catalog.gtin import gtin14_or_none
 from catalog.models import Product, ProductStatus
 from catalog.rules import PricePolicy, policies
 from catalog.services import prices_refresh
@@ -145,7 +146,7 @@ def listings_apply_live(
                 state.sku,
                 state.external_id,
                 state.barcode,
-                None,
+                gtin14_or_none(state.barcode) if state.barcode else None,
                 state.quantity if state.quantity is not None else 0,
                 state.price,
                 state.currency,
@@ -832,6 +833,8 @@ def _conclude(run: SyncRun, channel: Channel) -> SyncRun:
         for (product_id, sku), items in per_sku.items()
     ]
     ops_exceptions_record(findings=findings, source=ExceptionSource.SYNC, now=now)
+    # Echoes older than a week are of no use any more.
+    PushRecord.objects.filter(channel=channel, pushed_at__lt=now - dt.timedelta(days=7)).delete()
     # Sync failures this run did not find again are over: the run reached the channel.
     still = {f.sku_id for f in findings}
     open_sync = OpsException.objects.filter(

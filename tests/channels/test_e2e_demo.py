@@ -17,6 +17,11 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.fixture
 def demo_shop(tmp_path, monkeypatch, settings):
     """load_demo, then a fake Shopify holding exactly what the demo's Shopify snapshot shows."""
+    from django.apps import apps
+
+    from ims.roles import sync_groups
+
+    sync_groups(apps)  # load_demo makes one user per role; a flushed database has no groups
     settings.IMS_REPORTS_DIR = tmp_path / "reports"
     call_command("load_demo", "--dir", str(tmp_path / "demo"))
     call_command("reconcile", "--channel", "shopify", "--out", str(tmp_path / "before"))
