@@ -478,7 +478,7 @@ def write_plan(*, runs: Sequence[SyncRun], out_dir: Path) -> Path:
 
 
 def _start(channel: Channel, *, mode: str, trigger: str, actor, now, product_ids, resumes=None):
-    stale_after = dt.timedelta(seconds=int(_setting("IMS_SYNC_STALE_SECONDS", "300")))
+    stale_after = dt.timedelta(seconds=int(_setting("IMS_SYNC_STALE_SECONDS", "1800")))
     with transaction.atomic():
         running = (
             SyncRun.objects.select_for_update()

@@ -84,7 +84,7 @@ class AmazonAdapter:
         self.fulfillment = config.setting("FULFILLMENT_CHANNEL", "DEFAULT")
         self.feed_threshold = int(config.setting("FEED_THRESHOLD", "20"))
         self.feed_poll = float(config.setting("FEED_POLL_SECONDS", "15"))
-        self.feed_wait = float(config.setting("FEED_WAIT_SECONDS", "1800"))
+        self.feed_wait = float(config.setting("FEED_WAIT_SECONDS", "1200"))
         self.sleep, self.clock = sleep, clock
         self.client = ProviderClient(
             channel=config.code,
