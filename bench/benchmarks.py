@@ -293,4 +293,10 @@ def _orders(args, **kwargs):
     orders_bench(args, **kwargs)
 
 
-ALL = {"reconcile": reconcile_bench, "triage": _triage, "orders": _orders}
+def _sync(args, **kwargs):
+    from bench_sync import sync_bench
+
+    sync_bench(args, **kwargs)
+
+
+ALL = {"reconcile": reconcile_bench, "triage": _triage, "orders": _orders, "sync": _sync}

@@ -3,6 +3,7 @@
 import math
 import re
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -56,6 +57,11 @@ class Channel(models.Model):
     base_url = models.URLField(blank=True)
     locations = models.ManyToManyField(Location, through="ChannelLocation", related_name="channels")
     last_snapshot_at = models.DateTimeField(null=True, blank=True)
+    # The mass-change breaker (blank: the IMS_SYNC_MAX_CHANGE_PCT / IMS_SYNC_MAX_ZERO_PCT defaults):
+    # a push that would change more than this share of the channel's listings, or set more than
+    # this share to zero, halts for an admin to approve.
+    breaker_change_pct = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    breaker_zero_pct = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
 
     class Meta:
         ordering = ["code"]
@@ -129,6 +135,8 @@ class ChannelListing(models.Model):
     price = models.DecimalField(null=True, blank=True, **MONEY)
     currency = models.CharField(max_length=3, blank=True)
     seen_at = models.DateTimeField()
+    # Provider ids read live (variant id, inventory item id, version…) that pushes need.
+    ref = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -145,3 +153,166 @@ class ChannelListing(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.identifier}"
+
+
+# ---------------------------------------------------------------------------
+# Sync runs: what was planned, sent, refused, and how it went
+
+
+class SyncStatus(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    # Some SKUs were refused by the provider (each one a Sync_Failure); the rest went out.
+    PARTIAL = "partial"
+    FAILED = "failed"
+    # The mass-change breaker stopped it before anything was sent: an admin approves or discards it.
+    HALTED = "halted"
+    DISCARDED = "discarded"
+    # The worker died mid-run; a later run for the channel took over.
+    INTERRUPTED = "interrupted"
+
+
+class SyncTrigger(models.TextChoices):
+    COMMAND = "command"
+    SCHEDULE = "schedule"
+    STOCK_CHANGED = "stock_changed"
+    CORRECTION = "correction"
+    PAUSE = "pause"
+    APPROVAL = "approval"
+    PAGE = "page"
+
+
+class SyncRun(models.Model):
+    """One sync of one channel: the plan (its lines), counts, progress, errors and timing."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="sync_runs")
+    mode = models.CharField(max_length=10, choices=SyncMode.choices)
+    trigger = models.CharField(max_length=16, choices=SyncTrigger.choices)
+    status = models.CharField(max_length=12, choices=SyncStatus.choices, default=SyncStatus.RUNNING)
+    # "live": read through the adapter at the start; "snapshot": the last snapshot ingested.
+    source = models.CharField(max_length=10, blank=True)
+    # Only these products (a stock change, a correction); empty: the whole channel.
+    product_ids = models.JSONField(default=list, blank=True)
+    paused = models.BooleanField(
+        default=False, help_text="planned as a paused channel: zero availability"
+    )
+    started_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    listings_read = models.PositiveIntegerField(default=0)
+    planned = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    stale = models.PositiveIntegerField(default=0)
+    blocked_prices = models.PositiveIntegerField(default=0)
+    calls = models.PositiveIntegerField(default=0)
+    failed_calls = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0, help_text="lines handled so far (progress)")
+    error = models.TextField(blank=True)
+    halt_reason = models.CharField(max_length=500, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    resumes = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resumed_by"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        permissions = [("approve_syncrun", "Can approve or discard a halted sync run")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel"],
+                condition=Q(status="running"),
+                name="one_running_sync_per_channel",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["channel", "status", "started_at"], name="sync_run_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"sync #{self.pk} {self.channel_id} {self.mode} {self.status}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.planned else min(100, round(self.done * 100 / self.planned))
+
+    @property
+    def duration(self):
+        return (self.finished_at or self.heartbeat_at) - self.started_at
+
+
+class LineState(models.TextChoices):
+    PLANNED = "planned"  # read_only / dry_run: not to be sent
+    PENDING = "pending"  # push: not sent yet
+    SENT = "sent"
+    FAILED = "failed"
+    STALE = "stale"  # not sent: the channel changed since it was read
+
+
+class SyncLine(models.Model):
+    """One differing field of one listed product: sync-plan.csv's row."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    sku_id = models.CharField(max_length=64)
+    field = models.CharField(max_length=8)  # quantity | price
+    current = models.CharField(max_length=32)
+    target = models.CharField(max_length=32)
+    state = models.CharField(max_length=8, choices=LineState.choices)
+    error = models.CharField(max_length=500, blank=True)
+    # Provider ids for the push (variant id, inventory item id…), as read.
+    ref = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["run", "sku_id", "field"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "product", "field"], name="sync_line_unique"),
+        ]
+        indexes = [models.Index(fields=["run", "state"], name="sync_line_state")]
+
+    def __str__(self) -> str:
+        return f"{self.sku_id} {self.field} {self.current}→{self.target} ({self.state})"
+
+
+class PushRecord(models.Model):
+    """A value IMS sent to a channel: when it echoes back (a webhook, the next read) it is ours,
+    not a channel edit."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    field = models.CharField(max_length=8)
+    value = models.CharField(max_length=32)
+    pushed_at = models.DateTimeField()
+    run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["channel", "product", "field", "pushed_at"], name="push_record_echo"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.product_id} {self.field}={self.value}"
+
+
+class PendingPush(models.Model):
+    """A product whose stock changed and whose ATP is due on a channel (debounced)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "product"], name="pending_push_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.product_id}"

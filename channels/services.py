@@ -373,6 +373,10 @@ def channel_pause(
             reason=reason,
             at=now,
         )
+        # Its listings go to zero availability as soon as it can be reached (in its mode).
+        from ims.tasks import enqueue
+
+        enqueue("channels.tasks.sync_paused_task", locked.pk)
         notify_roles(
             Role.ADMIN,
             kind="channel_paused",
@@ -416,6 +420,106 @@ def channel_resume(*, channel: Channel, actor, reason: str = "") -> None:
 def stock_changed(*, product_ids) -> None:
     """Committed movements changed these products' stock: their ATP is due on every channel.
 
-    Called by the inventory services after commit. The sync engine (channels/sync.py)
-    pushes it, debounced per channel and in each channel's sync mode.
+    Called by the inventory and order services after commit. Each channel that may send or
+    plan (push, dry_run) gets the products queued (PendingPush) and one flush scheduled
+    IMS_SYNC_DEBOUNCE_SECONDS later, so a burst of orders makes one push, not one per order;
+    with the in-process queue (IMS_QUEUE=sync) the flush runs at once.
     """
+    from django.utils import timezone
+
+    from channels.models import PendingPush
+
+    product_ids = sorted({int(p) for p in product_ids})
+    if not product_ids:
+        return
+    now = timezone.now()
+    channels = list(Channel.objects.exclude(sync_mode=SyncMode.READ_ONLY).order_by("code"))
+    PendingPush.objects.bulk_create(
+        [
+            PendingPush(channel=channel, product_id=product_id, since=now)
+            for channel in channels
+            for product_id in product_ids
+        ],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+    for channel in channels:
+        pending_flush_schedule(channel=channel, now=now)
+
+
+def pending_flush_schedule(*, channel: Channel, now=None) -> None:
+    """Flush the channel's pending pushes IMS_SYNC_DEBOUNCE_SECONDS from now (once: changes in
+    the window join the same flush); at once with the in-process queue."""
+    from django.conf import settings
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    from ims.tasks import enqueue
+
+    if settings.Q_CLUSTER.get("sync"):
+        enqueue("channels.tasks.sync_pending_task", channel.pk)
+        return
+    import os
+
+    debounce = int(
+        getattr(settings, "IMS_SYNC_DEBOUNCE_SECONDS", 0)
+        or os.environ.get("IMS_SYNC_DEBOUNCE_SECONDS")
+        or 10
+    )
+    Schedule.objects.get_or_create(
+        name=f"sync pending {channel.code}",
+        defaults={
+            "func": "channels.tasks.sync_pending_task",
+            "args": repr((channel.pk,)),
+            "schedule_type": Schedule.ONCE,
+            "repeats": 1,
+            "next_run": (now or timezone.now()) + dt.timedelta(seconds=debounce),
+        },
+    )
+
+
+def sync_push_correction(*, exception, actor) -> None:
+    """The dashboard's "Push correction": queue pushing HQ's value for that SKU to that channel.
+
+    The push runs in the background in the channel's mode; the exception's push_status goes
+    queued → pushed (or failed, with push_error). Reconcile later finds it aligned (verified).
+    """
+    from channels.errors import SyncNotAllowed
+    from exceptions.models import Discrepancy, PushStatus
+    from ims.audit import audit_record
+    from ims.errors import NotAllowed
+    from ims.tasks import enqueue
+
+    if actor is None or not actor.has_perm("exceptions.push_opsexception"):
+        raise NotAllowed("your role cannot push corrections", code="not_allowed")
+    if not exception.is_open:
+        raise SyncNotAllowed(f"exception #{exception.pk} is {exception.status}")
+    if (
+        exception.channel_id is None
+        or exception.product_id is None
+        or exception.discrepancy
+        not in (
+            Discrepancy.PRICE_MISMATCH,
+            Discrepancy.STOCK_MISMATCH,
+            Discrepancy.SYNC_FAILURE,
+        )
+    ):
+        raise SyncNotAllowed(
+            f"a {exception.discrepancy} exception has no value to push", code="nothing_to_push"
+        )
+    if exception.channel.sync_mode == SyncMode.READ_ONLY:
+        raise SyncNotAllowed(
+            f"channel {exception.channel.code} is read-only: nothing is sent to it",
+            code="channel_read_only",
+        )
+    before = {"push_status": exception.push_status}
+    exception.push_status, exception.push_error = PushStatus.QUEUED, ""
+    exception.save(update_fields=["push_status", "push_error"])
+    audit_record(
+        actor=actor,
+        action="exception_push",
+        obj=exception,
+        before=before,
+        after={"push_status": exception.push_status},
+    )
+    enqueue("channels.tasks.sync_push_correction_task", exception.pk, actor.pk)

@@ -149,7 +149,7 @@ class OpsExceptionViewSet(viewsets.ReadOnlyModelViewSet):
 
     @action(detail=True, methods=["post"])
     def push(self, request, pk=None):
-        from channels.sync import sync_push_correction
+        from channels.services import sync_push_correction
 
         exception = self.get_object()
         sync_push_correction(exception=exception, actor=request.user)

@@ -172,7 +172,7 @@ def exception_acknowledge(request: HttpRequest) -> HttpResponse:
 @require_POST
 def exception_push(request: HttpRequest) -> HttpResponse:
     """Queue a push of the authoritative value for each selected exception's SKU to its channel."""
-    from channels.sync import sync_push_correction
+    from channels.services import sync_push_correction
 
     queued, refused = 0, []
     for exception in _selected(request):

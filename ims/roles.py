@@ -30,6 +30,7 @@ VIEW_ALL = [
     "inventory.view_movement",
     "channels.view_channel",
     "channels.view_channellisting",
+    "channels.view_syncrun",
     "exceptions.view_opsexception",
     "exceptions.view_reconcilerun",
     "orders.view_channelorder",
@@ -58,7 +59,12 @@ ORDER_ADMIN = [
     "orders.replay_webhookdelivery",
     "orders.view_webhookdelivery",
 ]
-CHANNEL_ADMIN = ["channels.change_channel", "channels.resume_channel", "catalog.change_category"]
+CHANNEL_ADMIN = [
+    "channels.change_channel",
+    "channels.resume_channel",
+    "channels.approve_syncrun",
+    "catalog.change_category",
+]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.CATALOG_MANAGER: [*VIEW_ALL, *CATALOG_EDIT],

@@ -21,4 +21,5 @@ urlpatterns = [
     path("api/audit/<int:pk>/", AuditEventDetail.as_view(), name="api-audit-detail"),
     path("api/orders/", include("orders.urls")),
     path("webhooks/<str:code>/", order_views.webhook, name="webhook"),
+    path("channels/", include("channels.urls")),
 ]

@@ -1,6 +1,7 @@
 """Register every background schedule; safe to run again (it updates, never duplicates)."""
 
 import datetime as dt
+import os
 
 from django.utils import timezone
 from django_q.models import Schedule
@@ -25,6 +26,12 @@ SCHEDULES = {
         None,
     ),
     "fill backorders": ("orders.tasks.backorders_fill_task", Schedule.MINUTES, 5, None),
+    "channel sync (each channel in its mode)": (
+        "channels.tasks.sync_task",
+        Schedule.MINUTES,
+        int(os.environ.get("IMS_SYNC_EVERY_MINUTES", "15")),
+        None,
+    ),
 }
 
 

@@ -1,10 +1,11 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from ims.audit import audit_origin
+from ims.management.base import AuditedCommand
 from inventory.services import ledger_drift, ledger_repair
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Recompute every stock level from the movement ledger and report any drift "
         "(exit 1); with --repair, record a logged correction movement for each."

@@ -1,11 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from ims.audit import audit_origin
+from ims.management.base import AuditedCommand
 from orders.models import WebhookDelivery
 from orders.services import webhook_deliveries_replay
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Process stored webhook deliveries again: by default every one not processed yet. "
         "A delivery already processed changes nothing."

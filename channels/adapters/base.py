@@ -1,0 +1,183 @@
+"""What every channel adapter speaks: plain dataclasses in and out, the Protocol, the config.
+
+Adapters translate, services decide: an adapter knows its provider's URLs, auth,
+payloads, pagination, batching and rate limits, returns these dataclasses, and
+never touches the ORM. Credentials come from the environment
+(`IMS_CHANNEL_<CODE>_<NAME>`, see Channel.env_prefix) and never reach a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar, Protocol
+
+from channels.errors import ChannelNotConfigured
+
+QUANTITY = "quantity"
+PRICE = "price"
+
+
+@dataclass(frozen=True)
+class ListingState:
+    """What the channel shows for one of its listings now."""
+
+    sku: str
+    quantity: int | None
+    price: Decimal | None
+    currency: str
+    external_id: str = ""
+    barcode: str = ""
+    # Provider ids a later push needs (variant id, inventory item id, version, product type…).
+    ref: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StockUpdate:
+    """Set the units a channel may sell of one SKU."""
+
+    sku: str
+    quantity: int
+    # What the channel showed when the plan was made: compare-and-set where the provider has it.
+    previous: int | None = None
+    ref: Mapping[str, Any] = field(default_factory=dict)
+    # Stable per plan line: idempotency keys and file names derive from it, so a rerun sends once.
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class PriceUpdate:
+    """Set the offer price (and MRP where the provider shows one) of one SKU."""
+
+    sku: str
+    price: Decimal
+    currency: str
+    mrp: Decimal | None = None
+    previous: Decimal | None = None
+    ref: Mapping[str, Any] = field(default_factory=dict)
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """The provider's answer for one SKU and field: sent, refused (error), or stale (not sent:
+    the channel changed since the plan was made, so an absolute overwrite was refused)."""
+
+    sku: str
+    field: str
+    ok: bool
+    error: str = ""
+    stale: bool = False
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    read: bool = True
+    push_stock: bool = True
+    push_price: bool = True
+    webhooks: bool = False
+    # The provider refuses a quantity write when the current value is not the one we read.
+    compare_and_set: bool = False
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    """One channel as its adapter sees it: no ORM object, just the values it needs."""
+
+    code: str
+    kind: str
+    base_url: str
+    currency: str
+    env_prefix: str
+    # Location ids the adapter needs (e.g. a Shopify location gid) come from settings too.
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    @classmethod
+    def of(cls, channel, *, environ: Mapping[str, str] | None = None) -> AdapterConfig:
+        return cls(
+            code=channel.code,
+            kind=channel.kind,
+            base_url=(channel.base_url or "").rstrip("/"),
+            currency=channel.currency,
+            env_prefix=channel.env_prefix,
+            environ=os.environ if environ is None else environ,
+        )
+
+    def secret(self, name: str) -> str:
+        """A credential; a missing one names the variable to set (never a value)."""
+        value = self.environ.get(self.env_prefix + name, "")
+        if not value:
+            raise ChannelNotConfigured(
+                f"channel {self.code}: set {self.env_prefix}{name}",
+                extra={"variable": self.env_prefix + name},
+            )
+        return value
+
+    def setting(self, name: str, default: str = "") -> str:
+        return self.environ.get(self.env_prefix + name, default) or default
+
+
+class ChannelAdapter(Protocol):
+    kind: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    # The provider's largest allowed batch per call.
+    stock_batch: ClassVar[int]
+    price_batch: ClassVar[int]
+
+    def fetch_snapshot(self, *, skus: Sequence[str] | None = None) -> Iterator[ListingState]:
+        """Every listing (or only these SKUs), page by page."""
+        ...
+
+    def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]: ...
+
+    def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]: ...
+
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------
+# JSON with exact decimals: money goes out as the number it is, never through float.
+
+_DECIMAL = re.compile(r'"\\u0000dec:(-?[0-9.]+)"')
+
+
+def _mark(value):
+    if isinstance(value, Decimal):
+        return "\u0000dec:" + format(value, "f")
+    if isinstance(value, Mapping):
+        return {k: _mark(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mark(v) for v in value]
+    return value
+
+
+def json_dumps(payload: Any) -> str:
+    """JSON text in which every Decimal is a JSON number with exactly its digits."""
+    return _DECIMAL.sub(r"\1", json.dumps(_mark(payload), separators=(",", ":")))
+
+
+def json_loads(text: str | bytes) -> Any:
+    """Parse a provider's JSON with numbers that have a fraction read as Decimal."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def as_price(value) -> Decimal | None:
+    """A provider's price (string, int or Decimal) as Decimal; None when absent."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def as_quantity(value) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(Decimal(str(value)))

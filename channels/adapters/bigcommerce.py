@@ -1,0 +1,168 @@
+"""BigCommerce through its REST API (catalog v3 variants, inventory v3 absolute adjustments).
+
+- Read: `GET /v3/catalog/variants` 250 a page (meta.pagination current_page / total_pages);
+  named SKUs with `sku:in=A,B,…`. A variant without its own price shows its product's
+  (`calculated_price`).
+- Stock: `PUT /v3/inventory/adjustments/absolute` with `{reason, items: [{location_id,
+  variant_id, quantity}]}`, up to 2,000 items a call.
+- Prices: `PUT /v3/catalog/variants` (batch) with `[{id, price}]`, up to 50 a call.
+- A refused batch (422) is split in halves until the refused variants are found, so one bad
+  variant does not hold back the others.
+- Rate limits: `X-Rate-Limit-Time-Reset-Ms` on a 429 is waited; when `X-Rate-Limit-Requests-Left`
+  reaches 0 the adapter waits for the window to reset before the next call.
+
+Settings (environment): `IMS_CHANNEL_<CODE>_ACCESS_TOKEN` (secret), `…_LOCATION_ID` (default 1);
+base_url is `https://api.bigcommerce.com/stores/<store hash>`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import httpx
+
+from channels.adapters.base import (
+    PRICE,
+    QUANTITY,
+    AdapterConfig,
+    Capabilities,
+    ListingState,
+    PriceUpdate,
+    PushResult,
+    StockUpdate,
+    as_price,
+    as_quantity,
+    chunks,
+    json_dumps,
+    json_loads,
+)
+from channels.adapters.http import ProviderClient, RateLimiter
+from channels.errors import ProviderRefused
+
+
+class BigCommerceAdapter:
+    kind = "bigcommerce"
+    capabilities = Capabilities(webhooks=True, compare_and_set=False)
+    stock_batch = 2000
+    price_batch = 50
+
+    def __init__(
+        self,
+        config: AdapterConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.config = config
+        self.location = int(config.setting("LOCATION_ID", "1"))
+        self.sleep = sleep
+        self.client = ProviderClient(
+            channel=config.code,
+            base_url=config.base_url,
+            headers={
+                "X-Auth-Token": config.secret("ACCESS_TOKEN"),
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+            limiter=RateLimiter(
+                key=f"bigcommerce:{config.code}", rates={"default": "150/30 seconds"}
+            ),
+            transport=transport,
+            sleep=sleep,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _call(self, method: str, url: str, **kwargs) -> httpx.Response:
+        response = self.client.request(method, url, **kwargs)
+        if response.headers.get("x-rate-limit-requests-left") == "0":
+            reset = response.headers.get("x-rate-limit-time-reset-ms", "0")
+            self.sleep(int(reset) / 1000 if reset.isdigit() else 1.0)
+        return response
+
+    def fetch_snapshot(self, *, skus: Sequence[str] | None = None) -> Iterator[ListingState]:
+        if skus is None:
+            yield from self._variants({})
+            return
+        for group in chunks(list(skus), 50):
+            yield from self._variants({"sku:in": ",".join(group)})
+
+    def _variants(self, params: dict) -> Iterator[ListingState]:
+        page = 1
+        while True:
+            body = json_loads(
+                self._call(
+                    "GET", "/v3/catalog/variants", params={**params, "limit": 250, "page": page}
+                ).content
+            )
+            for variant in body["data"]:
+                price = variant.get("price")
+                yield ListingState(
+                    sku=variant.get("sku") or "",
+                    quantity=as_quantity(variant.get("inventory_level")),
+                    price=as_price(price if price is not None else variant.get("calculated_price")),
+                    currency=self.config.currency,
+                    external_id=str(variant["id"]),
+                    ref={"variant_id": variant["id"], "product_id": variant["product_id"]},
+                )
+            pagination = body.get("meta", {}).get("pagination", {})
+            if pagination.get("current_page", page) >= pagination.get("total_pages", page):
+                return
+            page += 1
+
+    def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
+        def send(batch):
+            self._call(
+                "PUT",
+                "/v3/inventory/adjustments/absolute",
+                content=json_dumps(
+                    {
+                        "reason": "IMS sync",
+                        "items": [
+                            {
+                                "location_id": self.location,
+                                "variant_id": u.ref["variant_id"],
+                                "quantity": u.quantity,
+                            }
+                            for u in batch
+                        ],
+                    }
+                ),
+            )
+
+        return self._push(updates, QUANTITY, self.stock_batch, send)
+
+    def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        def send(batch):
+            self._call(
+                "PUT",
+                "/v3/catalog/variants",
+                content=json_dumps([{"id": u.ref["variant_id"], "price": u.price} for u in batch]),
+            )
+
+        return self._push(updates, PRICE, self.price_batch, send)
+
+    def _push(self, updates, field: str, size: int, send) -> list[PushResult]:
+        results = [
+            PushResult(u.sku, field, False, "no BigCommerce variant for this SKU")
+            for u in updates
+            if not u.ref.get("variant_id")
+        ]
+        ready = [u for u in updates if u.ref.get("variant_id")]
+        for batch in chunks(ready, size):
+            results.extend(self._send_split(list(batch), field, send))
+        return results
+
+    def _send_split(self, batch, field: str, send) -> list[PushResult]:
+        try:
+            send(batch)
+        except ProviderRefused as exc:
+            if exc.status != 422 or len(batch) == 1:
+                return [PushResult(u.sku, field, False, exc.message[:400]) for u in batch]
+            half = len(batch) // 2
+            return self._send_split(batch[:half], field, send) + self._send_split(
+                batch[half:], field, send
+            )
+        return [PushResult(u.sku, field, True) for u in batch]

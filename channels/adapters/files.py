@@ -1,0 +1,102 @@
+"""The file adapter: a CSV drop folder, for channels and ERPs that only exchange files.
+
+Out: each push writes one CSV into the channel's outbox (`IMS_CHANNEL_<CODE>_OUTBOX`, default
+`var/outbox/<code>/`): `channel,sku_id,quantity,price,currency`, a blank cell meaning "leave as
+is". The file is written under a temporary name and renamed, so the other side never picks up
+half a file, and its name comes from the plan line keys, so a rerun of the same plan rewrites
+the same file instead of adding a second one.
+In: `fetch_snapshot` reads the newest CSV in the inbox (`…_INBOX`, default `var/inbox/<code>/`)
+in the snapshot format (`channel,sku_id,quantity,price,currency`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from django.conf import settings
+
+from channels.adapters.base import (
+    PRICE,
+    QUANTITY,
+    AdapterConfig,
+    Capabilities,
+    ListingState,
+    PriceUpdate,
+    PushResult,
+    StockUpdate,
+    as_price,
+    as_quantity,
+)
+from ims.money import money
+
+COLUMNS = ("channel", "sku_id", "quantity", "price", "currency")
+
+
+class FileAdapter:
+    kind = "file"
+    capabilities = Capabilities(webhooks=False, compare_and_set=False)
+    stock_batch = 100_000
+    price_batch = 100_000
+
+    def __init__(self, config: AdapterConfig, *, transport=None, sleep: Callable | None = None):
+        self.config = config
+        base = Path(settings.BASE_DIR) / "var"
+        self.outbox = Path(config.setting("OUTBOX") or base / "outbox" / config.code)
+        self.inbox = Path(config.setting("INBOX") or base / "inbox" / config.code)
+
+    def close(self) -> None:
+        return None
+
+    def fetch_snapshot(self, *, skus: Sequence[str] | None = None) -> Iterator[ListingState]:
+        files = sorted(self.inbox.glob("*.csv"), key=lambda p: (p.stat().st_mtime, p.name))
+        if not files:
+            return
+        wanted = set(skus) if skus is not None else None
+        with files[-1].open(encoding="utf-8-sig", newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row.get("channel") and row["channel"] != self.config.code:
+                    continue
+                sku = row.get("sku_id", "")
+                if wanted is not None and sku not in wanted:
+                    continue
+                yield ListingState(
+                    sku=sku,
+                    quantity=as_quantity(row.get("quantity")),
+                    price=as_price(row.get("price")),
+                    currency=row.get("currency", ""),
+                    external_id=row.get("external_id", ""),
+                    barcode=row.get("barcode", ""),
+                )
+
+    def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
+        return self._write(updates, QUANTITY)
+
+    def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        return self._write(updates, PRICE)
+
+    def _write(self, updates, field: str) -> list[PushResult]:
+        if not updates:
+            return []
+        keys = "\n".join(u.key or u.sku for u in updates)
+        name = f"{self.config.code}-{field}-{hashlib.sha256(keys.encode()).hexdigest()[:16]}.csv"
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        target = self.outbox / name
+        temporary = self.outbox / f".{name}.part"
+        with temporary.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            for u in updates:
+                if field == QUANTITY:
+                    writer.writerow([self.config.code, u.sku, u.quantity, "", ""])
+                else:
+                    writer.writerow(
+                        [self.config.code, u.sku, "", money(u.price, u.currency), u.currency]
+                    )
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+        return [PushResult(u.sku, field, True) for u in updates]

@@ -1,0 +1,155 @@
+"""Flipkart through the Marketplace Seller API, listings v3.
+
+- Auth: OAuth client credentials (`/oauth-service/oauth/token?grant_type=client_credentials
+  &scope=Seller_Api`, HTTP Basic with the application id and secret), renewed before it expires
+  and when the API answers 401.
+- Read: `GET /listings/v3/{sku,sku,…}`, at most 10 SKUs a call (Flipkart cannot list every
+  listing: IMS names the SKUs it expects). Price is MRP + selling price; stock per location.
+- Push: `POST /listings/v3/update/price` (`{sku: {product_id, price: {mrp, selling_price,
+  currency}}}`) and `POST /listings/v3/update/inventory` (`{sku: {product_id, locations:
+  [{id, inventory}]}}`), at most 10 SKUs a call. The answer is HTTP 200 with a status per SKU:
+  a `FAILURE` is that SKU's refusal with Flipkart's error descriptions.
+
+Settings (environment): `IMS_CHANNEL_<CODE>_APP_ID`, `…_APP_SECRET` (secrets),
+`…_LOCATION_ID` (the Flipkart warehouse location id; default: the one each listing shows).
+base_url is `https://api.flipkart.net/sellers`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from urllib.parse import quote
+
+import httpx
+
+from channels.adapters.base import (
+    PRICE,
+    QUANTITY,
+    AdapterConfig,
+    Capabilities,
+    ListingState,
+    PriceUpdate,
+    PushResult,
+    StockUpdate,
+    as_price,
+    chunks,
+    json_dumps,
+    json_loads,
+)
+from channels.adapters.http import ProviderClient, RateLimiter
+
+MAX_SKUS = 10
+
+
+class FlipkartAdapter:
+    kind = "flipkart"
+    capabilities = Capabilities(webhooks=True, compare_and_set=False)
+    stock_batch = MAX_SKUS
+    price_batch = MAX_SKUS
+    lists_all = False  # the engine names the SKUs to read
+
+    def __init__(
+        self,
+        config: AdapterConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.config = config
+        self.app = (config.secret("APP_ID"), config.secret("APP_SECRET"))
+        self.location = config.setting("LOCATION_ID")
+        self.clock = clock
+        self.client = ProviderClient(
+            channel=config.code,
+            base_url=config.base_url,
+            headers={"Accept": "application/json", "Content-Type": "application/json"},
+            limiter=RateLimiter(key=f"flipkart:{config.code}", rates={"default": "10/second"}),
+            transport=transport,
+            sleep=sleep,
+            on_unauthorized=self._token,
+        )
+        self.expires_at = 0.0
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _token(self) -> bool:
+        response = self.client.http.get(
+            "/oauth-service/oauth/token",
+            params={"grant_type": "client_credentials", "scope": "Seller_Api"},
+            auth=httpx.BasicAuth(*self.app),
+        )
+        if response.status_code != 200:
+            return False
+        body = response.json()
+        self.client.http.headers["Authorization"] = f"Bearer {body['access_token']}"
+        self.expires_at = self.clock() + int(body.get("expires_in", 3600)) - 60
+        return True
+
+    def call(self, method: str, url: str, **kwargs):
+        if self.clock() >= self.expires_at:
+            self._token()
+        return json_loads(self.client.request(method, url, **kwargs).content)
+
+    def fetch_snapshot(self, *, skus: Sequence[str] | None = None) -> Iterator[ListingState]:
+        for group in chunks(list(skus or []), MAX_SKUS):
+            body = self.call("GET", "/listings/v3/" + ",".join(quote(s, safe="") for s in group))
+            for sku, listing in (body.get("available") or {}).items():
+                price = listing.get("price") or {}
+                locations = listing.get("locations") or []
+                location = next(
+                    (loc for loc in locations if not self.location or loc["id"] == self.location),
+                    None,
+                )
+                yield ListingState(
+                    sku=sku,
+                    quantity=location.get("inventory") if location else None,
+                    price=as_price(price.get("selling_price")),
+                    currency=price.get("currency") or self.config.currency,
+                    external_id=listing.get("product_id", ""),
+                    ref={
+                        "product_id": listing.get("product_id"),
+                        "location_id": location["id"] if location else self.location,
+                        "mrp": str(price.get("mrp")) if price.get("mrp") is not None else None,
+                    },
+                )
+
+    def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        def body(u: PriceUpdate) -> dict:
+            mrp = u.mrp if u.mrp is not None else as_price(u.ref.get("mrp")) or u.price
+            return {
+                "product_id": u.ref.get("product_id"),
+                "price": {"mrp": mrp, "selling_price": u.price, "currency": u.currency},
+            }
+
+        return self._post("/listings/v3/update/price", updates, PRICE, body)
+
+    def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
+        def body(u: StockUpdate) -> dict:
+            return {
+                "product_id": u.ref.get("product_id"),
+                "locations": [
+                    {"id": u.ref.get("location_id") or self.location, "inventory": u.quantity}
+                ],
+            }
+
+        return self._post("/listings/v3/update/inventory", updates, QUANTITY, body)
+
+    def _post(self, url: str, updates, field: str, body) -> list[PushResult]:
+        results = []
+        for group in chunks(list(updates), MAX_SKUS):
+            answer = self.call("POST", url, content=json_dumps({u.sku: body(u) for u in group}))
+            for u in group:
+                status = answer.get(u.sku) or {}
+                if status.get("status") == "SUCCESS":
+                    results.append(PushResult(u.sku, field, True))
+                else:
+                    errors = "; ".join(
+                        f"{e.get('code')}: {e.get('description')}" for e in status.get("errors", [])
+                    )
+                    results.append(
+                        PushResult(u.sku, field, False, errors[:400] or "no status for this SKU")
+                    )
+        return results

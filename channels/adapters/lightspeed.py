@@ -1,0 +1,131 @@
+"""Lightspeed Retail (X-Series) POS through its REST API 2.0 / 2.1.
+
+- Read: `GET /api/2.0/products` and `GET /api/2.0/inventory`, paged by version (`after=` the
+  last page's `version.max`, until a page comes back empty); the count is the product's
+  `inventory_level` at the channel's outlet, the price `price_excluding_tax`.
+- Push: `PUT /api/2.1/products/{id}` per product (Lightspeed has no batch write): the price as
+  `details.price_excluding_tax`, the count as `details.inventory: [{outlet_id, current_amount}]`.
+- Rate limits: `X-RateLimit-Limit` / `X-RateLimit-Remaining` / `X-RateLimit-Reset`; a 429's
+  `Retry-After` (or the reset time) is waited, and a limiter keeps one worker to the plan.
+No machine-readable specification of this API is in ../shared/specs; the payloads follow
+Lightspeed's published reference.
+
+Settings (environment): `IMS_CHANNEL_<CODE>_ACCESS_TOKEN` (secret), `…_OUTLET_ID` (required);
+base_url is `https://<domain prefix>.retail.lightspeed.app`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import httpx
+
+from channels.adapters.base import (
+    PRICE,
+    QUANTITY,
+    AdapterConfig,
+    Capabilities,
+    ListingState,
+    PriceUpdate,
+    PushResult,
+    StockUpdate,
+    as_price,
+    as_quantity,
+    json_dumps,
+    json_loads,
+)
+from channels.adapters.http import ProviderClient, RateLimiter
+from channels.errors import ProviderRefused
+
+
+class LightspeedAdapter:
+    kind = "lightspeed"
+    capabilities = Capabilities(webhooks=True, compare_and_set=False)
+    stock_batch = 1
+    price_batch = 1
+
+    def __init__(
+        self,
+        config: AdapterConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.config = config
+        self.outlet = config.secret("OUTLET_ID")
+        self.client = ProviderClient(
+            channel=config.code,
+            base_url=config.base_url,
+            headers={
+                "Authorization": f"Bearer {config.secret('ACCESS_TOKEN')}",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+            limiter=RateLimiter(key=f"lightspeed:{config.code}", rates={"default": "5/second"}),
+            transport=transport,
+            sleep=sleep,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _versioned(self, url: str) -> Iterator[dict]:
+        after = 0
+        while True:
+            body = json_loads(
+                self.client.request("GET", url, params={"after": after, "page_size": 1000}).content
+            )
+            data = body.get("data") or []
+            if not data:
+                return
+            yield from data
+            after = (body.get("version") or {}).get("max") or max(d.get("version", 0) for d in data)
+
+    def fetch_snapshot(self, *, skus: Sequence[str] | None = None) -> Iterator[ListingState]:
+        wanted = set(skus) if skus is not None else None
+        levels = {
+            row["product_id"]: as_quantity(row.get("inventory_level"))
+            for row in self._versioned("/api/2.0/inventory")
+            if row.get("outlet_id") == self.outlet and not row.get("deleted_at")
+        }
+        for product in self._versioned("/api/2.0/products"):
+            sku = product.get("sku") or ""
+            if product.get("deleted_at") or not sku or (wanted is not None and sku not in wanted):
+                continue
+            yield ListingState(
+                sku=sku,
+                quantity=levels.get(product["id"]),
+                price=as_price(product.get("price_excluding_tax")),
+                currency=self.config.currency,
+                external_id=product["id"],
+                ref={"product_id": product["id"]},
+            )
+
+    def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
+        return [
+            self._put(
+                u,
+                QUANTITY,
+                {
+                    "details": {
+                        "inventory": [{"outlet_id": self.outlet, "current_amount": u.quantity}]
+                    }
+                },
+            )
+            for u in updates
+        ]
+
+    def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        return [self._put(u, PRICE, {"details": {"price_excluding_tax": u.price}}) for u in updates]
+
+    def _put(self, u, field: str, body: dict) -> PushResult:
+        if not u.ref.get("product_id"):
+            return PushResult(u.sku, field, False, "no Lightspeed product for this SKU")
+        try:
+            self.client.request(
+                "PUT", f"/api/2.1/products/{u.ref['product_id']}", content=json_dumps(body)
+            )
+        except ProviderRefused as exc:
+            return PushResult(u.sku, field, False, exc.message[:400])
+        return PushResult(u.sku, field, True)

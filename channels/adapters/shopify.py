@@ -1,0 +1,405 @@
+"""Shopify through the Admin GraphQL API (2025-01 documents, valid against the published schema).
+
+- Read: `productVariants` (cursor pagination, 100 a page) with each variant's price and its
+  `available` quantity at the channel's location (`inventoryItem.inventoryLevel`).
+- Stock: `inventorySetQuantities` with `compareQuantity` (compare-and-set: Shopify refuses a
+  write whose compare value is stale), up to 250 quantities a call. A call is all or nothing:
+  the items Shopify names in `userErrors` are reported and the rest are sent again at once.
+- Prices: `productVariantsBulkUpdate` per product, 25 products aliased into one document.
+- Throttle: cost-based. Every answer carries `extensions.cost.throttleStatus`
+  (maximumAvailable, currentlyAvailable, restoreRate); before a call the adapter waits until
+  the bucket holds the call's expected cost, and a THROTTLED answer waits what is missing.
+
+Settings (environment): `IMS_CHANNEL_<CODE>_ACCESS_TOKEN` (Admin API access token, secret),
+`…_LOCATION_ID` (a Location gid; default: the shop's first location), `…_API_VERSION` (2025-01).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+
+import httpx
+
+from channels.adapters.base import (
+    PRICE,
+    QUANTITY,
+    AdapterConfig,
+    Capabilities,
+    ListingState,
+    PriceUpdate,
+    PushResult,
+    StockUpdate,
+    as_price,
+    chunks,
+    json_dumps,
+    json_loads,
+)
+from channels.adapters.http import ProviderClient, RateLimiter
+from channels.errors import ChannelUnreachable, ProviderRefused
+
+READ_PAGE = 100
+# A first estimate of each document's cost per item (Shopify's documented calculation: one point
+# per object, 2 + first × node for a connection, 10 per mutation), replaced by the
+# requestedQueryCost Shopify reports once the operation has run.
+FIRST_ESTIMATE = {"Variants": 5.0, "FirstLocation": 3.0, "SetQuantities": 1.0, "Prices": 11.0}
+SKU_FILTER = 50  # SKUs per `sku:… OR sku:…` search
+
+VARIANTS_QUERY = """
+query Variants($first: Int!, $after: String, $query: String, $locationId: ID!) {
+  shop { currencyCode }
+  productVariants(first: $first, after: $after, query: $query) {
+    nodes {
+      id
+      sku
+      barcode
+      price
+      product { id }
+      inventoryItem {
+        id
+        inventoryLevel(locationId: $locationId) {
+          quantities(names: ["available"]) { name quantity }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+LOCATIONS_QUERY = """
+query FirstLocation {
+  locations(first: 1) { nodes { id } }
+}
+"""
+
+SET_QUANTITIES = """
+mutation SetQuantities($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+
+
+def prices_document(count: int) -> str:
+    """`count` productVariantsBulkUpdate calls aliased p0…pN in one mutation."""
+    params = ", ".join(f"$p{i}: ID!, $v{i}: [ProductVariantsBulkInput!]!" for i in range(count))
+    calls = "\n".join(
+        f"  p{i}: productVariantsBulkUpdate(productId: $p{i}, variants: $v{i}, "
+        f"allowPartialUpdates: true) {{\n"
+        f"    productVariants {{ id price }}\n"
+        f"    userErrors {{ code field message }}\n"
+        f"  }}"
+        for i in range(count)
+    )
+    return f"mutation Prices({params}) {{\n{calls}\n}}\n"
+
+
+class ThrottleState:
+    """Shopify's leaky bucket as its last answer described it, restored with time since."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.maximum: float | None = None
+        self.available: float | None = None
+        self.restore_rate: float | None = None
+        self.at = 0.0
+        self.lock = threading.Lock()
+
+    def update(self, status: dict) -> None:
+        with self.lock:
+            self.maximum = float(status["maximumAvailable"])
+            self.available = float(status["currentlyAvailable"])
+            self.restore_rate = float(status["restoreRate"])
+            self.at = self.clock()
+
+    def wait_for(self, cost: float) -> float:
+        """Seconds until the bucket holds `cost` points (0 when it does, or nothing is known yet)."""
+        with self.lock:
+            if self.available is None or not self.restore_rate:
+                return 0.0
+            cost = min(cost, self.maximum or cost)
+            now_available = min(
+                self.maximum, self.available + (self.clock() - self.at) * self.restore_rate
+            )
+            # One point of margin: the bucket Shopify reports is rounded.
+            return max(0.0, (cost + 1 - now_available) / self.restore_rate)
+
+    def spend(self, cost: float) -> None:
+        """Count a call about to be sent, so calls in a row do not all see the same bucket."""
+        with self.lock:
+            if self.available is not None:
+                now = self.clock()
+                self.available = (
+                    min(self.maximum, self.available + (now - self.at) * self.restore_rate) - cost
+                )
+                self.at = now
+
+
+class ShopifyAdapter:
+    kind = "shopify"
+    capabilities = Capabilities(webhooks=True, compare_and_set=True)
+    stock_batch = 250
+    price_batch = 250  # variants; grouped into documents of PRICE_PRODUCTS products
+    PRICE_PRODUCTS = 25
+
+    def __init__(
+        self,
+        config: AdapterConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.config = config
+        self.version = config.setting("API_VERSION", "2025-01")
+        self.sleep = sleep
+        self.client = ProviderClient(
+            channel=config.code,
+            base_url=config.base_url,
+            headers={
+                "X-Shopify-Access-Token": config.secret("ACCESS_TOKEN"),
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+            # Cost is what Shopify limits; this only keeps one worker from hammering it.
+            limiter=RateLimiter(key=f"shopify:{config.code}", rates={"default": "40/second"}),
+            transport=transport,
+            sleep=sleep,
+        )
+        self.throttle = ThrottleState(clock)
+        self.cost_per_item: dict[str, float] = {}
+        self._location: str | None = config.setting("LOCATION_ID") or None
+        self.points_used = 0.0
+        self.throttled = 0
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- transport -----------------------------------------------------------
+    def graphql(self, document: str, variables: dict, *, operation: str, items: int = 1) -> dict:
+        """Run one document, paced by the cost bucket; THROTTLED answers wait and go again."""
+        per_item = self.cost_per_item.get(operation, FIRST_ESTIMATE.get(operation, 1.0))
+        expected = per_item * items + (10 if operation in ("SetQuantities",) else 0) * (
+            operation not in self.cost_per_item
+        )
+        for _ in range(30):
+            pause = self.throttle.wait_for(expected)
+            if pause:
+                self.sleep(pause)
+            self.throttle.spend(expected)
+            response = self.client.request(
+                "POST",
+                f"/admin/api/{self.version}/graphql.json",
+                operation=operation,
+                content=json_dumps({"query": document, "variables": variables}),
+            )
+            body = json_loads(response.content)
+            cost = (body.get("extensions") or {}).get("cost") or {}
+            if cost.get("throttleStatus"):
+                self.throttle.update(cost["throttleStatus"])
+            if cost.get("requestedQueryCost") is not None:
+                self.cost_per_item[operation] = float(cost["requestedQueryCost"]) / max(items, 1)
+                expected = float(cost["requestedQueryCost"])
+            errors = body.get("errors") or []
+            if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
+                self.throttled += 1
+                self.client.failed_calls += 1
+                self.sleep(max(self.throttle.wait_for(expected), 0.05))
+                continue
+            if errors:
+                raise ProviderRefused(
+                    f"{self.config.code}: {operation}: "
+                    + "; ".join(str(e.get("message")) for e in errors)[:400]
+                )
+            self.points_used += float(cost.get("actualQueryCost") or 0)
+            return body["data"]
+        raise ChannelUnreachable(f"{self.config.code}: {operation}: still throttled after 30 tries")
+
+    def location_id(self) -> str:
+        if self._location is None:
+            data = self.graphql(LOCATIONS_QUERY, {}, operation="FirstLocation")
+            nodes = data["locations"]["nodes"]
+            if not nodes:
+                raise ProviderRefused(f"{self.config.code}: the shop has no location")
+            self._location = nodes[0]["id"]
+        return self._location
+
+    # -- read ----------------------------------------------------------------
+    def fetch_snapshot(self, *, skus: Sequence[str] | None = None) -> Iterator[ListingState]:
+        if skus is None:
+            yield from self._variants(None)
+            return
+        for group in chunks(list(skus), SKU_FILTER):
+            wanted = set(group)
+            search = " OR ".join(f"sku:{_quote(s)}" for s in group)
+            states = self._variants(search, page_size=len(group))
+            yield from (state for state in states if state.sku in wanted)
+
+    def _variants(self, search: str | None, page_size: int = READ_PAGE) -> Iterator[ListingState]:
+        location = self.location_id()
+        after = None
+        while True:
+            data = self.graphql(
+                VARIANTS_QUERY,
+                {"first": page_size, "after": after, "query": search, "locationId": location},
+                operation="Variants",
+                items=page_size,
+            )
+            currency = data["shop"]["currencyCode"]
+            page = data["productVariants"]
+            for node in page["nodes"]:
+                yield _state(node, currency, location)
+            if not page["pageInfo"]["hasNextPage"]:
+                return
+            after = page["pageInfo"]["endCursor"]
+
+    # -- push ----------------------------------------------------------------
+    def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
+        results: list[PushResult] = []
+        for batch in chunks(list(updates), self.stock_batch):
+            results.extend(self._set_quantities(list(batch)))
+        return results
+
+    def _set_quantities(self, batch: list[StockUpdate], again: bool = True) -> list[PushResult]:
+        missing = [u for u in batch if not u.ref.get("inventory_item_id")]
+        batch = [u for u in batch if u.ref.get("inventory_item_id")]
+        results = [
+            PushResult(u.sku, QUANTITY, False, "no Shopify inventory item for this SKU")
+            for u in missing
+        ]
+        if not batch:
+            return results
+        location = self.location_id()
+        quantities = []
+        for u in batch:
+            item = {
+                "inventoryItemId": u.ref["inventory_item_id"],
+                "locationId": u.ref.get("location_id") or location,
+                "quantity": u.quantity,
+            }
+            # Compare-and-set: Shopify refuses the write when the quantity is no longer `previous`.
+            if u.previous is not None:
+                item["compareQuantity"] = u.previous
+            quantities.append(item)
+        data = self.graphql(
+            SET_QUANTITIES,
+            {
+                "input": {
+                    "name": "available",
+                    "reason": "correction",
+                    "referenceDocumentUri": f"ims://sync/{batch[0].key or 'push'}",
+                    "ignoreCompareQuantity": False,
+                    "quantities": quantities,
+                }
+            },
+            operation="SetQuantities",
+            items=len(batch),
+        )
+        errors = data["inventorySetQuantities"]["userErrors"]
+        if not errors:
+            return results + [PushResult(u.sku, QUANTITY, True) for u in batch]
+        by_index: dict[int, list[dict]] = defaultdict(list)
+        general = []
+        for error in errors:
+            index = _index(error.get("field"), "quantities")
+            (by_index[index] if index is not None and index < len(batch) else general).append(error)
+        if general or not again:
+            message = "; ".join(e["message"] for e in general or errors)[:400]
+            return results + [
+                _refused(u, by_index.get(i) or general or errors, QUANTITY, message)
+                for i, u in enumerate(batch)
+            ]
+        # Shopify applied nothing: report the named items, send the others again.
+        refused = [
+            _refused(batch[i], errs, QUANTITY, "; ".join(e["message"] for e in errs))
+            for i, errs in sorted(by_index.items())
+        ]
+        rest = [u for i, u in enumerate(batch) if i not in by_index]
+        return results + refused + (self._set_quantities(rest, again=False) if rest else [])
+
+    def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        results: list[PushResult] = []
+        by_product: dict[str, list[PriceUpdate]] = defaultdict(list)
+        for u in updates:
+            if not (u.ref.get("variant_id") and u.ref.get("product_id")):
+                results.append(PushResult(u.sku, PRICE, False, "no Shopify variant for this SKU"))
+            else:
+                by_product[u.ref["product_id"]].append(u)
+        products = list(by_product.items())
+        for group in chunks(products, self.PRICE_PRODUCTS):
+            variables = {}
+            for i, (product_id, items) in enumerate(group):
+                variables[f"p{i}"] = product_id
+                variables[f"v{i}"] = [
+                    {"id": u.ref["variant_id"], "price": format(u.price, "f")} for u in items
+                ]
+            data = self.graphql(
+                prices_document(len(group)),
+                variables,
+                operation="Prices",
+                items=len(group),
+            )
+            for i, (_product_id, items) in enumerate(group):
+                errors = data[f"p{i}"]["userErrors"]
+                by_index: dict[int, list[dict]] = defaultdict(list)
+                for error in errors:
+                    index = _index(error.get("field"), "variants")
+                    by_index[index if index is not None else -1].append(error)
+                for j, u in enumerate(items):
+                    errs = by_index.get(j) or by_index.get(-1)
+                    results.append(
+                        PushResult(u.sku, PRICE, False, "; ".join(e["message"] for e in errs)[:400])
+                        if errs
+                        else PushResult(u.sku, PRICE, True)
+                    )
+        return results
+
+
+def _state(node: dict, currency: str, location: str) -> ListingState:
+    item = node.get("inventoryItem") or {}
+    level = item.get("inventoryLevel")
+    quantity = None
+    if level:
+        quantity = next(
+            (q["quantity"] for q in level["quantities"] if q["name"] == "available"), None
+        )
+    return ListingState(
+        sku=node.get("sku") or "",
+        quantity=quantity,
+        price=as_price(node.get("price")),
+        currency=currency,
+        external_id=node["id"],
+        barcode=node.get("barcode") or "",
+        ref={
+            "variant_id": node["id"],
+            "product_id": (node.get("product") or {}).get("id"),
+            "inventory_item_id": item.get("id"),
+            "location_id": location,
+        },
+    )
+
+
+def _index(path, collection: str) -> int | None:
+    """The item a userError's field path names: ["input", "quantities", "3", …] → 3."""
+    if not path:
+        return None
+    parts = list(path)
+    if collection in parts:
+        at = parts.index(collection) + 1
+        if at < len(parts) and str(parts[at]).isdigit():
+            return int(parts[at])
+    return None
+
+
+def _refused(u, errors: list[dict], field: str, message: str) -> PushResult:
+    stale = any(e.get("code") == "COMPARE_QUANTITY_STALE" for e in errors)
+    return PushResult(u.sku, field, False, message[:400], stale=stale)
+
+
+def _quote(sku: str) -> str:
+    return '"' + sku.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,244 @@
+"""Square (POS) through the Square API: Catalog for prices, Inventory for counts.
+
+- Read: `GET /v2/catalog/list?types=ITEM_VARIATION` (cursor pagination) for each variation's
+  SKU, version and `price_money`; named SKUs through `POST /v2/catalog/search` (a `set_query`
+  on `sku`); then `POST /v2/inventory/counts/batch-retrieve` for the IN_STOCK count at the
+  channel's location (1,000 ids a call, cursor pagination).
+- Stock: `POST /v2/inventory/changes/batch-create` with PHYSICAL_COUNT changes (absolute), at
+  most 100 a call, each call with an idempotency key made from the plan lines it carries, so a
+  rerun after a crash is recognised by Square instead of applied twice.
+- Prices: `POST /v2/catalog/batch-upsert` of the variations with their read `version` (Square
+  refuses a stale version: the price was edited since we read it), 1,000 objects a call, with an
+  idempotency key likewise. Amounts go in the currency's minor unit (cents), from Decimal.
+
+Settings (environment): `IMS_CHANNEL_<CODE>_ACCESS_TOKEN` (secret), `…_LOCATION_ID` (required),
+`…_SQUARE_VERSION` (default 2025-08-20).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+
+import httpx
+
+from channels.adapters.base import (
+    PRICE,
+    QUANTITY,
+    AdapterConfig,
+    Capabilities,
+    ListingState,
+    PriceUpdate,
+    PushResult,
+    StockUpdate,
+    as_quantity,
+    chunks,
+    json_dumps,
+    json_loads,
+)
+from channels.adapters.http import ProviderClient, RateLimiter
+from channels.errors import ProviderRefused
+from ims.money import minor_units
+
+
+def idempotency_key(kind: str, updates) -> str:
+    keys = "\n".join(
+        f"{u.key or u.sku}:{getattr(u, 'quantity', getattr(u, 'price', ''))}" for u in updates
+    )
+    return f"ims-{kind}-" + hashlib.sha256(keys.encode()).hexdigest()[:40]
+
+
+class SquareAdapter:
+    kind = "square"
+    capabilities = Capabilities(webhooks=True, compare_and_set=False)
+    stock_batch = 100
+    price_batch = 1000
+
+    def __init__(
+        self,
+        config: AdapterConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.config = config
+        self.location = config.secret("LOCATION_ID")
+        self.client = ProviderClient(
+            channel=config.code,
+            base_url=config.base_url,
+            headers={
+                "Authorization": f"Bearer {config.secret('ACCESS_TOKEN')}",
+                "Square-Version": config.setting("SQUARE_VERSION", "2025-08-20"),
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+            limiter=RateLimiter(key=f"square:{config.code}", rates={"default": "10/second"}),
+            transport=transport,
+            sleep=sleep,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _post(self, url: str, body: dict) -> dict:
+        return json_loads(self.client.request("POST", url, content=json_dumps(body)).content)
+
+    # -- read ------------------------------------------------------------------------
+    def fetch_snapshot(self, *, skus: Sequence[str] | None = None) -> Iterator[ListingState]:
+        variations = list(self._variations(skus))
+        counts = self._counts([v["id"] for v in variations])
+        for v in variations:
+            data = v["item_variation_data"]
+            money = data.get("price_money") or {}
+            yield ListingState(
+                sku=data.get("sku") or "",
+                quantity=counts.get(v["id"], 0) if data.get("track_inventory", True) else None,
+                price=_from_minor(money.get("amount"), money.get("currency")),
+                currency=money.get("currency") or self.config.currency,
+                external_id=v["id"],
+                ref={"object": v},
+            )
+
+    def _variations(self, skus) -> Iterator[dict]:
+        if skus is None:
+            cursor = None
+            while True:
+                params = {"types": "ITEM_VARIATION"}
+                if cursor:
+                    params["cursor"] = cursor
+                body = json_loads(
+                    self.client.request("GET", "/v2/catalog/list", params=params).content
+                )
+                yield from body.get("objects") or []
+                cursor = body.get("cursor")
+                if not cursor:
+                    return
+        for group in chunks(list(skus), 250):
+            cursor = None
+            while True:
+                request = {
+                    "object_types": ["ITEM_VARIATION"],
+                    "query": {
+                        "set_query": {"attribute_name": "sku", "attribute_values": list(group)}
+                    },
+                    "limit": 1000,
+                }
+                if cursor:
+                    request["cursor"] = cursor
+                body = self._post("/v2/catalog/search", request)
+                yield from body.get("objects") or []
+                cursor = body.get("cursor")
+                if not cursor:
+                    break
+
+    def _counts(self, ids: list[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for group in chunks(ids, 1000):
+            cursor = None
+            while True:
+                request = {
+                    "catalog_object_ids": list(group),
+                    "location_ids": [self.location],
+                    "states": ["IN_STOCK"],
+                }
+                if cursor:
+                    request["cursor"] = cursor
+                body = self._post("/v2/inventory/counts/batch-retrieve", request)
+                for count in body.get("counts") or []:
+                    if count.get("state") == "IN_STOCK":
+                        counts[count["catalog_object_id"]] = as_quantity(count["quantity"])
+                cursor = body.get("cursor")
+                if not cursor:
+                    break
+        return counts
+
+    # -- push ------------------------------------------------------------------------
+    def stock_request(self, batch: Sequence[StockUpdate], occurred_at: str) -> dict:
+        return {
+            "idempotency_key": idempotency_key("count", batch),
+            "changes": [
+                {
+                    "type": "PHYSICAL_COUNT",
+                    "physical_count": {
+                        "catalog_object_id": u.ref["object"]["id"],
+                        "state": "IN_STOCK",
+                        "location_id": self.location,
+                        "quantity": str(u.quantity),
+                        "occurred_at": occurred_at,
+                        "reference_id": (u.key or u.sku)[:255],
+                    },
+                }
+                for u in batch
+            ],
+            "ignore_unchanged_counts": True,
+        }
+
+    def price_request(self, batch: Sequence[PriceUpdate]) -> dict:
+        objects = []
+        for u in batch:
+            obj = dict(u.ref["object"])
+            data = dict(obj["item_variation_data"])
+            data["pricing_type"] = "FIXED_PRICING"
+            data["price_money"] = {"amount": _to_minor(u.price, u.currency), "currency": u.currency}
+            obj["item_variation_data"] = data
+            objects.append(obj)
+        return {
+            "idempotency_key": idempotency_key("price", batch),
+            "batches": [{"objects": objects}],
+        }
+
+    def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
+        occurred = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return self._send(
+            updates,
+            QUANTITY,
+            self.stock_batch,
+            lambda batch: self._post(
+                "/v2/inventory/changes/batch-create", self.stock_request(batch, occurred)
+            ),
+        )
+
+    def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        return self._send(
+            updates,
+            PRICE,
+            self.price_batch,
+            lambda batch: self._post("/v2/catalog/batch-upsert", self.price_request(batch)),
+        )
+
+    def _send(self, updates, field: str, size: int, post) -> list[PushResult]:
+        results = [
+            PushResult(u.sku, field, False, "no Square variation for this SKU")
+            for u in updates
+            if not u.ref.get("object")
+        ]
+        for batch in chunks([u for u in updates if u.ref.get("object")], size):
+            results.extend(self._split(list(batch), field, post))
+        return results
+
+    def _split(self, batch, field: str, post) -> list[PushResult]:
+        """Square refuses a whole batch for one bad object: halve it until the bad ones are found."""
+        try:
+            post(batch)
+        except ProviderRefused as exc:
+            if exc.status not in (400, 409) or len(batch) == 1:
+                stale = "VERSION_MISMATCH" in exc.message
+                return [
+                    PushResult(u.sku, field, False, exc.message[:400], stale=stale) for u in batch
+                ]
+            half = len(batch) // 2
+            return self._split(batch[:half], field, post) + self._split(batch[half:], field, post)
+        return [PushResult(u.sku, field, True) for u in batch]
+
+
+def _to_minor(amount: Decimal, currency: str) -> int:
+    return int((amount * (10 ** minor_units(currency))).to_integral_exact())
+
+
+def _from_minor(amount, currency) -> Decimal | None:
+    if amount is None:
+        return None
+    return Decimal(int(amount)).scaleb(-minor_units(currency or "USD"))

@@ -1,0 +1,148 @@
+"""WooCommerce through its REST API v3 (`/wp-json/wc/v3`).
+
+- Read: products, 100 a page, following the `Link: <…>; rel="next"` header; a variable
+  product's variations are read from `/products/{id}/variations` the same way. Named SKUs are
+  read with `?sku=A,B,…` (comma-separated).
+- Push: `POST /products/batch` (and `/products/{parent}/variations/batch` for variations) with
+  `update: [{id, stock_quantity, manage_stock}]` or `{id, regular_price}`, at most 100 objects a
+  call; an object answered with an `error` is that SKU's refusal, the others are applied.
+- Auth: HTTP Basic with the REST API consumer key and secret (over HTTPS).
+
+Settings (environment): `IMS_CHANNEL_<CODE>_CONSUMER_KEY`, `…_CONSUMER_SECRET` (secrets).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+
+import httpx
+
+from channels.adapters.base import (
+    PRICE,
+    QUANTITY,
+    AdapterConfig,
+    Capabilities,
+    ListingState,
+    PriceUpdate,
+    PushResult,
+    StockUpdate,
+    as_price,
+    as_quantity,
+    chunks,
+    json_dumps,
+    json_loads,
+)
+from channels.adapters.http import ProviderClient, RateLimiter
+
+API = "/wp-json/wc/v3"
+
+
+class WooCommerceAdapter:
+    kind = "woocommerce"
+    capabilities = Capabilities(webhooks=True, compare_and_set=False)
+    stock_batch = 100
+    price_batch = 100
+
+    def __init__(
+        self,
+        config: AdapterConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.config = config
+        self.client = ProviderClient(
+            channel=config.code,
+            base_url=config.base_url,
+            auth=httpx.BasicAuth(config.secret("CONSUMER_KEY"), config.secret("CONSUMER_SECRET")),
+            headers={"Accept": "application/json", "Content-Type": "application/json"},
+            limiter=RateLimiter(key=f"woocommerce:{config.code}", rates={"default": "10/second"}),
+            transport=transport,
+            sleep=sleep,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _pages(self, url: str, params: dict | None = None) -> Iterator[dict]:
+        next_url, next_params = url, {"per_page": 100, **(params or {})}
+        while next_url:
+            response = self.client.request("GET", next_url, params=next_params)
+            yield from json_loads(response.content)
+            link = response.links.get("next")
+            next_url, next_params = (link["url"], None) if link else (None, None)
+
+    def fetch_snapshot(self, *, skus: Sequence[str] | None = None) -> Iterator[ListingState]:
+        if skus is None:
+            yield from self._products({})
+            return
+        for group in chunks(list(skus), 50):
+            yield from self._products({"sku": ",".join(group)})
+
+    def _products(self, params: dict) -> Iterator[ListingState]:
+        for product in self._pages(f"{API}/products", params):
+            if product.get("type") == "variable":
+                for variation in self._pages(f"{API}/products/{product['id']}/variations"):
+                    if variation.get("sku"):
+                        yield self._state(variation, parent=product["id"])
+            elif product.get("sku"):
+                yield self._state(product, parent=None)
+
+    def _state(self, obj: dict, *, parent) -> ListingState:
+        return ListingState(
+            sku=obj["sku"],
+            quantity=as_quantity(obj.get("stock_quantity")) if obj.get("manage_stock") else None,
+            price=as_price(obj.get("regular_price")),
+            currency=self.config.currency,
+            external_id=str(obj["id"]),
+            ref={"id": obj["id"], "parent_id": parent},
+        )
+
+    def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
+        return self._batch(
+            updates, QUANTITY, lambda u: {"stock_quantity": u.quantity, "manage_stock": True}
+        )
+
+    def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        return self._batch(updates, PRICE, lambda u: {"regular_price": format(u.price, "f")})
+
+    def _batch(self, updates, field: str, values) -> list[PushResult]:
+        results = []
+        groups = defaultdict(list)
+        for u in updates:
+            if not u.ref.get("id"):
+                results.append(PushResult(u.sku, field, False, "no WooCommerce id for this SKU"))
+            else:
+                groups[u.ref.get("parent_id")].append(u)
+        for parent, items in groups.items():
+            url = f"{API}/products/{parent}/variations/batch" if parent else f"{API}/products/batch"
+            for batch in chunks(items, self.stock_batch):
+                response = self.client.request(
+                    "POST",
+                    url,
+                    content=json_dumps(
+                        {"update": [{"id": u.ref["id"], **values(u)} for u in batch]}
+                    ),
+                )
+                answered = {
+                    obj.get("id"): obj for obj in json_loads(response.content).get("update", [])
+                }
+                for u in batch:
+                    obj = answered.get(u.ref["id"])
+                    if obj is None:
+                        results.append(PushResult(u.sku, field, False, "not in the batch answer"))
+                    elif obj.get("error"):
+                        error = obj["error"]
+                        results.append(
+                            PushResult(
+                                u.sku,
+                                field,
+                                False,
+                                f"{error.get('code')}: {error.get('message')}"[:400],
+                            )
+                        )
+                    else:
+                        results.append(PushResult(u.sku, field, True))
+        return results

@@ -1,0 +1,33 @@
+"""Reads of channels: sync runs for the runs page, echoes of our own pushes."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from channels.models import SyncRun
+
+
+def sync_run_list(
+    *, channel_code: str | None = None, status: str | None = None
+) -> QuerySet[SyncRun]:
+    runs = SyncRun.objects.select_related("channel", "actor", "decided_by")
+    if channel_code:
+        runs = runs.filter(channel__code=channel_code)
+    if status:
+        runs = runs.filter(status=status)
+    return runs.order_by("-started_at", "-id")
+
+
+def sync_run_lines(*, run: SyncRun, state: str | None = None):
+    lines = run.lines.order_by("sku_id", "field")
+    if state:
+        lines = lines.filter(state=state)
+    return lines
+
+
+def channel_push_echo(*, channel, product_id: int, field: str, value: str) -> bool:
+    """True when `value` is what IMS itself last sent for this product and field (its echo:
+    a webhook or a read showing it is not a channel edit)."""
+    from channels.sync import push_echoes
+
+    return product_id in push_echoes(channel=channel, field=field, values={product_id: value})

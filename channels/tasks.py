@@ -1,0 +1,71 @@
+"""Background entry points for channels (django-q2): take ids, reload, call one service."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from channels.errors import SyncBusy
+from channels.models import Channel, SyncRun, SyncTrigger
+from ims.audit import audit_origin
+
+
+def sync_task(channel_id: int | None = None, mode: str | None = None) -> list[int]:
+    """The scheduled sync of every channel (or one), each in its own mode."""
+    from channels.sync import sync
+
+    channel = Channel.objects.get(pk=channel_id) if channel_id else None
+    with audit_origin("task sync"):
+        outcome = sync(channel=channel, mode=mode, trigger=SyncTrigger.SCHEDULE)
+    return [run.pk for run in outcome.runs]
+
+
+def sync_paused_task(channel_id: int) -> int | None:
+    """A channel was paused: set its listings to zero availability (in its mode)."""
+    from channels.sync import sync_channel
+
+    channel = Channel.objects.get(pk=channel_id)
+    with audit_origin("task sync_paused"):
+        try:
+            return sync_channel(channel=channel, trigger=SyncTrigger.PAUSE).pk
+        except SyncBusy:
+            return None  # the running sync plans zeros too (the channel is paused)
+
+
+def sync_pending_task(channel_id: int) -> int | None:
+    """Flush the products whose stock changed on one channel (the debounced push)."""
+    from django_q.models import Schedule
+
+    from channels.sync import sync_pending
+
+    channel = Channel.objects.get(pk=channel_id)
+    Schedule.objects.filter(name=f"sync pending {channel.code}").delete()
+    with audit_origin("task sync_pending"):
+        try:
+            run = sync_pending(channel=channel)
+        except SyncBusy:
+            if not settings.Q_CLUSTER.get("sync"):
+                from channels.services import pending_flush_schedule
+
+                pending_flush_schedule(channel=channel)  # try again after the running sync
+            return None
+    return run.pk if run else None
+
+
+def sync_push_correction_task(exception_id: int, actor_id: int | None = None) -> str:
+    from channels.sync import sync_correction_push
+    from exceptions.models import OpsException
+
+    exception = OpsException.objects.select_related("channel").get(pk=exception_id)
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    with audit_origin("task push_correction"):
+        return sync_correction_push(exception=exception, actor=actor)
+
+
+def sync_run_approve_task(run_id: int, actor_id: int) -> str:
+    from channels.sync import sync_run_approve
+
+    run = SyncRun.objects.select_related("channel").get(pk=run_id)
+    actor = get_user_model().objects.get(pk=actor_id)
+    with audit_origin("task sync_approve"):
+        return sync_run_approve(run=run, actor=actor).status

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from channels import views
+
+app_name = "channels"
+
+urlpatterns = [
+    path("runs/", views.run_list, name="run_list"),
+    path("runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("runs/<int:pk>/approve/", views.run_approve, name="run_approve"),
+    path("runs/<int:pk>/discard/", views.run_discard, name="run_discard"),
+    path("<slug:code>/sync/", views.channel_sync_now, name="sync_now"),
+]

@@ -1,0 +1,101 @@
+"""The sync runs page: every run with its plan, counts, progress, errors and timing."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from channels.models import Channel, LineState, SyncRun, SyncStatus
+from channels.selectors import sync_run_lines, sync_run_list
+from channels.sync import sync_run_discard
+from ims.errors import ApplicationError
+from ims.tasks import enqueue
+
+
+def _is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@login_required
+@permission_required("channels.view_syncrun", raise_exception=True)
+def run_list(request):
+    channel = request.GET.get("channel") or None
+    status = request.GET.get("status") or None
+    page = Paginator(sync_run_list(channel_code=channel, status=status), 50).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "page": page,
+        "runs": page.object_list,
+        "channels": Channel.objects.order_by("code"),
+        "statuses": SyncStatus.choices,
+        "selected": {"channel": channel or "", "status": status or ""},
+        "any_running": any(r.status == SyncStatus.RUNNING for r in page.object_list),
+    }
+    template = "channels/run_list.html#rows" if _is_htmx(request) else "channels/run_list.html"
+    return render(request, template, context)
+
+
+@login_required
+@permission_required("channels.view_syncrun", raise_exception=True)
+def run_detail(request, pk: int):
+    run = get_object_or_404(SyncRun.objects.select_related("channel", "actor", "decided_by"), pk=pk)
+    if _is_htmx(request):
+        return render(request, "channels/run_detail.html#progress", {"run": run})
+    state = request.GET.get("state") or None
+    lines = Paginator(sync_run_lines(run=run, state=state), 200).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "channels/run_detail.html",
+        {
+            "run": run,
+            "lines": lines,
+            "states": LineState.choices,
+            "state": state or "",
+            "can_decide": request.user.has_perm("channels.approve_syncrun")
+            and run.status == SyncStatus.HALTED,
+        },
+    )
+
+
+@require_POST
+@login_required
+@permission_required("channels.approve_syncrun", raise_exception=True)
+def run_approve(request, pk: int):
+    run = get_object_or_404(SyncRun, pk=pk, status=SyncStatus.HALTED)
+    enqueue("channels.tasks.sync_run_approve_task", run.pk, request.user.pk)
+    messages.success(request, f"Sync #{run.pk} approved: its plan is being sent.")
+    return redirect("channels:run_detail", pk=run.pk)
+
+
+@require_POST
+@login_required
+@permission_required("channels.approve_syncrun", raise_exception=True)
+def run_discard(request, pk: int):
+    run = get_object_or_404(SyncRun, pk=pk)
+    try:
+        sync_run_discard(run=run, actor=request.user, reason=request.POST.get("reason", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Sync #{run.pk} discarded: nothing was sent.")
+    return redirect("channels:run_detail", pk=run.pk)
+
+
+@require_POST
+@login_required
+@permission_required("channels.change_channel", raise_exception=True)
+def channel_sync_now(request, code: str):
+    channel = get_object_or_404(Channel, code=code)
+    enqueue("channels.tasks.sync_task", channel.pk)
+    messages.success(request, f"Sync of {channel.code} queued ({channel.get_sync_mode_display()}).")
+    return redirect(f"{_runs_url()}?channel={channel.code}")
+
+
+def _runs_url() -> str:
+    from django.urls import reverse
+
+    return reverse("channels:run_list")

@@ -1,0 +1,102 @@
+"""Amazon SP-API against a fake that validates every body against Amazon's published models."""
+
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from channels.adapters.amazon import AmazonAdapter
+from channels.adapters.base import PriceUpdate, StockUpdate
+from tests.fakes.amazon import FakeAmazon
+
+
+@pytest.fixture
+def fake():
+    return FakeAmazon()
+
+
+@pytest.fixture
+def adapter(fake, config, clock):
+    return AmazonAdapter(
+        config(
+            "amazon",
+            base_url="https://sellingpartnerapi-na.amazon.com",
+            seller_id="A1SELLER",
+            lwa_client_id="amzn1.application-oa2-client.x",
+            lwa_client_secret="secret-x",
+            refresh_token="Atzr|refresh",
+            feed_poll_seconds="5",
+        ),
+        transport=httpx.MockTransport(fake.handle),
+        sleep=clock.sleep,
+        clock=clock.now,
+    )
+
+
+def test_reads_every_page_with_price_quantity_and_product_type(fake, adapter):
+    for i in range(45):
+        fake.add(f"AM-{i:02d}", i, "12.50", product_type="SHIRT")
+    states = list(adapter.fetch_snapshot())
+    assert len(states) == 45 and fake.calls["searchListingsItems"] == 3  # 20 + 20 + 5
+    s = states[7]
+    assert (s.sku, s.quantity, s.price, s.currency) == ("AM-07", 7, Decimal("12.50"), "USD")
+    assert s.ref == {"product_type": "SHIRT"} and s.external_id.startswith("B0")
+    assert fake.tokens_issued == 1
+
+
+def test_named_skus_are_searched_twenty_at_a_time(fake, adapter):
+    for i in range(30):
+        fake.add(f"AM-{i:02d}", 1, "1.00")
+    wanted = [f"AM-{i:02d}" for i in range(25)]
+    assert [s.sku for s in adapter.fetch_snapshot(skus=wanted)] == wanted
+    assert fake.calls["searchListingsItems"] == 2
+
+
+def test_an_expired_token_is_refreshed_and_the_call_goes_again(fake, adapter):
+    fake.add("AM-1", 1, "1.00")
+    list(adapter.fetch_snapshot())
+    fake.expire_tokens()  # revoked early, before our clock says so
+    assert [s.sku for s in adapter.fetch_snapshot()] == ["AM-1"]
+    assert fake.tokens_issued == 2
+
+
+def test_a_token_near_its_end_is_renewed_before_use(fake, adapter, clock):
+    fake.add("AM-1", 1, "1.00")
+    list(adapter.fetch_snapshot())
+    clock.sleep(3600)
+    list(adapter.fetch_snapshot())
+    assert fake.tokens_issued == 2
+
+
+def test_few_skus_are_patched_one_by_one_and_an_invalid_one_is_its_error(fake, adapter):
+    fake.add("AM-1", 1, "10.00")
+    fake.add("AM-2", 1, "10.00")
+    fake.invalid["AM-2"] = "The quantity is not valid for this offer."
+    results = adapter.push_inventory(
+        [StockUpdate("AM-1", 6, ref={"product_type": "SHIRT"}), StockUpdate("AM-2", 6)]
+    )
+    assert [(r.sku, r.ok) for r in results] == [("AM-1", True), ("AM-2", False)]
+    assert "not valid" in results[1].error
+    assert fake.items["AM-1"]["quantity"] == 6 and fake.items["AM-2"]["quantity"] == 1
+    prices = adapter.push_prices([PriceUpdate("AM-1", Decimal("11.99"), "USD")])
+    assert prices[0].ok and fake.items["AM-1"]["price"] == Decimal("11.99")
+    assert fake.calls["patchListingsItem"] == 3
+
+
+def test_many_skus_go_as_one_listings_feed_and_the_report_gives_each_result(fake, adapter, clock):
+    for i in range(60):
+        fake.add(f"AM-{i:02d}", 0, "5.00")
+    fake.invalid["AM-33"] = "Offer not found in this marketplace."
+    results = adapter.push_inventory([StockUpdate(f"AM-{i:02d}", 3) for i in range(60)])
+    assert fake.calls["createFeed"] == 1 and fake.calls["patchListingsItem"] == 0
+    assert [r.sku for r in results if not r.ok] == ["AM-33"]
+    assert sum(1 for r in results if r.ok) == 59
+    assert fake.items["AM-00"]["quantity"] == 3
+    assert 5 in clock.sleeps  # polled the feed until DONE
+
+
+def test_a_429_storm_and_a_server_error_are_waited_out(fake, adapter, clock):
+    fake.add("AM-1", 1, "1.00")
+    fake.faults = [429, 429, 429, 500, "timeout"]
+    assert len(list(adapter.fetch_snapshot())) == 1
+    assert clock.sleeps[:3] == [1.0, 1.0, 1.0]  # Retry-After honoured

@@ -1,0 +1,120 @@
+"""BigCommerce v3 against a fake: page pagination, absolute inventory, batch prices, 429 resets."""
+
+import json
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from channels.adapters.base import PriceUpdate, StockUpdate
+from channels.adapters.bigcommerce import BigCommerceAdapter
+
+
+class FakeBigCommerce:
+    def __init__(self, n):
+        self.variants = [
+            {
+                "id": i,
+                "product_id": 1000 + i,
+                "sku": f"BC-{i:03d}",
+                "price": None if i % 2 else 20.0,
+                "calculated_price": 19.5,
+                "inventory_level": i,
+            }
+            for i in range(1, n + 1)
+        ]
+        self.faults = []
+        self.calls = []
+        self.reject = set()
+
+    def handle(self, request):
+        assert request.headers["X-Auth-Token"] == "tok"
+        self.calls.append((request.method, request.url.path))
+        if self.faults:
+            return httpx.Response(
+                self.faults.pop(0),
+                headers={"X-Rate-Limit-Time-Reset-Ms": "750", "X-Rate-Limit-Requests-Left": "0"},
+            )
+        path = request.url.path.removeprefix("/stores/abc123")
+        if request.method == "GET":
+            limit, page = int(request.url.params["limit"]), int(request.url.params["page"])
+            rows = self.variants
+            if "sku:in" in request.url.params:
+                rows = [v for v in rows if v["sku"] in request.url.params["sku:in"].split(",")]
+            total_pages = max(1, -(-len(rows) // limit))
+            return httpx.Response(
+                200,
+                json={
+                    "data": rows[(page - 1) * limit : page * limit],
+                    "meta": {
+                        "pagination": {
+                            "total": len(rows),
+                            "count": 0,
+                            "per_page": limit,
+                            "current_page": page,
+                            "total_pages": total_pages,
+                        }
+                    },
+                },
+            )
+        body = json.loads(request.content)
+        by_id = {v["id"]: v for v in self.variants}
+        if path == "/v3/inventory/adjustments/absolute":
+            items = body["items"]
+            if any(i["variant_id"] in self.reject for i in items):
+                return httpx.Response(
+                    422, json={"status": 422, "title": "Inventory adjustment failed", "errors": {}}
+                )
+            for i in items:
+                by_id[i["variant_id"]]["inventory_level"] = i["quantity"]
+            return httpx.Response(200, json={"transaction_id": "t1"})
+        assert len(body) <= 50
+        for change in body:
+            by_id[change["id"]]["price"] = change["price"]
+        return httpx.Response(200, json={"data": body, "meta": {}})
+
+
+@pytest.fixture
+def fake():
+    return FakeBigCommerce(260)
+
+
+@pytest.fixture
+def adapter(fake, config, clock):
+    return BigCommerceAdapter(
+        config(
+            "bigcommerce", base_url="https://api.bigcommerce.com/stores/abc123", access_token="tok"
+        ),
+        transport=httpx.MockTransport(fake.handle),
+        sleep=clock.sleep,
+    )
+
+
+def test_reads_every_page_and_inherits_the_product_price(fake, adapter):
+    states = list(adapter.fetch_snapshot())
+    assert len(states) == 260 and len(fake.calls) == 2
+    assert (states[0].price, states[1].price) == (Decimal("19.5"), Decimal("20.0"))
+
+
+def test_a_refused_variant_is_found_by_halving_and_the_rest_is_applied(fake, adapter):
+    fake.reject = {77}
+    states = list(adapter.fetch_snapshot())
+    results = adapter.push_inventory([StockUpdate(s.sku, 5, ref=s.ref) for s in states])
+    assert [r.sku for r in results if not r.ok] == ["BC-077"]
+    assert sum(1 for v in fake.variants if v["inventory_level"] == 5) == 259
+
+
+def test_prices_go_in_batches_of_fifty_as_exact_numbers(fake, adapter):
+    states = list(adapter.fetch_snapshot())[:120]
+    fake.calls.clear()
+    results = adapter.push_prices(
+        [PriceUpdate(s.sku, Decimal("21.99"), "USD", ref=s.ref) for s in states]
+    )
+    assert all(r.ok for r in results) and len(fake.calls) == 3
+    assert fake.variants[0]["price"] == 21.99
+
+
+def test_a_429_waits_for_the_reset_the_store_gives(fake, adapter, clock):
+    fake.faults = [429, 429]
+    assert len(list(adapter.fetch_snapshot(skus=["BC-001"]))) == 1
+    assert clock.sleeps[:2] == [0.75, 0.75]

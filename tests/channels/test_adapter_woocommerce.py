@@ -1,0 +1,150 @@
+"""WooCommerce REST v3 against a fake: Link-header pagination, variations, batch updates."""
+
+import json
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from channels.adapters.base import PriceUpdate, StockUpdate
+from channels.adapters.woocommerce import WooCommerceAdapter
+
+
+class FakeWoo:
+    def __init__(self):
+        self.products = []
+        self.variations = {}
+        self.requests = []
+        self.faults = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append((request.method, request.url.path))
+        assert request.headers["Authorization"].startswith("Basic ")
+        if self.faults:
+            return httpx.Response(self.faults.pop(0), headers={"Retry-After": "0"})
+        path = request.url.path.removeprefix("/wp-json/wc/v3")
+        if request.method == "GET":
+            page = int(request.url.params.get("page", 1))
+            per = int(request.url.params.get("per_page", 10))
+            if path == "/products":
+                rows = self.products
+                if request.url.params.get("sku"):
+                    wanted = request.url.params["sku"].split(",")
+                    rows = [p for p in rows if p["sku"] in wanted]
+            else:
+                rows = self.variations[int(path.split("/")[2])]
+            chunk = rows[(page - 1) * per : page * per]
+            headers = {"X-WP-Total": str(len(rows))}
+            if page * per < len(rows):
+                url = request.url.copy_merge_params({"page": page + 1})
+                headers["Link"] = f'<{url}>; rel="next"'
+            return httpx.Response(200, json=chunk, headers=headers)
+        body = json.loads(request.content)
+        assert len(body["update"]) <= 100
+        rows = (
+            self.products if path == "/products/batch" else self.variations[int(path.split("/")[2])]
+        )
+        by_id = {r["id"]: r for r in rows}
+        answer = []
+        for change in body["update"]:
+            row = by_id.get(change["id"])
+            if row is None or row["sku"].endswith("-BAD"):
+                answer.append(
+                    {
+                        "id": change["id"],
+                        "error": {
+                            "code": "woocommerce_rest_product_invalid_id",
+                            "message": "Invalid ID.",
+                            "data": {"status": 400},
+                        },
+                    }
+                )
+                continue
+            row.update({k: v for k, v in change.items() if k != "id"})
+            answer.append(row)
+        return httpx.Response(200, json={"update": answer})
+
+
+@pytest.fixture
+def fake():
+    woo = FakeWoo()
+    for i in range(1, 131):
+        woo.products.append(
+            {
+                "id": i,
+                "sku": f"W-{i:03d}",
+                "type": "simple",
+                "manage_stock": True,
+                "stock_quantity": i,
+                "regular_price": "9.50",
+                "price": "9.50",
+            }
+        )
+    woo.products.append(
+        {
+            "id": 500,
+            "sku": "TEE",
+            "type": "variable",
+            "manage_stock": False,
+            "stock_quantity": None,
+            "regular_price": "",
+            "price": "12",
+        }
+    )
+    woo.variations[500] = [
+        {
+            "id": 501 + k,
+            "sku": f"TEE-{s}",
+            "manage_stock": True,
+            "stock_quantity": 3,
+            "regular_price": "12.00",
+        }
+        for k, s in enumerate("SML")
+    ]
+    return woo
+
+
+@pytest.fixture
+def adapter(fake, config, clock):
+    return WooCommerceAdapter(
+        config("woocommerce", consumer_key="ck_1", consumer_secret="cs_1"),
+        transport=httpx.MockTransport(fake.handle),
+        sleep=clock.sleep,
+    )
+
+
+def test_reads_every_page_by_the_link_header_and_expands_variations(fake, adapter):
+    states = list(adapter.fetch_snapshot())
+    assert len(states) == 133
+    assert sum(1 for m, p in fake.requests if p.endswith("/products")) == 2  # 100 + 31
+    tee = next(s for s in states if s.sku == "TEE-M")
+    assert (tee.quantity, tee.price, tee.ref) == (
+        3,
+        Decimal("12.00"),
+        {"id": 502, "parent_id": 500},
+    )
+
+
+def test_batch_updates_apply_what_they_can_and_report_each_refusal(fake, adapter):
+    fake.products[4]["sku"] = "W-005-BAD"
+    states = {s.sku: s for s in adapter.fetch_snapshot()}
+    updates = [StockUpdate(sku, 1, ref=s.ref) for sku, s in states.items()]
+    results = adapter.push_inventory(updates)
+    assert [r.sku for r in results if not r.ok] == ["W-005-BAD"]
+    assert "Invalid ID" in next(r.error for r in results if not r.ok)
+    assert (
+        fake.products[0]["stock_quantity"] == 1 and fake.variations[500][2]["stock_quantity"] == 1
+    )
+    batches = [p for m, p in fake.requests if m == "POST"]
+    assert batches == ["/wp-json/wc/v3/products/batch"] * 2 + [
+        "/wp-json/wc/v3/products/500/variations/batch"
+    ]
+    prices = adapter.push_prices(
+        [PriceUpdate("W-001", Decimal("10.25"), "USD", ref=states["W-001"].ref)]
+    )
+    assert prices[0].ok and fake.products[0]["regular_price"] == "10.25"
+
+
+def test_named_skus_and_a_server_error(fake, adapter):
+    fake.faults = [502]
+    assert [s.sku for s in adapter.fetch_snapshot(skus=["W-002", "W-003"])] == ["W-002", "W-003"]

@@ -1,0 +1,40 @@
+"""The runs page in a real browser: a running sync's progress bar moves on by itself (htmx)."""
+
+import pytest
+from django.utils import timezone
+
+from channels.models import Channel, SyncRun
+from ims.roles import Role
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.browser,
+]
+
+
+def test_a_running_syncs_progress_updates_while_it_runs(world, user_with_role, page, login):
+    user_with_role(Role.OPS, "ops")
+    now = timezone.now()
+    run = SyncRun.objects.create(
+        channel=Channel.objects.get(code="shop"),
+        mode="push",
+        trigger="schedule",
+        started_at=now,
+        heartbeat_at=now,
+        planned=4,
+        done=1,
+    )
+    login("ops")
+    page.goto(f"/channels/runs/{run.pk}/")
+    bar = page.locator("#progress [role=progressbar]")
+    assert bar.get_attribute("aria-valuenow") == "25"
+    SyncRun.objects.filter(pk=run.pk).update(done=3)
+    page.wait_for_function(
+        "document.querySelector('#progress [role=progressbar]').getAttribute('aria-valuenow') === '75'",
+        timeout=8000,
+    )
+    SyncRun.objects.filter(pk=run.pk).update(done=4, status="succeeded", finished_at=timezone.now())
+    page.wait_for_selector("#progress .status.succeeded", timeout=8000)
+    page.goto("/channels/runs/")
+    assert page.locator("table.grid tbody tr").count() == 1
+    assert "succeeded" in page.locator("table.grid tbody").inner_text()

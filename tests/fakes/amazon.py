@@ -1,0 +1,294 @@
+"""A fake Selling Partner API (Listings Items 2021-08-01, Feeds 2021-06-30, Login with Amazon)
+for httpx.MockTransport. Every request body is validated against Amazon's own models and the
+JSON_LISTINGS_FEED v2 schema, and so is every answer it gives."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from decimal import Decimal
+from urllib.parse import parse_qs, unquote
+
+import httpx
+from jsonschema import Draft7Validator
+
+from tests.fakes.specs import amazon_feed_schema, amazon_model, swagger_validator
+
+MARKETPLACE = "ATVPDKIKX0DER"
+
+
+class FakeAmazon:
+    def __init__(self, *, seller: str = "A1SELLER", token_lifetime: int = 3600):
+        self.seller = seller
+        self.items: dict[str, dict] = {}
+        self.tokens_issued = 0
+        self.valid_tokens: set[str] = set()
+        self.token_lifetime = token_lifetime
+        self.invalid: dict[str, str] = {}  # sku → issue message (INVALID submissions)
+        self.calls: Counter = Counter()
+        self.writes: Counter = Counter()
+        self.documents: dict[str, bytes] = {}
+        self.feeds: dict[str, dict] = {}
+        self.faults: list = []
+        self.model = amazon_model("listingsItems_2021-08-01.json")
+        self.feeds_model = amazon_model("feeds_2021-06-30.json")
+
+    def add(self, sku: str, quantity: int, price, *, asin: str = "", product_type: str = "SHIRT"):
+        self.items[sku] = {
+            "sku": sku,
+            "asin": asin or f"B0{len(self.items):08d}",
+            "product_type": product_type,
+            "quantity": quantity,
+            "price": Decimal(str(price)),
+        }
+
+    def expire_tokens(self) -> None:
+        self.valid_tokens.clear()
+
+    # -- HTTP ---------------------------------------------------------------------------
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.faults:
+            fault = self.faults.pop(0)
+            if fault == "timeout":
+                raise httpx.ReadTimeout("slow", request=request)
+            return httpx.Response(
+                fault, headers={"x-amzn-RateLimit-Limit": "5.0", "Retry-After": "1"}
+            )
+        path = unquote(request.url.path)
+        if request.url.host == "api.amazon.com":
+            return self._token(request)
+        if path.startswith("/uploads/"):
+            return self._upload(request, path.removeprefix("/uploads/"))
+        if path.startswith("/reports/"):
+            return httpx.Response(200, content=self.documents[path.removeprefix("/reports/")])
+        if request.headers.get("x-amz-access-token") not in self.valid_tokens:
+            return httpx.Response(
+                403,
+                json={
+                    "errors": [
+                        {
+                            "code": "Unauthorized",
+                            "message": "Access to requested resource is denied.",
+                            "details": "The access token you provided has expired.",
+                        }
+                    ]
+                },
+            )
+        listings = f"/listings/2021-08-01/items/{self.seller}"
+        if request.method == "GET" and path == listings:
+            return self._search(request)
+        if request.method == "PATCH" and path.startswith(listings + "/"):
+            return self._patch(request, path.removeprefix(listings + "/"))
+        if request.method == "POST" and path == "/feeds/2021-06-30/documents":
+            return self._create_document(request)
+        if request.method == "POST" and path == "/feeds/2021-06-30/feeds":
+            return self._create_feed(request)
+        if request.method == "GET" and path.startswith("/feeds/2021-06-30/feeds/"):
+            return self._get_feed(path.rsplit("/", 1)[1])
+        if request.method == "GET" and path.startswith("/feeds/2021-06-30/documents/"):
+            document_id = path.rsplit("/", 1)[1]
+            return self._answer(
+                self.feeds_model,
+                "FeedDocument",
+                {"feedDocumentId": document_id, "url": f"https://s3.fake/reports/{document_id}"},
+            )
+        return httpx.Response(404, json={"errors": [{"code": "NotFound", "message": path}]})
+
+    def _answer(self, model, definition, body, status=200) -> httpx.Response:
+        errors = list(swagger_validator(model, definition).iter_errors(body))
+        assert not errors, f"the fake's {definition} breaks Amazon's model: {errors[0].message}"
+        return httpx.Response(
+            status, content=_dumps(body), headers={"x-amzn-RateLimit-Limit": "5.0"}
+        )
+
+    def _token(self, request) -> httpx.Response:
+        form = parse_qs(request.content.decode())
+        assert form["grant_type"] == ["refresh_token"] and form["refresh_token"] == ["Atzr|refresh"]
+        self.tokens_issued += 1
+        token = f"Atza|token-{self.tokens_issued}"
+        self.valid_tokens.add(token)
+        return httpx.Response(
+            200,
+            json={
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": self.token_lifetime,
+                "refresh_token": "Atzr|refresh",
+            },
+        )
+
+    def _item(self, item: dict) -> dict:
+        return {
+            "sku": item["sku"],
+            "summaries": [
+                {
+                    "marketplaceId": MARKETPLACE,
+                    "asin": item["asin"],
+                    "productType": item["product_type"],
+                    "itemName": f"Item {item['sku']}",
+                    "status": ["BUYABLE", "DISCOVERABLE"],
+                    "createdDate": "2026-01-01T00:00:00Z",
+                    "lastUpdatedDate": "2026-11-01T00:00:00Z",
+                }
+            ],
+            "offers": [
+                {
+                    "marketplaceId": MARKETPLACE,
+                    "offerType": "B2C",
+                    "price": {"currencyCode": "USD", "amount": format(item["price"], "f")},
+                }
+            ],
+            "fulfillmentAvailability": [
+                {"fulfillmentChannelCode": "DEFAULT", "quantity": item["quantity"]}
+            ],
+        }
+
+    def _search(self, request) -> httpx.Response:
+        self.calls["searchListingsItems"] += 1
+        params = request.url.params
+        assert params["marketplaceIds"] == MARKETPLACE
+        size = int(params.get("pageSize", 10))
+        assert size <= 20
+        items = list(self.items.values())
+        if params.get("identifiers"):
+            assert params["identifiersType"] == "SKU"
+            wanted = params["identifiers"].split(",")
+            assert len(wanted) <= 20
+            items = [i for i in items if i["sku"] in wanted]
+        start = int(params.get("pageToken") or 0)
+        page = items[start : start + size]
+        body = {"numberOfResults": len(items), "items": [self._item(i) for i in page]}
+        if start + size < len(items):
+            body["pagination"] = {"nextToken": str(start + size)}
+        return self._answer(self.model, "ItemSearchResults", body)
+
+    def _apply(self, sku: str, patches: list) -> str | None:
+        item = self.items.get(sku)
+        if item is None:
+            return "SKU not found"
+        if sku in self.invalid:
+            return self.invalid[sku]
+        for patch in patches:
+            value = patch["value"][0]
+            if patch["path"] == "/attributes/fulfillment_availability":
+                item["quantity"] = value["quantity"]
+                self.writes[(sku, "quantity")] += 1
+            elif patch["path"] == "/attributes/purchasable_offer":
+                item["price"] = value["our_price"][0]["schedule"][0]["value_with_tax"]
+                self.writes[(sku, "price")] += 1
+        return None
+
+    def _patch(self, request, sku: str) -> httpx.Response:
+        self.calls["patchListingsItem"] += 1
+        body = json.loads(request.content, parse_float=Decimal)
+        errors = list(
+            swagger_validator(self.model, "ListingsItemPatchRequest").iter_errors(
+                json.loads(request.content)
+            )
+        )
+        assert not errors, errors[0].message
+        problem = self._apply(sku, body["patches"])
+        answer = {
+            "sku": sku,
+            "status": "ACCEPTED",
+            "submissionId": f"sub-{self.calls['patchListingsItem']}",
+            "issues": [],
+        }
+        if problem:
+            answer.update(
+                status="INVALID",
+                issues=[
+                    {
+                        "code": "90220",
+                        "message": problem,
+                        "severity": "ERROR",
+                        "categories": ["INVALID_ATTRIBUTE"],
+                    }
+                ],
+            )
+        return self._answer(self.model, "ListingsItemSubmissionResponse", answer)
+
+    def _create_document(self, request) -> httpx.Response:
+        body = json.loads(request.content)
+        assert not list(
+            swagger_validator(self.feeds_model, "CreateFeedDocumentSpecification").iter_errors(body)
+        )
+        document_id = f"amzn1.tortuga.doc{len(self.documents) + 1}"
+        self.documents[document_id] = b""
+        return self._answer(
+            self.feeds_model,
+            "CreateFeedDocumentResponse",
+            {"feedDocumentId": document_id, "url": f"https://s3.fake/uploads/{document_id}"},
+            201,
+        )
+
+    def _upload(self, request, document_id: str) -> httpx.Response:
+        self.documents[document_id] = request.content
+        return httpx.Response(200)
+
+    def _create_feed(self, request) -> httpx.Response:
+        spec = json.loads(request.content)
+        assert not list(
+            swagger_validator(self.feeds_model, "CreateFeedSpecification").iter_errors(spec)
+        )
+        assert spec["feedType"] == "JSON_LISTINGS_FEED"
+        document = json.loads(self.documents[spec["inputFeedDocumentId"]], parse_float=Decimal)
+        errors = list(
+            Draft7Validator(amazon_feed_schema()).iter_errors(
+                json.loads(self.documents[spec["inputFeedDocumentId"]])
+            )
+        )
+        assert not errors, f"feed breaks JSON_LISTINGS_FEED v2: {errors[0].message}"
+        issues = []
+        for message in document["messages"]:
+            problem = self._apply(message["sku"], message["patches"])
+            if problem:
+                issues.append(
+                    {
+                        "messageId": message["messageId"],
+                        "code": "90220",
+                        "severity": "ERROR",
+                        "message": problem,
+                    }
+                )
+        feed_id = str(50000 + len(self.feeds))
+        report_id = f"amzn1.tortuga.report{feed_id}"
+        self.documents[report_id] = json.dumps(
+            {
+                "header": {"sellerId": self.seller, "version": "2.0", "feedId": feed_id},
+                "issues": issues,
+                "summary": {
+                    "errors": len(issues),
+                    "warnings": 0,
+                    "messagesProcessed": len(document["messages"]),
+                    "messagesAccepted": len(document["messages"]) - len(issues),
+                    "messagesInvalid": len(issues),
+                },
+            }
+        ).encode()
+        self.feeds[feed_id] = {
+            "polls": 0,
+            "report": report_id,
+            "messages": len(document["messages"]),
+        }
+        self.calls["createFeed"] += 1
+        return self._answer(self.feeds_model, "CreateFeedResponse", {"feedId": feed_id}, 202)
+
+    def _get_feed(self, feed_id: str) -> httpx.Response:
+        feed = self.feeds[feed_id]
+        feed["polls"] += 1
+        body = {
+            "feedId": feed_id,
+            "feedType": "JSON_LISTINGS_FEED",
+            "createdTime": "2026-11-22T12:00:00Z",
+            "processingStatus": "IN_PROGRESS" if feed["polls"] < 2 else "DONE",
+        }
+        if body["processingStatus"] == "DONE":
+            body["resultFeedDocumentId"] = feed["report"]
+        return self._answer(self.feeds_model, "Feed", body)
+
+
+def _dumps(body) -> bytes:
+    return json.dumps(
+        body, default=lambda v: format(v, "f") if isinstance(v, Decimal) else str(v)
+    ).encode()

@@ -1,0 +1,419 @@
+"""A local fake of the Shopify Admin GraphQL API: just the operations IMS uses, from Shopify's
+documented payloads, every document validated against the published 2025-01 schema.
+
+Throttle: a leaky bucket as Shopify documents it (maximumAvailable points, restored at
+restoreRate points a second; a call asking more than is available is answered THROTTLED with
+HTTP 200). The standard plan is 100 points/s with a 2,000-point bucket. Query cost follows
+Shopify's documented method (objects 1 point, scalars 0, a connection 2 + first × its node's
+cost); a mutation costs 10 points plus 1 per item in its input (quantities, variants), a
+stricter model than Shopify's flat 10 so that bulk pushes really meet the throttle.
+
+Use `handle` as an httpx.MockTransport handler, or `serve()` for real HTTP on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import threading
+import time
+from collections import Counter
+from decimal import Decimal, InvalidOperation
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+from tests.fakes.specs import shopify_schema
+
+STANDARD_PLAN = {"maximum": 2000.0, "restore_rate": 100.0}
+
+
+class FakeShopify:
+    def __init__(
+        self,
+        *,
+        token: str = "shpat_test",
+        maximum: float = 2000.0,
+        restore_rate: float = 100.0,
+        location: str = "gid://shopify/Location/1",
+        currency: str = "USD",
+        clock=time.monotonic,
+    ):
+        self.token = token
+        self.maximum = maximum
+        self.restore_rate = restore_rate
+        self.available = maximum
+        self.clock = clock
+        self.last = clock()
+        self.location = location
+        self.currency = currency
+        self.variants: dict[str, dict] = {}
+        self.by_sku: dict[str, str] = {}
+        self.faults: list = []  # statuses (int) or "timeout", used one per request
+        self.refuse: dict[str, str] = {}  # sku → userError code for quantity writes
+        self.requests: list[str] = []  # operation names in order
+        self.writes: Counter = Counter()  # (sku, field) → writes applied
+        self.points = 0.0
+        self.throttled = 0
+        self.lock = threading.Lock()
+
+    # -- the shop's data ------------------------------------------------------
+    def add(
+        self, sku: str, quantity: int | None, price, *, barcode: str = "", product: str = ""
+    ) -> dict:
+        n = len(self.variants) + 1
+        variant = {
+            "id": f"gid://shopify/ProductVariant/{n}",
+            "sku": sku,
+            "barcode": barcode,
+            "price": Decimal(str(price)),
+            "product": product or f"gid://shopify/Product/{n}",
+            "item": f"gid://shopify/InventoryItem/{n}",
+            "available": quantity,
+        }
+        self.variants[variant["id"]] = variant
+        self.by_sku[sku] = variant["id"]
+        return variant
+
+    def variant(self, sku: str) -> dict:
+        return self.variants[self.by_sku[sku]]
+
+    # -- HTTP -------------------------------------------------------------------
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        status, body = self.respond(
+            request.method, request.url.path, dict(request.headers), request.content
+        )
+        if status == "timeout":
+            raise httpx.ReadTimeout("fake timeout", request=request)
+        return httpx.Response(
+            status, content=body, headers={"Content-Type": "application/json", "Retry-After": "0"}
+        )
+
+    def respond(self, method: str, path: str, headers: dict, content: bytes):
+        with self.lock:
+            if self.faults:
+                fault = self.faults.pop(0)
+                if fault == "timeout":
+                    return "timeout", b""
+                return fault, json.dumps({"errors": f"fault {fault}"}).encode()
+            if method != "POST" or not path.endswith("/graphql.json"):
+                return 404, b'{"errors":"Not Found"}'
+            lowered = {k.lower(): v for k, v in headers.items()}
+            if lowered.get("x-shopify-access-token") != self.token:
+                return 401, b'{"errors":"[API] Invalid API key or access token"}'
+            payload = json.loads(content)
+            return 200, json.dumps(self.execute(payload["query"], payload.get("variables") or {}))
+
+    def execute(self, query: str, variables: dict) -> dict:
+        from graphql import OperationType, parse, validate
+
+        schema = shopify_schema()
+        document = parse(query)
+        errors = validate(schema, document)
+        if errors:
+            return {"errors": [{"message": e.message} for e in errors]}
+        operation = document.definitions[0]
+        mutation = operation.operation == OperationType.MUTATION
+        cost = self._cost(schema, operation, variables, mutation)
+        now = self.clock()
+        self.available = min(self.maximum, self.available + (now - self.last) * self.restore_rate)
+        self.last = now
+        if cost > self.available:
+            self.throttled += 1
+            return {
+                "errors": [
+                    {
+                        "message": "Throttled",
+                        "extensions": {
+                            "code": "THROTTLED",
+                            "documentation": "https://shopify.dev/api/usage/rate-limits",
+                        },
+                    }
+                ],
+                "extensions": {"cost": self._cost_block(cost, None)},
+            }
+        self.available -= cost
+        self.points += cost
+        self.requests.append(operation.name.value if operation.name else "")
+        data = {}
+        for field in operation.selection_set.selections:
+            name = field.name.value
+            key = field.alias.value if field.alias else name
+            args = {a.name.value: _value(a.value, variables) for a in (field.arguments or ())}
+            data[key] = getattr(self, f"_{name}")(**args)
+        return {"data": data, "extensions": {"cost": self._cost_block(cost, cost)}}
+
+    def _cost_block(self, requested, actual) -> dict:
+        return {
+            "requestedQueryCost": requested,
+            "actualQueryCost": actual,
+            "throttleStatus": {
+                "maximumAvailable": self.maximum,
+                "currentlyAvailable": math.floor(self.available * 1000) / 1000,
+                "restoreRate": self.restore_rate,
+            },
+        }
+
+    def _cost(self, schema, operation, variables, mutation: bool) -> float:
+        if mutation:
+            total = 0
+            for field in operation.selection_set.selections:
+                args = {a.name.value: _value(a.value, variables) for a in (field.arguments or ())}
+                items = len((args.get("input") or {}).get("quantities") or []) + len(
+                    args.get("variants") or []
+                )
+                total += 10 + items
+            return total
+        return _selection_cost(schema.query_type, operation.selection_set, variables)
+
+    # -- queries ------------------------------------------------------------------
+    def _shop(self) -> dict:
+        return {"currencyCode": self.currency}
+
+    def _locations(self, first: int = 1, **_) -> dict:
+        return {"nodes": [{"id": self.location}]}
+
+    def _productVariants(self, first: int = 50, after: str | None = None, query=None, **_):
+        variants = list(self.variants.values())
+        if query:
+            wanted = {
+                part.strip().removeprefix("sku:").strip('"').replace('\\"', '"')
+                for part in query.split(" OR ")
+            }
+            variants = [v for v in variants if v["sku"] in wanted]
+        start = int(base64.b64decode(after)) if after else 0
+        page = variants[start : start + first]
+        end = start + len(page)
+        return {
+            "nodes": [self._node(v) for v in page],
+            "pageInfo": {
+                "hasNextPage": end < len(variants),
+                "endCursor": base64.b64encode(str(end).encode()).decode() if page else None,
+            },
+        }
+
+    def _node(self, v: dict) -> dict:
+        level = None
+        if v["available"] is not None:
+            level = {"quantities": [{"name": "available", "quantity": v["available"]}]}
+        return {
+            "id": v["id"],
+            "sku": v["sku"],
+            "barcode": v["barcode"] or None,
+            "price": format(v["price"], "f"),
+            "product": {"id": v["product"]},
+            "inventoryItem": {"id": v["item"], "inventoryLevel": level},
+        }
+
+    # -- mutations ------------------------------------------------------------------
+    def _inventorySetQuantities(self, input: dict) -> dict:
+        items = {v["item"]: v for v in self.variants.values()}
+        errors = []
+        if input.get("name") != "available":
+            errors.append(
+                _error("INVALID_NAME", ["input", "name"], "The quantity name is invalid.")
+            )
+        for i, q in enumerate(input["quantities"]):
+            v = items.get(q["inventoryItemId"])
+            where = ["input", "quantities", str(i)]
+            if v is None:
+                errors.append(
+                    _error(
+                        "INVALID_INVENTORY_ITEM",
+                        [*where, "inventoryItemId"],
+                        "The specified inventory item could not be found.",
+                    )
+                )
+            elif q["locationId"] != self.location:
+                errors.append(
+                    _error(
+                        "INVALID_LOCATION",
+                        [*where, "locationId"],
+                        "The specified location could not be found.",
+                    )
+                )
+            elif v["available"] is None:
+                errors.append(
+                    _error(
+                        "ITEM_NOT_STOCKED_AT_LOCATION",
+                        [*where, "locationId"],
+                        "The item is not stocked at the location.",
+                    )
+                )
+            elif q["quantity"] < 0:
+                errors.append(
+                    _error(
+                        "INVALID_QUANTITY_NEGATIVE",
+                        [*where, "quantity"],
+                        "The quantity can't be negative.",
+                    )
+                )
+            elif v["sku"] in self.refuse:
+                errors.append(
+                    _error(
+                        self.refuse[v["sku"]],
+                        [*where, "quantity"],
+                        f"{v['sku']}: refused by the shop.",
+                    )
+                )
+            elif not input.get("ignoreCompareQuantity") and q.get("compareQuantity") is None:
+                errors.append(
+                    _error(
+                        "COMPARE_QUANTITY_REQUIRED",
+                        [*where, "compareQuantity"],
+                        "The compareQuantity argument must be given.",
+                    )
+                )
+            elif not input.get("ignoreCompareQuantity") and q["compareQuantity"] != v["available"]:
+                errors.append(
+                    _error(
+                        "COMPARE_QUANTITY_STALE",
+                        [*where, "compareQuantity"],
+                        "The compareQuantity value does not match the current quantity.",
+                    )
+                )
+        if errors:
+            # All or nothing: nothing is applied when any item is refused.
+            return {"inventoryAdjustmentGroup": None, "userErrors": errors}
+        for q in input["quantities"]:
+            v = items[q["inventoryItemId"]]
+            v["available"] = q["quantity"]
+            self.writes[(v["sku"], "quantity")] += 1
+        return {
+            "inventoryAdjustmentGroup": {
+                "id": f"gid://shopify/InventoryAdjustmentGroup/{len(self.requests)}"
+            },
+            "userErrors": [],
+        }
+
+    def _productVariantsBulkUpdate(
+        self, productId: str, variants: list, allowPartialUpdates=False, **_
+    ):
+        errors, valid = [], []
+        for i, item in enumerate(variants):
+            v = self.variants.get(item.get("id"))
+            if v is None or v["product"] != productId:
+                errors.append(
+                    _error(
+                        "PRODUCT_VARIANT_DOES_NOT_EXIST",
+                        ["variants", str(i), "id"],
+                        "Product variant does not exist",
+                    )
+                )
+                continue
+            try:
+                price = Decimal(item["price"])
+            except (InvalidOperation, KeyError, TypeError):
+                errors.append(_error("INVALID", ["variants", str(i), "price"], "Price is invalid"))
+                continue
+            if price < 0:
+                errors.append(
+                    _error(
+                        "GREATER_THAN_OR_EQUAL_TO",
+                        ["variants", str(i), "price"],
+                        "Price must be greater than or equal to 0",
+                    )
+                )
+                continue
+            valid.append((v, price))
+        if errors and not allowPartialUpdates:
+            valid = []
+        for v, price in valid:
+            v["price"] = price
+            self.writes[(v["sku"], "price")] += 1
+        return {
+            "productVariants": [
+                {"id": v["id"], "price": format(v["price"], "f")} for v, _ in valid
+            ],
+            "userErrors": errors,
+        }
+
+    # -- a real server on 127.0.0.1 -----------------------------------------------------
+    @contextlib.contextmanager
+    def serve(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                status, answer = fake.respond("POST", self.path, dict(self.headers), body)
+                if status == "timeout":
+                    time.sleep(2)
+                    status, answer = 504, b'{"errors":"timeout"}'
+                answer = answer if isinstance(answer, bytes) else answer.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                if status in (429, 503):
+                    self.send_header("Retry-After", "0")
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                return None
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.daemon = True
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+
+def _error(code: str, field: list[str], message: str) -> dict:
+    return {"code": code, "field": field, "message": message}
+
+
+def _value(node, variables):
+    from graphql import value_from_ast_untyped
+
+    return value_from_ast_untyped(node, variables)
+
+
+def _selection_cost(parent, selection_set, variables) -> float:
+    """Shopify's documented static cost: objects 1, scalars and enums 0, connections
+    2 + first × (cost of one node)."""
+    from graphql import get_named_type, is_leaf_type
+
+    total = 0.0
+    for field in selection_set.selections:
+        definition = parent.fields.get(field.name.value)
+        if definition is None:
+            continue
+        named = get_named_type(definition.type)
+        if is_leaf_type(named):
+            continue
+        args = {a.name.value: _value(a.value, variables) for a in (field.arguments or ())}
+        if named.name.endswith("Connection"):
+            size = args.get("first") or args.get("last") or 1
+            node = 0.0
+            for sub in field.selection_set.selections:
+                if sub.name.value in ("nodes", "edges"):
+                    node_type = get_named_type(named.fields[sub.name.value].type)
+                    if sub.name.value == "edges":
+                        inner = next(
+                            s for s in sub.selection_set.selections if s.name.value == "node"
+                        )
+                        node = 1 + _selection_cost(
+                            get_named_type(node_type.fields["node"].type),
+                            inner.selection_set,
+                            variables,
+                        )
+                    else:
+                        node = 1 + _selection_cost(node_type, sub.selection_set, variables)
+            total += 2 + size * node
+        else:
+            total += 1 + (
+                _selection_cost(named, field.selection_set, variables) if field.selection_set else 0
+            )
+    return total

@@ -1,0 +1,79 @@
+"""The providers' own specifications (../shared/specs/): requests our connectors build and the
+payloads our fakes answer are checked against these, not against our own idea of them."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+from pathlib import Path
+
+from django.conf import settings
+
+SPECS = Path(settings.BASE_DIR).parent / "shared" / "specs"
+
+
+def specs_dir() -> Path:
+    for candidate in (SPECS, Path("/work/shared/specs")):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"the providers' specifications are not at {SPECS}")
+
+
+@functools.cache
+def shopify_schema():
+    """The Shopify Admin GraphQL schema (2025-01) from its introspection result."""
+    from graphql import build_client_schema
+
+    with gzip.open(specs_dir() / "shopify" / "admin_schema_2025-01.json.gz", "rt") as handle:
+        data = json.load(handle)
+    schema = build_client_schema(data.get("data", data))
+    # Shopify's schema deprecates some implementing fields whose interface field is not
+    # deprecated, which graphql-core 3.3 reports as a schema error; documents are still
+    # validated in full against it.
+    schema._validation_errors = []
+    return schema
+
+
+def shopify_errors(document: str) -> list[str]:
+    """Validation errors of a GraphQL document against the Admin schema ([] when valid)."""
+    from graphql import parse, validate
+
+    return [error.message for error in validate(shopify_schema(), parse(document))]
+
+
+@functools.cache
+def amazon_model(name: str) -> dict:
+    path = next((specs_dir() / "amazon-sp-api" / "models").rglob(name))
+    return json.loads(path.read_text())
+
+
+@functools.cache
+def amazon_feed_schema() -> dict:
+    return json.loads(
+        (
+            specs_dir() / "amazon-sp-api" / "schemas" / "feeds" / "listings-feed-schema-v2.json"
+        ).read_text()
+    )
+
+
+def swagger_validator(model: dict, definition: str):
+    """A jsonschema validator for one Swagger 2.0 definition (its $refs resolved in the model)."""
+    from jsonschema import Draft4Validator
+
+    schema = {"$ref": f"#/definitions/{definition}", "definitions": model["definitions"]}
+    return Draft4Validator(schema)
+
+
+@functools.cache
+def square_spec() -> dict:
+    with gzip.open(specs_dir() / "square" / "api.json.gz", "rt") as handle:
+        return json.load(handle)
+
+
+def openapi_validator(spec: dict, component: str):
+    """A jsonschema validator for an OpenAPI 3.0 component schema (its $refs resolved in the spec)."""
+    from jsonschema import Draft4Validator
+
+    schema = {"$ref": f"#/components/schemas/{component}", "components": spec["components"]}
+    return Draft4Validator(schema)
