@@ -83,7 +83,7 @@ def test_an_ops_user_may_not_create_a_product_and_the_attempt_is_logged(
     assert not Product.objects.filter(sku="C-9").exists()
     assert (
         AuditEvent.objects.filter(
-            action="access_denied", actor_name="olivia", object_id="/products/new/"
+            action="access_denied", actor_name="olivia", object_id="products:new"
         ).count()
         == 2
     )

@@ -27,8 +27,8 @@ def mismatched(world, ingest, tmp_path):
     reconcile(out_dir=tmp_path)
 
 
-def test_an_ops_user_filters_price_mismatches_by_channel_and_acknowledges_one(
-    mismatched, user_with_role, page, login
+def test_an_ops_user_filters_by_channel_acknowledges_one_and_pushes_another(
+    mismatched, user_with_role, page, login, ingest, tmp_path, monkeypatch
 ):
     user_with_role(Role.OPS, "olivia")
     login("olivia")
@@ -56,6 +56,28 @@ def test_an_ops_user_filters_price_mismatches_by_channel_and_acknowledges_one(
         "promo price agreed with the shop team",
     )
 
+    # Push HQ's price for B-2 to shop (a file channel here: its CSV goes to the outbox).
+    monkeypatch.setenv("IMS_CHANNEL_SHOP_OUTBOX", str(tmp_path / "outbox"))
+    page.locator('tr[data-sku="B-2"]').locator("button", has_text="Push correction").click()
+    page.wait_for_selector("text=Queued 1 correction.")
+    assert page.locator('tr[data-sku="B-2"] [data-push]').inner_text() == "pushed"
+    sent = "".join(p.read_text() for p in (tmp_path / "outbox").glob("*.csv"))
+    assert "B-2" in sent and "8.00" in sent
+
+    # The channel's next snapshot shows HQ's price: reconcile resolves it and the push is verified.
+    ingest(
+        "snapshot",
+        """
+        channel,sku_id,quantity,price,currency
+        shop,A-1,10,24.99,USD
+        shop,B-2,3,8.00,USD
+        shop,W-3,1,480.00,USD
+        """,
+    )
+    reconcile(out_dir=tmp_path)
+    page.goto("/exceptions/?discrepancy=Price_Mismatch&channel=shop&status=resolved")
+    assert page.locator('tr[data-sku="B-2"] [data-push]').inner_text() == "verified"
+
 
 def test_an_ops_user_is_refused_product_creation_and_a_catalog_manager_creates_one(
     world, user_with_role, page, login
@@ -66,9 +88,6 @@ def test_an_ops_user_is_refused_product_creation_and_a_catalog_manager_creates_o
     response = page.goto("/products/new/")
     assert response.status == 403
 
-    page.click("text=Log out") if page.locator("text=Log out").count() else page.goto(
-        "/accounts/login/"
-    )
     user_with_role(Role.CATALOG_MANAGER, "carla")
     page.context.clear_cookies()
     login("carla")

@@ -48,6 +48,21 @@ MATRIX = [
     ("post", "/api/exceptions/acknowledge/", {"ids": [1], "reason": "r"}, TRIAGERS),
     ("get", "/api/reconcile-runs/", None, ALL),
     ("get", "/api/schema/", None, ALL),
+    # price governance and the audit trail
+    ("get", "/pricing/change/", None, {PRICING, ADMIN, SUPER}),
+    ("get", "/pricing/rules/", None, ADMINS),
+    ("get", "/pricing/governance/", None, {SUPER}),
+    ("get", "/audit/", None, {SUPER}),
+    ("get", "/audit/export.csv", None, {SUPER}),
+    ("get", "/api/audit/", None, {SUPER}),
+    # orders
+    ("get", "/api/orders/", None, ALL),
+    ("post", "/api/orders/999999/dispatch/", {"lines": []}, {OPS, STORE, ADMIN, SUPER}),
+    ("post", "/api/orders/999999/cancel/", {}, {OPS, STORE, ADMIN, SUPER}),
+    ("post", "/api/orders/999999/backorder/", {"decision": "cancel"}, ADMINS),
+    # channel syncs
+    ("get", "/channels/runs/", None, ALL),
+    ("post", "/channels/shop/sync/", {}, ADMINS),
 ]
 
 
