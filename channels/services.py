@@ -466,16 +466,21 @@ def pending_flush_schedule(*, channel: Channel, now=None) -> None:
         or os.environ.get("IMS_SYNC_DEBOUNCE_SECONDS")
         or 10
     )
-    Schedule.objects.get_or_create(
+    next_run = (now or timezone.now()) + dt.timedelta(seconds=debounce)
+    schedule, created = Schedule.objects.get_or_create(
         name=f"sync pending {channel.code}",
         defaults={
             "func": "channels.tasks.sync_pending_task",
             "args": repr((channel.pk,)),
             "schedule_type": Schedule.ONCE,
             "repeats": 1,
-            "next_run": (now or timezone.now()) + dt.timedelta(seconds=debounce),
+            "next_run": next_run,
         },
     )
+    if not created and schedule.repeats == 0:
+        # It fired but its task never cleared it (a worker died): schedule the flush anew.
+        schedule.repeats, schedule.next_run = 1, next_run
+        schedule.save(update_fields=["repeats", "next_run"])
 
 
 def sync_push_correction(*, exception, actor) -> None:
