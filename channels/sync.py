@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from catalog.gtin import gtin14_or_none
 from catalog.models import Product, ProductStatus
-from catalog.rules import PricePolicy, policies
+from catalog.rules import PricePolicy, broken_rule, policies
 from catalog.services import prices_refresh
 from channels.adapters import adapter_for, is_live
 from channels.adapters.base import (
@@ -300,6 +300,8 @@ def build_plan(
         "product__category_id",
         "product__price",
         "product__currency",
+        "product__mrp",
+        "product__cost",
         "quantity",
         "price",
         "currency",
@@ -323,6 +325,8 @@ def build_plan(
         category_id,
         price,
         currency,
+        mrp,
+        cost,
         quantity,
         shown_price,
         shown_currency,
@@ -339,14 +343,16 @@ def build_plan(
         if status != ProductStatus.ACTIVE or (shown_currency or "") != channel.currency:
             continue
         plan.listed += 1
-        withheld = by_category.get(category_id, NO_POLICY).withholds(channel.code)
+        policy = by_category.get(category_id, NO_POLICY)
+        withheld = policy.withholds(channel.code)
         target = 0 if withheld else channel.atp(int(stock.get(product_id) or 0))
         if quantity != target:
             plan.lines.append(PlanLine(product_id, sku, QUANTITY, str(quantity), str(target), ref))
         if withheld or price is None or shown_price is None or currency != channel.currency:
             continue
         if money(shown_price, currency) != money(price, currency):
-            if product_id in blocked:
+            # Checked again before the push: a rule tightened under the price in force blocks it too.
+            if product_id in blocked or broken_rule(offer=price, mrp=mrp, cost=cost, policy=policy):
                 plan.blocked_prices += 1
                 continue
             plan.lines.append(

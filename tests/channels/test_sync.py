@@ -129,6 +129,19 @@ def test_a_blocked_price_is_not_pushed_but_its_stock_flows(shop, tmp_path, now):
     assert shop.variant("A-1")["available"] == 12
 
 
+def test_a_price_that_a_tightened_rule_now_breaks_is_not_pushed(shop, tmp_path):
+    from catalog.models import Category
+
+    # apparel now needs a 300 % margin: A-1's 30.00 on a cost of 10.00 breaks it, with no
+    # exception raised yet (nobody re-checked); the push leaves its price out all the same.
+    Category.objects.filter(name="apparel").update(min_margin_pct=300)
+    shop.variant("A-1")["price"] = Decimal("25.00")
+    run = sync(channel=Channel.objects.get(code="shop"), out_dir=tmp_path).runs[0]
+    assert ("A-1", "price") not in set(run.lines.values_list("sku_id", "field"))
+    assert shop.variant("A-1")["price"] == Decimal("25.00")
+    assert shop.variant("A-1")["available"] == 12  # its stock still flows
+
+
 def test_the_breaker_halts_a_mass_zeroing_for_an_admin(shop, tmp_path, settings, user_with_role):
     settings.IMS_SYNC_BREAKER_MIN_SKUS = 1
     admin = user_with_role(Role.ADMIN)

@@ -67,6 +67,7 @@ def test_the_location_covering_the_most_lines_wins_ties_go_to_the_earlier(channe
 def test_a_line_is_reserved_fully_or_not_at_all_and_waits_as_a_backorder(
     channels, post, user_with_role
 ):
+    """IMS 2.0 failure mode 1, channel overselling: auto-pause, and escalate to the admins."""
     admin = user_with_role(Role.ADMIN)
     order = shop_order(post, 3, [("B-2", 4), ("A-1", 6)])  # A-1: 5 at WH, 3 at NYC
     a, b = order.lines.get(sku="A-1"), order.lines.get(sku="B-2")
