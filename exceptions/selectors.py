@@ -188,7 +188,11 @@ def scorecard_summary() -> Scorecard:
 
 def reconcile_history(*, limit: int = 30) -> list[ReconcileRun]:
     """The latest successful runs, oldest first (for trend charts)."""
-    runs = ReconcileRun.objects.filter(status="succeeded").order_by("-started_at")[:limit]
+    runs = (
+        ReconcileRun.objects.filter(status="succeeded")
+        .select_related("channel")
+        .order_by("-started_at")[:limit]
+    )
     return list(reversed(runs))
 
 
