@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mass_mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from exceptions.models import OPEN_STATUSES, Discrepancy, ExceptionSource, OpsException
@@ -47,6 +47,7 @@ from sla.models import (
     SlaKind,
     SlaPolicy,
 )
+from sla.selectors import repeated_breaches
 
 log = logging.getLogger("ims.sla")
 
@@ -717,41 +718,6 @@ def _duration(value: dt.timedelta) -> str:
 
 # ---------------------------------------------------------------------------
 # Repeated breaches (a read-only insight: it tells, it changes nothing)
-
-
-@dataclass(frozen=True)
-class RepeatedBreach:
-    dimension: str  # store, channel or kind
-    value: str
-    breaches: int
-    since: dt.datetime
-
-    def __str__(self) -> str:
-        return f"{self.dimension} {self.value}: {self.breaches} SLA breaches since {self.since:%Y-%m-%d %H:%M} UTC"
-
-
-_DIMENSIONS = (("store", "location__code"), ("channel", "channel__code"), ("kind", "kind"))
-
-
-def repeated_breaches(
-    *, now: dt.datetime, window: dt.timedelta | None = None, threshold: int | None = None
-) -> list[RepeatedBreach]:
-    """Stores, channels and kinds with `threshold` or more breaches within the window."""
-    window = window or dt.timedelta(hours=settings.IMS_SLA_REPEAT_WINDOW_HOURS)
-    threshold = threshold or settings.IMS_SLA_REPEAT_COUNT
-    since = now - window
-    found = []
-    base = SlaClock.objects.filter(breached_at__gt=since, breached_at__lte=now)
-    for dimension, column in _DIMENSIONS:
-        rows = (
-            base.exclude(**{f"{column}__isnull": True})
-            .values(column)
-            .annotate(n=Count("pk"))
-            .filter(n__gte=threshold)
-            .order_by("-n", column)
-        )
-        found += [RepeatedBreach(dimension, row[column], row["n"], since) for row in rows]
-    return found
 
 
 def repeated_breaches_flag(*, clocks: Sequence[SlaClock], now: dt.datetime) -> list[str]:

@@ -25,6 +25,13 @@ SCHEDULES = {
         None,
     ),
     "fill backorders": ("orders.tasks.backorders_fill_task", Schedule.MINUTES, 5, None),
+    "SLA sweep": ("sla.tasks.sla_sweep_task", Schedule.MINUTES, 1, None),
+    "customer messages": (
+        "notifications.tasks.customer_notifications_send_task",
+        Schedule.MINUTES,
+        1,
+        None,
+    ),
 }
 
 
