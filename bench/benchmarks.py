@@ -293,4 +293,10 @@ def _orders(args, **kwargs):
     orders_bench(args, **kwargs)
 
 
-ALL = {"reconcile": reconcile_bench, "triage": _triage, "orders": _orders}
+def _sla(args, **kwargs):
+    from bench_sla import sla_bench
+
+    sla_bench(args, **kwargs)
+
+
+ALL = {"reconcile": reconcile_bench, "triage": _triage, "orders": _orders, "sla": _sla}

@@ -180,7 +180,7 @@ def _handed_to_channel(notification: CustomerNotification, now) -> None:
         MessageDelivery.objects.filter(notification=notification).update(
             route=Route.CHANNEL,
             next_attempt_at=None,
-            provider_status="left to the channel",
+            provider_status="handed_over",
             updated_at=now,
         )
         CustomerNotification.objects.filter(pk=notification.pk).update(

@@ -194,7 +194,9 @@ def serve(api: FakeCloudApi):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     api.url = f"http://127.0.0.1:{server.server_port}/{VERSION}"
     return server, thread

@@ -127,7 +127,7 @@ def test_guessing_locks_the_code_after_a_few_wrong_tries(
 def test_asking_for_another_orders_prescription_is_refused(
     orders, templates, cloud_api, wa, client
 ):
-    mine, theirs = orders
+    _, theirs = orders
     # With my phone, their order number: no code is sent.
     with pytest.raises(AccessRefused, match="not the order's"):
         ask(wa, number="2002")

@@ -32,7 +32,13 @@ def ny(*args) -> dt.datetime:
 @pytest.fixture
 def store(world, ingest):
     """Channel `local` sells from the NYC store only; the store works 9–18 Mon–Fri, New York
-    time, closed on US public holidays."""
+    time, closed on US public holidays. The default policies are there (the migration's; a
+    transactional test before may have flushed them)."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("sla.migrations.0003_default_policies").create(apps, None)
     ingest(
         "channels",
         """
