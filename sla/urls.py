@@ -5,7 +5,7 @@ from sla import views
 app_name = "sla"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", views.dashboard, name="clocks"),
     path("orders/<int:pk>/", views.order_detail, name="order"),
     path("orders/<int:pk>/acknowledge/", views.order_acknowledge_view, name="order-acknowledge"),
     path("orders/<int:pk>/delivered/", views.order_delivered_view, name="order-delivered"),

@@ -15,3 +15,9 @@ def duration(value: dt.timedelta | None) -> str:
     days, minutes = divmod(minutes, 24 * 60)
     text = f"{minutes // 60}:{minutes % 60:02d}"
     return f"{sign}{days}d {text}" if days else f"{sign}{text}"
+
+
+@register.filter
+def overdue(value: dt.timedelta | None) -> str:
+    """How far past due, without a sign: 1d 4:00."""
+    return duration(-value if value is not None else None)
