@@ -201,3 +201,13 @@ def test_repeated_breaches_by_a_store_are_flagged_once(people, dispatch_policy, 
     place("209", ny(2026, 11, 16, 11, 0))
     assert sla_sweep(now=ny(2026, 11, 16, 14, 0)).flagged == []
     assert flags.count() == 1
+
+
+def test_the_command_sweeps_as_of_a_given_instant(people, dispatch_policy, place, capsys):
+    from django.core.management import CommandError, call_command
+
+    place("4001", ny(2026, 11, 13, 17, 55))
+    call_command("sla_sweep", "--at", "2026-11-16T16:00Z")  # 11:00 in New York
+    assert "1 clocks due: 1 warnings, 1 breaches, 2 ladder steps" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="time zone"):
+        call_command("sla_sweep", "--at", "2026-11-16T16:00")
