@@ -299,4 +299,16 @@ def _sync(args, **kwargs):
     sync_bench(args, **kwargs)
 
 
-ALL = {"reconcile": reconcile_bench, "triage": _triage, "orders": _orders, "sync": _sync}
+def _sla(args, **kwargs):
+    from bench_sla import sla_bench
+
+    sla_bench(args, **kwargs)
+
+
+ALL = {
+    "reconcile": reconcile_bench,
+    "triage": _triage,
+    "orders": _orders,
+    "sync": _sync,
+    "sla": _sla,
+}

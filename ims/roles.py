@@ -39,6 +39,8 @@ VIEW_ALL = [
     "orders.view_vendorreturn",
     "orders.view_creditnote",
     "orders.view_possale",
+    "sla.view_slaclock",
+    "sla.view_slapolicy",
 ]
 CATALOG_EDIT = ["catalog.add_product", "catalog.change_product", "catalog.add_productalias"]
 PRICE_EDIT = ["catalog.add_price"]
@@ -59,6 +61,36 @@ ORDER_ADMIN = [
     "orders.replay_webhookdelivery",
     "orders.view_webhookdelivery",
 ]
+# SLA clocks: acknowledge orders, mark returns processed, take on and close breach tasks.
+SLA_ACT = ["sla.act_slaclock"]
+# SLA policies, ladders and calendars (also in the admin site), customer message set-up.
+SLA_ADMIN = [
+    "sla.manage_slapolicy",
+    *(
+        f"sla.{action}_{model}"
+        for model in (
+            "slapolicy",
+            "escalationstep",
+            "businesscalendar",
+            "openinghours",
+            "closedday",
+            "locationstaff",
+        )
+        for action in ("add", "change", "delete", "view")
+    ),
+    *(
+        f"notifications.{action}_{model}"
+        for model in ("messagetemplate", "channelmessaging")
+        for action in ("add", "change", "delete", "view")
+    ),
+]
+# Customer messages: see what was sent, attach prescriptions, send payment links.
+CUSTOMER_MESSAGES = [
+    "notifications.view_messagedelivery",
+    "notifications.view_inboundmessage",
+    "notifications.add_prescription",
+    "notifications.send_payment_link",
+]
 CHANNEL_ADMIN = [
     "channels.change_channel",
     "channels.resume_channel",
@@ -69,8 +101,22 @@ CHANNEL_ADMIN = [
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.CATALOG_MANAGER: [*VIEW_ALL, *CATALOG_EDIT],
     Role.PRICING: [*VIEW_ALL, *PRICE_EDIT],
-    Role.OPS: [*VIEW_ALL, *TRIAGE, *ORDER_ACT, "orders.add_transfer", "orders.receive_transfer"],
-    Role.STORE_STAFF: [*VIEW_ALL, *ORDER_ACT, *STORE_FLOOR],
+    Role.OPS: [
+        *VIEW_ALL,
+        *TRIAGE,
+        *ORDER_ACT,
+        "orders.add_transfer",
+        "orders.receive_transfer",
+        *SLA_ACT,
+        *CUSTOMER_MESSAGES,
+    ],
+    Role.STORE_STAFF: [
+        *VIEW_ALL,
+        *ORDER_ACT,
+        *STORE_FLOOR,
+        *SLA_ACT,
+        "notifications.add_prescription",
+    ],
     Role.FINANCE: [*VIEW_ALL, *FINANCE_DOCS],
     Role.ADMIN: [
         *VIEW_ALL,
@@ -82,6 +128,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *STORE_FLOOR,
         *FINANCE_DOCS,
         *ORDER_ADMIN,
+        *SLA_ACT,
+        *SLA_ADMIN,
+        *CUSTOMER_MESSAGES,
     ],
     Role.SUPERADMIN: [
         *VIEW_ALL,
@@ -93,6 +142,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *STORE_FLOOR,
         *FINANCE_DOCS,
         *ORDER_ADMIN,
+        *SLA_ACT,
+        *SLA_ADMIN,
+        *CUSTOMER_MESSAGES,
         "catalog.approve_price",
         "ims.view_auditevent",
     ],

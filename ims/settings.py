@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "exceptions",
     "sla",
     "orders",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +155,25 @@ IMS_QUEUE = os.environ.get("IMS_QUEUE", "sync")
 
 # How long an order not yet confirmed (paid) on its channel keeps its reservation.
 IMS_UNCONFIRMED_HOLD_HOURS = int(os.environ.get("IMS_UNCONFIRMED_HOLD_HOURS", "48"))
+# SLA engine: repeated breaches by one store, channel or kind within the window are flagged.
+IMS_SLA_REPEAT_COUNT = int(os.environ.get("IMS_SLA_REPEAT_COUNT", "3"))
+IMS_SLA_REPEAT_WINDOW_HOURS = float(os.environ.get("IMS_SLA_REPEAT_WINDOW_HOURS", "168"))
+
+# Customer messages by WhatsApp (the Business Cloud API) and prescription access.
+IMS_WHATSAPP_BASE_URL = os.environ.get("IMS_WHATSAPP_BASE_URL", "https://graph.facebook.com/v21.0")
+IMS_WHATSAPP_PHONE_NUMBER_ID = os.environ.get("IMS_WHATSAPP_PHONE_NUMBER_ID", "")
+IMS_WHATSAPP_ACCESS_TOKEN = os.environ.get("IMS_WHATSAPP_ACCESS_TOKEN", "")
+IMS_WHATSAPP_APP_SECRET = os.environ.get("IMS_WHATSAPP_APP_SECRET", "")
+IMS_WHATSAPP_VERIFY_TOKEN = os.environ.get("IMS_WHATSAPP_VERIFY_TOKEN", "")
+IMS_WHATSAPP_MAX_ATTEMPTS = int(os.environ.get("IMS_WHATSAPP_MAX_ATTEMPTS", "5"))
+# Region for customer phone numbers written without a country code (ISO 3166, e.g. IN).
+IMS_PHONE_REGION = os.environ.get("IMS_PHONE_REGION", "") or None
+IMS_SHOP_URL = os.environ.get("IMS_SHOP_URL", "http://127.0.0.1:8000/")
+IMS_OTP_TTL_MINUTES = int(os.environ.get("IMS_OTP_TTL_MINUTES", "10"))
+IMS_OTP_MAX_ATTEMPTS = int(os.environ.get("IMS_OTP_MAX_ATTEMPTS", "5"))
+IMS_OTP_MAX_PER_HOUR = int(os.environ.get("IMS_OTP_MAX_PER_HOUR", "3"))
+IMS_PRESCRIPTION_LINK_MINUTES = int(os.environ.get("IMS_PRESCRIPTION_LINK_MINUTES", "10"))
+
 Q_CLUSTER = {
     "name": "ims",
     "workers": int(os.environ.get("IMS_Q_WORKERS", "2")),

@@ -20,6 +20,9 @@ urlpatterns = [
     path("api/audit/", AuditEventList.as_view(), name="api-audit-list"),
     path("api/audit/<int:pk>/", AuditEventDetail.as_view(), name="api-audit-detail"),
     path("api/orders/", include("orders.urls")),
+    path("sla/", include("sla.urls")),
+    path("whatsapp/", include("notifications.urls")),
+    path("rx/", include("notifications.rx_urls")),
     path("webhooks/<str:code>/", order_views.webhook, name="webhook"),
     path("channels/", include("channels.urls")),
 ]

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from orders.models import ChannelOrder, PosSale
 from orders.selectors import order_list
-from orders.services import order_backorder_decide, order_cancel, order_dispatch
+from orders.services import order_backorder_decide, order_cancel, order_deliver, order_dispatch
 from orders.stock import pos_sale_approve, pos_sale_reject
 
 
@@ -66,6 +66,7 @@ class OrderOut(serializers.Serializer):
     confirmed_at = serializers.DateTimeField()
     cancelled_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField()
     lines = OrderLineOut(many=True)
 
     def get_location(self, order) -> str | None:
@@ -135,6 +136,17 @@ class OrderDispatch(_OrderAction):
             actor=request.user,
             tracking_number=data.validated_data["tracking_number"],
         )
+        return self.answer(order)
+
+
+class OrderDelivered(_OrderAction):
+    """POST /api/orders/{id}/delivered/ — the carrier or channel confirmed delivery."""
+
+    permission = "orders.dispatch_order"
+
+    def post(self, request: Request, pk: int) -> Response:
+        order = self.order(request, pk)
+        order_deliver(order=order, actor=request.user)
         return self.answer(order)
 
 

@@ -92,6 +92,8 @@ class ChannelOrder(models.Model):
     cancel_reason = models.CharField(max_length=255, blank=True)
     # Every line shipped or cancelled (its shipments may then be handed to the ERP).
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The carrier or channel confirmed delivery to the customer (stops the delivery SLA clock).
+    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]

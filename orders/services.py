@@ -853,6 +853,29 @@ def order_dispatch(
     return shipment
 
 
+def order_deliver(*, order: ChannelOrder, actor=None, now=None) -> ChannelOrder:
+    """The carrier or the channel confirmed that the shipped units reached the customer."""
+    require(actor, "orders.dispatch_order", "confirm deliveries")
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked, order_lines = _lock_order(order)
+        if not any(line.shipped for line in order_lines):
+            raise OrderError(
+                f"order {locked.external_id} has shipped nothing yet", code="nothing_shipped"
+            )
+        if locked.delivered_at:
+            return locked
+        locked.delivered_at = now
+        locked.save(update_fields=["delivered_at"])
+        audit_record(
+            actor=actor, action="order_deliver", obj=locked, after={"delivered_at": now}, at=now
+        )
+        order_event_emit(order=locked, event="delivered", at=now)
+        customer_notify(order=locked, kind="order_delivered", now=now)
+    order.refresh_from_db()
+    return locked
+
+
 def _person(actor):
     return actor if actor is not None and actor.is_authenticated else None
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", api.OrderList.as_view(), name="list"),
     path("<int:pk>/", api.OrderDetail.as_view(), name="detail"),
     path("<int:pk>/dispatch/", api.OrderDispatch.as_view(), name="dispatch"),
+    path("<int:pk>/delivered/", api.OrderDelivered.as_view(), name="delivered"),
     path("<int:pk>/cancel/", api.OrderCancel.as_view(), name="cancel"),
     path("<int:pk>/backorder/", api.OrderBackorder.as_view(), name="backorder"),
     path(

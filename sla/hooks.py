@@ -2,10 +2,10 @@
 
 The order flow calls `order_event` once for every event in an order's life, inside the
 transaction that records it, so an SLA clock starts or stops exactly when the order
-changes (and not at all if that change is rolled back). The SLA engine (a later issue)
-fills this in: acknowledgement, dispatch, delivery-confirmation and return-processing
-clocks, their escalation ladders and breach tasks. Until then an event is checked and
-logged, and nothing else happens.
+changes (and not at all if that change is rolled back): reservation starts the
+acknowledgement and dispatch clocks, dispatch stops them and starts delivery confirmation,
+delivery stops that, a customer return starts return processing, and a cancellation stops
+every clock of the order (sla.services.order_event_record).
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ log = logging.getLogger("ims.sla")
 
 def order_event(*, order, event: OrderEvent, at: dt.datetime) -> None:
     """Record that `event` happened to `order` at `at` (aware UTC)."""
+    from sla.services import order_event_record
+
     if event not in EVENTS:
         raise ValueError(f"unknown order event '{event}' (one of {', '.join(EVENTS)})")
     if at.tzinfo is None:
         raise ValueError("order events are timed in aware UTC")
     log.debug("order %s %s at %s", order.pk, event, at.isoformat())
+    order_event_record(order=order, event=event, at=at)

@@ -1,0 +1,292 @@
+"""The WhatsApp Business Cloud API adapter: template messages out, webhook signatures in.
+
+Adapters translate, services decide: this module knows the URL, the auth header, the
+payload and the error shapes, and returns plain dataclasses; it never touches the ORM.
+One httpx client per adapter, with timeouts; 429, 5xx and Meta's throttling codes are
+retried with backoff, honouring Retry-After (up to `max_wait` seconds; a longer wait is
+handed back to the caller as a retryable error). The access token is never logged, and
+phone numbers appear in logs only masked.
+
+Request (Meta's documented shape):
+    POST {base}/{phone-number-id}/messages   Authorization: Bearer <token>
+    {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "+14155550100",
+     "type": "template",
+     "template": {"name": "...", "language": {"code": "en_US"},
+                  "components": [{"type": "body", "parameters": [{"type": "text", "text": "…"}]},
+                                 {"type": "button", "sub_type": "url", "index": "0",
+                                  "parameters": [{"type": "text", "text": "…"}]}]}}
+Answer 200: {"messaging_product": "whatsapp", "contacts": [{"input", "wa_id"}],
+             "messages": [{"id": "wamid…", "message_status": "accepted"}]}
+Error: {"error": {"message", "type", "code", "error_subcode"?, "error_data": {"details"},
+                  "fbtrace_id"}}
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import hmac
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+import phonenumbers
+
+log = logging.getLogger("ims.whatsapp")
+
+# Meta's error codes (Cloud API "Error codes" page).
+THROTTLED = {4, 80007, 130429, 131048, 131056}  # rate limits: try again later
+TEMPLATE_REFUSED = {
+    132000: "parameter count mismatch",
+    132001: "template does not exist (name or language)",
+    132005: "translated text too long",
+    132007: "template format character policy violated",
+    132012: "parameter format mismatch",
+    132015: "template is paused",
+    132016: "template is disabled",
+}
+TEMPLATE_STATUS = {132001: "rejected", 132015: "paused", 132016: "disabled"}
+RECIPIENT_REFUSED = {131026, 131030, 131047, 131051}  # not on WhatsApp, not allowed, …
+
+
+class PhoneInvalid(ValueError):
+    pass
+
+
+def e164(number: str, region: str | None = None) -> str:
+    """A phone number in E.164 (`+14155550100`), or PhoneInvalid naming what is wrong."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException as exc:
+        raise PhoneInvalid(f"'{mask(number)}' is not a phone number ({exc})") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise PhoneInvalid(f"'{mask(number)}' is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(number: str) -> str:
+    """A phone number as logs may show it: its last 4 digits only."""
+    digits = "".join(c for c in number if c.isdigit())
+    return f"…{digits[-4:]}" if len(digits) > 4 else "…"
+
+
+def signature_valid(*, app_secret: str, body: bytes, header: str | None) -> bool:
+    """Meta's X-Hub-Signature-256: `sha256=` + hex HMAC-SHA256 of the raw body (app secret)."""
+    if not app_secret or not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+
+
+@dataclass(frozen=True)
+class TemplateMessage:
+    to: str  # E.164
+    template: str
+    language: str
+    body: tuple[str, ...] = ()
+    button: str | None = None  # the variable suffix of the template's first URL button
+
+    def payload(self) -> dict:
+        components = []
+        if self.body:
+            components.append(
+                {"type": "body", "parameters": [{"type": "text", "text": v} for v in self.body]}
+            )
+        if self.button is not None:
+            components.append(
+                {
+                    "type": "button",
+                    "sub_type": "url",
+                    "index": "0",
+                    "parameters": [{"type": "text", "text": self.button}],
+                }
+            )
+        template = {"name": self.template, "language": {"code": self.language}}
+        if components:
+            template["components"] = components
+        return {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": self.to,
+            "type": "template",
+            "template": template,
+        }
+
+
+@dataclass(frozen=True)
+class Sent:
+    message_id: str
+    wa_id: str
+
+
+@dataclass
+class WhatsAppError(Exception):
+    """A send that did not go through. `retryable`: try again later (after `retry_after`
+    seconds if the provider said); `template_status`: Meta refused the template itself."""
+
+    message: str
+    status: int | None = None
+    code: int | None = None
+    retryable: bool = False
+    retry_after: float | None = None
+    template_status: str = ""
+    details: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        where = f"HTTP {self.status}" if self.status else "no answer"
+        code = f", code {self.code}" if self.code else ""
+        return f"{self.message} ({where}{code})"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+class WhatsAppClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        phone_number_id: str,
+        access_token: str,
+        timeout: float = 10.0,
+        max_attempts: int = 3,
+        max_wait: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if not (base_url and phone_number_id and access_token):
+            raise ValueError("WhatsApp needs a base URL, a phone number id and an access token")
+        self.phone_number_id = phone_number_id
+        self.max_attempts, self.max_wait, self.sleep = max_attempts, max_wait, sleep
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/",
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> WhatsAppClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def send_template(self, message: TemplateMessage) -> Sent:
+        """Send one template message; raises WhatsAppError when it does not go through."""
+        payload = message.payload()
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                response = self.http.post(f"{self.phone_number_id}/messages", json=payload)
+            except httpx.TransportError as exc:
+                error = WhatsAppError(
+                    f"could not reach WhatsApp: {type(exc).__name__}", retryable=True
+                )
+            else:
+                if response.status_code == 200:
+                    return self._sent(response)
+                error = self._error(response)
+            log.warning(
+                "WhatsApp %s to %s, attempt %s/%s: %s",
+                message.template,
+                mask(message.to),
+                attempt,
+                self.max_attempts,
+                error,
+            )
+            if not error.retryable or attempt == self.max_attempts:
+                raise error
+            wait = error.retry_after
+            if wait is None:
+                wait = min(self.max_wait, 2 ** (attempt - 1) + random.uniform(0, 0.5))
+            if wait > self.max_wait:
+                raise error  # longer than we may hold a worker: the outbox tries again later
+            self.sleep(wait)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _sent(response: httpx.Response) -> Sent:
+        body = response.json()
+        try:
+            message_id = body["messages"][0]["id"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise WhatsAppError(
+                "WhatsApp answered 200 without a message id", status=200, retryable=False
+            ) from exc
+        contacts = body.get("contacts") or [{}]
+        return Sent(message_id=message_id, wa_id=str(contacts[0].get("wa_id", "")))
+
+    @staticmethod
+    def _error(response: httpx.Response) -> WhatsAppError:
+        try:
+            error = response.json().get("error") or {}
+        except ValueError:
+            error = {}
+        code = error.get("code")
+        details = (error.get("error_data") or {}).get("details", "")
+        text = error.get("message") or response.reason_phrase or "error"
+        if details:
+            text = f"{text}: {details}"
+        status = response.status_code
+        retryable = status == 429 or status >= 500 or code in THROTTLED
+        return WhatsAppError(
+            text[:500],
+            status=status,
+            code=code,
+            retryable=retryable,
+            retry_after=_retry_after(response) if retryable else None,
+            template_status=TEMPLATE_STATUS.get(code, ""),
+            details={"fbtrace_id": error.get("fbtrace_id", ""), "type": error.get("type", "")},
+        )
+
+
+def client_from_settings(**kwargs) -> WhatsAppClient | None:
+    """The configured client, or None where WhatsApp is not set up (IMS_WHATSAPP_*)."""
+    from django.conf import settings
+
+    if not (settings.IMS_WHATSAPP_PHONE_NUMBER_ID and settings.IMS_WHATSAPP_ACCESS_TOKEN):
+        return None
+    return WhatsAppClient(
+        base_url=settings.IMS_WHATSAPP_BASE_URL,
+        phone_number_id=settings.IMS_WHATSAPP_PHONE_NUMBER_ID,
+        access_token=settings.IMS_WHATSAPP_ACCESS_TOKEN,
+        **kwargs,
+    )
+
+
+def inbound_messages(payload: Mapping) -> list[dict]:
+    """The customer messages in a webhook payload (entry[].changes[].value.messages[])."""
+    found = []
+    for entry in payload.get("entry") or []:
+        for change in entry.get("changes") or []:
+            value = change.get("value") or {}
+            names = {
+                c.get("wa_id"): (c.get("profile") or {}).get("name", "")
+                for c in value.get("contacts") or []
+            }
+            for message in value.get("messages") or []:
+                found.append({**message, "profile_name": names.get(message.get("from"), "")})
+    return found
+
+
+def status_updates(payload: Mapping) -> list[dict]:
+    """Delivery statuses of messages we sent (entry[].changes[].value.statuses[])."""
+    return [
+        status
+        for entry in payload.get("entry") or []
+        for change in entry.get("changes") or []
+        for status in (change.get("value") or {}).get("statuses") or []
+    ]

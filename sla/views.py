@@ -1,0 +1,249 @@
+"""SLA pages: clocks at risk and breached (filters, time left, ladder reached, tasks with
+acknowledge/close), breach-rate and time-to-dispatch charts, repeated-breach insights, and
+an order's clocks, customer messages and prescriptions with the actions on them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from ims.errors import ApplicationError
+from ims.models import OpsTask
+from notifications.models import Prescription
+from notifications.services import payment_link_send, prescription_attach
+from orders.models import ChannelOrder, CustomerReturn
+from orders.services import order_deliver
+from sla import charts
+from sla.filters import SlaClockFilter
+from sla.models import SlaKind
+from sla.selectors import (
+    breach_stats,
+    clock_list,
+    clock_rows,
+    repeated_breaches,
+    sla_tasks_open,
+)
+from sla.services import (
+    customer_return_processed,
+    order_acknowledge,
+    sla_task_acknowledge,
+    sla_task_close,
+)
+
+PAGE_SIZE = 50
+
+
+@login_required
+@permission_required("sla.view_slaclock", raise_exception=True)
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    filterset = SlaClockFilter(
+        {k: v for k, v in request.GET.items() if v and k != "page"}, queryset=clock_list()
+    )
+    clocks = filterset.qs if filterset.is_valid() else clock_list().none()
+    page = Paginator(clocks, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = urlencode({k: v for k, v in request.GET.items() if v and k != "page"})
+    context = {
+        "filterset": filterset,
+        "page": page,
+        "rows": clock_rows(list(page.object_list), now=now),
+        "query": query,
+        "now": now,
+    }
+    if request.htmx:
+        return render(request, "sla/dashboard.html#results", context)
+    days = max(1, min(int(request.GET.get("days", 30) or 30), 365))
+    since = now - dt.timedelta(days=days)
+    by_store = breach_stats(by="location", since=since, now=now)
+    by_channel = breach_stats(by="channel", since=since, now=now)
+    figures = []
+    for label, stats in (("store", by_store), ("channel", by_channel)):
+        if stats:
+            figures.append(
+                charts.figure_html(
+                    charts.breach_rate_figure(
+                        f"Breach rate by {label}, last {days} days",
+                        [s.label for s in stats],
+                        [s.rate for s in stats],
+                        [s.clocks for s in stats],
+                    ),
+                    f"breach-rate-{label}",
+                )
+            )
+        timed = [s for s in stats if s.dispatch_hours is not None]
+        if timed:
+            figures.append(
+                charts.figure_html(
+                    charts.dispatch_time_figure(
+                        f"Mean time to dispatch by {label}, last {days} days",
+                        [s.label for s in timed],
+                        [s.dispatch_hours for s in timed],
+                    ),
+                    f"dispatch-time-{label}",
+                )
+            )
+    context.update(
+        {
+            "days": days,
+            "figures": figures,
+            "by_store": by_store,
+            "by_channel": by_channel,
+            "insights": repeated_breaches(now=now),
+            "tasks": sla_tasks_open()[:100],
+        }
+    )
+    return render(request, "sla/dashboard.html", context)
+
+
+@login_required
+@permission_required("sla.view_slaclock", raise_exception=True)
+@require_GET
+def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    now = timezone.now()
+    order = get_object_or_404(ChannelOrder.objects.select_related("channel", "location"), pk=pk)
+    clocks = list(clock_list().filter(order=order).prefetch_related("escalations__step"))
+    return render(
+        request,
+        "sla/order.html",
+        {
+            "order": order,
+            "rows": clock_rows(clocks, now=now),
+            "ack_running": any(
+                c.kind == SlaKind.ACKNOWLEDGEMENT and c.status == "running" for c in clocks
+            ),
+            "returns": [c for c in clocks if c.kind == SlaKind.RETURN and c.status == "running"],
+            "notifications": order.customer_notifications.select_related("delivery").order_by(
+                "created_at", "pk"
+            ),
+            "prescriptions": Prescription.objects.filter(order=order).defer("data"),
+            "shipped": order.lines.filter(shipped__gt=0).exists(),
+        },
+    )
+
+
+def _back(request: HttpRequest, fallback: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(fallback)
+
+
+def _act(request: HttpRequest, action, success: str, fallback: str) -> HttpResponse:
+    try:
+        action()
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        if exc.http_status == 403:
+            response = _back(request, fallback)
+            response.status_code = 403
+            return response
+    else:
+        messages.success(request, success)
+    return _back(request, fallback)
+
+
+@login_required
+@permission_required("sla.act_slaclock", raise_exception=True)
+@require_POST
+def order_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(ChannelOrder, pk=pk)
+    return _act(
+        request,
+        lambda: order_acknowledge(order=order, actor=request.user),
+        f"Order {order.external_id} acknowledged.",
+        f"/sla/orders/{pk}/",
+    )
+
+
+@login_required
+@permission_required("orders.dispatch_order", raise_exception=True)
+@require_POST
+def order_delivered_view(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(ChannelOrder, pk=pk)
+    return _act(
+        request,
+        lambda: order_deliver(order=order, actor=request.user),
+        f"Order {order.external_id} delivered.",
+        f"/sla/orders/{pk}/",
+    )
+
+
+@login_required
+@permission_required("sla.act_slaclock", raise_exception=True)
+@require_POST
+def return_processed_view(request: HttpRequest, pk: int) -> HttpResponse:
+    customer_return = get_object_or_404(CustomerReturn, pk=pk)
+    return _act(
+        request,
+        lambda: customer_return_processed(customer_return=customer_return, actor=request.user),
+        f"Return {customer_return.external_id} processed.",
+        f"/sla/orders/{customer_return.order_id}/",
+    )
+
+
+@login_required
+@permission_required("sla.act_slaclock", raise_exception=True)
+@require_POST
+def task_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(OpsTask, pk=pk)
+    return _act(
+        request,
+        lambda: sla_task_acknowledge(task=task, actor=request.user),
+        f"Task taken on: {task.title}",
+        "/sla/",
+    )
+
+
+@login_required
+@permission_required("sla.act_slaclock", raise_exception=True)
+@require_POST
+def task_close_view(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(OpsTask, pk=pk)
+    return _act(
+        request,
+        lambda: sla_task_close(
+            task=task, actor=request.user, resolution=request.POST.get("resolution", "")
+        ),
+        f"Task closed: {task.title}",
+        "/sla/",
+    )
+
+
+@login_required
+@permission_required("notifications.add_prescription", raise_exception=True)
+@require_POST
+def prescription_upload_view(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(ChannelOrder, pk=pk)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "choose a file to attach")
+        return redirect(f"/sla/orders/{pk}/")
+    return _act(
+        request,
+        lambda: prescription_attach(order=order, upload=upload, actor=request.user),
+        f"Prescription {upload.name} attached.",
+        f"/sla/orders/{pk}/",
+    )
+
+
+@login_required
+@permission_required("notifications.send_payment_link", raise_exception=True)
+@require_POST
+def payment_link_view(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(ChannelOrder, pk=pk)
+    return _act(
+        request,
+        lambda: payment_link_send(order=order, url=request.POST.get("url", ""), actor=request.user),
+        "Payment link queued for the customer.",
+        f"/sla/orders/{pk}/",
+    )
