@@ -63,6 +63,9 @@ MATRIX = [
     # channel syncs
     ("get", "/channels/runs/", None, ALL),
     ("post", "/channels/shop/sync/", {}, ADMINS),
+    # SLAs
+    ("get", "/sla/", None, ALL),
+    ("post", "/sla/tasks/999999/close/", {"resolution": "done"}, {OPS, STORE, ADMIN, SUPER}),
 ]
 
 
