@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "exceptions",
     "sla",
     "orders",
+    "erp",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +155,10 @@ IMS_QUEUE = os.environ.get("IMS_QUEUE", "sync")
 
 # How long an order not yet confirmed (paid) on its channel keeps its reservation.
 IMS_UNCONFIRMED_HOLD_HOURS = int(os.environ.get("IMS_UNCONFIRMED_HOLD_HOURS", "48"))
+
+# The ERP reset: the share of stock a file may zero by omitting pairs before it is refused
+# as likely truncated.
+IMS_ERP_MAX_ZERO_SHARE = float(os.environ.get("IMS_ERP_MAX_ZERO_SHARE", "0.10"))
 Q_CLUSTER = {
     "name": "ims",
     "workers": int(os.environ.get("IMS_Q_WORKERS", "2")),
