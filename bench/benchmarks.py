@@ -294,3 +294,4 @@ def _orders(args, **kwargs):
 
 
 ALL = {"reconcile": reconcile_bench, "triage": _triage, "orders": _orders}
+ALL["erp"] = lambda args, **kwargs: __import__("bench_erp").erp_bench(args, **kwargs)

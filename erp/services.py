@@ -315,11 +315,12 @@ def _reset_apply(
 ) -> Scan:
     scope = _scope_location_ids(source)
     codes, outside = _location_codes(source, scope)
+    skus = _sku_kinds(source)
     with _rows_loader() as sink:
         scan = reset_scan(
             path,
             label=label,
-            skus=_sku_kinds(source),
+            skus=skus,
             locations=codes,
             out_of_scope=outside,
             sink=sink,
@@ -765,3 +766,135 @@ def erp_export(
         )
         raise
     return run
+
+
+# ---------------------------------------------------------------------------
+# Pulling from an ERP source (API or file drop), then the reset
+
+
+@dataclass
+class PullResult:
+    source: ErpSource
+    as_of: dt.datetime
+    files: dict[str, Path]
+    reset: ResetSummary | None
+    ingested: dict[str, str]
+
+    def lines(self) -> list[str]:
+        lines = [f"{self.source.code}: pulled as of {self.as_of.isoformat()}"]
+        lines += [f"{kind}: {path}" for kind, path in self.files.items()]
+        lines += [f"{kind}: {what}" for kind, what in self.ingested.items()]
+        if self.reset:
+            lines += self.reset.lines()
+        return lines
+
+
+def _known_products() -> dict[str, tuple]:
+    """IMS's products by SKU with the fields a pulled catalog row keeps from IMS."""
+    return {
+        sku: rest
+        for sku, *rest in Product.objects.values_list(
+            "sku", "barcode", "category__name", "uom", "cost", "mrp", "price", "currency"
+        ).iterator(chunk_size=5000)
+    }
+
+
+def _write_pulled(adapter, folder: Path) -> dict[str, Path]:
+    """What an API source holds, written in IMS's file forms: the full stock in the reset
+    form; catalog and prices for the products IMS knows (IMS never creates a product from an
+    ERP pull; fields the ERP lacks keep IMS's values)."""
+    from catalog.services import CATALOG_COLUMNS
+
+    known = _known_products()
+    files = {"stock": folder / "stock.csv", "prices": folder / "prices.csv"}
+    write_csv(
+        files["stock"],
+        ("sku_id", "location", "quantity"),
+        ((r.sku, r.location, r.quantity) for r in adapter.fetch_stock()),
+    )
+    write_csv(
+        files["prices"],
+        ("sku_id", "currency", "price"),
+        (
+            (r.sku, r.currency or known[r.sku][6], r.price)
+            for r in adapter.fetch_prices()
+            if r.sku in known
+        ),
+    )
+
+    def catalog_rows():
+        for item in adapter.fetch_catalog():
+            ims = known.get(item.sku)
+            if ims is None:
+                continue
+            barcode, category, uom, cost, mrp, price, currency = ims
+            yield (
+                item.sku,
+                item.name,
+                item.barcode or barcode,
+                category,
+                item.uom or uom,
+                item.cost if item.cost is not None else cost,
+                mrp,
+                price,
+                currency,
+                "active" if item.active else "inactive",
+            )
+
+    files["catalog"] = folder / "catalog.csv"
+    write_csv(files["catalog"], (*CATALOG_COLUMNS, "status"), catalog_rows())
+    return files
+
+
+def erp_pull(
+    *,
+    source: ErpSource,
+    actor=None,
+    now: dt.datetime | None = None,
+    variance_out: str | Path | None = None,
+    transport=None,
+) -> PullResult:
+    """Read an ERP source (its API, or the newest file dropped in its folder), apply its
+    catalog and prices through the ingests, and its stock through the reset."""
+    from erp.adapters import adapter_for
+    from erp.models import FILE_KINDS
+    from ims.ingest import ingest_file
+
+    now = now or timezone.now()
+    folder = Path(settings.BASE_DIR) / "var" / "erp" / source.code / now.strftime("%Y%m%dT%H%M%SZ")
+    adapter = adapter_for(source, transport=transport)
+    picked = None
+    try:
+        if source.kind in FILE_KINDS:
+            picked = adapter.pick_up()
+            files = {"stock": picked.stock}
+            files.update(
+                {k: p for k, p in (("catalog", picked.catalog), ("prices", picked.prices)) if p}
+            )
+            as_of = picked.as_of
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            as_of = now
+            files = _write_pulled(adapter, folder)
+    finally:
+        adapter.close()
+    ingested = {}
+    for kind in ("catalog", "prices"):
+        if kind in files:
+            _run, result = ingest_file(kind=kind, path=files[kind], actor=actor, now=now)
+            ingested[kind] = (
+                f"{result.rows} rows, {result.created} created, {result.updated} updated, "
+                f"{len(result.kept_out)} kept out"
+            )
+    summary = erp_reset(
+        path=files["stock"],
+        as_of=as_of,
+        variance_out=variance_out,
+        source=source,
+        actor=actor,
+        now=now,
+    )
+    if picked is not None:
+        files["stock"] = adapter.archive(picked.stock)
+    ErpSource.objects.filter(pk=source.pk).update(last_pulled_at=now)
+    return PullResult(source=source, as_of=as_of, files=files, reset=summary, ingested=ingested)

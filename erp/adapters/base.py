@@ -170,7 +170,8 @@ class ErpHttp:
                 continue
             if response.is_error:
                 raise ErpUnreachable(
-                    f"{what} answered {response.status_code}: {_excerpt(response)}"
+                    f"{what} answered {response.status_code}: {_excerpt(response)}",
+                    extra={"status": response.status_code},
                 )
             return response
         raise AssertionError("unreachable")

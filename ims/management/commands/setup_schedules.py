@@ -25,6 +25,8 @@ SCHEDULES = {
         None,
     ),
     "fill backorders": ("orders.tasks.backorders_fill_task", Schedule.MINUTES, 5, None),
+    # Each ERP source's night (pull or file pick-up, reset, reconcile, reports) at its own time.
+    "ERP sources nightly": ("erp.tasks.erp_nightly_due_task", Schedule.MINUTES, 10, None),
 }
 
 
