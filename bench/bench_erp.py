@@ -39,9 +39,9 @@ def _count(i: int, store: int) -> int:
 
 
 def _world(now: dt.datetime) -> dict[str, int]:
+    from benchmarks import _insert
     from django.db import connection, transaction
 
-    from benchmarks import _insert
     from catalog.models import Category, Product
     from inventory.models import Location, LocationAlias, Movement, StockLevel
 
