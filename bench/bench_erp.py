@@ -198,19 +198,43 @@ REFERENCE = textwrap.dedent(
 )
 
 
-def _run(command: list[str], env: dict | None = None) -> tuple[float, float, str]:
-    """Run a subprocess; return (wall seconds, its peak RSS in MB, its output)."""
+# Runs a script and prints its own peak RSS at exit (VmHWM: the high-water mark of this
+# program's memory; getrusage would also count the benchmark's memory at fork time).
+MEASURED = textwrap.dedent(
+    """
+    import atexit, runpy, sys
+
+    def peak():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                sys.stdout.write(f"peak-rss-kb: {line.split()[1]}\\n")
+                sys.stdout.flush()
+
+    atexit.register(peak)
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name="__main__")
+    """
+)
+
+
+def _run(script: Path, args: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """Run a script in a fresh interpreter; return (wall seconds, its peak RSS in MB, output)."""
     start = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED, str(script), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise SystemExit(f"{' '.join(command[:3])} failed ({process.returncode}):\n{output}")
-    return seconds, usage.ru_maxrss / 1024, output
+    if done.returncode:
+        raise SystemExit(f"{script.name} {' '.join(args[:1])} failed:\n{done.stdout}")
+    lines = done.stdout.splitlines()
+    peak = next(int(line.split()[1]) for line in lines if line.startswith("peak-rss-kb:"))
+    output = "\n".join(line for line in lines if not line.startswith("peak-rss-kb:"))
+    return seconds, peak / 1024, output
 
 
 def erp_bench(args, *, table, timed) -> None:
@@ -224,6 +248,7 @@ def erp_bench(args, *, table, timed) -> None:
     path = VAR / "bench-erp-reset.csv"
     published = VAR / "bench-erp-published.txt"
     variance = VAR / "bench-erp-variance.csv"
+    reference = VAR / "bench-erp-reference.py"
     try:
         seconds, size = timed(lambda: _write_file(path))
         published.write_text(
@@ -233,26 +258,17 @@ def erp_bench(args, *, table, timed) -> None:
             f"wrote {path.relative_to(ROOT)}: {ERP_SKUS * STORES:,} rows, {size / 1e6:,.0f} MB "
             f"in {seconds:.1f} s"
         )
-        ref_time, ref_rss, ref_out = _run(
-            [sys.executable, "-c", REFERENCE, str(path), str(published)]
-        )
+        reference.write_text(REFERENCE, encoding="utf-8")
+        ref_time, ref_rss, ref_out = _run(reference, [str(path), str(published)])
         as_of = (now + dt.timedelta(seconds=1)).isoformat()
         time.sleep(1.5)  # as_of is a moment that has passed
         ims_time, ims_rss, ims_out = _run(
-            [
-                sys.executable,
-                "manage.py",
-                "erp_reset",
-                str(path),
-                "--as-of",
-                as_of,
-                "--variance-out",
-                str(variance),
-            ],
+            ROOT / "manage.py",
+            ["erp_reset", str(path), "--as-of", as_of, "--variance-out", str(variance), "-v", "2"],
             env={**os.environ, "IMS_LOG_LEVEL": "ERROR"},
         )
     finally:
-        for leftover in (path, published, variance):
+        for leftover in (path, published, variance, reference):
             leftover.unlink(missing_ok=True)
     print(textwrap.indent(ims_out.strip(), "  erp_reset | "))
     table(

@@ -92,6 +92,8 @@ class ResetRun(models.Model):
     variance_total = models.BigIntegerField(default=0)
     shortfalls = models.PositiveIntegerField(default=0)
     variance_file = models.CharField(max_length=500, blank=True)
+    # Seconds spent in each phase (read and load, plan, apply, exceptions, variance file).
+    timings = models.JSONField(default=dict, blank=True)
     # The problems of a refused file (the first ones), or notes on an applied one.
     messages = models.JSONField(default=list, blank=True)
     actor = models.ForeignKey(

@@ -80,3 +80,8 @@ class Command(AuditedCommand):
         self.stdout.write(f"ERP reset {file} as of {as_of.isoformat()}")
         for line in summary.lines():
             self.stdout.write(line)
+        if options["verbosity"] >= 2:
+            self.stdout.write(
+                "timings: "
+                + ", ".join(f"{phase} {sec:.2f} s" for phase, sec in summary.run.timings.items())
+            )
