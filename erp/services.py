@@ -47,6 +47,7 @@ from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_r
 from ims.audit import audit_record
 from ims.csvio import write_csv
 from ims.errors import FileRejected, RowError
+from ims.money import money
 from inventory.models import Location, LocationAlias, Movement, MovementReason, StockLevel
 from inventory.services import stock_changed_on_commit
 
@@ -712,8 +713,12 @@ KIND_OF_REASON = {
 }
 
 
-def _handover_records(ids: list[int]) -> Iterator[HandoverRecord]:
-    erp_codes = dict(LocationAlias.objects.filter(scope="erp").values_list("location_id", "code"))
+def _handover_records(ids: list[int], alias_scope: str = "erp") -> Iterator[HandoverRecord]:
+    """The movements as hand-over records; `erp_location` is the location's code in the
+    alias scope (an ERP source's own codes), blank where it has none."""
+    erp_codes = dict(
+        LocationAlias.objects.filter(scope=alias_scope).values_list("location_id", "code")
+    )
     for start in range(0, len(ids), 5000):
         rows = (
             Movement.objects.filter(pk__in=ids[start : start + 5000])
@@ -805,7 +810,9 @@ def erp_export(
                         continue
                     codes = {loc.code for loc in source.locations.all()}
                     records = [
-                        r for r in _handover_records(ids) if not codes or r.location in codes
+                        r
+                        for r in _handover_records(ids, source.alias_scope)
+                        if not codes or r.location in codes
                     ]
                     sent[source.code] = (
                         adapter.push_handover(records) if records else "nothing to send"
@@ -895,7 +902,7 @@ def _write_pulled(adapter, folder: Path) -> dict[str, Path]:
         files["prices"],
         ("sku_id", "currency", "price"),
         (
-            (r.sku, r.currency or known[r.sku][6], r.price)
+            (r.sku, r.currency or known[r.sku][6], money(r.price, r.currency or known[r.sku][6]))
             for r in adapter.fetch_prices()
             if r.sku in known
         ),
@@ -913,9 +920,9 @@ def _write_pulled(adapter, folder: Path) -> dict[str, Path]:
                 item.barcode or barcode,
                 category,
                 item.uom or uom,
-                item.cost if item.cost is not None else cost,
-                mrp,
-                price,
+                money(item.cost if item.cost is not None else cost, currency),
+                money(mrp, currency),
+                money(price, currency),
                 currency,
                 "active" if item.active else "inactive",
             )
@@ -940,7 +947,7 @@ def erp_pull(
     from ims.ingest import ingest_file
 
     now = now or timezone.now()
-    folder = Path(settings.BASE_DIR) / "var" / "erp" / source.code / now.strftime("%Y%m%dT%H%M%SZ")
+    folder = Path(settings.IMS_ERP_PULL_DIR) / source.code / now.strftime("%Y%m%dT%H%M%SZ")
     adapter = adapter_for(source, transport=transport)
     picked = None
     try:

@@ -159,6 +159,8 @@ IMS_UNCONFIRMED_HOLD_HOURS = int(os.environ.get("IMS_UNCONFIRMED_HOLD_HOURS", "4
 # The ERP reset: the share of stock a file may zero by omitting pairs before it is refused
 # as likely truncated.
 IMS_ERP_MAX_ZERO_SHARE = float(os.environ.get("IMS_ERP_MAX_ZERO_SHARE", "0.10"))
+# Where what an ERP pull read is written (in IMS's file forms) before it is applied.
+IMS_ERP_PULL_DIR = Path(os.environ.get("IMS_ERP_PULL_DIR", BASE_DIR / "var" / "erp"))
 Q_CLUSTER = {
     "name": "ims",
     "workers": int(os.environ.get("IMS_Q_WORKERS", "2")),

@@ -23,6 +23,12 @@ def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
 
 
 @pytest.fixture(autouse=True)
+def pull_dir(settings, tmp_path):
+    """What ERP pulls read goes to the test's own folder."""
+    settings.IMS_ERP_PULL_DIR = tmp_path / "pulled"
+
+
+@pytest.fixture(autouse=True)
 def ledger_agrees(request):
     """After every database test here, each level equals the sum of its movements."""
     yield
