@@ -486,3 +486,33 @@ def test_the_nightly_job_runs_each_source_once_its_time_has_come(
 class _Done:
     def lines(self):
         return []
+
+
+def test_the_export_and_pull_commands(seed_world, shop_order, tmp_path, settings):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    settings.IMS_REPORTS_DIR = tmp_path / "reports"
+    order = shop_order(1, [("A", 2)])
+    order_dispatch(order=order, items=[("A", 2)], now=at(0, 9))
+    out = io.StringIO()
+    call_command("erp_export", "--out", str(tmp_path / "handover"), stdout=out)
+    assert "handed over 1 movement(s) (1 shipment)" in out.getvalue()
+    assert len(list((tmp_path / "handover").iterdir())) == 1
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "stock-20261121T070000Z.csv").write_text(
+        "sku_id,location,quantity\nA,NY,10\nA,NSH,10\nB,NY,10\nB,NSH,10\nC,NY,0\nC,NSH,0\n"
+    )
+    source("rp", "retailpro", str(drop))
+    # The file counts as of 7:00 on the 21st, before the hand-over (just now): still variance.
+    out = io.StringIO()
+    call_command("erp_pull", "rp", stdout=out)
+    assert "rp: pulled as of 2026-11-21T07:00:00+00:00" in out.getvalue()
+    assert levels()[("A", "NY")] == 8
+    assert (tmp_path / "reports" / "variance.csv").exists()
+    with pytest.raises(CommandError, match="no ERP source 'nope'"):
+        call_command("erp_pull", "nope")
