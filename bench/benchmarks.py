@@ -305,10 +305,17 @@ def _sla(args, **kwargs):
     sla_bench(args, **kwargs)
 
 
+def _erp(args, **kwargs):
+    from bench_erp import erp_bench
+
+    erp_bench(args, **kwargs)
+
+
 ALL = {
     "reconcile": reconcile_bench,
     "triage": _triage,
     "orders": _orders,
     "sync": _sync,
     "sla": _sla,
+    "erp": _erp,
 }

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "sla",
     "orders",
     "notifications",
+    "erp",
 ]
 
 MIDDLEWARE = [
@@ -174,6 +175,12 @@ IMS_OTP_MAX_ATTEMPTS = int(os.environ.get("IMS_OTP_MAX_ATTEMPTS", "5"))
 IMS_OTP_MAX_PER_HOUR = int(os.environ.get("IMS_OTP_MAX_PER_HOUR", "3"))
 IMS_PRESCRIPTION_LINK_MINUTES = int(os.environ.get("IMS_PRESCRIPTION_LINK_MINUTES", "10"))
 
+
+# The ERP reset: the share of stock a file may zero by omitting pairs before it is refused
+# as likely truncated.
+IMS_ERP_MAX_ZERO_SHARE = float(os.environ.get("IMS_ERP_MAX_ZERO_SHARE", "0.10"))
+# Where what an ERP pull read is written (in IMS's file forms) before it is applied.
+IMS_ERP_PULL_DIR = Path(os.environ.get("IMS_ERP_PULL_DIR", BASE_DIR / "var" / "erp"))
 Q_CLUSTER = {
     "name": "ims",
     "workers": int(os.environ.get("IMS_Q_WORKERS", "2")),

@@ -39,6 +39,8 @@ SCHEDULES = {
         1,
         None,
     ),
+    # Each ERP source's night (pull or file pick-up, reset, reconcile, reports) at its own time.
+    "ERP sources nightly": ("erp.tasks.erp_nightly_due_task", Schedule.MINUTES, 10, None),
 }
 
 

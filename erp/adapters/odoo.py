@@ -1,0 +1,125 @@
+"""Odoo: the external JSON-2 API (Odoo 19+): POST /json/2/<model>/<method> with the method's
+parameters as the JSON body, `Authorization: bearer <API key>` and `X-Odoo-Database`.
+
+Catalog and prices from product.product (default_code is the SKU, list_price the price, in
+the company's currency), stock from stock.quant at internal locations (a location's code is
+its full name, e.g. WH/Stock; quants of one product at one location are summed).
+
+Secret: IMS_ERP_<CODE>_API_KEY. Options: `database`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import ClassVar
+
+from erp.adapters.base import (
+    CatalogItem,
+    ErpHttp,
+    HandoverRecord,
+    PriceRow,
+    SourceConfig,
+    StockRow,
+    decimal_or_none,
+    whole,
+)
+from erp.errors import ErpUnreachable
+
+PAGE = 1000
+
+
+def _name(many2one) -> str:
+    """A many2one read as [id, display name] (False when empty)."""
+    return str(many2one[1]) if isinstance(many2one, list) and len(many2one) == 2 else ""
+
+
+class OdooAdapter:
+    kind: ClassVar[str] = "odoo"
+    accepts_handover: ClassVar[bool] = False
+
+    def __init__(self, config: SourceConfig):
+        self.config = config
+        headers = {"Authorization": f"bearer {config.secret('API_KEY')}"}
+        if config.option("database"):
+            headers["X-Odoo-Database"] = str(config.option("database"))
+        self.http = ErpHttp(config, headers=headers)
+        self._skus: dict[int, str] | None = None
+
+    def call(self, model: str, method: str, **params):
+        return self.http.json("POST", f"json/2/{model}/{method}", json=params)
+
+    def search_read(self, model: str, *, domain, fields, order="id") -> Iterator[dict]:
+        offset = 0
+        while True:
+            page = self.call(
+                model,
+                "search_read",
+                domain=domain,
+                fields=fields,
+                limit=PAGE,
+                offset=offset,
+                order=order,
+                context={"active_test": False},
+            )
+            if not isinstance(page, list):
+                raise ErpUnreachable(f"{self.config.code}: {model}.search_read answered no list")
+            yield from page
+            if len(page) < PAGE:
+                return
+            offset += PAGE
+
+    def _products(self, fields) -> Iterator[dict]:
+        return self.search_read(
+            "product.product", domain=[["default_code", "!=", False]], fields=["id", *fields]
+        )
+
+    def fetch_catalog(self) -> Iterator[CatalogItem]:
+        for row in self._products(
+            ["default_code", "name", "barcode", "uom_id", "standard_price", "categ_id", "active"]
+        ):
+            yield CatalogItem(
+                sku=str(row["default_code"]),
+                name=str(row.get("name") or row["default_code"]),
+                barcode=str(row.get("barcode") or ""),
+                uom=_name(row.get("uom_id")),
+                cost=decimal_or_none(row.get("standard_price")),
+                category=_name(row.get("categ_id")),
+                active=bool(row.get("active", True)),
+            )
+
+    def fetch_prices(self) -> Iterator[PriceRow]:
+        for row in self._products(["default_code", "list_price", "currency_id"]):
+            price = decimal_or_none(row.get("list_price"))
+            if price is not None:
+                yield PriceRow(str(row["default_code"]), _name(row.get("currency_id")), price)
+
+    def fetch_stock(self) -> Iterator[StockRow]:
+        if self._skus is None:
+            self._skus = {
+                int(row["id"]): str(row["default_code"]) for row in self._products(["default_code"])
+            }
+        quants = self.search_read(
+            "stock.quant",
+            domain=[["location_id.usage", "=", "internal"]],
+            fields=["product_id", "location_id", "quantity"],
+            order="product_id, location_id, id",
+        )
+        current, total = None, 0
+        for quant in quants:
+            product, location = quant.get("product_id"), quant.get("location_id")
+            if not product or not location:
+                continue
+            key = (int(product[0]), _name(location))
+            if key != current:
+                if current is not None and current[0] in self._skus:
+                    yield StockRow(self._skus[current[0]], current[1], total)
+                current, total = key, 0
+            total += whole(quant.get("quantity") or 0, what=f"Odoo product {product[0]}")
+        if current is not None and current[0] in self._skus:
+            yield StockRow(self._skus[current[0]], current[1], total)
+
+    def push_handover(self, records: Sequence[HandoverRecord]) -> str:
+        raise ErpUnreachable(f"{self.config.code}: Odoo takes the hand-over file, not a push")
+
+    def close(self) -> None:
+        self.http.close()
