@@ -13,7 +13,7 @@ import statistics
 import time
 from decimal import Decimal
 
-from benchmarks import _insert
+from benchmarks import _insert, insert_products
 
 KINDS = ["Price_Mismatch", "Stock_Mismatch", "Missing_SKU", "Channel_Only_SKU", "Oversell_Risk"]
 
@@ -21,7 +21,7 @@ KINDS = ["Price_Mismatch", "Stock_Mismatch", "Missing_SKU", "Channel_Only_SKU", 
 def build(exceptions: int, products: int, *, seed: int = 11) -> None:
     from django.db import connection, transaction
 
-    from catalog.models import Category, Product
+    from catalog.models import Category
     from channels.models import Channel
     from exceptions.models import OpsException
 
@@ -34,45 +34,13 @@ def build(exceptions: int, products: int, *, seed: int = 11) -> None:
             Channel.objects.create(code=c, name=c, kind="file", currency="USD").id
             for c in ("amazon", "pos", "shopify", "woocommerce")
         ]
-        _insert(
-            Product._meta.db_table,
-            (
-                "sku",
-                "name",
-                "barcode",
-                "gtin",
-                "category_id",
-                "uom",
-                "cost",
-                "mrp",
-                "price",
-                "currency",
-                "status",
-                "attributes",
-                "created_at",
-                "updated_at",
-            ),
-            (
-                (
-                    f"SKU-{i:07d}",
-                    f"{words[i % 10]} {i}",
-                    "",
-                    "",
-                    category.id,
-                    "EA",
-                    Decimal(5),
-                    Decimal(20),
-                    Decimal(15),
-                    "USD",
-                    "active",
-                    "{}",
-                    now,
-                    now,
-                )
-                for i in range(products)
-            ),
+        product_ids = insert_products(
+            products,
+            category_id=category.id,
+            now=now,
+            name=lambda i: f"{words[i % 10]} {i}",
+            price=lambda i: Decimal(15),
         )
-        ids = dict(Product.objects.values_list("sku", "id"))
         statuses = ["open"] * 8 + ["acknowledged", "resolved"]
 
         def rows():
@@ -83,7 +51,7 @@ def build(exceptions: int, products: int, *, seed: int = 11) -> None:
                 seen = now - dt.timedelta(minutes=rng.randint(0, 60 * 24 * 90))
                 yield (
                     f"SKU-{product:07d}",
-                    ids[f"SKU-{product:07d}"],
+                    product_ids[product],
                     channels[rest % 4],
                     KINDS[(rest // 4 + product) % len(KINDS)],
                     "10.00",

@@ -42,11 +42,61 @@ def _insert(table: str, columns: tuple[str, ...], rows) -> None:
                 )
 
 
+PRODUCT_COLUMNS = (
+    "sku",
+    "name",
+    "barcode",
+    "gtin",
+    "category_id",
+    "uom",
+    "cost",
+    "mrp",
+    "price",
+    "currency",
+    "status",
+    "attributes",
+    "created_at",
+    "updated_at",
+)
+
+
+def insert_products(count: int, *, category_id: int, now, name, price) -> list[int]:
+    """`count` active products SKU-0000000…, named and priced by index (cost half, MRP the price);
+    their ids in index order."""
+    from catalog.models import Product
+
+    _insert(
+        Product._meta.db_table,
+        PRODUCT_COLUMNS,
+        (
+            (
+                f"SKU-{i:07d}",
+                name(i),
+                "",
+                "",
+                category_id,
+                "EA",
+                price(i) / 2,
+                price(i),
+                price(i),
+                "USD",
+                "active",
+                "{}",
+                now,
+                now,
+            )
+            for i in range(count)
+        ),
+    )
+    ids = dict(Product.objects.values_list("sku", "id"))
+    return [ids[f"SKU-{i:07d}"] for i in range(count)]
+
+
 def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
     """`skus` products at 3 locations, 4 channels listing them with about 5 % disagreements."""
     from django.db import connection, transaction
 
-    from catalog.models import Category, Price, Product
+    from catalog.models import Category, Price
     from channels.models import Channel, ChannelListing, ChannelLocation
     from inventory.models import Location, StockLevel
 
@@ -71,46 +121,13 @@ def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
             channels.append((channel.id, [locations[loc] for loc in locs], buffer))
 
         prices = [Decimal(rng.randint(500, 20000)) / 100 for _ in range(skus)]
-        _insert(
-            Product._meta.db_table,
-            (
-                "sku",
-                "name",
-                "barcode",
-                "gtin",
-                "category_id",
-                "uom",
-                "cost",
-                "mrp",
-                "price",
-                "currency",
-                "status",
-                "attributes",
-                "created_at",
-                "updated_at",
-            ),
-            (
-                (
-                    f"SKU-{i:07d}",
-                    f"Product {i}",
-                    "",
-                    "",
-                    category.id,
-                    "EA",
-                    prices[i] / 2,
-                    prices[i],
-                    prices[i],
-                    "USD",
-                    "active",
-                    "{}",
-                    now,
-                    now,
-                )
-                for i in range(skus)
-            ),
+        product_ids = insert_products(
+            skus,
+            category_id=category.id,
+            now=now,
+            name=lambda i: f"Product {i}",
+            price=prices.__getitem__,
         )
-        ids = dict(Product.objects.values_list("sku", "id"))
-        product_ids = [ids[f"SKU-{i:07d}"] for i in range(skus)]
         _insert(
             Price._meta.db_table,
             (
@@ -177,6 +194,7 @@ def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
                         price,
                         "USD",
                         now,
+                        "{}",
                     )
                 for k in range(50):
                     counts["mismatches"] += 1
@@ -191,6 +209,7 @@ def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
                         Decimal("9.99"),
                         "USD",
                         now,
+                        "{}",
                     )
 
         _insert(
@@ -206,6 +225,7 @@ def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
                 "price",
                 "currency",
                 "seen_at",
+                "ref",
             ),
             listings(),
         )

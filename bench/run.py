@@ -109,10 +109,14 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
-    print(f"database: {connection.vendor} ({connection.settings_dict['NAME']})")
+    names = args.names or list(benchmarks.ALL)
     try:
-        for name in args.names or list(benchmarks.ALL):
+        for number, name in enumerate(names):
+            if number:  # each benchmark starts from an empty database of its own
+                connection.close()
+                recreate_database(url)
+            call_command("migrate", verbosity=0)
+            print(f"\n[{name}] database: {connection.vendor} ({connection.settings_dict['NAME']})")
             benchmarks.ALL[name](args, table=table, timed=timed)
     finally:
         connection.close()
