@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Product
 from ims.csvio import CsvSource, IngestResult, Row, parse_int
 from ims.errors import FileRejected
+from ims.rows import rows_insert
 from inventory.errors import InsufficientStock, Short
 from inventory.models import (
     STATES,
@@ -275,14 +274,35 @@ class StockMove:
         return (self.product_id, self.location_id)
 
 
-def _pairs_filter(pairs: Iterable[Pair]) -> Q:
-    by_product: dict[int, set[int]] = defaultdict(set)
-    for product_id, location_id in pairs:
-        by_product[product_id].add(location_id)
-    query = Q(pk__in=[])
-    for product_id, location_ids in by_product.items():
-        query |= Q(product_id=product_id, location_id__in=location_ids)
-    return query
+def _levels_select_for_update(pairs: Sequence[Pair]) -> list[StockLevel]:
+    """SELECT … FOR UPDATE of these pairs' level rows, ordered (so locked) by primary key:
+    one plain statement (row values), rows built as the ORM builds them."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in StockLevel._meta.concrete_fields)
+    sql = (
+        f"SELECT {columns} FROM {quote(StockLevel._meta.db_table)} "
+        f"WHERE ({quote('product_id')}, {quote('location_id')}) IN "
+        f"(VALUES {', '.join(['(%s, %s)'] * len(pairs))}) ORDER BY {quote('id')}"
+    )
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [v for pair in pairs for v in pair])
+        rows = cursor.fetchall()
+    fields = StockLevel._meta.concrete_fields
+    converters = [
+        (i, f, c)
+        for i, f in enumerate(fields)
+        for c in connection.ops.get_db_converters(f.get_col(StockLevel._meta.db_table))
+    ]
+    levels = []
+    for row in rows:
+        if converters:
+            row = list(row)
+            for i, field, converter in converters:
+                row[i] = converter(row[i], field, connection)
+        levels.append(StockLevel.from_db(connection.alias, None, row))
+    return levels
 
 
 def stock_levels_lock(*, pairs: Iterable[Pair]) -> dict[Pair, StockLevel]:
@@ -296,20 +316,14 @@ def stock_levels_lock(*, pairs: Iterable[Pair]) -> dict[Pair, StockLevel]:
     pairs = sorted(set(pairs))
     if not pairs:
         return {}
-    wanted = _pairs_filter(pairs)
-    levels = {
-        (level.product_id, level.location_id): level
-        for level in StockLevel.objects.select_for_update().filter(wanted).order_by("pk")
-    }
+    levels = {(lv.product_id, lv.location_id): lv for lv in _levels_select_for_update(pairs)}
     missing = [pair for pair in pairs if pair not in levels]
     if missing:
         StockLevel.objects.bulk_create(
             [StockLevel(product_id=p, location_id=loc) for p, loc in missing],
             ignore_conflicts=True,
         )
-        for level in (
-            StockLevel.objects.select_for_update().filter(_pairs_filter(missing)).order_by("pk")
-        ):
+        for level in _levels_select_for_update(missing):
             levels[(level.product_id, level.location_id)] = level
     return levels
 
@@ -356,24 +370,48 @@ def stock_moves_apply(
             setattr(level, state, value)
         level.updated_at = now
         changed.append(level)
-    StockLevel.objects.bulk_update(changed, [*STATES, "updated_at"])
-    movements = Movement.objects.bulk_create(
-        Movement(
-            product_id=m.product_id,
-            location_id=m.location_id,
-            from_state=m.from_state,
-            to_state=m.to_state,
-            quantity=m.quantity,
-            reason=reason,
-            ref=ref,
-            note=note[:255],
-            actor=actor if actor is not None and actor.is_authenticated else None,
-            created_at=now,
-        )
-        for m in moves
+    _levels_write(changed, now)
+    person = actor if actor is not None and actor.is_authenticated else None
+    movements = rows_insert(
+        [
+            Movement(
+                product_id=m.product_id,
+                location_id=m.location_id,
+                from_state=m.from_state,
+                to_state=m.to_state,
+                quantity=m.quantity,
+                reason=reason,
+                ref=ref,
+                note=note[:255],
+                actor=person,
+                created_at=now,
+            )
+            for m in moves
+        ]
     )
     stock_changed_on_commit(product_ids={m.product_id for m in moves})
     return movements
+
+
+def _levels_write(levels: Sequence[StockLevel], now: dt.datetime) -> None:
+    """Every state of these (locked) levels in one UPDATE … FROM (VALUES …)."""
+    if not levels:
+        return
+    quote = connection.ops.quote_name
+    table = quote(StockLevel._meta.db_table)
+    cast = "CAST(v.{0} AS integer)" if connection.vendor == "postgresql" else "v.{0}"
+    columns = ["id", *STATES]
+    sql = (
+        f"WITH v ({', '.join(quote(c) for c in columns)}) AS "
+        f"(VALUES {', '.join(['(' + ', '.join(['%s'] * len(columns)) + ')'] * len(levels))}) "
+        f"UPDATE {table} SET "
+        + ", ".join(f"{quote(s)} = {cast.format(quote(s))}" for s in STATES)
+        + f", {quote('updated_at')} = %s FROM v WHERE {table}.{quote('id')} = v.{quote('id')}"
+    )
+    params = [getattr(level, c) for level in levels for c in columns]
+    params.append(StockLevel._meta.get_field("updated_at").get_db_prep_save(now, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def stock_changed_on_commit(*, product_ids: Iterable[int]) -> None:
