@@ -13,7 +13,7 @@ from django.utils import timezone
 from catalog.models import Product
 from ims.csvio import CsvSource, IngestResult, Row, parse_int
 from ims.errors import FileRejected
-from ims.rows import rows_insert
+from ims.rows import Statement, insert_statement, rows_select, statements_run
 from inventory.errors import InsufficientStock, Short
 from inventory.models import (
     STATES,
@@ -275,34 +275,16 @@ class StockMove:
 
 
 def _levels_select_for_update(pairs: Sequence[Pair]) -> list[StockLevel]:
-    """SELECT … FOR UPDATE of these pairs' level rows, ordered (so locked) by primary key:
-    one plain statement (row values), rows built as the ORM builds them."""
+    """SELECT … FOR UPDATE of these pairs' level rows, ordered (so locked) by primary key."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in StockLevel._meta.concrete_fields)
-    sql = (
-        f"SELECT {columns} FROM {quote(StockLevel._meta.db_table)} "
-        f"WHERE ({quote('product_id')}, {quote('location_id')}) IN "
-        f"(VALUES {', '.join(['(%s, %s)'] * len(pairs))}) ORDER BY {quote('id')}"
+    return rows_select(
+        StockLevel,
+        f"({quote('product_id')}, {quote('location_id')}) IN "
+        f"(VALUES {', '.join(['(%s, %s)'] * len(pairs))})",
+        [v for pair in pairs for v in pair],
+        order_by=quote("id"),
+        for_update=True,
     )
-    if connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [v for pair in pairs for v in pair])
-        rows = cursor.fetchall()
-    fields = StockLevel._meta.concrete_fields
-    converters = [
-        (i, f, c)
-        for i, f in enumerate(fields)
-        for c in connection.ops.get_db_converters(f.get_col(StockLevel._meta.db_table))
-    ]
-    levels = []
-    for row in rows:
-        if converters:
-            row = list(row)
-            for i, field, converter in converters:
-                row[i] = converter(row[i], field, connection)
-        levels.append(StockLevel.from_db(connection.alias, None, row))
-    return levels
 
 
 def stock_levels_lock(*, pairs: Iterable[Pair]) -> dict[Pair, StockLevel]:
@@ -343,6 +325,28 @@ def stock_moves_apply(
     Raises InsufficientStock, writing nothing, when a state would go below zero.
     After commit, the channels hear that these products' stock changed (their ATP push).
     """
+    statements, movements = stock_moves_statements(
+        moves=moves, levels=levels, reason=reason, ref=ref, actor=actor, now=now, note=note
+    )
+    statements_run(statements)
+    return movements
+
+
+def stock_moves_statements(
+    *,
+    moves: Sequence[StockMove],
+    levels: dict[Pair, StockLevel],
+    reason: str,
+    ref: str,
+    actor=None,
+    now: dt.datetime,
+    note: str = "",
+) -> tuple[list[Statement], list[Movement]]:
+    """stock_moves_apply for a caller that sends its own writes with these: checks the moves
+    (InsufficientStock, nothing changed), moves the locked levels in memory, and returns the
+    statements that write them (one UPDATE of the levels, one INSERT of the movements) with
+    the movements they insert. The caller runs them (ims.rows.statements_run) in the same
+    transaction, so a whole reservation can go to the database in one round trip."""
     moves = [m for m in moves if m.quantity]
     if any(m.quantity < 0 for m in moves):
         raise ValueError("a movement's quantity is positive")
@@ -363,6 +367,8 @@ def stock_moves_apply(
     ]
     if short:
         raise InsufficientStock(short)
+    if not moves:
+        return [], []
     changed = []
     for pair, states in after.items():
         level = levels[pair]
@@ -370,48 +376,42 @@ def stock_moves_apply(
             setattr(level, state, value)
         level.updated_at = now
         changed.append(level)
-    _levels_write(changed, now)
     person = actor if actor is not None and actor.is_authenticated else None
-    movements = rows_insert(
-        [
-            Movement(
-                product_id=m.product_id,
-                location_id=m.location_id,
-                from_state=m.from_state,
-                to_state=m.to_state,
-                quantity=m.quantity,
-                reason=reason,
-                ref=ref,
-                note=note[:255],
-                actor=person,
-                created_at=now,
-            )
-            for m in moves
-        ]
-    )
+    movements = [
+        Movement(
+            product_id=m.product_id,
+            location_id=m.location_id,
+            from_state=m.from_state,
+            to_state=m.to_state,
+            quantity=m.quantity,
+            reason=reason,
+            ref=ref,
+            note=note[:255],
+            actor=person,
+            created_at=now,
+        )
+        for m in moves
+    ]
     stock_changed_on_commit(product_ids={m.product_id for m in moves})
-    return movements
+    return [_levels_update(changed, now), insert_statement(movements)], movements
 
 
-def _levels_write(levels: Sequence[StockLevel], now: dt.datetime) -> None:
+def _levels_update(levels: Sequence[StockLevel], now: dt.datetime) -> Statement:
     """Every state of these (locked) levels in one UPDATE … FROM (VALUES …)."""
-    if not levels:
-        return
     quote = connection.ops.quote_name
     table = quote(StockLevel._meta.db_table)
     cast = "CAST(v.{0} AS integer)" if connection.vendor == "postgresql" else "v.{0}"
     columns = ["id", *STATES]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
     sql = (
-        f"WITH v ({', '.join(quote(c) for c in columns)}) AS "
-        f"(VALUES {', '.join(['(' + ', '.join(['%s'] * len(columns)) + ')'] * len(levels))}) "
+        f"WITH v ({', '.join(quote(c) for c in columns)}) AS (VALUES {', '.join([row] * len(levels))}) "
         f"UPDATE {table} SET "
         + ", ".join(f"{quote(s)} = {cast.format(quote(s))}" for s in STATES)
         + f", {quote('updated_at')} = %s FROM v WHERE {table}.{quote('id')} = v.{quote('id')}"
     )
     params = [getattr(level, c) for level in levels for c in columns]
     params.append(StockLevel._meta.get_field("updated_at").get_db_prep_save(now, connection))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return Statement(sql, params, returns_rows=False)
 
 
 def stock_changed_on_commit(*, product_ids: Iterable[int]) -> None:
