@@ -282,10 +282,10 @@ def _delivery_apply(
         except Exception as exc:  # kept on the delivery, replayed from the inbox
             log.exception("webhook delivery %s of %s failed", delivery.pk, channel.code)
             problem = exc.message if isinstance(exc, ApplicationError) else repr(exc)
-            statements_run([_ROLLBACK])
-            # Back at a known-good savepoint: the transaction may commit (the raw delivery
-            # and its error) even if a block inside had marked it for rollback.
+            # Back to the known-good savepoint: the transaction may then commit (the raw
+            # delivery and its error) though a block inside had marked it for rollback.
             transaction.set_rollback(False)
+            statements_run([_ROLLBACK])
         else:
             delivery.processed_at, delivery.outcome, delivery.error, delivery.order = (
                 now,
