@@ -33,6 +33,7 @@ from ims.roles import Role
 from ims.rows import (
     Statement,
     insert_statement,
+    row_update,
     rows_insert,
     statements_run,
     update_statement,
@@ -180,11 +181,8 @@ def webhook_receive(
         return Received("stored", webhook_delivery_process(delivery=delivery, now=now))
     event, problem = _delivery_parse(provider, delivery, now=now)
     with transaction.atomic():
-        # The raw delivery and the savepoint its processing runs in: one round trip.
-        statements_run(
-            [insert_statement([delivery], unique=("channel", "delivery_id")), _SAVEPOINT]
-        )
-        if delivery.pk is None:  # stored before: lock it; processed already → change nothing
+        if not rows_insert([delivery], unique=("channel", "delivery_id")):
+            # Stored before: lock it; processed already → change nothing.
             delivery = WebhookDelivery.objects.select_for_update().get(
                 channel=channel, delivery_id=delivery.delivery_id
             )
@@ -237,7 +235,6 @@ def webhook_delivery_process(*, delivery: WebhookDelivery, now=None) -> WebhookD
     with transaction.atomic():
         locked = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
         if not locked.processed_at:
-            statements_run([_SAVEPOINT])
             _delivery_apply(delivery=locked, channel=channel, event=event, problem=problem, now=now)
     return locked
 
@@ -257,35 +254,23 @@ def _delivery_parse(
     return event, ""
 
 
-# The savepoint a delivery's processing runs in, inside the transaction holding its row;
-# plain SQL sent with the statements around it (no round trip of its own).
-_SAVEPOINT = Statement("SAVEPOINT ims_delivery", [], returns_rows=False)
-_RELEASE = Statement("RELEASE SAVEPOINT ims_delivery", [], returns_rows=False)
-_ROLLBACK = Statement("ROLLBACK TO SAVEPOINT ims_delivery", [], returns_rows=False)
-
-
 def _delivery_apply(
     *, delivery: WebhookDelivery, channel: Channel, event: Event | None, problem: str, now
 ) -> None:
-    """Apply a stored delivery's event, inside the transaction that holds the delivery row
-    and after `_SAVEPOINT` was set in it.
+    """Apply a stored delivery's event, inside the transaction that holds the delivery row.
 
-    If processing fails, the transaction goes back to the savepoint (everything processing
-    did is undone, the raw delivery stays) and the error and attempt are recorded on the
-    delivery, to be replayed from the inbox. Otherwise the delivery is marked processed
-    and the savepoint released, together.
+    Processing runs in a savepoint: if it fails, everything it did is undone (with the
+    on-commit work it registered) and the error and attempt are recorded on the delivery,
+    which the transaction still commits, to be replayed from the inbox.
     """
     delivery.attempts += 1
     if event is not None:
         try:
-            outcome, order = order_event_apply(channel=channel, event=event, now=now)
+            with transaction.atomic():
+                outcome, order = order_event_apply(channel=channel, event=event, now=now)
         except Exception as exc:  # kept on the delivery, replayed from the inbox
             log.exception("webhook delivery %s of %s failed", delivery.pk, channel.code)
             problem = exc.message if isinstance(exc, ApplicationError) else repr(exc)
-            # Back to the known-good savepoint: the transaction may then commit (the raw
-            # delivery and its error) though a block inside had marked it for rollback.
-            transaction.set_rollback(False)
-            statements_run([_ROLLBACK])
         else:
             delivery.processed_at, delivery.outcome, delivery.error, delivery.order = (
                 now,
@@ -293,11 +278,10 @@ def _delivery_apply(
                 "",
                 order,
             )
-            fields = ["processed_at", "outcome", "error", "order", "attempts"]
-            statements_run([update_statement(delivery, fields), _RELEASE])
+            row_update(delivery, ["processed_at", "outcome", "error", "order", "attempts"])
             return
     delivery.error = problem
-    statements_run([update_statement(delivery, ["error", "attempts"]), _RELEASE])
+    row_update(delivery, ["error", "attempts"])
 
 
 def webhook_deliveries_replay(

@@ -117,3 +117,21 @@ def test_every_reservation_is_audited_and_notified(channels, post):
     assert event.origin == "web 127.0.0.1 POST /webhooks/shop/"
     note = CustomerNotification.objects.get()
     assert (note.kind, note.context) == ("order_received", {"order": "4601", "status": "reserved"})
+
+
+def test_work_a_failed_processing_scheduled_after_commit_never_runs(
+    channels, post, sla_down, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The reservation asked the sync engine to push these products' stock once committed;
+    the processing was undone, so nothing is pushed."""
+    heard = []
+    monkeypatch.setattr(
+        "channels.services.stock_changed", lambda *, product_ids: heard.append(product_ids)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        post("shop", *shopify_delivery())
+    assert heard == []
+    sla_down.up = True
+    with django_capture_on_commit_callbacks(execute=True):
+        post("shop", *shopify_delivery())  # the provider retries: now it is reserved
+    assert len(heard) == 1
