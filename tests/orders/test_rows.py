@@ -68,10 +68,12 @@ def test_statements_run_in_order_and_return_each_ones_rows(world):
         channel=shop, external_id="X1", status="reserved", placed_at=NOW, received_at=NOW
     )
     rows_insert([order])
+    # Values with quotes, % and a semicolon travel inside the one multi-statement query.
     lines = [
         OrderLine(order=order, position=i, sku=f"S{i}", quantity=2, reserved=2, unit_price=p)
         for i, p in enumerate([Decimal("19.99"), None])
     ]
+    lines[1].external_id = "it's 100%; DROP TABLE x --"
     order.status = "backordered"
     results = statements_run(
         [
@@ -91,6 +93,7 @@ def test_statements_run_in_order_and_return_each_ones_rows(world):
         Decimal("19.99"),
         None,
     ]
+    assert OrderLine.objects.get(position=1).external_id == "it's 100%; DROP TABLE x --"
     assert ChannelOrder.objects.get().status == "backordered"
     order.status = "reserved"
     row_update(order, ["status"])
