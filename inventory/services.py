@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Product
 from ims.csvio import CsvSource, IngestResult, Row, parse_int
 from ims.errors import FileRejected
+from ims.rows import Statement, insert_statement, rows_select, statements_run
 from inventory.errors import InsufficientStock, Short
 from inventory.models import (
     STATES,
@@ -275,14 +274,17 @@ class StockMove:
         return (self.product_id, self.location_id)
 
 
-def _pairs_filter(pairs: Iterable[Pair]) -> Q:
-    by_product: dict[int, set[int]] = defaultdict(set)
-    for product_id, location_id in pairs:
-        by_product[product_id].add(location_id)
-    query = Q(pk__in=[])
-    for product_id, location_ids in by_product.items():
-        query |= Q(product_id=product_id, location_id__in=location_ids)
-    return query
+def _levels_select_for_update(pairs: Sequence[Pair]) -> list[StockLevel]:
+    """SELECT … FOR UPDATE of these pairs' level rows, ordered (so locked) by primary key."""
+    quote = connection.ops.quote_name
+    return rows_select(
+        StockLevel,
+        f"({quote('product_id')}, {quote('location_id')}) IN "
+        f"(VALUES {', '.join(['(%s, %s)'] * len(pairs))})",
+        [v for pair in pairs for v in pair],
+        order_by=quote("id"),
+        for_update=True,
+    )
 
 
 def stock_levels_lock(*, pairs: Iterable[Pair]) -> dict[Pair, StockLevel]:
@@ -296,20 +298,14 @@ def stock_levels_lock(*, pairs: Iterable[Pair]) -> dict[Pair, StockLevel]:
     pairs = sorted(set(pairs))
     if not pairs:
         return {}
-    wanted = _pairs_filter(pairs)
-    levels = {
-        (level.product_id, level.location_id): level
-        for level in StockLevel.objects.select_for_update().filter(wanted).order_by("pk")
-    }
+    levels = {(lv.product_id, lv.location_id): lv for lv in _levels_select_for_update(pairs)}
     missing = [pair for pair in pairs if pair not in levels]
     if missing:
         StockLevel.objects.bulk_create(
             [StockLevel(product_id=p, location_id=loc) for p, loc in missing],
             ignore_conflicts=True,
         )
-        for level in (
-            StockLevel.objects.select_for_update().filter(_pairs_filter(missing)).order_by("pk")
-        ):
+        for level in _levels_select_for_update(missing):
             levels[(level.product_id, level.location_id)] = level
     return levels
 
@@ -329,6 +325,28 @@ def stock_moves_apply(
     Raises InsufficientStock, writing nothing, when a state would go below zero.
     After commit, the channels hear that these products' stock changed (their ATP push).
     """
+    statements, movements = stock_moves_statements(
+        moves=moves, levels=levels, reason=reason, ref=ref, actor=actor, now=now, note=note
+    )
+    statements_run(statements)
+    return movements
+
+
+def stock_moves_statements(
+    *,
+    moves: Sequence[StockMove],
+    levels: dict[Pair, StockLevel],
+    reason: str,
+    ref: str,
+    actor=None,
+    now: dt.datetime,
+    note: str = "",
+) -> tuple[list[Statement], list[Movement]]:
+    """stock_moves_apply for a caller that sends its own writes with these: checks the moves
+    (InsufficientStock, nothing changed), moves the locked levels in memory, and returns the
+    statements that write them (one UPDATE of the levels, one INSERT of the movements) with
+    the movements they insert. The caller runs them (ims.rows.statements_run) in the same
+    transaction, so a whole reservation can go to the database in one round trip."""
     moves = [m for m in moves if m.quantity]
     if any(m.quantity < 0 for m in moves):
         raise ValueError("a movement's quantity is positive")
@@ -349,6 +367,8 @@ def stock_moves_apply(
     ]
     if short:
         raise InsufficientStock(short)
+    if not moves:
+        return [], []
     changed = []
     for pair, states in after.items():
         level = levels[pair]
@@ -356,8 +376,8 @@ def stock_moves_apply(
             setattr(level, state, value)
         level.updated_at = now
         changed.append(level)
-    StockLevel.objects.bulk_update(changed, [*STATES, "updated_at"])
-    movements = Movement.objects.bulk_create(
+    person = actor if actor is not None and actor.is_authenticated else None
+    movements = [
         Movement(
             product_id=m.product_id,
             location_id=m.location_id,
@@ -367,13 +387,31 @@ def stock_moves_apply(
             reason=reason,
             ref=ref,
             note=note[:255],
-            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor=person,
             created_at=now,
         )
         for m in moves
-    )
+    ]
     stock_changed_on_commit(product_ids={m.product_id for m in moves})
-    return movements
+    return [_levels_update(changed, now), insert_statement(movements)], movements
+
+
+def _levels_update(levels: Sequence[StockLevel], now: dt.datetime) -> Statement:
+    """Every state of these (locked) levels in one UPDATE … FROM (VALUES …)."""
+    quote = connection.ops.quote_name
+    table = quote(StockLevel._meta.db_table)
+    cast = "CAST(v.{0} AS integer)" if connection.vendor == "postgresql" else "v.{0}"
+    columns = ["id", *STATES]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = (
+        f"WITH v ({', '.join(quote(c) for c in columns)}) AS (VALUES {', '.join([row] * len(levels))}) "
+        f"UPDATE {table} SET "
+        + ", ".join(f"{quote(s)} = {cast.format(quote(s))}" for s in STATES)
+        + f", {quote('updated_at')} = %s FROM v WHERE {table}.{quote('id')} = v.{quote('id')}"
+    )
+    params = [getattr(level, c) for level in levels for c in columns]
+    params.append(StockLevel._meta.get_field("updated_at").get_db_prep_save(now, connection))
+    return Statement(sql, params, returns_rows=False)
 
 
 def stock_changed_on_commit(*, product_ids: Iterable[int]) -> None:

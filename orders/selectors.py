@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
+from channels.models import Channel
 from ims.db import by_bytes
+from ims.rows import rows_select
 from inventory.models import Movement
 from orders.models import ChannelOrder, OrderLine
 
@@ -88,3 +91,9 @@ def movement_rows() -> Iterator[list]:
             m.note,
             m.handed_to_erp_at.isoformat() if m.handed_to_erp_at else "",
         ]
+
+
+def webhook_channel(code: str) -> Channel | None:
+    """The channel a webhook URL names (one plain SELECT: every delivery starts here)."""
+    found = rows_select(Channel, f"{connection.ops.quote_name('code')} = %s", [code])
+    return found[0] if found else None

@@ -17,22 +17,35 @@ from dataclasses import dataclass
 
 import httpx
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Sum, Value
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from catalog.models import Product, ProductAlias
 from channels.models import Channel, ChannelLocation, ChannelStatus
 from exceptions.models import Discrepancy, ExceptionSource
 from exceptions.services import Finding, ops_exceptions_record
-from ims.audit import audit_record
+from ims.audit import Change, audit_record, current_origin
 from ims.errors import ApplicationError, NotAllowed
 from ims.models import OpsTask, TaskStatus
 from ims.notify import notify_roles
 from ims.roles import Role
+from ims.rows import (
+    Statement,
+    insert_statement,
+    row_update,
+    rows_insert,
+    statements_run,
+    update_statement,
+)
 from ims.services import ops_task_close, ops_task_open
 from inventory.models import MovementReason, StockLevel, StockState
-from inventory.services import StockMove, stock_levels_lock, stock_moves_apply
+from inventory.services import (
+    StockMove,
+    stock_levels_lock,
+    stock_moves_apply,
+    stock_moves_statements,
+)
 from orders.errors import InvalidLines, OrderError, OrderNotFound
 from orders.models import (
     BackorderDecision,
@@ -111,6 +124,11 @@ def webhook_url(channel: Channel, request_url: str) -> str:
     return os.environ.get(channel.env_prefix + "WEBHOOK_URL") or request_url
 
 
+# Providers whose payload is thin: the order is read back from the channel's API, so the
+# delivery is stored on its own first and the HTTP call is never made inside a transaction.
+READ_BACK = ("bigcommerce", "square")
+
+
 def webhook_receive(
     *, channel: Channel, headers: Mapping[str, str], body: bytes, url: str, now=None
 ) -> Received:
@@ -119,6 +137,11 @@ def webhook_receive(
     Raises SignatureRefused (→ 401, logged; nothing stored) or BadDelivery (→ 400).
     Once stored, the answer is 200 whatever processing does: a failure stays on the
     delivery and it is replayed from the inbox.
+
+    The raw delivery and its processing share one transaction; processing runs in a
+    savepoint inside it, so a failure rolls back only the processing and the delivery is
+    committed with its error. A delivery already stored is locked and, if processed,
+    answered `duplicate` without changing anything.
     """
     now = now or timezone.now()
     provider = provider_for(channel.kind)
@@ -142,40 +165,42 @@ def webhook_receive(
         for k, v in headers.items()
         if k.lower() in provider.kept_headers or k.lower() == "content-type"
     }
-    delivery, created = webhook_delivery_store(
+    delivery = WebhookDelivery(
         channel=channel,
         provider=provider.kind,
-        delivery_id=meta.delivery_id,
-        topic=meta.topic,
+        delivery_id=meta.delivery_id[:255],
+        topic=meta.topic[:120],
         headers=kept,
         body=body,
-        now=now,
+        received_at=now,
     )
-    if not created and delivery.processed_at:
-        return Received("duplicate", delivery)
-    return Received("stored", webhook_delivery_process(delivery=delivery, now=now))
-
-
-def webhook_delivery_store(
-    *, channel, provider: str, delivery_id: str, topic: str, headers: dict, body: bytes, now
-) -> tuple[WebhookDelivery, bool]:
-    """Keep the raw delivery (committed on its own, before any processing)."""
-    try:
-        with transaction.atomic():
-            return (
-                WebhookDelivery.objects.create(
-                    channel=channel,
-                    provider=provider,
-                    delivery_id=delivery_id[:255],
-                    topic=topic[:120],
-                    headers=headers,
-                    body=body,
-                    received_at=now,
-                ),
-                True,
+    if channel.kind in READ_BACK:
+        delivery, created = webhook_delivery_store(delivery=delivery)
+        if not created and delivery.processed_at:
+            return Received("duplicate", delivery)
+        return Received("stored", webhook_delivery_process(delivery=delivery, now=now))
+    event, problem = _delivery_parse(provider, delivery, now=now)
+    with transaction.atomic():
+        if not rows_insert([delivery], unique=("channel", "delivery_id")):
+            # Stored before: lock it; processed already → change nothing.
+            delivery = WebhookDelivery.objects.select_for_update().get(
+                channel=channel, delivery_id=delivery.delivery_id
             )
-    except IntegrityError:
-        return WebhookDelivery.objects.get(channel=channel, delivery_id=delivery_id[:255]), False
+            if delivery.processed_at:
+                return Received("duplicate", delivery)
+        _delivery_apply(delivery=delivery, channel=channel, event=event, problem=problem, now=now)
+    return Received("stored", delivery)
+
+
+def webhook_delivery_store(*, delivery: WebhookDelivery) -> tuple[WebhookDelivery, bool]:
+    """Keep the raw delivery, committed on its own before any processing; (row, created).
+    A delivery stored before (the same channel and delivery id) is returned as it is."""
+    with transaction.atomic():
+        if rows_insert([delivery], unique=("channel", "delivery_id")):
+            return delivery, True
+    return WebhookDelivery.objects.get(
+        channel_id=delivery.channel_id, delivery_id=delivery.delivery_id
+    ), False
 
 
 def channel_http_client(channel: Channel) -> httpx.Client | None:
@@ -201,7 +226,23 @@ def webhook_delivery_process(*, delivery: WebhookDelivery, now=None) -> WebhookD
     now = now or timezone.now()
     channel = delivery.channel
     provider = provider_for(channel.kind)
-    client = channel_http_client(channel) if channel.kind in ("bigcommerce", "square") else None
+    client = channel_http_client(channel) if channel.kind in READ_BACK else None
+    try:
+        event, problem = _delivery_parse(provider, delivery, now=now, client=client)
+    finally:
+        if client is not None:
+            client.close()
+    with transaction.atomic():
+        locked = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+        if not locked.processed_at:
+            _delivery_apply(delivery=locked, channel=channel, event=event, problem=problem, now=now)
+    return locked
+
+
+def _delivery_parse(
+    provider, delivery: WebhookDelivery, *, now, client: httpx.Client | None = None
+) -> tuple[Event | None, str]:
+    """The event a delivery means, or why it could not be read."""
     try:
         event = provider.parse(
             headers=delivery.headers,
@@ -209,37 +250,38 @@ def webhook_delivery_process(*, delivery: WebhookDelivery, now=None) -> WebhookD
             ctx=Context(now=now, client=client),
         )
     except (BadDelivery, httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
-        return _delivery_failed(delivery, f"could not read the delivery: {exc}", now)
-    finally:
-        if client is not None:
-            client.close()
-    try:
-        with transaction.atomic():
-            locked = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
-            if locked.processed_at:
-                return locked
-            outcome, order = order_event_apply(channel=channel, event=event, now=now)
-            locked.processed_at, locked.outcome, locked.error, locked.order = (
+        return None, f"could not read the delivery: {exc}"
+    return event, ""
+
+
+def _delivery_apply(
+    *, delivery: WebhookDelivery, channel: Channel, event: Event | None, problem: str, now
+) -> None:
+    """Apply a stored delivery's event, inside the transaction that holds the delivery row.
+
+    Processing runs in a savepoint: if it fails, everything it did is undone (with the
+    on-commit work it registered) and the error and attempt are recorded on the delivery,
+    which the transaction still commits, to be replayed from the inbox.
+    """
+    delivery.attempts += 1
+    if event is not None:
+        try:
+            with transaction.atomic():
+                outcome, order = order_event_apply(channel=channel, event=event, now=now)
+        except Exception as exc:  # kept on the delivery, replayed from the inbox
+            log.exception("webhook delivery %s of %s failed", delivery.pk, channel.code)
+            problem = exc.message if isinstance(exc, ApplicationError) else repr(exc)
+        else:
+            delivery.processed_at, delivery.outcome, delivery.error, delivery.order = (
                 now,
                 outcome[:255],
                 "",
                 order,
             )
-            locked.attempts += 1
-            locked.save(update_fields=["processed_at", "outcome", "error", "order", "attempts"])
-            return locked
-    except Exception as exc:  # kept on the delivery, replayed from the inbox
-        log.exception("webhook delivery %s of %s failed", delivery.pk, channel.code)
-        message = exc.message if isinstance(exc, ApplicationError) else repr(exc)
-        return _delivery_failed(delivery, message, now)
-
-
-def _delivery_failed(delivery: WebhookDelivery, error: str, now) -> WebhookDelivery:
-    WebhookDelivery.objects.filter(pk=delivery.pk, processed_at__isnull=True).update(
-        error=error, attempts=delivery.attempts + 1
-    )
-    delivery.refresh_from_db()
-    return delivery
+            row_update(delivery, ["processed_at", "outcome", "error", "order", "attempts"])
+            return
+    delivery.error = problem
+    row_update(delivery, ["error", "attempts"])
 
 
 def webhook_deliveries_replay(
@@ -271,15 +313,15 @@ def order_event_apply(*, channel: Channel, event: Event, now) -> tuple[str, Chan
 
         sale, created = pos_sale_record(channel=channel, incoming=event.sale, now=now)
         return f"POS sale {sale.external_id} {sale.status}{'' if created else ' (known)'}", None
+    if event.kind == EventKind.ORDER:
+        # order_receive finds a known order in the same round trip that reads the lines.
+        order, created = order_receive(channel=channel, incoming=event.order, now=now)
+        if created:
+            return f"order {order.pk} received: {order.status}", order
+        return order_update(order=order, incoming=event.order, now=now), order
     order = ChannelOrder.objects.filter(
         channel=channel, external_id=event.order_external_id
     ).first()
-    if event.kind == EventKind.ORDER:
-        if order is None:
-            order, created = order_receive(channel=channel, incoming=event.order, now=now)
-            if created:
-                return f"order {order.pk} received: {order.status}", order
-        return order_update(order=order, incoming=event.order, now=now), order
     if event.kind == EventKind.CANCEL:
         if order is None:
             if event.order is None:
@@ -321,31 +363,60 @@ def channel_location_ids(channel: Channel) -> list[int]:
     )
 
 
-def products_for_lines(channel: Channel, lines: Sequence[LineIn]) -> list[int | None]:
-    """Each line's product: a channel alias of its SKU or item id, a global alias, its SKU
-    (aliases and SKUs read in one round trip)."""
+@dataclass(frozen=True)
+class Intake:
+    """What receiving an order reads before it locks anything."""
+
+    product_ids: list[int | None]  # per line, None for a name IMS does not know
+    location_ids: list[int]  # the channel's, in preference order
+
+
+def _intake_statement(channel: Channel, lines: Sequence[LineIn]) -> Statement:
+    """The channel's locations and the aliases and SKUs the lines name: one SELECT (a UNION
+    ALL of plain selects) of (kind, scope, value, id, position) rows."""
+    quote = connection.ops.quote_name
+
+    def table(model) -> str:
+        return quote(model._meta.db_table)
+
+    def marks(values) -> str:
+        return ", ".join(["%s"] * len(values))
+
     names = sorted({n for line in lines for n in (line.sku, line.item_id) if n})
     skus = sorted({line.sku for line in lines if line.sku})
+    parts = [
+        f"SELECT 0, '', '', {quote('location_id')}, {quote('position')} "
+        f"FROM {table(ChannelLocation)} WHERE {quote('channel_id')} = %s"
+    ]
+    params: list = [channel.pk]
+    if names:
+        parts.append(
+            f"SELECT 1, {quote('scope')}, {quote('value')}, {quote('product_id')}, 0 "
+            f"FROM {table(ProductAlias)} WHERE {quote('scope')} IN (%s, '') "
+            f"AND {quote('value')} IN ({marks(names)})"
+        )
+        params += [channel.code, *names]
+    if skus:
+        parts.append(
+            f"SELECT 2, '', {quote('sku')}, {quote('id')}, 0 FROM {table(Product)} "
+            f"WHERE {quote('sku')} IN ({marks(skus)})"
+        )
+        params += skus
+    return Statement(" UNION ALL ".join(parts), params)
+
+
+def _intake(channel: Channel, lines: Sequence[LineIn], rows: Sequence[tuple]) -> Intake:
+    """Each line's product: a channel alias of its SKU or item id, a global alias, its SKU."""
+    locations: list[tuple[int, int]] = []
     aliases: dict[tuple[str, str], int] = {}
     by_sku: dict[str, int] = {}
-    if names:
-        alias_rows = (
-            ProductAlias.objects.filter(scope__in=[channel.code, ""], value__in=names)
-            .order_by()
-            .annotate(kind=Value(0))
-            .values_list("kind", "scope", "value", "product_id")
-        )
-        sku_rows = (
-            Product.objects.filter(sku__in=skus)
-            .order_by()
-            .annotate(kind=Value(1), scope=Value(""))
-            .values_list("kind", "scope", "sku", "id")
-        )
-        for kind, scope, value, pid in alias_rows.union(sku_rows, all=True):
-            if kind:
-                by_sku[value] = pid
-            else:
-                aliases[(scope, value)] = pid
+    for kind, scope, value, pk, position in rows:
+        if kind == 0:
+            locations.append((position, pk))
+        elif kind == 1:
+            aliases[(scope, value)] = pk
+        else:
+            by_sku[value] = pk
     found = []
     for line in lines:
         pid = None
@@ -354,7 +425,14 @@ def products_for_lines(channel: Channel, lines: Sequence[LineIn]) -> list[int | 
                 if name and pid is None:
                     pid = aliases.get((scope, name))
         found.append(pid or by_sku.get(line.sku))
-    return found
+    return Intake(found, [pk for _, pk in sorted(locations)])
+
+
+def products_for_lines(channel: Channel, lines: Sequence[LineIn]) -> list[int | None]:
+    """Each line's product: a channel alias of its SKU or item id, a global alias, its SKU
+    (one round trip)."""
+    rows = statements_run([_intake_statement(channel, lines)])[0]
+    return _intake(channel, lines, rows).product_ids
 
 
 def fulfilment_location(
@@ -390,11 +468,45 @@ def order_receive(
     fulfilment location); lines it cannot reserve wait as backorders and raise an oversell.
 
     Returns (order, created); an order already known is returned untouched.
+
+    Three round trips: (1) the lines' products and the channel's locations are read and the
+    order's row inserted (ON CONFLICT DO NOTHING: a concurrent delivery of the same order
+    waits for it, then finds it known); (2) the levels are locked — the order's row first,
+    then levels by primary key, the lock order everywhere; (3) the lines, the order's
+    status and location, the levels, the movements, the audit event and the customer
+    notification are written together.
     """
     # No savepoint of its own: inside the delivery's transaction a failure undoes it all.
     with transaction.atomic(savepoint=False):
-        product_ids = products_for_lines(channel, incoming.lines)
-        location_ids = channel_location_ids(channel)
+        order = ChannelOrder(
+            channel=channel,
+            external_id=incoming.external_id[:128],
+            name=incoming.name[:128],
+            # Set with the location once the lines are reserved (write 3).
+            status=OrderStatus.CANCELLED if cancelled else OrderStatus.RESERVED,
+            location_id=None,
+            currency=incoming.currency[:3],
+            customer_name=incoming.customer_name[:255],
+            customer_email=incoming.customer_email[:255],
+            customer_phone=incoming.customer_phone[:32],
+            placed_at=incoming.placed_at or now,
+            received_at=now,
+            confirmed_at=now if incoming.confirmed else None,
+            hold_until=None if incoming.confirmed or cancelled else _hold_until(now),
+            cancelled_at=now if cancelled else None,
+            cancel_reason="cancelled before IMS saw it" if cancelled else "",
+            completed_at=now if cancelled else None,
+        )
+        rows, _ = statements_run(
+            [
+                _intake_statement(channel, incoming.lines),
+                insert_statement([order], unique=("channel", "external_id")),
+            ]
+        )
+        if order.pk is None:  # known already (perhaps from a concurrent delivery)
+            return ChannelOrder.objects.get(channel=channel, external_id=order.external_id), False
+        intake = _intake(channel, incoming.lines, rows)
+        product_ids, location_ids = intake.product_ids, intake.location_ids
         wanted = [
             (pid, line.quantity) for pid, line in zip(product_ids, incoming.lines, strict=True)
         ]
@@ -408,6 +520,7 @@ def order_receive(
         covered = set(covered)
         lines = [
             OrderLine(
+                order=order,
                 position=position,
                 external_id=line.external_id[:128],
                 sku=(line.sku or line.item_id)[:255],
@@ -421,65 +534,44 @@ def order_receive(
             )
             for position, (pid, line) in enumerate(zip(product_ids, incoming.lines, strict=True))
         ]
-        try:
-            with transaction.atomic():
-                order = ChannelOrder.objects.create(
-                    channel=channel,
-                    external_id=incoming.external_id[:128],
-                    name=incoming.name[:128],
-                    status=order_status(lines),
-                    location_id=location_id,
-                    currency=incoming.currency[:3],
-                    customer_name=incoming.customer_name[:255],
-                    customer_email=incoming.customer_email[:255],
-                    customer_phone=incoming.customer_phone[:32],
-                    placed_at=incoming.placed_at or now,
-                    received_at=now,
-                    confirmed_at=now if incoming.confirmed else None,
-                    hold_until=None if incoming.confirmed or cancelled else _hold_until(now),
-                    cancelled_at=now if cancelled else None,
-                    cancel_reason="cancelled before IMS saw it" if cancelled else "",
-                    completed_at=now if cancelled else None,
-                )
-        except IntegrityError:  # the same order from another delivery, committed meanwhile
-            return ChannelOrder.objects.get(
-                channel=channel, external_id=incoming.external_id
-            ), False
-        for line in lines:
-            line.order = order
-        OrderLine.objects.bulk_create(lines)
-        moves = [
-            StockMove(line.product_id, location_id, AVAILABLE, RESERVED, line.quantity)
-            for line in lines
-            if line.reserved
-        ]
-        stock_moves_apply(
-            moves=moves,
+        order.status, order.location_id = order_status(lines), location_id
+        stock_writes, _ = stock_moves_statements(
+            moves=[
+                StockMove(line.product_id, location_id, AVAILABLE, RESERVED, line.quantity)
+                for line in lines
+                if line.reserved
+            ],
             levels=levels,
             reason=MovementReason.ORDER,
             ref=f"order:{order.pk}",
             actor=actor,
             now=now,
         )
-        audit_record(
-            actor=actor,
-            action="order_receive",
-            obj=order,
+        audit = Change(
+            "order_receive",
+            order,
             after={
                 "status": order.status,
                 "location": location_id,
                 "lines": [[ln.sku, ln.quantity, ln.reserved, ln.backordered] for ln in lines],
             },
             reason=f"{channel.code} order {order.external_id}",
-            at=now,
-        )
+        ).event(actor=actor, at=now, origin=current_origin())
+        writes = [
+            insert_statement(lines),
+            update_statement(order, ["status", "location"]),
+            *stock_writes,
+            insert_statement([audit]),
+        ]
+        if not cancelled:
+            writes.append(_customer_notification(order=order, kind="order_received", now=now))
+        statements_run(writes)
         if cancelled:
             return order, True
         short = [line for line in lines if line.backordered]
         if short:
             _oversell(channel=channel, order=order, lines=short, location_ids=location_ids, now=now)
         order_event_emit(order=order, event="reserved", at=now)
-        customer_notify(order=order, kind="order_received", now=now)
     return order, True
 
 
@@ -595,8 +687,17 @@ def order_event_emit(*, order: ChannelOrder, event: str, at) -> None:
 
 
 def customer_notify(*, order: ChannelOrder, kind: str, now, ref: str = "", context=None) -> None:
-    """Queue a message to the customer (the WhatsApp/email sender works through the outbox)."""
-    CustomerNotification.objects.bulk_create(
+    """Queue a message to the customer (the WhatsApp/email sender works through the outbox);
+    one per (order, kind, ref)."""
+    statements_run(
+        [_customer_notification(order=order, kind=kind, now=now, ref=ref, context=context)]
+    )
+
+
+def _customer_notification(
+    *, order: ChannelOrder, kind: str, now, ref: str = "", context=None
+) -> Statement:
+    return insert_statement(
         [
             CustomerNotification(
                 order=order,
@@ -606,7 +707,7 @@ def customer_notify(*, order: ChannelOrder, kind: str, now, ref: str = "", conte
                 created_at=now,
             )
         ],
-        ignore_conflicts=True,
+        unique=("order", "kind", "ref"),
     )
 
 

@@ -7,15 +7,15 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from channels.models import Channel
 from orders.providers.base import BadDelivery, SignatureRefused
+from orders.selectors import webhook_channel
 from orders.services import NoIntake, webhook_receive, webhook_url
 
 
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest, code: str) -> JsonResponse:
-    channel = Channel.objects.filter(code=code).first()
+    channel = webhook_channel(code)
     if channel is None:
         raise Http404(f"no channel {code}")
     try:

@@ -1,0 +1,112 @@
+"""ims.rows writes and reads rows as the ORM would, in plain statements sent together."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from ims.rows import (
+    Statement,
+    insert_statement,
+    row_update,
+    rows_insert,
+    rows_select,
+    statements_run,
+    update_statement,
+)
+from orders.models import ChannelOrder, OrderLine, WebhookDelivery
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 11, 22, 12, 30, 15, 123456, tzinfo=dt.UTC)
+
+
+def delivery(channel, delivery_id="d-1"):
+    return WebhookDelivery(
+        channel=channel,
+        provider="shopify",
+        delivery_id=delivery_id,
+        topic="orders/create",
+        headers={"x-shopify-topic": "orders/create", "note": "50% off 'today'"},
+        body=b'{"id": 1, "bytes": "\\u00e9"}\x00\xff',
+        received_at=NOW,
+    )
+
+
+def test_an_inserted_row_reads_back_as_the_orm_wrote_it(world):
+    from channels.models import Channel
+
+    shop = Channel.objects.get(code="shop")
+    row = delivery(shop)
+    assert rows_insert([row]) == [row] and row.pk
+    stored = WebhookDelivery.objects.get(pk=row.pk)
+    assert stored.headers == row.headers
+    assert bytes(stored.body) == row.body
+    assert stored.received_at == NOW
+    assert (stored.attempts, stored.processed_at, stored.order_id) == (0, None, None)
+
+
+def test_a_row_breaking_a_unique_constraint_is_skipped(world):
+    from channels.models import Channel
+
+    shop = Channel.objects.get(code="shop")
+    first = delivery(shop)
+    rows_insert([first], unique=("channel", "delivery_id"))
+    twin = delivery(shop)
+    assert rows_insert([twin], unique=("channel", "delivery_id")) == []
+    assert twin.pk is None
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_statements_run_in_order_and_return_each_ones_rows(world):
+    from channels.models import Channel
+
+    shop = Channel.objects.get(code="shop")
+    order = ChannelOrder(
+        channel=shop, external_id="X1", status="reserved", placed_at=NOW, received_at=NOW
+    )
+    rows_insert([order])
+    # Values with quotes, % and a semicolon travel inside the one multi-statement query.
+    lines = [
+        OrderLine(order=order, position=i, sku=f"S{i}", quantity=2, reserved=2, unit_price=p)
+        for i, p in enumerate([Decimal("19.99"), None])
+    ]
+    lines[1].external_id = "it's 100%; DROP TABLE x --"
+    order.status = "backordered"
+    results = statements_run(
+        [
+            insert_statement(lines),
+            update_statement(order, ["status"]),
+            Statement(
+                "SELECT sku FROM orders_orderline WHERE order_id = %s ORDER BY position",
+                [order.pk],
+            ),
+        ]
+    )
+    assert results[1] == [] and results[2] == [("S0",), ("S1",)]
+    assert [ln.pk for ln in lines] == list(
+        OrderLine.objects.order_by("position").values_list("pk", flat=True)
+    )
+    assert list(OrderLine.objects.order_by("position").values_list("unit_price", flat=True)) == [
+        Decimal("19.99"),
+        None,
+    ]
+    assert OrderLine.objects.get(position=1).external_id == "it's 100%; DROP TABLE x --"
+    assert ChannelOrder.objects.get().status == "backordered"
+    order.status = "reserved"
+    row_update(order, ["status"])
+    (found,) = rows_select(ChannelOrder, "id = %s", [order.pk])
+    assert (found.pk, found.status, found.received_at) == (order.pk, "reserved", NOW)
+
+
+def test_a_failing_statement_among_others_raises(world):
+    from django.db import IntegrityError, transaction
+
+    from channels.models import Channel
+
+    shop = Channel.objects.get(code="shop")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        statements_run([insert_statement([delivery(shop)]), insert_statement([delivery(shop)])])
+    assert not WebhookDelivery.objects.exists()
