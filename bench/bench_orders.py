@@ -75,6 +75,9 @@ def _serve(port: int) -> subprocess.Popen:
         **os.environ,
         "DJANGO_DEBUG": "0",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        # Follow-up work (the debounced ATP push, customer messages) goes to qcluster workers,
+        # as in production; the in-process queue would run a channel sync inside each request.
+        "IMS_QUEUE": "orm",
         "IMS_LOG_LEVEL": "ERROR",
         "IMS_CHANNEL_BENCH_SHOP_WEBHOOK_SECRET": SECRET,
     }

@@ -421,13 +421,16 @@ def stock_changed(*, product_ids) -> None:
     """Committed movements changed these products' stock: their ATP is due on every channel.
 
     Called by the inventory and order services after commit. Each channel that may send or
-    plan (push, dry_run) gets the products queued (PendingPush) and one flush scheduled
-    IMS_SYNC_DEBOUNCE_SECONDS later, so a burst of orders makes one push, not one per order;
-    with the in-process queue (IMS_QUEUE=sync) the flush runs at once.
+    plan (push, dry_run) gets the products queued (PendingPush, one row per channel and
+    product however many orders touch it); the `pending stock pushes` schedule flushes every
+    channel's queue each minute, so a burst of orders makes one push, not one per order.
+    With the in-process queue (IMS_QUEUE=sync: the demo, the tests) the flush runs at once.
     """
+    from django.conf import settings
     from django.utils import timezone
 
     from channels.models import PendingPush
+    from ims.tasks import enqueue
 
     product_ids = sorted({int(p) for p in product_ids})
     if not product_ids:
@@ -443,44 +446,9 @@ def stock_changed(*, product_ids) -> None:
         ignore_conflicts=True,
         batch_size=2000,
     )
-    for channel in channels:
-        pending_flush_schedule(channel=channel, now=now)
-
-
-def pending_flush_schedule(*, channel: Channel, now=None) -> None:
-    """Flush the channel's pending pushes IMS_SYNC_DEBOUNCE_SECONDS from now (once: changes in
-    the window join the same flush); at once with the in-process queue."""
-    from django.conf import settings
-    from django.utils import timezone
-    from django_q.models import Schedule
-
-    from ims.tasks import enqueue
-
     if settings.Q_CLUSTER.get("sync"):
-        enqueue("channels.tasks.sync_pending_task", channel.pk)
-        return
-    import os
-
-    debounce = int(
-        getattr(settings, "IMS_SYNC_DEBOUNCE_SECONDS", 0)
-        or os.environ.get("IMS_SYNC_DEBOUNCE_SECONDS")
-        or 10
-    )
-    next_run = (now or timezone.now()) + dt.timedelta(seconds=debounce)
-    schedule, created = Schedule.objects.get_or_create(
-        name=f"sync pending {channel.code}",
-        defaults={
-            "func": "channels.tasks.sync_pending_task",
-            "args": repr((channel.pk,)),
-            "schedule_type": Schedule.ONCE,
-            "repeats": 1,
-            "next_run": next_run,
-        },
-    )
-    if not created and schedule.repeats == 0:
-        # It fired but its task never cleared it (a worker died): schedule the flush anew.
-        schedule.repeats, schedule.next_run = 1, next_run
-        schedule.save(update_fields=["repeats", "next_run"])
+        for channel in channels:
+            enqueue("channels.tasks.sync_pending_task", channel.pk)
 
 
 def sync_push_correction(*, exception, actor) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from channels.errors import SyncBusy
@@ -34,22 +33,23 @@ def sync_paused_task(channel_id: int) -> int | None:
 
 def sync_pending_task(channel_id: int) -> int | None:
     """Flush the products whose stock changed on one channel (the debounced push)."""
-    from django_q.models import Schedule
-
     from channels.sync import sync_pending
 
     channel = Channel.objects.get(pk=channel_id)
-    Schedule.objects.filter(name=f"sync pending {channel.code}").delete()
     with audit_origin("task sync_pending"):
         try:
             run = sync_pending(channel=channel)
         except SyncBusy:
-            if not settings.Q_CLUSTER.get("sync"):
-                from channels.services import pending_flush_schedule
-
-                pending_flush_schedule(channel=channel)  # try again after the running sync
-            return None
+            return None  # a sync is running on the channel; the next flush takes these
     return run.pk if run else None
+
+
+def sync_pending_all_task() -> list[int]:
+    """Each minute: flush every channel that has products waiting (see stock_changed)."""
+    from channels.models import PendingPush
+
+    channel_ids = sorted(set(PendingPush.objects.values_list("channel_id", flat=True)))
+    return [run for run in (sync_pending_task(pk) for pk in channel_ids) if run]
 
 
 def sync_push_correction_task(exception_id: int, actor_id: int | None = None) -> str:

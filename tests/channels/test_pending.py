@@ -1,12 +1,12 @@
-"""With workers (not the in-process queue), a burst of stock changes makes one debounced flush per channel."""
-
-import datetime as dt
+"""With workers (not the in-process queue), a burst of stock changes is pushed once per channel."""
 
 import pytest
 from django_q.models import Schedule
 
 from catalog.models import Product
+from channels.models import PendingPush
 from channels.services import stock_changed
+from channels.tasks import sync_pending_all_task
 
 pytestmark = pytest.mark.django_db
 
@@ -14,26 +14,29 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def workers(settings):
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
-    settings.IMS_SYNC_DEBOUNCE_SECONDS = 10
 
 
-def test_a_burst_of_changes_schedules_one_flush_per_channel_that_sends(world, workers):
+def test_a_burst_of_changes_queues_each_product_once_per_channel_that_sends(world, workers):
     ids = list(Product.objects.values_list("pk", flat=True))
     stock_changed(product_ids=ids[:1])
     stock_changed(product_ids=ids)
-    # shop pushes, market is read-only: only shop gets a flush, once, ten seconds on.
-    flushes = list(Schedule.objects.filter(name__startswith="sync pending "))
-    assert [s.name for s in flushes] == ["sync pending shop"]
-    assert flushes[0].func == "channels.tasks.sync_pending_task" and flushes[0].repeats == 1
+    stock_changed(product_ids=ids)
+    # shop pushes, market is read-only: only shop queues, each product once; nothing is
+    # scheduled per request (the minute's flush takes the queue).
+    assert sorted(PendingPush.objects.values_list("channel__code", "product_id")) == [
+        ("shop", pk) for pk in sorted(ids)
+    ]
+    assert not Schedule.objects.exists()
 
 
-def test_a_flush_that_fired_without_clearing_itself_is_armed_again(world, workers):
-    ids = list(Product.objects.values_list("pk", flat=True))
-    stock_changed(product_ids=ids)
-    # The scheduler fired it (repeats → 0) but the worker died before its task ran.
-    Schedule.objects.filter(name="sync pending shop").update(
-        repeats=0, next_run=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    )
-    stock_changed(product_ids=ids)
-    flush = Schedule.objects.get(name="sync pending shop")
-    assert flush.repeats == 1 and flush.next_run > dt.datetime.now(dt.UTC)
+def test_the_minutes_flush_pushes_what_is_queued_and_empties_the_queue(
+    world, ingest, workers, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("IMS_CHANNEL_SHOP_OUTBOX", str(tmp_path / "outbox"))
+    ingest("inventory", "sku_id,location,quantity\nA-1,WH,4\n")
+    ingest("snapshot", "channel,sku_id,quantity,price,currency\nshop,A-1,9,30.00,USD\n")
+    stock_changed(product_ids=[Product.objects.get(sku="A-1").pk])
+    assert len(sync_pending_all_task()) == 1
+    assert not PendingPush.objects.exists()
+    sent = "".join(p.read_text() for p in (tmp_path / "outbox").glob("*.csv"))
+    assert "A-1" in sent

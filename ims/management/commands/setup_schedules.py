@@ -32,6 +32,7 @@ SCHEDULES = {
         int(os.environ.get("IMS_SYNC_EVERY_MINUTES", "15")),
         None,
     ),
+    "pending stock pushes": ("channels.tasks.sync_pending_all_task", Schedule.MINUTES, 1, None),
     "SLA sweep": ("sla.tasks.sla_sweep_task", Schedule.MINUTES, 1, None),
     "customer messages": (
         "notifications.tasks.customer_notifications_send_task",
