@@ -7,11 +7,11 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from catalog.gtin import gtin14
@@ -27,6 +27,7 @@ from channels.models import (
 from ims.csvio import CsvSource, IngestResult, Row, parse_int, split_list
 from ims.errors import FileRejected
 from ims.money import parse_amount, parse_currency
+from ims.rows import Statement
 from inventory.models import Location
 
 CHANNELS_COLUMNS = ("code", "name", "kind", "sync_mode", "locations", "safety_buffer", "currency")
@@ -417,38 +418,68 @@ def channel_resume(*, channel: Channel, actor, reason: str = "") -> None:
 # Stock changed: the seam between the ledger and the sync engine
 
 
-def stock_changed(*, product_ids) -> None:
+def stock_changed(*, product_ids, queued: bool = False) -> None:
     """Committed movements changed these products' stock: their ATP is due on every channel.
 
     Called by the inventory and order services after commit. Each channel that may send or
     plan (push, dry_run) gets the products queued (PendingPush, one row per channel and
-    product however many orders touch it); the `pending stock pushes` schedule flushes every
+    product however many orders touch it; `queued`: the caller's transaction inserted them
+    already, with stock_changed_statement); the `pending stock pushes` schedule flushes every
     channel's queue each minute, so a burst of orders makes one push, not one per order.
     With the in-process queue (IMS_QUEUE=sync: the demo, the tests) the flush runs at once.
     """
     from django.conf import settings
     from django.utils import timezone
 
-    from channels.models import PendingPush
+    from ims.rows import statements_run
     from ims.tasks import enqueue
 
     product_ids = sorted({int(p) for p in product_ids})
     if not product_ids:
         return
-    now = timezone.now()
-    channels = list(Channel.objects.exclude(sync_mode=SyncMode.READ_ONLY).order_by("code"))
-    PendingPush.objects.bulk_create(
-        [
-            PendingPush(channel=channel, product_id=product_id, since=now)
-            for channel in channels
-            for product_id in product_ids
-        ],
-        ignore_conflicts=True,
-        batch_size=2000,
-    )
+    if not queued:
+        statements_run([stock_changed_statement(product_ids=product_ids, now=timezone.now())])
     if settings.Q_CLUSTER.get("sync"):
-        for channel in channels:
-            enqueue("channels.tasks.sync_pending_task", channel.pk)
+        for pk in (
+            Channel.objects.exclude(sync_mode=SyncMode.READ_ONLY)
+            .order_by("code")
+            .values_list("pk", flat=True)
+        ):
+            enqueue("channels.tasks.sync_pending_task", pk)
+
+
+@cache
+def _pending_push_sql(products: int, vendor: str) -> str:
+    from channels.models import PendingPush
+
+    quote = connection.ops.quote_name
+
+    def table(model) -> str:
+        return quote(model._meta.db_table)
+
+    return (
+        f"INSERT INTO {table(PendingPush)} ({quote('channel_id')}, {quote('product_id')}, "
+        f"{quote('since')}) SELECT c.{quote('id')}, p.{quote('id')}, %s "
+        f"FROM {table(Channel)} c, {table(Product)} p "
+        f"WHERE c.{quote('sync_mode')} <> %s AND p.{quote('id')} IN "
+        f"({', '.join(['%s'] * products)}) "
+        f"ORDER BY c.{quote('id')}, p.{quote('id')} ON CONFLICT DO NOTHING"
+    )
+
+
+def stock_changed_statement(*, product_ids, now) -> Statement:
+    """The one INSERT that queues these products on every channel that may send or plan.
+    Rows go in (channel, product) order, so two transactions queueing overlapping products
+    wait for each other in one order and never deadlock."""
+    from channels.models import PendingPush
+
+    product_ids = sorted({int(p) for p in product_ids})
+    since = PendingPush._meta.get_field("since").get_db_prep_save(now, connection)
+    return Statement(
+        _pending_push_sql(len(product_ids), connection.vendor),
+        [since, SyncMode.READ_ONLY, *product_ids],
+        returns_rows=False,
+    )
 
 
 def sync_push_correction(*, exception, actor) -> None:

@@ -341,12 +341,17 @@ def stock_moves_statements(
     actor=None,
     now: dt.datetime,
     note: str = "",
+    queue_pushes: bool = False,
 ) -> tuple[list[Statement], list[Movement]]:
     """stock_moves_apply for a caller that sends its own writes with these: checks the moves
     (InsufficientStock, nothing changed), moves the locked levels in memory, and returns the
     statements that write them (one UPDATE of the levels, one INSERT of the movements) with
     the movements they insert. The caller runs them (ims.rows.statements_run) in the same
-    transaction, so a whole reservation can go to the database in one round trip."""
+    transaction, so a whole reservation can go to the database in one round trip.
+
+    `queue_pushes`: the channels' ATP pushes are queued by a third statement, in the
+    transaction, instead of after commit (one round trip and commit fewer). Only for a
+    transaction that queues pushes once (channels.services.stock_changed_statement)."""
     moves = [m for m in moves if m.quantity]
     if any(m.quantity < 0 for m in moves):
         raise ValueError("a movement's quantity is positive")
@@ -392,8 +397,14 @@ def stock_moves_statements(
         )
         for m in moves
     ]
-    stock_changed_on_commit(product_ids={m.product_id for m in moves})
-    return [_levels_update(changed, now), insert_statement(movements)], movements
+    product_ids = {m.product_id for m in moves}
+    statements = [_levels_update(changed, now), insert_statement(movements)]
+    if queue_pushes:
+        from channels.services import stock_changed_statement
+
+        statements.append(stock_changed_statement(product_ids=product_ids, now=now))
+    stock_changed_on_commit(product_ids=product_ids, queued=queue_pushes)
+    return statements, movements
 
 
 def _levels_update(levels: Sequence[StockLevel], now: dt.datetime) -> Statement:
@@ -414,13 +425,17 @@ def _levels_update(levels: Sequence[StockLevel], now: dt.datetime) -> Statement:
     return Statement(sql, params, returns_rows=False)
 
 
-def stock_changed_on_commit(*, product_ids: Iterable[int]) -> None:
-    """Once the transaction commits, tell the sync engine these products' ATP is due."""
+def stock_changed_on_commit(*, product_ids: Iterable[int], queued: bool = False) -> None:
+    """Once the transaction commits, tell the sync engine these products' ATP is due
+    (`queued`: the transaction queued their pushes itself; only the in-process queue has
+    anything left to do)."""
+    from django.conf import settings
+
     from channels.services import stock_changed
 
     product_ids = sorted(set(product_ids))
-    if product_ids:
-        transaction.on_commit(lambda: stock_changed(product_ids=product_ids))
+    if product_ids and (not queued or settings.Q_CLUSTER.get("sync")):
+        transaction.on_commit(lambda: stock_changed(product_ids=product_ids, queued=queued))
 
 
 def _audit_moves(*, actor, action: str, ref: str, reason: str, moves: Sequence[StockMove], now):

@@ -70,7 +70,7 @@ from orders.providers.base import (
     ReturnLineIn,
     SignatureRefused,
 )
-from sla.hooks import order_event
+from sla.hooks import order_event, order_reserved_reads, order_reserved_writes
 
 log = logging.getLogger("ims.webhooks")
 
@@ -138,10 +138,10 @@ def webhook_receive(
     Once stored, the answer is 200 whatever processing does: a failure stays on the
     delivery and it is replayed from the inbox.
 
-    The raw delivery and its processing share one transaction; processing runs in a
-    savepoint inside it, so a failure rolls back only the processing and the delivery is
-    committed with its error. A delivery already stored is locked and, if processed,
-    answered `duplicate` without changing anything.
+    The raw delivery and its processing share one transaction; if processing fails, a
+    second transaction keeps the delivery with its error (_delivery_apply). A delivery
+    already stored is locked and, if processed, answered `duplicate` without changing
+    anything.
     """
     now = now or timezone.now()
     provider = provider_for(channel.kind)
@@ -180,16 +180,10 @@ def webhook_receive(
             return Received("duplicate", delivery)
         return Received("stored", webhook_delivery_process(delivery=delivery, now=now))
     event, problem = _delivery_parse(provider, delivery, now=now)
-    with transaction.atomic():
-        if not rows_insert([delivery], unique=("channel", "delivery_id")):
-            # Stored before: lock it; processed already → change nothing.
-            delivery = WebhookDelivery.objects.select_for_update().get(
-                channel=channel, delivery_id=delivery.delivery_id
-            )
-            if delivery.processed_at:
-                return Received("duplicate", delivery)
-        _delivery_apply(delivery=delivery, channel=channel, event=event, problem=problem, now=now)
-    return Received("stored", delivery)
+    row, duplicate = _delivery_apply(
+        delivery=delivery, channel=channel, event=event, problem=problem, now=now, insert=True
+    )
+    return Received("duplicate" if duplicate else "stored", row)
 
 
 def webhook_delivery_store(*, delivery: WebhookDelivery) -> tuple[WebhookDelivery, bool]:
@@ -232,11 +226,10 @@ def webhook_delivery_process(*, delivery: WebhookDelivery, now=None) -> WebhookD
     finally:
         if client is not None:
             client.close()
-    with transaction.atomic():
-        locked = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
-        if not locked.processed_at:
-            _delivery_apply(delivery=locked, channel=channel, event=event, problem=problem, now=now)
-    return locked
+    row, _ = _delivery_apply(
+        delivery=delivery, channel=channel, event=event, problem=problem, now=now, insert=False
+    )
+    return row
 
 
 def _delivery_parse(
@@ -254,34 +247,58 @@ def _delivery_parse(
     return event, ""
 
 
-def _delivery_apply(
-    *, delivery: WebhookDelivery, channel: Channel, event: Event | None, problem: str, now
-) -> None:
-    """Apply a stored delivery's event, inside the transaction that holds the delivery row.
+def _delivery_hold(delivery: WebhookDelivery, *, insert: bool) -> WebhookDelivery:
+    """The delivery's row, in the current transaction: inserted if `insert` and new, else
+    the stored row, locked (a concurrent delivery of the same id waits here)."""
+    if insert:
+        delivery.pk, delivery._state.adding = None, True  # a rolled-back insert's id is void
+        if rows_insert([delivery], unique=("channel", "delivery_id")):
+            return delivery
+        return WebhookDelivery.objects.select_for_update().get(
+            channel_id=delivery.channel_id, delivery_id=delivery.delivery_id
+        )
+    return WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
 
-    Processing runs in a savepoint: if it fails, everything it did is undone (with the
-    on-commit work it registered) and the error and attempt are recorded on the delivery,
-    which the transaction still commits, to be replayed from the inbox.
+
+def _delivery_apply(
+    *,
+    delivery: WebhookDelivery,
+    channel: Channel,
+    event: Event | None,
+    problem: str,
+    now,
+    insert: bool,
+) -> tuple[WebhookDelivery, bool]:
+    """Apply a delivery's event at most once: (its row, whether it was processed already).
+
+    The row (inserted, or the stored one locked) and everything the event changes share one
+    transaction, which marks it processed. If applying fails, that transaction rolls back
+    whole (with the on-commit work it registered) and a second one keeps the delivery with
+    the error and the attempt, to be replayed from the inbox: nothing received is lost, and
+    the path that succeeds needs no savepoint.
     """
-    delivery.attempts += 1
     if event is not None:
         try:
             with transaction.atomic():
+                row = _delivery_hold(delivery, insert=insert)
+                if row.processed_at:
+                    return row, True
                 outcome, order = order_event_apply(channel=channel, event=event, now=now)
+                row.attempts += 1
+                row.processed_at, row.outcome, row.error, row.order = now, outcome[:255], "", order
+                row_update(row, ["processed_at", "outcome", "error", "order", "attempts"])
+                return row, False
         except Exception as exc:  # kept on the delivery, replayed from the inbox
-            log.exception("webhook delivery %s of %s failed", delivery.pk, channel.code)
+            log.exception("webhook delivery %s of %s failed", delivery.delivery_id, channel.code)
             problem = exc.message if isinstance(exc, ApplicationError) else repr(exc)
-        else:
-            delivery.processed_at, delivery.outcome, delivery.error, delivery.order = (
-                now,
-                outcome[:255],
-                "",
-                order,
-            )
-            row_update(delivery, ["processed_at", "outcome", "error", "order", "attempts"])
-            return
-    delivery.error = problem
-    row_update(delivery, ["error", "attempts"])
+    with transaction.atomic():
+        row = _delivery_hold(delivery, insert=insert)
+        if row.processed_at:  # a concurrent retry processed it meanwhile
+            return row, True
+        row.attempts += 1
+        row.error = problem
+        row_update(row, ["error", "attempts"])
+    return row, False
 
 
 def webhook_deliveries_replay(
@@ -469,12 +486,12 @@ def order_receive(
 
     Returns (order, created); an order already known is returned untouched.
 
-    Three round trips: (1) the lines' products and the channel's locations are read and the
-    order's row inserted (ON CONFLICT DO NOTHING: a concurrent delivery of the same order
+    Three round trips: (1) the lines' products, the channel's locations and its SLA policies
+    are read and the order's row inserted (ON CONFLICT DO NOTHING: a concurrent delivery of the same order
     waits for it, then finds it known); (2) the levels are locked — the order's row first,
     then levels by primary key, the lock order everywhere; (3) the lines, the order's
-    status and location, the levels, the movements, the audit event and the customer
-    notification are written together.
+    status and location, the levels, the movements, the audit event, the customer
+    notification and the SLA clocks are written together.
     """
     # No savepoint of its own: inside the delivery's transaction a failure undoes it all.
     with transaction.atomic(savepoint=False):
@@ -497,11 +514,11 @@ def order_receive(
             cancel_reason="cancelled before IMS saw it" if cancelled else "",
             completed_at=now if cancelled else None,
         )
-        rows, _ = statements_run(
-            [
-                _intake_statement(channel, incoming.lines),
-                insert_statement([order], unique=("channel", "external_id")),
-            ]
+        reads = [_intake_statement(channel, incoming.lines)]
+        if not cancelled:
+            reads += order_reserved_reads(channel_id=channel.pk)
+        rows, _, *sla_rows = statements_run(
+            [*reads[:1], insert_statement([order], unique=("channel", "external_id")), *reads[1:]]
         )
         if order.pk is None:  # known already (perhaps from a concurrent delivery)
             return ChannelOrder.objects.get(channel=channel, external_id=order.external_id), False
@@ -546,6 +563,7 @@ def order_receive(
             ref=f"order:{order.pk}",
             actor=actor,
             now=now,
+            queue_pushes=True,
         )
         audit = Change(
             "order_receive",
@@ -565,13 +583,14 @@ def order_receive(
         ]
         if not cancelled:
             writes.append(_customer_notification(order=order, kind="order_received", now=now))
+            # The SLA seam's "reserved" event, batched: the order's clocks start.
+            writes += order_reserved_writes(order=order, at=now, rows=sla_rows)
         statements_run(writes)
         if cancelled:
             return order, True
         short = [line for line in lines if line.backordered]
         if short:
             _oversell(channel=channel, order=order, lines=short, location_ids=location_ids, now=now)
-        order_event_emit(order=order, event="reserved", at=now)
     return order, True
 
 

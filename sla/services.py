@@ -31,6 +31,7 @@ from ims.errors import NotAllowed
 from ims.models import Notification, OpsTask, TaskStatus
 from ims.notify import notify_roles
 from ims.roles import Role
+from ims.rows import Statement, insert_statement, instances, select_statement
 from ims.services import ops_task_close
 from inventory.models import Location, LocationKind
 from orders.models import ChannelOrder, CustomerReturn
@@ -162,15 +163,33 @@ def clocks_start(
     policies = policies_for(channel_id=order.channel_id, kinds=kinds)
     if not policies:
         return []
-    location_id = customer_return.location_id if customer_return else order.location_id
-    calendars = {}
-    if location_id and any(p.business_hours for p in policies.values()):
-        calendars = calendars_for([location_id])
     steps = defaultdict(list)
     for step in EscalationStep.objects.filter(policy__in=list(policies.values())).order_by(
         "position"
     ):
         steps[step.policy_id].append(step)
+    clocks = clocks_plan(
+        order=order, policies=policies, steps=steps, at=at, customer_return=customer_return
+    )
+    SlaClock.objects.bulk_create(clocks, ignore_conflicts=True)
+    return clocks
+
+
+def clocks_plan(
+    *,
+    order: ChannelOrder,
+    policies: dict[str, SlaPolicy],
+    steps: dict[int, list[EscalationStep]],
+    at: dt.datetime,
+    customer_return: CustomerReturn | None = None,
+) -> list[SlaClock]:
+    """The clocks these policies start for the order at `at` (not saved); `steps` are each
+    policy's escalation steps in position order. Reads the location's calendar only if a
+    policy counts business hours."""
+    location_id = customer_return.location_id if customer_return else order.location_id
+    calendars = {}
+    if location_id and any(p.business_hours for p in policies.values()):
+        calendars = calendars_for([location_id])
     clocks = []
     for kind, policy in policies.items():
         calendar = clock_calendar(
@@ -188,7 +207,7 @@ def clocks_start(
             started_at=at,
             warn_at=warn_at,
             due_at=due_at,
-            steps=steps[policy.pk],
+            steps=steps.get(policy.pk, ()),
             calendar=calendar,
         )
         clocks.append(
@@ -207,8 +226,49 @@ def clocks_start(
                 business_hours=calendar is not ROUND_THE_CLOCK,
             )
         )
-    SlaClock.objects.bulk_create(clocks, ignore_conflicts=True)
     return clocks
+
+
+# The webhook path's form of starting an order's clocks: the policies are read with the
+# order's first round trip and the clocks inserted with its writes (ims.rows), instead of
+# three queries of their own.
+
+
+def clocks_start_reads(*, channel_id: int, kinds: Sequence[str]) -> list[Statement]:
+    """Two SELECTs: the policies that may apply to `kinds` on the channel, and their steps."""
+    quote = connection.ops.quote_name
+    kinds = sorted(kinds)
+    where = (
+        f"{quote('kind')} IN ({', '.join(['%s'] * len(kinds))}) "
+        f"AND ({quote('channel_id')} = %s OR {quote('channel_id')} IS NULL)"
+    )
+    params = [*kinds, channel_id]
+    return [
+        select_statement(SlaPolicy, where, params),
+        select_statement(
+            EscalationStep,
+            f"{quote('policy_id')} IN (SELECT {quote('id')} "
+            f"FROM {quote(SlaPolicy._meta.db_table)} WHERE {where})",
+            params,
+            order_by=quote("position"),
+        ),
+    ]
+
+
+def clocks_start_writes(
+    *, order: ChannelOrder, at: dt.datetime, rows: Sequence[Sequence[tuple]]
+) -> list[Statement]:
+    """The INSERT of the clocks a new order starts, from what clocks_start_reads returned."""
+    chosen: dict[str, SlaPolicy] = {}
+    for policy in instances(SlaPolicy, rows[0]):
+        if policy.kind not in chosen or policy.channel_id is not None:
+            chosen[policy.kind] = policy
+    policies = {kind: p for kind, p in chosen.items() if p.active}
+    steps = defaultdict(list)
+    for step in instances(EscalationStep, rows[1]):
+        steps[step.policy_id].append(step)
+    clocks = clocks_plan(order=order, policies=policies, steps=steps, at=at)
+    return [insert_statement(clocks)] if clocks else []
 
 
 def breach_ref(*, external_id: str, kind: str, return_external_id: str = "") -> str:

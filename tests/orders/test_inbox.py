@@ -23,22 +23,22 @@ def shopify_delivery(order_id=4601, lines=(("A-1", 2),), webhook_id="delivery-1"
 
 @pytest.fixture
 def sla_down(monkeypatch):
-    """The SLA seam fails (until `sla_down.up = True`): it is called after the reservation
-    is written, so everything before it in the same processing has to be undone."""
+    """The SLA seam fails (until `sla_down.up = True`): it is called once the reservation
+    is planned, after the order's row is written, so all of that has to be undone."""
     from orders import services
 
-    real = services.order_event
+    real = services.order_reserved_writes
 
     class Seam:
         up = False
 
         @staticmethod
-        def call(*, order, event, at):
+        def call(*, order, at, rows):
             if not Seam.up:
                 raise RuntimeError("SLA engine unavailable")
-            real(order=order, event=event, at=at)
+            return real(order=order, at=at, rows=rows)
 
-    monkeypatch.setattr("orders.services.order_event", Seam.call)
+    monkeypatch.setattr("orders.services.order_reserved_writes", Seam.call)
     return Seam
 
 
@@ -126,7 +126,7 @@ def test_work_a_failed_processing_scheduled_after_commit_never_runs(
     the processing was undone, so nothing is pushed."""
     heard = []
     monkeypatch.setattr(
-        "channels.services.stock_changed", lambda *, product_ids: heard.append(product_ids)
+        "channels.services.stock_changed", lambda *, product_ids, **_: heard.append(product_ids)
     )
     with django_capture_on_commit_callbacks(execute=True):
         post("shop", *shopify_delivery())

@@ -3,15 +3,18 @@ seed's order flow end to end."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core import mail
 
-from channels.models import Channel
+from channels.models import Channel, PendingPush
 from exceptions.models import OpsException
 from ims.models import Notification, OpsTask
 from ims.roles import Role
 from inventory.models import Movement
 from orders.models import ChannelOrder, CustomerNotification
+from sla.models import SlaClock
 from tests.orders import payloads as p
 from tests.orders.conftest import level
 
@@ -25,14 +28,7 @@ def shop_order(post, order_id, lines, **kwargs):
     return ChannelOrder.objects.get(channel__code="shop", external_id=str(order_id))
 
 
-def test_the_seed_order_flow_placed_webhook_reserved_location_sla_notified(
-    channels, post, monkeypatch
-):
-    events = []
-    monkeypatch.setattr(
-        "orders.services.order_event",
-        lambda *, order, event, at: events.append((order.external_id, event)),
-    )
+def test_the_seed_order_flow_placed_webhook_reserved_location_sla_notified(channels, post):
     order = shop_order(post, 9001, [("A-1", 2), ("B-2", 1)])
     assert order.status == "reserved"
     assert order.location.code == "WH"
@@ -42,7 +38,17 @@ def test_the_seed_order_flow_placed_webhook_reserved_location_sla_notified(
     ]
     assert (level("A-1", "WH").available, level("A-1", "WH").reserved) == (3, 2)
     assert (level("B-2", "WH").available, level("B-2", "WH").reserved) == (9, 1)
-    assert events == [("9001", "reserved")]
+    # The SLA seam: reservation started the acknowledgement and dispatch clocks (the default
+    # policies), timed from the order's arrival at its fulfilment location.
+    clocks = SlaClock.objects.filter(order=order).order_by("kind")
+    assert [(c.kind, c.status, c.location.code, c.started_at) for c in clocks] == [
+        ("acknowledgement", "running", "WH", order.received_at),
+        ("dispatch", "running", "WH", order.received_at),
+    ]
+    assert [c.due_at - c.started_at for c in clocks] == [
+        dt.timedelta(hours=2),
+        dt.timedelta(hours=24),
+    ]
     note = CustomerNotification.objects.get()
     assert (note.order, note.kind, note.status) == (order, "order_received", "queued")
     movements = Movement.objects.filter(ref=f"order:{order.pk}")
@@ -126,17 +132,20 @@ def test_the_seeds_retail_pro_example_reserves_a_and_b_in_new_york(ingest, secre
     }
 
 
-def test_committed_movements_tell_the_sync_engine_which_skus_changed(
-    channels, post, monkeypatch, django_capture_on_commit_callbacks
+def test_a_reservation_queues_its_skus_atp_push_on_every_channel_that_sends(
+    channels, post, django_capture_on_commit_callbacks
 ):
-    heard = []
-    monkeypatch.setattr(
-        "channels.services.stock_changed", lambda *, product_ids: heard.append(product_ids)
-    )
-    with django_capture_on_commit_callbacks(execute=True):
+    """The reservation's own transaction queues the push (one row per channel and SKU);
+    the in-process queue flushes it once committed."""
+    with django_capture_on_commit_callbacks(execute=False) as flush:
         order = shop_order(post, 5, [("A-1", 1), ("B-2", 1)])
     ids = sorted(ln.product_id for ln in order.lines.all())
-    assert ids in heard
+    sending = Channel.objects.exclude(sync_mode="read_only").order_by("code")
+    assert sending.exists()
+    assert sorted(PendingPush.objects.values_list("channel__code", "product_id")) == [
+        (channel.code, pid) for channel in sending for pid in ids
+    ]
+    assert len(flush) == 1
 
 
 def test_an_unpaid_order_is_held_then_confirmed_or_expired(channels, post, now):
