@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Model
 
 
@@ -67,9 +67,47 @@ def insert_statement(objs: Sequence[Model], *, unique: Sequence[str] = ()) -> St
         raise ValueError("an insert that skips conflicts takes one row at a time")
     db = _db()
     model = type(objs[0])
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    params = [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs for f in fields]
+    params = [
+        value
+        if plain is not None and (value is None or type(value) is plain)
+        else f.get_db_prep_save(f.pre_save(obj, True), db)
+        for obj in objs
+        for f, plain in _insert_fields(model)
+        for value in [getattr(obj, f.attname)]
+    ]
     return Statement(_insert_sql(model, len(objs), tuple(unique), db.vendor), params, objs)
+
+
+# Fields whose value the database takes as it is when it already has this exact Python type
+# (their pre_save and get_db_prep_save return it unchanged), which saves their calls.
+_PLAIN = {
+    models.CharField: str,
+    models.TextField: str,
+    models.IntegerField: int,
+    models.SmallIntegerField: int,
+    models.BigIntegerField: int,
+    models.PositiveIntegerField: int,
+    models.PositiveSmallIntegerField: int,
+    models.PositiveBigIntegerField: int,
+    models.BooleanField: bool,
+}
+
+
+@cache
+def _insert_fields(model: type[Model]) -> list[tuple]:
+    """(field, the Python type it takes as it is, or None) for each column an INSERT writes."""
+    found = []
+    for f in model._meta.concrete_fields:
+        if f.primary_key:
+            continue
+        plain = _PLAIN.get(type(f))
+        if isinstance(f, models.ForeignKey) and type(f.target_field) in (
+            models.AutoField,
+            models.BigAutoField,
+        ):
+            plain = int
+        found.append((f, plain))
+    return found
 
 
 @cache

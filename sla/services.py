@@ -15,6 +15,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -259,16 +260,25 @@ def clocks_start_writes(
     *, order: ChannelOrder, at: dt.datetime, rows: Sequence[Sequence[tuple]]
 ) -> list[Statement]:
     """The INSERT of the clocks a new order starts, from what clocks_start_reads returned."""
-    chosen: dict[str, SlaPolicy] = {}
-    for policy in instances(SlaPolicy, rows[0]):
-        if policy.kind not in chosen or policy.channel_id is not None:
-            chosen[policy.kind] = policy
-    policies = {kind: p for kind, p in chosen.items() if p.active}
-    steps = defaultdict(list)
-    for step in instances(EscalationStep, rows[1]):
-        steps[step.policy_id].append(step)
+    policies, steps = _policies_from_rows(tuple(map(tuple, rows[0])), tuple(map(tuple, rows[1])))
     clocks = clocks_plan(order=order, policies=policies, steps=steps, at=at)
     return [insert_statement(clocks)] if clocks else []
+
+
+@lru_cache(maxsize=256)
+def _policies_from_rows(
+    policy_rows: tuple[tuple, ...], step_rows: tuple[tuple, ...]
+) -> tuple[dict[str, SlaPolicy], dict[int, list[EscalationStep]]]:
+    """The policies in force and their steps, built once per distinct set of rows (the same
+    few rows come back for every order of a channel; the instances are only read)."""
+    chosen: dict[str, SlaPolicy] = {}
+    for policy in instances(SlaPolicy, policy_rows):
+        if policy.kind not in chosen or policy.channel_id is not None:
+            chosen[policy.kind] = policy
+    steps = defaultdict(list)
+    for step in instances(EscalationStep, step_rows):
+        steps[step.policy_id].append(step)
+    return {kind: p for kind, p in chosen.items() if p.active}, dict(steps)
 
 
 def breach_ref(*, external_id: str, kind: str, return_external_id: str = "") -> str:
