@@ -167,3 +167,19 @@ def test_an_unpaid_order_is_held_then_confirmed_or_expired(channels, post, now):
     assert unpaid.status == "cancelled"
     assert level("A-1", "WH").reserved == 1  # only the paid order still holds stock
     assert Movement.objects.filter(reason="expiry", quantity=2).exists()
+
+
+def test_a_policy_changed_between_two_orders_times_the_second_by_the_new_target(channels, post):
+    from sla.models import SlaPolicy
+
+    first = shop_order(post, 9101, [("A-1", 1)])
+    SlaPolicy.objects.filter(channel__isnull=True, kind="acknowledgement").update(
+        target=dt.timedelta(hours=1)
+    )
+    second = shop_order(post, 9102, [("A-1", 1)])
+
+    def due(order):
+        clock = SlaClock.objects.get(order=order, kind="acknowledgement")
+        return clock.due_at - clock.started_at
+
+    assert (due(first), due(second)) == (dt.timedelta(hours=2), dt.timedelta(hours=1))
