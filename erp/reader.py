@@ -87,6 +87,10 @@ class Scan:
         if len(self.errors) < MAX_LISTED:
             self.errors.append(RowError(self.label, line, column, reason))
 
+    def skip(self, why: str, rows: int) -> None:
+        if rows:
+            self.skipped[why] += rows
+
     def _note(self, where: dict[str, list[int]], key: str, first: int, count: int) -> None:
         seen = where.get(key)
         if seen is None:
@@ -361,7 +365,7 @@ class _BlockReader:
             .join(self.skus, on="sku")
             .join(self.locations, on="location", how="left")
         )
-        scan.skipped[SKIP_UNKNOWN_SKU] += rows.height - hits.height
+        scan.skip(SKIP_UNKNOWN_SKU, rows.height - hits.height)
         if not hits.height:
             return pl.DataFrame(schema=KEPT_SCHEMA)
         kind, where = n("kind"), n("place")
@@ -372,10 +376,10 @@ class _BlockReader:
             nowhere=(active & where.is_null()).sum(),
             outside=(active & (where == 0)).sum(),
         ).row(0, named=True)
-        scan.skipped[SKIP_INACTIVE] += count["inactive"]
-        scan.skipped[SKIP_OUT_OF_SCOPE] += count["outside"]
+        scan.skip(SKIP_INACTIVE, count["inactive"])
+        scan.skip(SKIP_OUT_OF_SCOPE, count["outside"])
         if count["watched"]:
-            scan.skipped[SKIP_UNKNOWN_SKU] += count["watched"]
+            scan.skip(SKIP_UNKNOWN_SKU, count["watched"])
             self._notes(scan.watched, hits.filter(kind == WATCHED), "sku")
         if count["nowhere"]:
             missing = hits.filter(active & where.is_null())
@@ -383,7 +387,7 @@ class _BlockReader:
             for number in missing.filter(blank)["line"]:
                 problems.append((number, names["location"], "is required"))
             unknown = missing.filter(~blank)
-            scan.skipped[SKIP_UNKNOWN_LOCATION] += unknown.height
+            scan.skip(SKIP_UNKNOWN_LOCATION, unknown.height)
             self._notes(scan.unknown_locations, unknown, "location")
         quantity = n("quantity")
         kept = hits.filter(active & (where > 0)).select(
