@@ -367,7 +367,7 @@ def _reset_apply(
     clock("plan every (product, location) with its variance")
     run.rows_read, run.kept, run.skipped = scan.rows_read, scan.kept, dict(+scan.skipped)
     outcome = _Outcome.of(plan)
-    run.pairs, run.variance_total = plan.height, outcome.variance
+    run.pairs, run.variance_total = pairs.size, outcome.variance
     run.omitted, run.omitted_units, held = outcome.omitted, outcome.omitted_units, outcome.held
     if held and run.omitted_units > zero_share * held:
         raise ResetRefused(
@@ -493,12 +493,40 @@ class _Counts:
         ]
 
 
-def _plan(pairs: _Pairs, *, counts: _Counts, as_of: dt.datetime, scope: list[int]) -> pl.DataFrame:
-    """One row per pair, in order: the ERP's count (0 where the file omits the pair;
-    in_file), the variance, what IMS holds there (available, reserved, other; has_level).
-    Built by scattering into columns of the pairs' length: no join of the pairs."""
-    size = pairs.size
-    variance = pl.zeros(size, pl.Int64, eager=True)
+@dataclass
+class _Plan:
+    """Every pair of the reset, in order: the ERP's count (0 where the file omits the pair;
+    in_file) and what is available there (has_level: a level exists) as columns of the
+    pairs' length; the variance, and what is reserved or otherwise held there (other: in
+    transit, damaged, returned, quarantined), only for the pairs where one is not 0."""
+
+    dense: pl.DataFrame  # erp, in_file, available, has_level
+    sparse: pl.DataFrame  # pair, variance, reserved, other (sorted by pair)
+
+    STEP: ClassVar[int] = 1 << 17
+
+    def slices(self) -> Iterator[pl.DataFrame]:
+        """The plan a slice of pairs at a time, every column in full, with the pair."""
+        pair = self.sparse["pair"]
+        for start in range(0, self.dense.height, self.STEP):
+            part = self.dense.slice(start, self.STEP)
+            first = pair.search_sorted(start)
+            held = self.sparse.slice(first, pair.search_sorted(start + part.height) - first)
+            at = held["pair"].cast(pl.Int64) - start
+            yield part.with_row_index("pair", offset=start).with_columns(
+                pl.zeros(part.height, dtype, eager=True).scatter(at, held[name]).alias(name)
+                for name, dtype in SPARSE_SCHEMA.items()
+                if name != "pair"
+            )
+
+
+SPARSE_SCHEMA = {"pair": pl.UInt32, "variance": pl.Int64, "reserved": pl.Int32, "other": pl.Int32}
+
+
+def _plan(pairs: _Pairs, *, counts: _Counts, as_of: dt.datetime, scope: list[int]) -> _Plan:
+    """The plan: the file's counts, the variance, the stock levels. Built by scattering into
+    columns of the pairs' length: no join of the pairs."""
+    sparse = []
     sql, params = variance_sql(as_of=as_of, location_ids=scope)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -508,27 +536,41 @@ def _plan(pairs: _Pairs, *, counts: _Counts, as_of: dt.datetime, scope: list[int
             orient="row",
         )
     moved = moved.filter(pl.col("product_id").is_in(pairs.product_ids.implode()))
-    variance.scatter(pairs.index_of_ids(moved), moved["variance"])
-    available = pl.zeros(size, pl.Int32, eager=True)
-    reserved = pl.zeros(size, pl.Int32, eager=True)
-    other = pl.zeros(size, pl.Int32, eager=True)
-    has_level = pl.repeat(False, size, eager=True)
+    sparse.append(
+        moved.select(pair=pairs.index_of_ids(moved), variance="variance", reserved=0, other=0)
+    )
+    available = pl.zeros(pairs.size, pl.Int32, eager=True)
+    has_level = pl.repeat(False, pairs.size, eager=True)
     for part in _levels(pairs, scope):
-        at = pairs.index_of_ids(part)
-        available.scatter(at, part["available"])
-        reserved.scatter(at, part["reserved"])
-        other.scatter(at, part["other"])
-        has_level.scatter(at, True)
-    return pl.DataFrame(
-        {
-            "erp": counts.erp,
-            "in_file": counts.line > 0,
-            "variance": variance,
-            "available": available,
-            "reserved": reserved,
-            "other": other,
-            "has_level": has_level,
-        }
+        part = part.with_columns(pair=pairs.index_of_ids(part))
+        available.scatter(part["pair"], part["available"])
+        has_level.scatter(part["pair"], True)
+        sparse.append(
+            part.filter((pl.col("reserved") != 0) | (pl.col("other") != 0)).select(
+                "pair", "reserved", "other", variance=0
+            )
+        )
+    return _Plan(
+        dense=pl.DataFrame(
+            {
+                "erp": counts.erp,
+                "in_file": counts.line > 0,
+                "available": available,
+                "has_level": has_level,
+            }
+        ),
+        sparse=(
+            pl.concat(
+                [
+                    frame.select(pl.col(n).cast(t) for n, t in SPARSE_SCHEMA.items())
+                    for frame in sparse
+                ]
+            )
+            .group_by("pair")
+            .agg(pl.all().sum())
+            .select(pl.col(n).cast(t) for n, t in SPARSE_SCHEMA.items())
+            .sort("pair")
+        ),
     )
 
 
@@ -567,16 +609,19 @@ def _levels(pairs: _Pairs, scope: list[int]) -> Iterator[pl.DataFrame]:
         cursor.itersize = 1
         cursor.execute(
             f"""
-            SELECT string_agg(concat_ws(',', s.product_id, s.location_id, s.available,
-                                        s.reserved, {other}), E'\\n')
+            SELECT s.location_id, string_agg(concat_ws(',', s.product_id, s.available,
+                                                       s.reserved, {other}), E'\\n')
             FROM {StockLevel._meta.db_table} s WHERE s.location_id IN ({marks})
             GROUP BY s.location_id
             """,
             scope,
         )
-        for (text,) in cursor:
-            part = pl.read_csv(text.encode(), has_header=False, schema=LEVEL_SCHEMA)
-            yield part.filter(pl.col("product_id").is_in(active))
+        schema = {name: kind for name, kind in LEVEL_SCHEMA.items() if name != "location_id"}
+        for location_id, text in cursor:
+            part = pl.read_csv(text.encode(), has_header=False, schema=schema)
+            yield part.filter(pl.col("product_id").is_in(active)).with_columns(
+                location_id=pl.lit(location_id, pl.Int64)
+            )
 
 
 def _target() -> pl.Expr:
@@ -599,22 +644,16 @@ class _Outcome:
     changed: pl.DataFrame
     short: pl.DataFrame
 
-    STEP: ClassVar[int] = 1 << 17
-
     @classmethod
-    def of(cls, plan: pl.DataFrame) -> _Outcome:
+    def of(cls, plan: _Plan) -> _Outcome:
         n = pl.col
         held = n("available").cast(pl.Int64) + n("reserved")
         out = ~n("in_file")
         new = n("target").clip(lower_bound=0)
         totals = [0, 0, 0, 0]
         changed, short = [], []
-        for start in range(0, plan.height, cls.STEP):
-            part = (
-                plan.slice(start, cls.STEP)
-                .with_row_index("pair", offset=start)
-                .with_columns(target=_target())
-            )
+        for part in plan.slices():
+            part = part.with_columns(target=_target())
             sums = part.select(
                 omitted=out.sum(),
                 omitted_units=held.filter(out).sum(),
@@ -746,21 +785,19 @@ def _shortfalls(short: pl.DataFrame, *, pairs: _Pairs) -> list[tuple[str, int, i
     )
 
 
-def _write_variance(plan: pl.DataFrame, *, pairs: _Pairs, path: Path) -> None:
+def _write_variance(plan: _Plan, *, pairs: _Pairs, path: Path) -> None:
     """sku_id,location,variance for every (product, location) of the reset, zeros included,
     sorted by SKU then location code (byte order): the plan's order."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    step = 100_000
     with tmp.open("wb") as handle:
         handle.write((",".join(VARIANCE_COLUMNS) + "\n").encode())
-        for start in range(0, plan.height, step):
-            at = pl.int_range(start, min(start + step, plan.height), eager=True)
+        for part in plan.slices():
             pl.DataFrame(
                 {
-                    VARIANCE_COLUMNS[0]: pairs.skus.gather(at // pairs.width),
-                    VARIANCE_COLUMNS[1]: pairs.codes.gather(at % pairs.width),
-                    VARIANCE_COLUMNS[2]: plan["variance"].slice(start, step),
+                    VARIANCE_COLUMNS[0]: pairs.skus.gather(part["pair"] // pairs.width),
+                    VARIANCE_COLUMNS[1]: pairs.codes.gather(part["pair"] % pairs.width),
+                    VARIANCE_COLUMNS[2]: part["variance"],
                 }
             ).write_csv(handle, include_header=False)
     tmp.replace(path)
