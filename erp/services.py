@@ -31,6 +31,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -330,18 +331,29 @@ def _reset_apply(
     pairs = _Pairs.of(scope)
     kinds, codes, outside = _reset_maps(source, pairs)
     counts = _Counts(pairs)
-    scan = reset_scan(
-        path,
-        label=label,
-        skus=kinds,
-        locations=codes,
-        out_of_scope=outside,
-        sink=counts,
-        columns=columns,
-        progress=progress,
-    )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="erp-reset-file") as pool:
+        # The file is read in a thread of its own (polars releases the GIL), while this one
+        # locks the stock levels and reads them and the variance: the two wait on different
+        # things, the file's parsing and the database server.
+        reading = pool.submit(
+            reset_scan,
+            path,
+            label=label,
+            skus=kinds,
+            locations=codes,
+            out_of_scope=outside,
+            sink=counts,
+            columns=columns,
+            progress=progress,
+        )
+        if connection.vendor == "postgresql":
+            # Every level in scope may be rewritten: stock changes (row locks, then updates)
+            # wait the seconds this takes; plain reads go on.
+            _execute("LOCK TABLE {level} IN EXCLUSIVE MODE")
+        held = _held(pairs, as_of=run.as_of, scope=scope)
+        scan = reading.result()
     del kinds
-    clock("read the file")
+    clock("read the file (the levels and the variance alongside)")
     errors = list(scan.errors)
     if not scan.error_count:
         errors = counts.duplicates(label)
@@ -358,15 +370,11 @@ def _reset_apply(
             )
         raise FileRejected(errors)
 
-    if connection.vendor == "postgresql":
-        # Every level in scope may be rewritten: stock changes (row locks, then updates) wait
-        # the seconds this takes; plain reads go on.
-        _execute("LOCK TABLE {level} IN EXCLUSIVE MODE")
-    plan = _plan(pairs, counts=counts, as_of=run.as_of, scope=scope)
-    del counts
-    clock("plan every (product, location) with its variance")
+    plan = held.counted(counts)
+    del held, counts
     run.rows_read, run.kept, run.skipped = scan.rows_read, scan.kept, dict(+scan.skipped)
     outcome = _Outcome.of(plan)
+    clock("plan every (product, location) with its variance")
     run.pairs, run.variance_total = pairs.size, outcome.variance
     run.omitted, run.omitted_units, held = outcome.omitted, outcome.omitted_units, outcome.held
     if held and run.omitted_units > zero_share * held:
@@ -505,6 +513,13 @@ class _Plan:
 
     STEP: ClassVar[int] = 1 << 17
 
+    def counted(self, counts: _Counts) -> _Plan:
+        """The plan with the file's counts."""
+        return _Plan(
+            dense=self.dense.with_columns(erp=counts.erp, in_file=counts.line > 0),
+            sparse=self.sparse,
+        )
+
     def slices(self) -> Iterator[pl.DataFrame]:
         """The plan a slice of pairs at a time, every column in full, with the pair."""
         pair = self.sparse["pair"]
@@ -523,9 +538,9 @@ class _Plan:
 SPARSE_SCHEMA = {"pair": pl.UInt32, "variance": pl.Int64, "reserved": pl.Int32, "other": pl.Int32}
 
 
-def _plan(pairs: _Pairs, *, counts: _Counts, as_of: dt.datetime, scope: list[int]) -> _Plan:
-    """The plan: the file's counts, the variance, the stock levels. Built by scattering into
-    columns of the pairs' length: no join of the pairs."""
+def _held(pairs: _Pairs, *, as_of: dt.datetime, scope: list[int]) -> _Plan:
+    """The plan without the file's counts yet: the variance and the stock levels, scattered
+    into columns of the pairs' length (no join of the pairs)."""
     sparse = []
     sql, params = variance_sql(as_of=as_of, location_ids=scope)
     with connection.cursor() as cursor:
@@ -551,14 +566,7 @@ def _plan(pairs: _Pairs, *, counts: _Counts, as_of: dt.datetime, scope: list[int
             )
         )
     return _Plan(
-        dense=pl.DataFrame(
-            {
-                "erp": counts.erp,
-                "in_file": counts.line > 0,
-                "available": available,
-                "has_level": has_level,
-            }
-        ),
+        dense=pl.DataFrame({"available": available, "has_level": has_level}),
         sparse=(
             pl.concat(
                 [
