@@ -2,14 +2,14 @@
 IMS's movements to the ERP.
 
 The reset, in one transaction:
-1. read the file in blocks (erp.reader, polars), keeping only rows of active products at
-   locations the source may reset; each block's kept rows fill in the ERP's count of every
-   (product, location) pair, held in memory as one column of the pairs' length (the file
-   is never held);
+1. read the file in blocks (erp.reader, polars) in a thread of its own, keeping only rows
+   of active products at locations the source may reset; each block's kept rows fill in
+   the ERP's count of every (product, location) pair, held in memory as one column of the
+   pairs' length (the file is never held). Meanwhile lock the stock levels and read them
+   (a location at a time) and the variance (erp.selectors.variance_sql) into polars;
 2. refuse the file, changing nothing, if any kept row is bad or repeated;
-3. lock the stock levels, and plan every (active product, location in scope) in polars: ERP
-   count (0 where the file omits the pair), variance (erp.selectors.variance_sql), what IMS
-   holds there (the levels, a location at a time);
+3. plan every (active product, location in scope) in polars, a slice at a time: ERP count
+   (0 where the file omits the pair), variance, what IMS holds there;
 4. refuse a file that would zero more than the configured share of stock (likely truncated);
 5. send only the changed pairs to the database (COPY into a temporary table on PostgreSQL)
    and write one ERP_RESET movement per changed level and move the levels by exactly that;
