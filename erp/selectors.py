@@ -10,12 +10,8 @@ from django.db import connection
 from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 
-from inventory.models import Movement, MovementReason
+from inventory.models import NOT_PHYSICAL, Movement, MovementReason
 from orders.models import ChannelOrder
-
-# Movements that are not physical: the ERP's own counts (an inventory file, a reset) and the
-# ledger's bookkeeping. They are never variance and never handed over.
-NOT_PHYSICAL = (MovementReason.IMPORT, MovementReason.ERP_RESET, MovementReason.CORRECTION)
 
 
 def variance_sql(*, as_of: dt.datetime, location_ids: Sequence[int]) -> tuple[str, list]:

@@ -100,6 +100,11 @@ class MovementReason(models.TextChoices):
     CORRECTION = "correction", "ledger correction"
 
 
+# Movements that are not physical: the ERP's own counts (an inventory file, a reset) and the
+# ledger's bookkeeping. They are never variance and never handed over to the ERP.
+NOT_PHYSICAL = (MovementReason.IMPORT, MovementReason.ERP_RESET, MovementReason.CORRECTION)
+
+
 class Movement(models.Model):
     """One change of stock: `quantity` units of a product at a location leave `from_state`
     and enter `to_state`. A blank state is outside IMS (received, shipped, written off).
@@ -122,7 +127,16 @@ class Movement(models.Model):
     handed_to_erp_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["product", "location"])]
+        indexes = [
+            models.Index(fields=["product", "location"]),
+            # The physical movements by when they were handed to the ERP (null: not yet): the
+            # reset's variance (not handed over by as_of) and the hand-over read only these.
+            models.Index(
+                fields=["handed_to_erp_at"],
+                condition=(Q(from_state="") | Q(to_state="")) & ~Q(reason__in=NOT_PHYSICAL),
+                name="movement_physical_handover",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="movement_quantity_positive"),
             models.CheckConstraint(

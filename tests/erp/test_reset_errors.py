@@ -43,6 +43,32 @@ def test_duplicate_rows_are_named_with_the_first_line_even_through_an_erp_code(s
     ]
 
 
+@pytest.mark.parametrize("block", [1, 12, 1 << 22])
+def test_duplicates_are_found_across_blocks_of_any_size(seed_world, reset, monkeypatch, block):
+    monkeypatch.setattr("erp.reader.BLOCK", block)
+    assert refused(reset, HEADER + GOOD + "A,NY,9\nA,NY,8\nB,RP-NSH,1\n") == [
+        ":8: sku_id: A at NY appears again (first on line 2)",
+        ":9: sku_id: A at NY appears again (first on line 2)",
+        ":10: sku_id: B at NSH appears again (first on line 5)",
+    ]
+
+
+@pytest.mark.parametrize("block", [1, 12, 1 << 22])
+def test_a_file_read_in_blocks_of_any_size_applies_the_same(seed_world, reset, monkeypatch, block):
+    monkeypatch.setattr("erp.reader.BLOCK", block)
+    text = '\ufeffsku_id,location,quantity\r\n"A",RP-NY,8\r\n A ,NSH,10\r\n\r\nB,NY,10\r\nB,NSH,10\r\nC,NY,5\r\nC,NSH,5'
+    summary = reset(text, as_of=at(1, 7))
+    assert levels() == {
+        ("A", "NY"): 8,
+        ("A", "NSH"): 10,
+        ("B", "NY"): 10,
+        ("B", "NSH"): 10,
+        ("C", "NY"): 5,
+        ("C", "NSH"): 5,
+    }
+    assert (summary.run.rows_read, summary.run.kept, summary.run.changed) == (6, 6, 3)
+
+
 def test_every_bad_quantity_is_listed(seed_world, reset):
     text = HEADER + "A,NY,ten\nA,NSH,2.5\nB,NY,\nB,NSH,1e3\nC,NY,5\nC,NSH,1_000\n"
     assert refused(reset, text) == [
