@@ -7,6 +7,8 @@ from exceptions import views as exception_views
 from ims.audit_api import AuditEventDetail, AuditEventList
 from orders import views as order_views
 
+admin.autodiscover()  # here rather than at start-up (ims.apps.AdminConfig)
+
 urlpatterns = [
     path("", exception_views.dashboard, name="dashboard"),
     path("exceptions/", include("exceptions.urls")),
