@@ -39,7 +39,7 @@ def _count(i: int, store: int) -> int:
 
 
 def _world(now: dt.datetime) -> dict[str, int]:
-    from benchmarks import _insert
+    from benchmarks import PRODUCT_COLUMNS, _insert
     from django.db import connection, transaction
 
     from catalog.models import Category, Product
@@ -57,22 +57,7 @@ def _world(now: dt.datetime) -> dict[str, int]:
         published = range(0, ERP_SKUS, PUBLISHED_EVERY)
         _insert(
             Product._meta.db_table,
-            (
-                "sku",
-                "name",
-                "barcode",
-                "gtin",
-                "category_id",
-                "uom",
-                "cost",
-                "mrp",
-                "price",
-                "currency",
-                "status",
-                "attributes",
-                "created_at",
-                "updated_at",
-            ),
+            PRODUCT_COLUMNS,
             (
                 (
                     _sku(i),

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mass_mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from channels.models import Channel
@@ -32,7 +32,7 @@ from ims.errors import NotAllowed
 from ims.models import Notification, OpsTask, TaskStatus
 from ims.notify import notify_roles
 from ims.roles import Role
-from ims.rows import Statement, insert_statement, instances, select_statement
+from ims.rows import Statement, insert_statement, instances, select_statement, statements_run
 from ims.services import ops_task_close
 from inventory.models import Location, LocationKind
 from orders.models import ChannelOrder, CustomerReturn
@@ -76,19 +76,6 @@ def require(actor, permission: str, what: str) -> None:
 
 # ---------------------------------------------------------------------------
 # Policies, calendars, the points of a clock
-
-
-def policies_for(*, channel_id: int, kinds: Iterable[str]) -> dict[str, SlaPolicy]:
-    """The policy in force per kind: the channel's own, else the default. A channel's own
-    policy that is inactive switches that kind off on that channel."""
-    chosen: dict[str, SlaPolicy] = {}
-    rows = SlaPolicy.objects.filter(kind__in=list(kinds)).filter(
-        Q(channel_id=channel_id) | Q(channel__isnull=True)
-    )
-    for policy in rows:
-        if policy.kind not in chosen or policy.channel_id is not None:
-            chosen[policy.kind] = policy
-    return {kind: p for kind, p in chosen.items() if p.active}
 
 
 def clock_calendar(*, business_hours: bool, location_id: int | None, calendars: dict):
@@ -161,14 +148,11 @@ def clocks_start(
 ) -> list[SlaClock]:
     """Start a clock per kind that has a policy (a clock already running for the same order,
     return and kind is left as it is)."""
-    policies = policies_for(channel_id=order.channel_id, kinds=kinds)
+    policies, steps = policies_in_force(
+        statements_run(clocks_start_reads(channel_id=order.channel_id, kinds=kinds))
+    )
     if not policies:
         return []
-    steps = defaultdict(list)
-    for step in EscalationStep.objects.filter(policy__in=list(policies.values())).order_by(
-        "position"
-    ):
-        steps[step.policy_id].append(step)
     clocks = clocks_plan(
         order=order, policies=policies, steps=steps, at=at, customer_return=customer_return
     )
@@ -260,17 +244,26 @@ def clocks_start_writes(
     *, order: ChannelOrder, at: dt.datetime, rows: Sequence[Sequence[tuple]]
 ) -> list[Statement]:
     """The INSERT of the clocks a new order starts, from what clocks_start_reads returned."""
-    policies, steps = _policies_from_rows(tuple(map(tuple, rows[0])), tuple(map(tuple, rows[1])))
+    policies, steps = policies_in_force(rows)
     clocks = clocks_plan(order=order, policies=policies, steps=steps, at=at)
     return [insert_statement(clocks)] if clocks else []
+
+
+def policies_in_force(
+    rows: Sequence[Sequence[tuple]],
+) -> tuple[dict[str, SlaPolicy], dict[int, list[EscalationStep]]]:
+    """From what clocks_start_reads returned: the policy in force per kind (the channel's
+    own, else the default; a channel's own policy that is inactive switches that kind off
+    on that channel) and each policy's steps in position order."""
+    return _policies_from_rows(tuple(map(tuple, rows[0])), tuple(map(tuple, rows[1])))
 
 
 @lru_cache(maxsize=256)
 def _policies_from_rows(
     policy_rows: tuple[tuple, ...], step_rows: tuple[tuple, ...]
 ) -> tuple[dict[str, SlaPolicy], dict[int, list[EscalationStep]]]:
-    """The policies in force and their steps, built once per distinct set of rows (the same
-    few rows come back for every order of a channel; the instances are only read)."""
+    """policies_in_force, built once per distinct set of rows (the same few rows come back
+    for every order of a channel; the instances are only read)."""
     chosen: dict[str, SlaPolicy] = {}
     for policy in instances(SlaPolicy, policy_rows):
         if policy.kind not in chosen or policy.channel_id is not None:
