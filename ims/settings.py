@@ -154,6 +154,10 @@ IMS_REPORTS_DIR = Path(os.environ.get("IMS_REPORTS_DIR", BASE_DIR / "reports"))
 # tests), `orm` and `redis` hand them to `manage.py qcluster` workers.
 IMS_QUEUE = os.environ.get("IMS_QUEUE", "sync")
 
+# PostgreSQL: the hot paths' plain statements are prepared once per connection (ims/rows.py).
+# Set to 0 where connections are shared between sessions (PgBouncer in transaction mode).
+IMS_DB_PREPARE = os.environ.get("IMS_DB_PREPARE", "1") != "0"
+
 # How long an order not yet confirmed (paid) on its channel keeps its reservation.
 IMS_UNCONFIRMED_HOLD_HOURS = int(os.environ.get("IMS_UNCONFIRMED_HOLD_HOURS", "48"))
 # SLA engine: repeated breaches by one store, channel or kind within the window are flagged.

@@ -110,3 +110,63 @@ def test_a_failing_statement_among_others_raises(world):
     with pytest.raises(IntegrityError), transaction.atomic():
         statements_run([insert_statement([delivery(shop)]), insert_statement([delivery(shop)])])
     assert not WebhookDelivery.objects.exists()
+
+
+def prepared_statements() -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'ims_%%'")
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_statement_is_prepared_once_and_then_executed(world):
+    from channels.models import Channel
+
+    shop = Channel.objects.get(code="shop")
+    rows_insert([delivery(shop, "d-1"), delivery(shop, "d-2")])
+    before = prepared_statements()
+    # A LIKE pattern's %% is the database's %, as when psycopg binds it.
+    count = Statement(
+        "SELECT count(*) FROM orders_webhookdelivery "
+        "WHERE channel_id = %s AND delivery_id LIKE %s || '%%' /* prepared once */",
+        [shop.pk, "d-"],
+    )
+    assert [statements_run([count])[0] for _ in range(3)] == [[(2,)]] * 3
+    assert len(prepared_statements()) == len(before) + 1
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_failed_batch_leaves_later_statements_working(world):
+    """A batch that fails part-way leaves it unknown which of its statements were prepared;
+    the next one starts afresh rather than preparing a name twice."""
+    from django.db import IntegrityError, transaction
+
+    from channels.models import Channel
+
+    shop = Channel.objects.get(code="shop")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        statements_run(
+            [
+                insert_statement([delivery(shop)]),
+                insert_statement([delivery(shop)]),
+                update_statement(shop, ["name"]),  # never reached: its PREPARE never ran
+            ]
+        )
+    shop.name = "Shop again"
+    row_update(shop, ["name"])
+    rows_insert([delivery(shop)])
+    assert Channel.objects.get(code="shop").name == "Shop again"
+    assert WebhookDelivery.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_with_ims_db_prepare_off_nothing_is_prepared(world, settings):
+    from channels.models import Channel
+
+    settings.IMS_DB_PREPARE = False
+    before = prepared_statements()
+    rows_insert([delivery(Channel.objects.get(code="shop"))])
+    assert prepared_statements() == before
+    assert WebhookDelivery.objects.count() == 1
