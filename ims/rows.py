@@ -30,6 +30,7 @@ from functools import cache
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Model
+from psycopg.adapt import Transformer
 from psycopg.types.json import Jsonb
 
 
@@ -188,25 +189,30 @@ class _Prepared:
 
     def __init__(self, raw):
         self.raw = raw  # the psycopg connection (a new one is a new session)
-        self.names: dict[tuple[str, tuple[str, ...]], str] = {}
+        self.names: dict[tuple[str, tuple[str, ...]], bytes] = {}
         self.unsure = False  # a batch failed: which of its PREPAREs ran is not known
 
 
 def _send_together(db, cursor, statements: Sequence[Statement]) -> list[Statement | None]:
     """Send the statements as one query; returns what each of its results is: a statement,
-    or None for a result to skip (PREPARE, DEALLOCATE)."""
-    mogrify = cursor.cursor.mogrify
+    or None for a result to skip (PREPARE, DEALLOCATE).
+
+    Each value is written as a literal by psycopg's own adapters (what its client-side
+    binding does, without parsing the query for placeholders: psycopg caches that parsing
+    only for statements of at most 50 values)."""
     if not settings.IMS_DB_PREPARE:
+        mogrify = cursor.cursor.mogrify
         cursor.execute("; ".join(mogrify(s.sql, s.params) for s in statements))
         return list(statements)
     db.ensure_connection()
     kept = db.__dict__.get("_ims_prepared")
     if kept is None or kept.raw is not db.connection:
         kept = db.__dict__["_ims_prepared"] = _Prepared(db.connection)
-    parts: list[str] = []
+    literal = Transformer.from_context(cursor.cursor).as_literal
+    parts: list[bytes] = []
     kinds: list[Statement | None] = []
     if kept.unsure:
-        parts.append("DEALLOCATE ALL")
+        parts.append(b"DEALLOCATE ALL")
         kinds.append(None)
         kept.names.clear()
         kept.unsure = False
@@ -214,36 +220,38 @@ def _send_together(db, cursor, statements: Sequence[Statement]) -> list[Statemen
         types = tuple(map(_pg_type, s.params))
         name = kept.names.get((s.sql, types))
         if name is None and len(kept.names) < PREPARED_MAX:
-            name = kept.names[(s.sql, types)] = f"ims_{len(kept.names)}"
+            name = kept.names[(s.sql, types)] = f"ims_{len(kept.names)}".encode()
             parts.append(
-                f"PREPARE {name}"
-                + (f"({', '.join(types)})" if types else "")
-                + f" AS {_numbered(s.sql)}"
+                b"PREPARE %s%s AS %s"
+                % (name, f"({', '.join(types)})".encode() if types else b"", _numbered(s.sql))
             )
             kinds.append(None)
         if name is None:
-            parts.append(mogrify(s.sql, s.params))
+            parts.append(cursor.cursor.mogrify(s.sql, s.params).encode())
         elif s.params:
-            parts.append(mogrify(f"EXECUTE {name}({', '.join(['%s'] * len(s.params))})", s.params))
+            values = b", ".join(b"NULL" if v is None else literal(v) for v in s.params)
+            parts.append(b"EXECUTE %s(%s)" % (name, values))
         else:
-            parts.append(f"EXECUTE {name}")
+            parts.append(b"EXECUTE " + name)
         kinds.append(s)
     try:
-        cursor.execute("; ".join(parts))
+        cursor.execute(b"; ".join(parts))
     except Exception:
         kept.unsure = True
         raise
     return kinds
 
 
-_MARKS = re.compile(r"%%|%s")
+_PLACEHOLDER = re.compile(r"%%|%s")
 
 
 @cache
-def _numbered(sql: str) -> str:
+def _numbered(sql: str) -> bytes:
     """A statement with psycopg's %s placeholders as PostgreSQL's $1, $2, … (and %% as %)."""
     counter = iter(range(1, sql.count("%s") + 1))
-    return _MARKS.sub(lambda m: "%" if m.group() == "%%" else f"${next(counter)}", sql)
+    return _PLACEHOLDER.sub(
+        lambda m: "%" if m.group() == "%%" else f"${next(counter)}", sql
+    ).encode()
 
 
 # The parameter types a prepared statement declares, by the Python type of the value. Strings

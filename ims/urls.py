@@ -10,6 +10,8 @@ from orders import views as order_views
 admin.autodiscover()  # here rather than at start-up (ims.apps.AdminConfig)
 
 urlpatterns = [
+    # First: the busiest URL (every order a channel sends), matched before the others are tried.
+    path("webhooks/<str:code>/", order_views.webhook, name="webhook"),
     path("", exception_views.dashboard, name="dashboard"),
     path("exceptions/", include("exceptions.urls")),
     path("products/", include("catalog.product_urls")),
@@ -25,6 +27,5 @@ urlpatterns = [
     path("sla/", include("sla.urls")),
     path("whatsapp/", include("notifications.urls")),
     path("rx/", include("notifications.rx_urls")),
-    path("webhooks/<str:code>/", order_views.webhook, name="webhook"),
     path("channels/", include("channels.urls")),
 ]

@@ -8,11 +8,12 @@ of movements written by inventory.services.stock_moves_apply.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -283,10 +284,13 @@ def _delivery_apply(
                 row = _delivery_hold(delivery, insert=insert)
                 if row.processed_at:
                     return row, True
-                outcome, order = order_event_apply(channel=channel, event=event, now=now)
-                row.attempts += 1
-                row.processed_at, row.outcome, row.error, row.order = now, outcome[:255], "", order
-                row_update(row, ["processed_at", "outcome", "error", "order", "attempts"])
+                done = _Processed(row, now)
+                outcome, order = order_event_apply(
+                    channel=channel, event=event, now=now, processed=done
+                )
+                if not done.written:
+                    statements_run([done.statement(outcome, order)])
+                done.apply()
                 return row, False
         except Exception as exc:  # kept on the delivery, replayed from the inbox
             log.exception("webhook delivery %s of %s failed", delivery.delivery_id, channel.code)
@@ -299,6 +303,30 @@ def _delivery_apply(
         row.error = problem
         row_update(row, ["error", "attempts"])
     return row, False
+
+
+class _Processed:
+    """A delivery's row marked processed: the UPDATE is built (and sent, perhaps with the
+    order's own writes) before the row itself changes, which happens only once it is written:
+    a delivery whose processing fails is kept as it was received."""
+
+    FIELDS = ("processed_at", "outcome", "error", "order", "attempts")
+
+    def __init__(self, row: WebhookDelivery, now):
+        self.row, self.now = row, now
+        self.written: WebhookDelivery | None = None
+
+    def statement(self, outcome: str, order: ChannelOrder | None) -> Statement:
+        marked = copy.copy(self.row)
+        marked.attempts += 1
+        marked.processed_at, marked.outcome, marked.error = self.now, outcome[:255], ""
+        marked.order = order
+        self.written = marked
+        return update_statement(marked, self.FIELDS)
+
+    def apply(self) -> None:
+        for name in self.FIELDS:
+            setattr(self.row, name, getattr(self.written, name))
 
 
 def webhook_deliveries_replay(
@@ -321,8 +349,13 @@ def webhook_deliveries_replay(
 # Applying an event
 
 
-def order_event_apply(*, channel: Channel, event: Event, now) -> tuple[str, ChannelOrder | None]:
-    """Do what a provider event means; returns (outcome, order)."""
+def order_event_apply(
+    *, channel: Channel, event: Event, now, processed: _Processed | None = None
+) -> tuple[str, ChannelOrder | None]:
+    """Do what a provider event means; returns (outcome, order).
+
+    A new order writes its delivery's row marked `processed` with its own rows (one round
+    trip fewer); otherwise the caller writes it."""
     if event.kind == EventKind.IGNORE:
         return f"ignored: {event.note}", None
     if event.kind == EventKind.POS_SALE:
@@ -332,9 +365,17 @@ def order_event_apply(*, channel: Channel, event: Event, now) -> tuple[str, Chan
         return f"POS sale {sale.external_id} {sale.status}{'' if created else ' (known)'}", None
     if event.kind == EventKind.ORDER:
         # order_receive finds a known order in the same round trip that reads the lines.
-        order, created = order_receive(channel=channel, incoming=event.order, now=now)
+        def received(order: ChannelOrder) -> str:
+            return f"order {order.pk} received: {order.status}"
+
+        order, created = order_receive(
+            channel=channel,
+            incoming=event.order,
+            now=now,
+            also=(lambda o: [processed.statement(received(o), o)]) if processed else None,
+        )
         if created:
-            return f"order {order.pk} received: {order.status}", order
+            return received(order), order
         return order_update(order=order, incoming=event.order, now=now), order
     order = ChannelOrder.objects.filter(
         channel=channel, external_id=event.order_external_id
@@ -479,7 +520,13 @@ def _hold_until(now: dt.datetime) -> dt.datetime:
 
 
 def order_receive(
-    *, channel: Channel, incoming: OrderIn, now, cancelled: bool = False, actor=None
+    *,
+    channel: Channel,
+    incoming: OrderIn,
+    now,
+    cancelled: bool = False,
+    actor=None,
+    also: Callable[[ChannelOrder], list[Statement]] | None = None,
 ) -> tuple[ChannelOrder, bool]:
     """Record a new order and reserve its lines at once (each fully or not at all, at the one
     fulfilment location); lines it cannot reserve wait as backorders and raise an oversell.
@@ -491,7 +538,8 @@ def order_receive(
     waits for it, then finds it known); (2) the levels are locked — the order's row first,
     then levels by primary key, the lock order everywhere; (3) the lines, the order's
     status and location, the levels, the movements, the audit event, the customer
-    notification and the SLA clocks are written together.
+    notification and the SLA clocks are written together, with the statements `also` gives
+    for the order (the webhook path's delivery marked processed).
     """
     # No savepoint of its own: inside the delivery's transaction a failure undoes it all.
     with transaction.atomic(savepoint=False):
@@ -585,6 +633,8 @@ def order_receive(
             writes.append(_customer_notification(order=order, kind="order_received", now=now))
             # The SLA seam's "reserved" event, batched: the order's clocks start.
             writes += order_reserved_writes(order=order, at=now, rows=sla_rows)
+        if also is not None:
+            writes += also(order)
         statements_run(writes)
         if cancelled:
             return order, True

@@ -121,9 +121,10 @@ def prepared_statements() -> list[str]:
 
 
 @pytest.mark.postgres
-def test_on_postgresql_a_statement_is_prepared_once_and_then_executed(world):
+def test_on_postgresql_a_statement_is_prepared_once_and_then_executed(world, settings):
     from channels.models import Channel
 
+    settings.IMS_DB_PREPARE = True
     shop = Channel.objects.get(code="shop")
     rows_insert([delivery(shop, "d-1"), delivery(shop, "d-2")])
     before = prepared_statements()
@@ -138,13 +139,14 @@ def test_on_postgresql_a_statement_is_prepared_once_and_then_executed(world):
 
 
 @pytest.mark.postgres
-def test_on_postgresql_a_failed_batch_leaves_later_statements_working(world):
+def test_on_postgresql_a_failed_batch_leaves_later_statements_working(world, settings):
     """A batch that fails part-way leaves it unknown which of its statements were prepared;
     the next one starts afresh rather than preparing a name twice."""
     from django.db import IntegrityError, transaction
 
     from channels.models import Channel
 
+    settings.IMS_DB_PREPARE = True
     shop = Channel.objects.get(code="shop")
     with pytest.raises(IntegrityError), transaction.atomic():
         statements_run(
