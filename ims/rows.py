@@ -197,9 +197,8 @@ def _send_together(db, cursor, statements: Sequence[Statement]) -> list[Statemen
     """Send the statements as one query; returns what each of its results is: a statement,
     or None for a result to skip (PREPARE, DEALLOCATE).
 
-    Each value is written as a literal by psycopg's own adapters (what its client-side
-    binding does, without parsing the query for placeholders: psycopg caches that parsing
-    only for statements of at most 50 values)."""
+    Each value is written as a literal (_literal), without psycopg parsing the query for
+    placeholders (it caches that parsing only for statements of at most 50 values)."""
     if not settings.IMS_DB_PREPARE:
         mogrify = cursor.cursor.mogrify
         cursor.execute("; ".join(mogrify(s.sql, s.params) for s in statements))
@@ -208,37 +207,39 @@ def _send_together(db, cursor, statements: Sequence[Statement]) -> list[Statemen
     kept = db.__dict__.get("_ims_prepared")
     if kept is None or kept.raw is not db.connection:
         kept = db.__dict__["_ims_prepared"] = _Prepared(db.connection)
-    literal = Transformer.from_context(cursor.cursor).as_literal
-    parts: list[bytes] = []
-    kinds: list[Statement | None] = []
-    if kept.unsure:
-        parts.append(b"DEALLOCATE ALL")
-        kinds.append(None)
-        kept.names.clear()
-        kept.unsure = False
-    for s in statements:
-        types = tuple(map(_pg_type, s.params))
-        name = kept.names.get((s.sql, types))
-        if name is None and len(kept.names) < PREPARED_MAX:
-            name = kept.names[(s.sql, types)] = f"ims_{len(kept.names)}".encode()
-            parts.append(
-                b"PREPARE %s%s AS %s"
-                % (name, f"({', '.join(types)})".encode() if types else b"", _numbered(s.sql))
-            )
-            kinds.append(None)
-        if name is None:
-            parts.append(cursor.cursor.mogrify(s.sql, s.params).encode())
-        elif s.params:
-            values = b", ".join(b"NULL" if v is None else literal(v) for v in s.params)
-            parts.append(b"EXECUTE %s(%s)" % (name, values))
-        else:
-            parts.append(b"EXECUTE " + name)
-        kinds.append(s)
+    adapted = Transformer.from_context(cursor.cursor).as_literal
+    # After a failed query, start afresh: which of its PREPAREs ran is not known.
+    restart = kept.unsure
+    known = {} if restart else kept.names
+    new: dict[tuple[str, tuple[str, ...]], bytes] = {}  # kept once the query is sent
+    parts: list[bytes] = [b"DEALLOCATE ALL"] if restart else []
+    kinds: list[Statement | None] = [None] if restart else []
+    with db.wrap_database_errors:  # a value psycopg refuses (a NUL in a text) as Django's error
+        for s in statements:
+            key = (s.sql, tuple(map(_pg_type, s.params)))
+            name = known.get(key) or new.get(key)
+            if name is None and len(known) + len(new) < PREPARED_MAX:
+                name = new[key] = f"ims_{len(known) + len(new)}".encode()
+                types = f"({', '.join(key[1])})".encode() if s.params else b""
+                parts.append(b"PREPARE %s%s AS %s" % (name, types, _numbered(s.sql)))
+                kinds.append(None)
+            if name is None:
+                parts.append(cursor.cursor.mogrify(s.sql, s.params).encode())
+            elif s.params:
+                values = b", ".join([_literal(v, adapted) for v in s.params])
+                parts.append(b"EXECUTE %s(%s)" % (name, values))
+            else:
+                parts.append(b"EXECUTE " + name)
+            kinds.append(s)
     try:
         cursor.execute(b"; ".join(parts))
     except Exception:
         kept.unsure = True
         raise
+    if restart:
+        kept.names, kept.unsure = new, False
+    else:
+        kept.names.update(new)
     return kinds
 
 
@@ -252,6 +253,27 @@ def _numbered(sql: str) -> bytes:
     return _PLACEHOLDER.sub(
         lambda m: "%" if m.group() == "%%" else f"${next(counter)}", sql
     ).encode()
+
+
+def _literal(value, adapted) -> bytes:
+    """A value as an SQL literal for EXECUTE, whose prepared parameter types (_pg_type) give
+    it its type: the common plain values written here, anything else (strings with quotes,
+    backslashes or NUL, JSON, bytes…) by psycopg's adapters (`adapted`), as its client-side
+    binding writes them."""
+    kind = type(value)
+    if kind is int:
+        return b"%d" % value
+    if kind is str:
+        if "'" in value or "\\" in value or "\x00" in value:
+            return adapted(value)
+        return b"'" + value.encode() + b"'"
+    if value is None:
+        return b"NULL"
+    if kind is bool:
+        return b"true" if value else b"false"
+    if kind is dt.datetime or kind is Decimal:
+        return b"'" + str(value).encode() + b"'"
+    return adapted(value)
 
 
 # The parameter types a prepared statement declares, by the Python type of the value. Strings

@@ -172,3 +172,27 @@ def test_with_ims_db_prepare_off_nothing_is_prepared(world, settings):
     rows_insert([delivery(Channel.objects.get(code="shop"))])
     assert prepared_statements() == before
     assert WebhookDelivery.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_values_travel_exactly_whatever_their_characters(world):
+    """Quotes, backslashes, %, ;, accents and emoji, exponents and time zones come back as sent
+    (on PostgreSQL the values are written into the query as literals)."""
+    texts = ["it's", "C:\\path\\n", "100% ; --", "Crème brûlée ☕", "", "$1 ''"]
+    numbers = [Decimal("19.99"), Decimal("1E+2"), Decimal("-0.001")]
+    moment = dt.datetime(2026, 3, 29, 1, 30, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=5)))
+    marks = ", ".join(["CAST(%s AS text)"] * len(texts) + ["CAST(%s AS numeric)"] * len(numbers))
+    (row,) = statements_run(
+        [Statement(f"SELECT {marks}, %s, %s, %s, %s", [*texts, *numbers, moment, True, 7, None])]
+    )[0]
+    assert list(row[: len(texts)]) == texts
+    assert list(row[len(texts) : -4]) == numbers
+    assert row[-4:] == (moment, True, 7, None)
+
+
+@pytest.mark.postgres
+def test_a_text_with_a_nul_character_is_refused(world):
+    from django.db import DataError
+
+    with pytest.raises(DataError):
+        statements_run([Statement("SELECT CAST(%s AS text)", ["a\x00b"])])
