@@ -20,6 +20,7 @@ from django.db import models
 from django.utils import timezone
 
 from ims.models import AuditEvent
+from ims.rows import build
 
 _origin: contextvars.ContextVar[str] = contextvars.ContextVar("audit_origin", default="")
 
@@ -75,7 +76,8 @@ class Change:
             object_type = object_type or self.obj._meta.label_lower
             object_id = object_id or str(self.obj.pk)
             object_repr = object_repr or str(self.obj)[:255]
-        return AuditEvent(
+        return build(
+            AuditEvent,
             at=at,
             actor=actor if actor is not None and actor.is_authenticated else None,
             actor_name=actor.get_username()

@@ -30,6 +30,7 @@ from functools import cache
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Model
+from django.db.models.base import ModelState
 from psycopg.adapt import Transformer
 from psycopg.types.json import Jsonb
 
@@ -330,6 +331,52 @@ def select_statement(
     if for_update and db.features.has_select_for_update:
         sql += " FOR UPDATE"
     return Statement(sql, list(params))
+
+
+def build[M: Model](model: type[M], /, **values) -> M:
+    """A new, unsaved instance as `model(**values)` makes it (each field's default, then
+    `values`), in a tenth of the time, for the hot paths that make several per request.
+
+    `values` name fields by attribute (`order_id`) or, for a relation, by name with the
+    related instance (`order=order`: sets `order_id` and keeps the instance, as the ORM
+    does). No pre_init/post_init signals are sent (the models built here have none)."""
+    obj = model.__new__(model)
+    obj._state = ModelState()
+    attrs = obj.__dict__
+    defaults, calls, relations = _build_plan(model)
+    attrs.update(defaults)
+    for attname, default in calls:
+        attrs[attname] = default()
+    for name, value in values.items():
+        relation = relations.get(name)
+        if relation is None:
+            if name not in defaults:
+                raise TypeError(f"{model.__name__} has no field {name!r}")
+            attrs[name] = value
+        else:
+            attrs[relation.attname] = None if value is None else value.pk
+            relation.set_cached_value(obj, value)
+    return obj
+
+
+_IMMUTABLE = (type(None), str, int, bool, Decimal, float)
+
+
+@cache
+def _build_plan(model: type[Model]) -> tuple[dict, list, dict]:
+    """(fixed defaults by attribute, (attribute, callable) for the others, relation fields
+    by name) of a model's concrete fields."""
+    defaults, calls, relations = {}, [], {}
+    for f in model._meta.concrete_fields:
+        default = f.get_default()
+        if (f.has_default() and callable(f.default)) or not isinstance(default, _IMMUTABLE):
+            calls.append((f.attname, f.get_default))
+            defaults[f.attname] = None  # a valid name; set by its call
+        else:
+            defaults[f.attname] = default
+        if f.is_relation:
+            relations[f.name] = f
+    return defaults, calls, relations
 
 
 def instances[M: Model](model: type[M], rows: Sequence[tuple]) -> list[M]:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from catalog.models import Product
 from ims.csvio import CsvSource, IngestResult, Row, parse_int
 from ims.errors import FileRejected
-from ims.rows import Statement, insert_statement, rows_select, statements_run
+from ims.rows import Statement, build, insert_statement, rows_select, statements_run
 from inventory.errors import InsufficientStock, Short
 from inventory.models import (
     STATES,
@@ -383,7 +383,8 @@ def stock_moves_statements(
         changed.append(level)
     person = actor if actor is not None and actor.is_authenticated else None
     movements = [
-        Movement(
+        build(
+            Movement,
             product_id=m.product_id,
             location_id=m.location_id,
             from_state=m.from_state,

@@ -33,6 +33,7 @@ from ims.notify import notify_roles
 from ims.roles import Role
 from ims.rows import (
     Statement,
+    build,
     insert_statement,
     row_update,
     rows_insert,
@@ -166,7 +167,8 @@ def webhook_receive(
         for k, v in headers.items()
         if k.lower() in provider.kept_headers or k.lower() == "content-type"
     }
-    delivery = WebhookDelivery(
+    delivery = build(
+        WebhookDelivery,
         channel=channel,
         provider=provider.kind,
         delivery_id=meta.delivery_id[:255],
@@ -543,7 +545,8 @@ def order_receive(
     """
     # No savepoint of its own: inside the delivery's transaction a failure undoes it all.
     with transaction.atomic(savepoint=False):
-        order = ChannelOrder(
+        order = build(
+            ChannelOrder,
             channel=channel,
             external_id=incoming.external_id[:128],
             name=incoming.name[:128],
@@ -584,7 +587,8 @@ def order_receive(
             location_id, covered = fulfilment_location(wanted, location_ids, levels)
         covered = set(covered)
         lines = [
-            OrderLine(
+            build(
+                OrderLine,
                 order=order,
                 position=position,
                 external_id=line.external_id[:128],
@@ -768,7 +772,8 @@ def _customer_notification(
 ) -> Statement:
     return insert_statement(
         [
-            CustomerNotification(
+            build(
+                CustomerNotification,
                 order=order,
                 kind=kind,
                 ref=ref,

@@ -32,7 +32,7 @@ from ims.errors import NotAllowed
 from ims.models import Notification, OpsTask, TaskStatus
 from ims.notify import notify_roles
 from ims.roles import Role
-from ims.rows import Statement, insert_statement, instances, select_statement, statements_run
+from ims.rows import Statement, build, insert_statement, instances, select_statement, statements_run
 from ims.services import ops_task_close
 from inventory.models import Location, LocationKind
 from orders.models import ChannelOrder, CustomerReturn
@@ -196,7 +196,8 @@ def clocks_plan(
             calendar=calendar,
         )
         clocks.append(
-            SlaClock(
+            build(
+                SlaClock,
                 order=order,
                 customer_return=customer_return,
                 policy=policy,

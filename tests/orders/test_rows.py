@@ -9,6 +9,7 @@ import pytest
 
 from ims.rows import (
     Statement,
+    build,
     insert_statement,
     row_update,
     rows_insert,
@@ -196,3 +197,27 @@ def test_a_text_with_a_nul_character_is_refused(world):
 
     with pytest.raises(DataError):
         statements_run([Statement("SELECT CAST(%s AS text)", ["a\x00b"])])
+
+
+def test_build_makes_the_instance_the_model_makes(world):
+    from channels.models import Channel
+    from sla.models import SlaClock
+
+    shop = Channel.objects.get(code="shop")
+    order = ChannelOrder.objects.create(
+        channel=shop, external_id="B1", status="reserved", placed_at=NOW, received_at=NOW
+    )
+    for model, values in [
+        (WebhookDelivery, {"channel": shop, "delivery_id": "d", "body": b"{}", "received_at": NOW}),
+        (OrderLine, {"order": order, "position": 0, "sku": "S", "quantity": 1, "product_id": None}),
+        (SlaClock, {"order": order, "kind": "dispatch", "channel_id": shop.pk, "started_at": NOW}),
+    ]:
+        fast, orm = build(model, **values), model(**values)
+        assert {k: v for k, v in vars(fast).items() if k != "_state"} == {
+            k: v for k, v in vars(orm).items() if k != "_state"
+        }
+        assert fast._state.adding and fast._state.db is None
+    line = build(OrderLine, order=order, position=1, sku="S", quantity=1)
+    assert line.order_id == order.pk and line.order is order  # kept, not read again
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        build(OrderLine, colour="red")
