@@ -1,5 +1,5 @@
 """Orders reserved per second through the real webhook endpoint, served as in production
-(gunicorn, PostgreSQL), beside a bare SELECT … FOR UPDATE reservation loop in the same run.
+(granian, PostgreSQL), beside a bare SELECT … FOR UPDATE reservation loop in the same run.
 
 16 clients on loopback post signed Shopify orders/create deliveries (1–2 lines over a set
 of hot SKUs) until IMS_BENCH_ORDERS are sent or IMS_BENCH_SECONDS pass. Afterwards the
@@ -69,8 +69,8 @@ def _free_port() -> int:
 
 
 def _serve(port: int) -> subprocess.Popen:
-    """IMS as production serves it: gunicorn with the project's gunicorn.conf.py (workers,
-    threads, persistent database connections), bound to loopback only."""
+    """IMS as production serves it: `python -m ims.serve` (granian: workers, threads,
+    persistent database connections), bound to loopback only."""
     env = {
         **os.environ,
         "DJANGO_DEBUG": "0",
@@ -79,19 +79,10 @@ def _serve(port: int) -> subprocess.Popen:
         # as in production; the in-process queue would run a channel sync inside each request.
         "IMS_QUEUE": "orm",
         "IMS_LOG_LEVEL": "ERROR",
+        "IMS_WEB_BIND": f"127.0.0.1:{port}",
         "IMS_CHANNEL_BENCH_SHOP_WEBHOOK_SECRET": SECRET,
     }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        str(ROOT / "gunicorn.conf.py"),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "ims.wsgi:application",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    server = subprocess.Popen([sys.executable, "-m", "ims.serve"], cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -100,7 +91,7 @@ def _serve(port: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     server.terminate()
-    raise RuntimeError("gunicorn did not start")
+    raise RuntimeError("the server did not start")
 
 
 def _deliveries(skus: list[str]) -> list[tuple[bytes, dict]]:
@@ -277,7 +268,7 @@ def orders_bench(args, *, table, timed) -> None:
     ref_seconds, ref_latencies = _bare_loop(orders, list(levels.values_list("pk", flat=True)))
     ims_rate, ref_rate = orders / seconds, len(ref_latencies) / ref_seconds
     table(
-        f"orders reserved through POST /webhooks/<code>/ (gunicorn, {CLIENTS} clients on loopback; "
+        f"orders reserved through POST /webhooks/<code>/ (granian, {CLIENTS} clients on loopback; "
         "target ≥ 10 % of the bare loop, p99 < 100 ms, zero oversell)",
         [
             (

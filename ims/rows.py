@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -319,6 +319,11 @@ def select_statement(
 ) -> Statement:
     """SELECT every column of `model` … WHERE <where> (SQL over its own columns); FOR UPDATE
     where the database has it. Turn the rows into instances with `instances`."""
+    return Statement(_select_sql(model, where, order_by, for_update, _db().vendor), list(params))
+
+
+@lru_cache(maxsize=512)
+def _select_sql(model: type[Model], where: str, order_by: str, for_update: bool, vendor: str):
     db = _db()
     meta = model._meta
     quote = db.ops.quote_name
@@ -330,7 +335,7 @@ def select_statement(
         sql += f" ORDER BY {order_by}"
     if for_update and db.features.has_select_for_update:
         sql += " FOR UPDATE"
-    return Statement(sql, list(params))
+    return sql
 
 
 def build[M: Model](model: type[M], /, **values) -> M:

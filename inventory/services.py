@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -410,20 +411,26 @@ def stock_moves_statements(
 
 def _levels_update(levels: Sequence[StockLevel], now: dt.datetime) -> Statement:
     """Every state of these (locked) levels in one UPDATE … FROM (VALUES …)."""
+    params = [getattr(level, c) for level in levels for c in _LEVEL_COLUMNS]
+    params.append(StockLevel._meta.get_field("updated_at").get_db_prep_save(now, connection))
+    return Statement(_levels_update_sql(len(levels), connection.vendor), params, returns_rows=False)
+
+
+_LEVEL_COLUMNS = ("id", *STATES)
+
+
+@cache
+def _levels_update_sql(rows: int, vendor: str) -> str:
     quote = connection.ops.quote_name
     table = quote(StockLevel._meta.db_table)
-    cast = "CAST(v.{0} AS integer)" if connection.vendor == "postgresql" else "v.{0}"
-    columns = ["id", *STATES]
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    sql = (
-        f"WITH v ({', '.join(quote(c) for c in columns)}) AS (VALUES {', '.join([row] * len(levels))}) "
+    cast = "CAST(v.{0} AS integer)" if vendor == "postgresql" else "v.{0}"
+    row = "(" + ", ".join(["%s"] * len(_LEVEL_COLUMNS)) + ")"
+    return (
+        f"WITH v ({', '.join(quote(c) for c in _LEVEL_COLUMNS)}) AS (VALUES {', '.join([row] * rows)}) "
         f"UPDATE {table} SET "
         + ", ".join(f"{quote(s)} = {cast.format(quote(s))}" for s in STATES)
         + f", {quote('updated_at')} = %s FROM v WHERE {table}.{quote('id')} = v.{quote('id')}"
     )
-    params = [getattr(level, c) for level in levels for c in columns]
-    params.append(StockLevel._meta.get_field("updated_at").get_db_prep_save(now, connection))
-    return Statement(sql, params, returns_rows=False)
 
 
 def stock_changed_on_commit(*, product_ids: Iterable[int], queued: bool = False) -> None:

@@ -15,6 +15,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import httpx
 from django.conf import settings
@@ -434,35 +435,41 @@ class Intake:
 def _intake_statement(channel: Channel, lines: Sequence[LineIn]) -> Statement:
     """The channel's locations and the aliases and SKUs the lines name: one SELECT (a UNION
     ALL of plain selects) of (kind, scope, value, id, position) rows."""
+    names = sorted({n for line in lines for n in (line.sku, line.item_id) if n})
+    skus = sorted({line.sku for line in lines if line.sku})
+    params: list = [channel.pk]
+    if names:
+        params += [channel.code, *names]
+    params += skus
+    return Statement(_intake_sql(len(names), len(skus), connection.vendor), params)
+
+
+@cache
+def _intake_sql(names: int, skus: int, vendor: str) -> str:
     quote = connection.ops.quote_name
 
     def table(model) -> str:
         return quote(model._meta.db_table)
 
-    def marks(values) -> str:
-        return ", ".join(["%s"] * len(values))
+    def marks(count: int) -> str:
+        return ", ".join(["%s"] * count)
 
-    names = sorted({n for line in lines for n in (line.sku, line.item_id) if n})
-    skus = sorted({line.sku for line in lines if line.sku})
     parts = [
         f"SELECT 0, '', '', {quote('location_id')}, {quote('position')} "
         f"FROM {table(ChannelLocation)} WHERE {quote('channel_id')} = %s"
     ]
-    params: list = [channel.pk]
     if names:
         parts.append(
             f"SELECT 1, {quote('scope')}, {quote('value')}, {quote('product_id')}, 0 "
             f"FROM {table(ProductAlias)} WHERE {quote('scope')} IN (%s, '') "
             f"AND {quote('value')} IN ({marks(names)})"
         )
-        params += [channel.code, *names]
     if skus:
         parts.append(
             f"SELECT 2, '', {quote('sku')}, {quote('id')}, 0 FROM {table(Product)} "
             f"WHERE {quote('sku')} IN ({marks(skus)})"
         )
-        params += skus
-    return Statement(" UNION ALL ".join(parts), params)
+    return " UNION ALL ".join(parts)
 
 
 def _intake(channel: Channel, lines: Sequence[LineIn], rows: Sequence[tuple]) -> Intake:

@@ -23,7 +23,7 @@ def test_fifty_concurrent_orders_for_five_units_never_oversell(channels, ingest,
     ingest("inventory", "sku_id,location,quantity\nB-2,WH,5\n")
     # Django's live server listens with a backlog of 10: 50 connections opened at once on a
     # busy machine overflow it and some are reset before IMS sees them. Production servers
-    # (gunicorn: 2048) do not; give the test server room for all 50.
+    # (ims.serve: 2048) do not; give the test server room for all 50.
     live_server.thread.httpd.socket.listen(64)
     deliveries = []
     for n in range(50):
