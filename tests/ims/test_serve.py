@@ -50,3 +50,12 @@ def test_the_production_server_serves_pages_over_kept_alive_connections(tmp_path
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_workers_leave_half_the_cores_to_a_database_on_the_same_machine():
+    from ims.serve import database_is_local
+
+    assert database_is_local("postgres://postgres@127.0.0.1:5432/ims")
+    assert database_is_local("postgresql:///ims")  # the local socket
+    assert not database_is_local("postgres://ims@db.internal:5432/ims")
+    assert not database_is_local("sqlite:///db.sqlite3")
