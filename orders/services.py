@@ -264,6 +264,10 @@ def _delivery_hold(delivery: WebhookDelivery, *, insert: bool) -> WebhookDeliver
     return WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
 
 
+class _Stored(Exception):
+    """The delivery sent with the order's first round trip was stored already."""
+
+
 def _delivery_apply(
     *,
     delivery: WebhookDelivery,
@@ -272,6 +276,7 @@ def _delivery_apply(
     problem: str,
     now,
     insert: bool,
+    together: bool = True,
 ) -> tuple[WebhookDelivery, bool]:
     """Apply a delivery's event at most once: (its row, whether it was processed already).
 
@@ -280,21 +285,41 @@ def _delivery_apply(
     whole (with the on-commit work it registered) and a second one keeps the delivery with
     the error and the attempt, to be replayed from the inbox: nothing received is lost, and
     the path that succeeds needs no savepoint.
+
+    A new delivery of an order is inserted with the order's first round trip (`together`);
+    if it was stored already, that transaction rolls back and the stored row is locked and
+    looked at as for any other event.
     """
     if event is not None:
         try:
             with transaction.atomic():
-                row = _delivery_hold(delivery, insert=insert)
-                if row.processed_at:
-                    return row, True
+                first = []
+                if together and insert and event.kind == EventKind.ORDER:
+                    delivery.pk, delivery._state.adding = None, True  # a rolled-back id is void
+                    row = delivery
+                    first = [insert_statement([delivery], unique=("channel", "delivery_id"))]
+                else:
+                    row = _delivery_hold(delivery, insert=insert)
+                    if row.processed_at:
+                        return row, True
                 done = _Processed(row, now)
                 outcome, order = order_event_apply(
-                    channel=channel, event=event, now=now, processed=done
+                    channel=channel, event=event, now=now, processed=done, first=first
                 )
                 if not done.written:
                     statements_run([done.statement(outcome, order)])
                 done.apply()
                 return row, False
+        except _Stored:
+            return _delivery_apply(
+                delivery=delivery,
+                channel=channel,
+                event=event,
+                problem=problem,
+                now=now,
+                insert=insert,
+                together=False,
+            )
         except Exception as exc:  # kept on the delivery, replayed from the inbox
             log.exception("webhook delivery %s of %s failed", delivery.delivery_id, channel.code)
             problem = exc.message if isinstance(exc, ApplicationError) else repr(exc)
@@ -353,12 +378,20 @@ def webhook_deliveries_replay(
 
 
 def order_event_apply(
-    *, channel: Channel, event: Event, now, processed: _Processed | None = None
+    *,
+    channel: Channel,
+    event: Event,
+    now,
+    processed: _Processed | None = None,
+    first: Sequence[Statement] = (),
 ) -> tuple[str, ChannelOrder | None]:
     """Do what a provider event means; returns (outcome, order).
 
-    A new order writes its delivery's row marked `processed` with its own rows (one round
-    trip fewer); otherwise the caller writes it."""
+    An order event sends `first` (its delivery's row) with the order's first round trip
+    and writes the delivery marked `processed` with its own rows (two round trips fewer);
+    otherwise the caller writes it."""
+    if first and event.kind != EventKind.ORDER:
+        raise ValueError("only an order event sends statements with its first round trip")
     if event.kind == EventKind.IGNORE:
         return f"ignored: {event.note}", None
     if event.kind == EventKind.POS_SALE:
@@ -375,6 +408,7 @@ def order_event_apply(
             channel=channel,
             incoming=event.order,
             now=now,
+            first=first,
             also=(lambda o: [processed.statement(received(o), o)]) if processed else None,
         )
         if created:
@@ -535,6 +569,7 @@ def order_receive(
     now,
     cancelled: bool = False,
     actor=None,
+    first: Sequence[Statement] = (),
     also: Callable[[ChannelOrder], list[Statement]] | None = None,
 ) -> tuple[ChannelOrder, bool]:
     """Record a new order and reserve its lines at once (each fully or not at all, at the one
@@ -548,7 +583,9 @@ def order_receive(
     then levels by primary key, the lock order everywhere; (3) the lines, the order's
     status and location, the levels, the movements, the audit event, the customer
     notification and the SLA clocks are written together, with the statements `also` gives
-    for the order (the webhook path's delivery marked processed).
+    for the order (the webhook path's delivery marked processed). `first` goes ahead of (1)
+    (the webhook path's delivery row): if one of its inserts skipped a conflict, nothing
+    more is done and _Stored is raised.
     """
     # No savepoint of its own: inside the delivery's transaction a failure undoes it all.
     with transaction.atomic(savepoint=False):
@@ -575,9 +612,17 @@ def order_receive(
         reads = [_intake_statement(channel, incoming.lines)]
         if not cancelled:
             reads += order_reserved_reads(channel_id=channel.pk)
-        rows, _, *sla_rows = statements_run(
-            [*reads[:1], insert_statement([order], unique=("channel", "external_id")), *reads[1:]]
+        results = statements_run(
+            [
+                *first,
+                *reads[:1],
+                insert_statement([order], unique=("channel", "external_id")),
+                *reads[1:],
+            ]
         )
+        if any(s.objs and s.objs[0].pk is None for s in first):
+            raise _Stored  # rolls back the order's row with the caller's transaction
+        rows, _, *sla_rows = results[len(first) :]
         if order.pk is None:  # known already (perhaps from a concurrent delivery)
             return ChannelOrder.objects.get(channel=channel, external_id=order.external_id), False
         intake = _intake(channel, incoming.lines, rows)
