@@ -204,7 +204,6 @@ def _send_together(db, cursor, statements: Sequence[Statement]) -> list[Statemen
         mogrify = cursor.cursor.mogrify
         cursor.execute("; ".join(mogrify(s.sql, s.params) for s in statements))
         return list(statements)
-    db.ensure_connection()
     kept = db.__dict__.get("_ims_prepared")
     if kept is None or kept.raw is not db.connection:
         kept = db.__dict__["_ims_prepared"] = _Prepared(db.connection)

@@ -37,7 +37,6 @@ from ims.rows import (
     build,
     insert_statement,
     row_update,
-    rows_insert,
     statements_run,
     update_statement,
 )
@@ -194,7 +193,8 @@ def webhook_delivery_store(*, delivery: WebhookDelivery) -> tuple[WebhookDeliver
     """Keep the raw delivery, committed on its own before any processing; (row, created).
     A delivery stored before (the same channel and delivery id) is returned as it is."""
     with transaction.atomic():
-        if rows_insert([delivery], unique=("channel", "delivery_id")):
+        statements_run([_delivery_insert(delivery)])
+        if delivery.pk is not None:
             return delivery, True
     return WebhookDelivery.objects.get(
         channel_id=delivery.channel_id, delivery_id=delivery.delivery_id
@@ -251,12 +251,19 @@ def _delivery_parse(
     return event, ""
 
 
+def _delivery_insert(delivery: WebhookDelivery) -> Statement:
+    """The delivery's INSERT, skipping one stored before (the same channel and delivery id):
+    then its primary key stays None."""
+    delivery.pk, delivery._state.adding = None, True  # a rolled-back insert's id is void
+    return insert_statement([delivery], unique=("channel", "delivery_id"))
+
+
 def _delivery_hold(delivery: WebhookDelivery, *, insert: bool) -> WebhookDelivery:
     """The delivery's row, in the current transaction: inserted if `insert` and new, else
     the stored row, locked (a concurrent delivery of the same id waits here)."""
     if insert:
-        delivery.pk, delivery._state.adding = None, True  # a rolled-back insert's id is void
-        if rows_insert([delivery], unique=("channel", "delivery_id")):
+        statements_run([_delivery_insert(delivery)])
+        if delivery.pk is not None:
             return delivery
         return WebhookDelivery.objects.select_for_update().get(
             channel_id=delivery.channel_id, delivery_id=delivery.delivery_id
@@ -295,9 +302,7 @@ def _delivery_apply(
             with transaction.atomic():
                 first = []
                 if together and insert and event.kind == EventKind.ORDER:
-                    delivery.pk, delivery._state.adding = None, True  # a rolled-back id is void
-                    row = delivery
-                    first = [insert_statement([delivery], unique=("channel", "delivery_id"))]
+                    first, row = [_delivery_insert(delivery)], delivery
                 else:
                     row = _delivery_hold(delivery, insert=insert)
                     if row.processed_at:
