@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import time
 from collections.abc import Iterator
 
 from django.db import connection
@@ -93,7 +95,28 @@ def movement_rows() -> Iterator[list]:
         ]
 
 
+# Every delivery starts by finding the channel its URL names. The webhook path reads only the
+# channel's key, code, kind and base URL, which change rarely, so each process keeps the rows
+# it found for this long (a change made in the same process clears them at once: see
+# OrdersConfig.ready) and a delivery costs no round trip for it.
+CHANNEL_SECONDS = 5.0
+_channels: dict[str, tuple[float, Channel]] = {}
+
+
 def webhook_channel(code: str) -> Channel | None:
-    """The channel a webhook URL names (one plain SELECT: every delivery starts here)."""
-    found = rows_select(Channel, f"{connection.ops.quote_name('code')} = %s", [code])
-    return found[0] if found else None
+    """The channel a webhook URL names, a copy of the one kept for CHANNEL_SECONDS, else one
+    plain SELECT (a code that names none is not kept)."""
+    now = time.monotonic()
+    kept = _channels.get(code)
+    if kept is None or kept[0] <= now:
+        found = rows_select(Channel, f"{connection.ops.quote_name('code')} = %s", [code])
+        if not found:
+            _channels.pop(code, None)
+            return None
+        kept = _channels[code] = (now + CHANNEL_SECONDS, found[0])
+    return copy.copy(kept[1])
+
+
+def webhook_channels_forget(**kwargs) -> None:
+    """Drop the channels webhook_channel keeps (a channel was saved or deleted)."""
+    _channels.clear()

@@ -185,6 +185,34 @@ def test_unknown_channel_is_404_and_a_get_is_405(channels, client):
     assert client.get("/webhooks/shop/").status_code == 405
 
 
+def test_a_channel_is_read_once_for_many_deliveries_and_a_change_to_it_is_seen(
+    channels, monkeypatch, django_assert_num_queries
+):
+    """Each process keeps the channel a webhook URL names for a few seconds; a channel saved
+    or deleted in it is read afresh at once, and a code that names none is never kept."""
+    from orders import selectors
+
+    clock = [1000.0]
+    monkeypatch.setattr(selectors.time, "monotonic", lambda: clock[0])
+    selectors.webhook_channels_forget()
+    with django_assert_num_queries(1):
+        first = selectors.webhook_channel("shop")
+        again = selectors.webhook_channel("shop")
+    assert first == again and first is not again  # a copy each time: never shared
+    shop = Channel.objects.get(code="shop")
+    shop.kind = "woocommerce"
+    shop.save()
+    with django_assert_num_queries(1):
+        assert selectors.webhook_channel("shop").kind == "woocommerce"
+    Channel.objects.filter(code="shop").update(name="Changed elsewhere")  # another process
+    clock[0] += selectors.CHANNEL_SECONDS
+    with django_assert_num_queries(1):
+        assert selectors.webhook_channel("shop").name == "Changed elsewhere"
+    with django_assert_num_queries(2):
+        assert selectors.webhook_channel("nope") is None
+        assert selectors.webhook_channel("nope") is None
+
+
 def test_a_signed_body_ims_cannot_read_is_400_and_not_stored(channels, post):
     body = b'{"event_id": "e1", "type": "order.created", "occurred_at": "2026-01-01T00:00:00Z", "order": {"id": "X"}}'
     response = post("fk", body, p.ims_headers(body))
