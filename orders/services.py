@@ -272,7 +272,8 @@ def _delivery_hold(delivery: WebhookDelivery, *, insert: bool) -> WebhookDeliver
 
 
 class _Stored(Exception):
-    """The delivery sent with the order's first round trip was stored already."""
+    """The delivery sent with the order's writes was stored already, or its order is known:
+    it is applied again the usual way (its row held first)."""
 
 
 def _delivery_apply(
@@ -293,23 +294,25 @@ def _delivery_apply(
     the error and the attempt, to be replayed from the inbox: nothing received is lost, and
     the path that succeeds needs no savepoint.
 
-    A new delivery of an order is inserted with the order's first round trip (`together`);
-    if it was stored already, that transaction rolls back and the stored row is locked and
-    looked at as for any other event.
+    A new delivery of a new order is inserted, marked processed, with the order's own writes
+    (`together`): one statement and round trip instead of an insert and an update. If its id
+    was stored already, or the order is known, that transaction rolls back and the delivery
+    is applied again as any other event is: its row inserted or, if stored, locked first.
+    Either way the delivery's row and what it changed commit together or not at all.
     """
     if event is not None:
         try:
             with transaction.atomic():
-                first = []
                 if together and insert and event.kind == EventKind.ORDER:
-                    first, row = [_delivery_insert(delivery)], delivery
+                    row = delivery
+                    row.pk, row._state.adding = None, True  # a rolled-back insert's id is void
                 else:
                     row = _delivery_hold(delivery, insert=insert)
                     if row.processed_at:
                         return row, True
                 done = _Processed(row, now)
                 outcome, order = order_event_apply(
-                    channel=channel, event=event, now=now, processed=done, first=first
+                    channel=channel, event=event, now=now, processed=done
                 )
                 if not done.written:
                     statements_run([done.statement(outcome, order)])
@@ -339,9 +342,12 @@ def _delivery_apply(
 
 
 class _Processed:
-    """A delivery's row marked processed: the UPDATE is built (and sent, perhaps with the
+    """A delivery's row marked processed: the statement is built (and sent, perhaps with the
     order's own writes) before the row itself changes, which happens only once it is written:
-    a delivery whose processing fails is kept as it was received."""
+    a delivery whose processing fails is kept as it was received.
+
+    A row not stored yet is inserted so (skipping a delivery stored meanwhile: then `stored`
+    is False), a stored one updated."""
 
     FIELDS = ("processed_at", "outcome", "error", "order", "attempts")
 
@@ -349,17 +355,28 @@ class _Processed:
         self.row, self.now = row, now
         self.written: WebhookDelivery | None = None
 
+    @property
+    def new(self) -> bool:
+        return self.row.pk is None
+
     def statement(self, outcome: str, order: ChannelOrder | None) -> Statement:
         marked = copy.copy(self.row)
         marked.attempts += 1
         marked.processed_at, marked.outcome, marked.error = self.now, outcome[:255], ""
         marked.order = order
         self.written = marked
+        if self.new:
+            return insert_statement([marked], unique=("channel", "delivery_id"))
         return update_statement(marked, self.FIELDS)
+
+    @property
+    def stored(self) -> bool:
+        return self.written is not None and self.written.pk is not None
 
     def apply(self) -> None:
         for name in self.FIELDS:
             setattr(self.row, name, getattr(self.written, name))
+        self.row.pk, self.row._state.adding = self.written.pk, False
 
 
 def webhook_deliveries_replay(
@@ -388,15 +405,14 @@ def order_event_apply(
     event: Event,
     now,
     processed: _Processed | None = None,
-    first: Sequence[Statement] = (),
 ) -> tuple[str, ChannelOrder | None]:
     """Do what a provider event means; returns (outcome, order).
 
-    An order event sends `first` (its delivery's row) with the order's first round trip
-    and writes the delivery marked `processed` with its own rows (two round trips fewer);
-    otherwise the caller writes it."""
-    if first and event.kind != EventKind.ORDER:
-        raise ValueError("only an order event sends statements with its first round trip")
+    A new order writes its delivery marked `processed` with its own rows (a round trip
+    fewer); otherwise the caller writes it. A delivery not stored yet goes only with a new
+    order's rows: for a known order, or if it was stored meanwhile, _Stored is raised."""
+    if processed is not None and processed.new and event.kind != EventKind.ORDER:
+        raise ValueError("only an order event inserts its delivery with its own rows")
     if event.kind == EventKind.IGNORE:
         return f"ignored: {event.note}", None
     if event.kind == EventKind.POS_SALE:
@@ -413,11 +429,12 @@ def order_event_apply(
             channel=channel,
             incoming=event.order,
             now=now,
-            first=first,
             also=(lambda o: [processed.statement(received(o), o)]) if processed else None,
         )
         if created:
             return received(order), order
+        if processed is not None and processed.new:
+            raise _Stored  # its row is to be held before the known order is looked at
         return order_update(order=order, incoming=event.order, now=now), order
     order = ChannelOrder.objects.filter(
         channel=channel, external_id=event.order_external_id
@@ -574,7 +591,6 @@ def order_receive(
     now,
     cancelled: bool = False,
     actor=None,
-    first: Sequence[Statement] = (),
     also: Callable[[ChannelOrder], list[Statement]] | None = None,
 ) -> tuple[ChannelOrder, bool]:
     """Record a new order and reserve its lines at once (each fully or not at all, at the one
@@ -588,9 +604,9 @@ def order_receive(
     then levels by primary key, the lock order everywhere; (3) the lines, the order's
     status and location, the levels, the movements, the audit event, the customer
     notification and the SLA clocks are written together, with the statements `also` gives
-    for the order (the webhook path's delivery marked processed). `first` goes ahead of (1)
-    (the webhook path's delivery row): if one of its inserts skipped a conflict, nothing
-    more is done and _Stored is raised.
+    for the order (the webhook path's delivery marked processed): if an insert of those
+    skipped a conflict, nothing more is done and _Stored is raised (the caller's transaction
+    rolls back the order with it).
     """
     # No savepoint of its own: inside the delivery's transaction a failure undoes it all.
     with transaction.atomic(savepoint=False):
@@ -617,17 +633,9 @@ def order_receive(
         reads = [_intake_statement(channel, incoming.lines)]
         if not cancelled:
             reads += order_reserved_reads(channel_id=channel.pk)
-        results = statements_run(
-            [
-                *first,
-                *reads[:1],
-                insert_statement([order], unique=("channel", "external_id")),
-                *reads[1:],
-            ]
+        rows, _, *sla_rows = statements_run(
+            [reads[0], insert_statement([order], unique=("channel", "external_id")), *reads[1:]]
         )
-        if any(s.objs and s.objs[0].pk is None for s in first):
-            raise _Stored  # rolls back the order's row with the caller's transaction
-        rows, _, *sla_rows = results[len(first) :]
         if order.pk is None:  # known already (perhaps from a concurrent delivery)
             return ChannelOrder.objects.get(channel=channel, external_id=order.external_id), False
         intake = _intake(channel, incoming.lines, rows)
@@ -694,9 +702,10 @@ def order_receive(
             writes.append(_customer_notification(order=order, kind="order_received", now=now))
             # The SLA seam's "reserved" event, batched: the order's clocks start.
             writes += order_reserved_writes(order=order, at=now, rows=sla_rows)
-        if also is not None:
-            writes += also(order)
-        statements_run(writes)
+        extra = also(order) if also is not None else []
+        statements_run(writes + extra)
+        if any(s.objs and s.objs[0].pk is None for s in extra):
+            raise _Stored
         if cancelled:
             return order, True
         short = [line for line in lines if line.backordered]
