@@ -57,7 +57,7 @@ class AuditEvent(models.Model):
     )
     # The actor's name when it acted (kept if the user is renamed); `system` for IMS itself.
     actor_name = models.CharField(max_length=150)
-    action = models.CharField(max_length=40, db_index=True)
+    action = models.CharField(max_length=40)  # indexed (audit_action), for equality
     object_type = models.CharField(max_length=60)
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=255, blank=True)
@@ -71,7 +71,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_id", "at"], name="audit_object")]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "at"], name="audit_object"),
+            # Filtered by whole actions only (a db_index=True would add a LIKE index too).
+            models.Index(fields=["action"], name="audit_action"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.object_type}:{self.object_id}"

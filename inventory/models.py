@@ -110,14 +110,18 @@ class Movement(models.Model):
     and enter `to_state`. A blank state is outside IMS (received, shipped, written off).
     Rows are only ever added."""
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="movements")
+    # Indexed as the first column of (product, location): an index of its own would only cost
+    # every movement one more entry.
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="movements", db_index=False
+    )
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="movements")
     from_state = models.CharField(max_length=12, choices=StockState.choices, blank=True)
     to_state = models.CharField(max_length=12, choices=StockState.choices, blank=True)
     quantity = models.PositiveIntegerField()
     reason = models.CharField(max_length=24, choices=MovementReason.choices)
     # What caused it, as `kind:id` (ingest:12, order:55, return:3 …).
-    ref = models.CharField(max_length=64, blank=True, db_index=True)
+    ref = models.CharField(max_length=64, blank=True)  # indexed (movement_ref), for equality
     note = models.CharField(max_length=255, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -129,6 +133,8 @@ class Movement(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["product", "location"]),
+            # Looked up whole (never by LIKE, which a db_index=True would index once more for).
+            models.Index(fields=["ref"], name="movement_ref"),
             # The physical movements by when they were handed to the ERP (null: not yet): the
             # reset's variance (not handed over by as_of) and the hand-over read only these.
             models.Index(
