@@ -83,17 +83,23 @@ def insert_statement(objs: Sequence[Model], *, unique: Sequence[str] = ()) -> St
     model = type(objs[0])
     params = [
         value
-        if plain is not None and (value is None or type(value) is plain)
+        if plain is not None
+        and (
+            value is None
+            or (type(value) is plain and (plain is not dt.datetime or value.tzinfo is not None))
+        )
         else f.get_db_prep_save(f.pre_save(obj, True), db)
         for obj in objs
-        for f, plain in _insert_fields(model)
+        for f, plain in _insert_fields(model, db.vendor)
         for value in [getattr(obj, f.attname)]
     ]
     return Statement(_insert_sql(model, len(objs), tuple(unique), db.vendor), params, objs)
 
 
 # Fields whose value the database takes as it is when it already has this exact Python type
-# (their pre_save and get_db_prep_save return it unchanged), which saves their calls.
+# (their pre_save and get_db_prep_save return it unchanged), which saves their calls; a
+# datetime only on PostgreSQL (SQLite stores Django's own text for it), when it is aware and
+# the field sets none itself (auto_now, auto_now_add).
 _PLAIN = {
     models.CharField: str,
     models.TextField: str,
@@ -108,13 +114,19 @@ _PLAIN = {
 
 
 @cache
-def _insert_fields(model: type[Model]) -> list[tuple]:
+def _insert_fields(model: type[Model], vendor: str) -> list[tuple]:
     """(field, the Python type it takes as it is, or None) for each column an INSERT writes."""
     found = []
     for f in model._meta.concrete_fields:
         if f.primary_key:
             continue
         plain = _PLAIN.get(type(f))
+        if (
+            vendor == "postgresql"
+            and type(f) is models.DateTimeField
+            and not (f.auto_now or f.auto_now_add)
+        ):
+            plain = dt.datetime
         if isinstance(f, models.ForeignKey) and type(f.target_field) in (
             models.AutoField,
             models.BigAutoField,
@@ -216,17 +228,28 @@ def _send_together(db, cursor, statements: Sequence[Statement]) -> list[Statemen
     kinds: list[Statement | None] = [None] if restart else []
     with db.wrap_database_errors:  # a value psycopg refuses (a NUL in a text) as Django's error
         for s in statements:
-            key = (s.sql, tuple(map(_pg_type, s.params)))
+            # Prepared once for each set of value types (None included: it is typed apart).
+            key = (s.sql, tuple(map(type, s.params)))
             name = known.get(key) or new.get(key)
             if name is None and len(known) + len(new) < PREPARED_MAX:
                 name = new[key] = f"ims_{len(known) + len(new)}".encode()
-                types = f"({', '.join(key[1])})".encode() if s.params else b""
+                types = f"({', '.join(map(_pg_type, s.params))})".encode() if s.params else b""
                 parts.append(b"PREPARE %s%s AS %s" % (name, types, _numbered(s.sql)))
                 kinds.append(None)
             if name is None:
                 parts.append(cursor.cursor.mogrify(s.sql, s.params).encode())
             elif s.params:
-                values = b", ".join([_literal(v, adapted) for v in s.params])
+                # Integers and NULLs, the most common values, written inline.
+                values = b", ".join(
+                    [
+                        b"%d" % v
+                        if type(v) is int
+                        else b"NULL"
+                        if v is None
+                        else _literal(v, adapted)
+                        for v in s.params
+                    ]
+                )
                 parts.append(b"EXECUTE %s(%s)" % (name, values))
             else:
                 parts.append(b"EXECUTE " + name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from decimal import Decimal
 
 import pytest
@@ -221,3 +222,23 @@ def test_build_makes_the_instance_the_model_makes(world):
     assert line.order_id == order.pk and line.order is order  # kept, not read again
     with pytest.raises(TypeError, match="no field 'colour'"):
         build(OrderLine, colour="red")
+
+
+def test_a_datetime_is_stored_as_the_orm_stores_it_whatever_its_zone(world):
+    """An aware datetime goes in as it is; a naive one takes Django's way (and its warning):
+    either way the row holds what a save() would, found by the same filter."""
+    from channels.models import Channel
+
+    shop = Channel.objects.get(code="shop")
+    aware = dt.datetime(2026, 3, 29, 1, 30, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=5)))
+    naive = aware.astimezone(dt.UTC).replace(tzinfo=None)
+    for n, moment in enumerate([aware, naive]):
+        ours, theirs = delivery(shop, f"rows-{n}"), delivery(shop, f"orm-{n}")
+        ours.received_at = theirs.received_at = moment
+        with pytest.warns(RuntimeWarning) if moment is naive else nullcontext():
+            rows_insert([ours])
+        with pytest.warns(RuntimeWarning) if moment is naive else nullcontext():
+            theirs.save()
+        stored = WebhookDelivery.objects.get(pk=ours.pk).received_at
+        assert stored == WebhookDelivery.objects.get(pk=theirs.pk).received_at == aware
+    assert WebhookDelivery.objects.filter(received_at=aware).count() == 4
