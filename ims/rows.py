@@ -185,12 +185,49 @@ def statements_run(statements: Sequence[Statement]) -> list[list[tuple]]:
                 results.append(cursor.fetchall() if s.returns_rows else [])
     for s, rows in zip(statements, results, strict=True):
         if s.objs:
-            kept = s.objs if len(rows) == len(s.objs) else ()
-            for obj, row in zip(kept, rows, strict=True):
-                obj.pk = row[0]
-                obj._state.adding = False
-                obj._state.db = db.alias
+            _keys_set(db, s.objs, [row[0] for row in rows])
     return results
+
+
+def _keys_set(db, objs: Sequence[Model], keys: Sequence) -> None:
+    """The primary keys an INSERT returned, set on its instances (none if it skipped one)."""
+    if len(keys) == len(objs):
+        for obj, key in zip(objs, keys, strict=True):
+            obj.pk = key
+            obj._state.adding = False
+            obj._state.db = db.alias
+
+
+def writes_run(statements: Sequence[Statement]) -> None:
+    """Run INSERT … RETURNING pk and UPDATE statements (as insert_statement and
+    update_statement make them) that do not read one another's writes, and set the keys
+    returned on `objs`, as statements_run does.
+
+    On PostgreSQL they go as one statement, each of them a data-modifying WITH query: the
+    server parses, plans, starts and ends one statement instead of one per write, and one
+    result row comes back (each INSERT's keys as an array, in key order, which is the rows'
+    order: keys come from a sequence). As in any one statement, each sees the database as it
+    was before them all, hence the rule above. Elsewhere they run one after the other.
+    """
+    for s in statements:
+        if not s.sql.startswith(("INSERT ", "UPDATE ", "WITH ")):
+            raise ValueError(f"writes_run takes inserts and updates, not {s.sql[:40]!r}")
+    db = _db()
+    if len(statements) < 2 or not _together(db):
+        statements_run(statements)
+        return
+    inserts = [s for s in statements if s.returns_rows]
+    sql = _writes_sql(tuple(s.sql for s in statements), tuple(s.returns_rows for s in statements))
+    (row,) = statements_run([Statement(sql, [p for s in statements for p in s.params])])[0]
+    for s, keys in zip(inserts, row[: len(inserts)], strict=True):
+        _keys_set(db, s.objs, keys)
+
+
+@lru_cache(maxsize=512)
+def _writes_sql(sqls: tuple[str, ...], returning: tuple[bool, ...]) -> str:
+    withs = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(sqls))
+    keys = [f"ARRAY(SELECT * FROM w{i} ORDER BY 1)" for i, r in enumerate(returning) if r]
+    return f"WITH {withs} SELECT {', '.join(keys) or 'NULL'}"
 
 
 # Prepared statements kept per connection, at most this many (then statements run unprepared).

@@ -39,6 +39,7 @@ from ims.rows import (
     row_update,
     statements_run,
     update_statement,
+    writes_run,
 )
 from ims.services import ops_task_close, ops_task_open
 from inventory.models import MovementReason, StockLevel, StockState
@@ -703,7 +704,7 @@ def order_receive(
             # The SLA seam's "reserved" event, batched: the order's clocks start.
             writes += order_reserved_writes(order=order, at=now, rows=sla_rows)
         extra = also(order) if also is not None else []
-        statements_run(writes + extra)
+        writes_run(writes + extra)
         if any(s.objs and s.objs[0].pk is None for s in extra):
             raise _Stored
         if cancelled:

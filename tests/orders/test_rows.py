@@ -17,6 +17,7 @@ from ims.rows import (
     rows_select,
     statements_run,
     update_statement,
+    writes_run,
 )
 from orders.models import ChannelOrder, OrderLine, WebhookDelivery
 
@@ -242,3 +243,35 @@ def test_a_datetime_is_stored_as_the_orm_stores_it_whatever_its_zone(world):
         stored = WebhookDelivery.objects.get(pk=ours.pk).received_at
         assert stored == WebhookDelivery.objects.get(pk=theirs.pk).received_at == aware
     assert WebhookDelivery.objects.filter(received_at=aware).count() == 4
+
+
+def test_writes_run_together_set_each_inserts_keys_in_row_order(world):
+    """Inserts and updates that do not read one another's writes run as one statement on
+    PostgreSQL (one after the other elsewhere); each insert's rows get their keys, and a row
+    skipped for a unique conflict keeps none."""
+    from channels.models import Channel
+
+    shop = Channel.objects.get(code="shop")
+    rows_insert([delivery(shop, "stored")])
+    fresh = [delivery(shop, f"d-{n}") for n in range(3)]
+    again = delivery(shop, "stored")
+    shop.name = "Renamed with them"
+    writes_run(
+        [
+            insert_statement(fresh),
+            update_statement(shop, ["name"]),
+            insert_statement([again], unique=("channel", "delivery_id")),
+        ]
+    )
+    assert [WebhookDelivery.objects.get(pk=d.pk).delivery_id for d in fresh] == [
+        "d-0",
+        "d-1",
+        "d-2",
+    ]
+    assert again.pk is None and again._state.adding
+    assert Channel.objects.get(pk=shop.pk).name == "Renamed with them"
+
+
+def test_writes_run_refuses_a_read(world):
+    with pytest.raises(ValueError, match="inserts and updates"):
+        writes_run([Statement("SELECT 1", []), Statement("SELECT 2", [])])
