@@ -8,7 +8,9 @@ field's `pre_save` and `get_db_prep_save`, so defaults, auto_now, JSON and binar
 are adapted for the backend), build instances as the ORM builds them, and let a caller
 send several statements at once: on PostgreSQL one multi-statement query (one round trip;
 Django's default client-side binding cursor interpolates the parameters), elsewhere one
-after the other. Use them where a path is measured hot; the ORM everywhere else.
+after the other. Writes that do not read one another's go further (writes_run): one
+statement of data-modifying WITH queries. Use them where a path is measured hot; the ORM
+everywhere else.
 
 On PostgreSQL each statement is also prepared once per connection (`PREPARE ims_n (types)
 AS …`, sent with its first use) and then run as `EXECUTE ims_n(values)`: the server parses,
@@ -421,6 +423,17 @@ def build[M: Model](model: type[M], /, **values) -> M:
             attrs[relation.attname] = None if value is None else value.pk
             relation.set_cached_value(obj, value)
     return obj
+
+
+def clone[M: Model](obj: M) -> M:
+    """A shallow copy of an instance, as copy.copy makes it (its own state and cache of
+    related instances, the same field values), without pickling's round trip."""
+    new = obj.__class__.__new__(obj.__class__)
+    new.__dict__.update(obj.__dict__)
+    new._state = state = ModelState()
+    state.db, state.adding = obj._state.db, obj._state.adding
+    state.fields_cache = dict(obj._state.fields_cache)
+    return new
 
 
 _IMMUTABLE = (type(None), str, int, bool, Decimal, float)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Iterator
 
@@ -11,7 +10,7 @@ from django.db.models import Prefetch, QuerySet
 
 from channels.models import Channel
 from ims.db import by_bytes
-from ims.rows import rows_select
+from ims.rows import clone, rows_select
 from inventory.models import Movement
 from orders.models import ChannelOrder, OrderLine
 
@@ -114,7 +113,7 @@ def webhook_channel(code: str) -> Channel | None:
             _channels.pop(code, None)
             return None
         kept = _channels[code] = (now + CHANNEL_SECONDS, found[0])
-    return copy.copy(kept[1])
+    return clone(kept[1])
 
 
 def webhook_channels_forget(**kwargs) -> None:

@@ -8,7 +8,6 @@ of movements written by inventory.services.stock_moves_apply.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import logging
 import os
@@ -35,6 +34,7 @@ from ims.roles import Role
 from ims.rows import (
     Statement,
     build,
+    clone,
     insert_statement,
     row_update,
     statements_run,
@@ -361,7 +361,7 @@ class _Processed:
         return self.row.pk is None
 
     def statement(self, outcome: str, order: ChannelOrder | None) -> Statement:
-        marked = copy.copy(self.row)
+        marked = clone(self.row)
         marked.attempts += 1
         marked.processed_at, marked.outcome, marked.error = self.now, outcome[:255], ""
         marked.order = order

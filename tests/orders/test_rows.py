@@ -11,6 +11,7 @@ import pytest
 from ims.rows import (
     Statement,
     build,
+    clone,
     insert_statement,
     row_update,
     rows_insert,
@@ -275,3 +276,18 @@ def test_writes_run_together_set_each_inserts_keys_in_row_order(world):
 def test_writes_run_refuses_a_read(world):
     with pytest.raises(ValueError, match="inserts and updates"):
         writes_run([Statement("SELECT 1", []), Statement("SELECT 2", [])])
+
+
+def test_clone_is_a_shallow_copy_with_its_own_state(world):
+    from channels.models import Channel
+
+    shop = Channel.objects.get(code="shop")
+    row = delivery(shop)
+    row.save()
+    twin = clone(row)
+    assert twin is not row and twin == row and twin.__dict__.keys() == row.__dict__.keys()
+    assert twin.channel is row.channel  # the related instance cached, as copy.copy keeps it
+    twin.order = ChannelOrder(pk=99, channel=shop)
+    twin._state.adding = True
+    assert row.order is None and not row._state.adding
+    assert (twin._state.db, twin.headers) == (row._state.db, row.headers)
