@@ -37,6 +37,8 @@ def _world() -> list[str]:
 
     category = Category.objects.get_or_create(name="bench-orders")[0]
     location = Location.objects.create(code="BENCH-WH", name="Bench warehouse", kind="warehouse")
+    # The bare loop's own rows of the same table (no channel sells from it).
+    reference = Location.objects.create(code="BENCH-REF", name="Bench reference", kind="warehouse")
     channel = Channel.objects.create(
         code="bench-shop", name="Bench shop", kind="shopify", sync_mode="push", currency="USD"
     )
@@ -53,9 +55,13 @@ def _world() -> list[str]:
         )
         for i in range(SKUS)
     )
-    # Enough for every order IMS takes and the bare loop's as many again: no backorders.
+    # Enough for every order IMS takes, and for the bare loop's: no backorders.
     stock_move(
-        moves=[StockMove(p.pk, location.pk, "", "available", ORDERS * 4) for p in products],
+        moves=[
+            StockMove(p.pk, place.pk, "", "available", ORDERS * 4)
+            for p in products
+            for place in (location, reference)
+        ],
         reason="receipt",
         ref="bench:stock",
     )
@@ -158,7 +164,8 @@ def _fire(port: int, deliveries) -> tuple[float, list[float], int]:
 
 def _bare_loop(count: int, level_ids: list[int]) -> tuple[float, list[float]]:
     """The reference: 16 connections each reserving one unit per transaction with a bare
-    SELECT … FOR UPDATE and UPDATE on the same level rows, no ORM, no HTTP."""
+    SELECT … FOR UPDATE and UPDATE on level rows of the same table (BENCH-REF's: as many,
+    as hot), no ORM, no HTTP."""
     import psycopg
     from django.db import connection
 
@@ -239,6 +246,13 @@ def orders_bench(args, *, table, timed) -> None:
 
     skus = _world()
     deliveries = _deliveries(skus)
+    level_ids = list(
+        StockLevel.objects.filter(location__code="BENCH-REF").values_list("pk", flat=True)
+    )
+    # The reference runs half before and half after IMS, so the machine's speed drifting
+    # during the run (seen here by a third within minutes) weighs on both alike.
+    half = (len(deliveries) - 50) // 2
+    before = _bare_loop(half, level_ids)
     port = _free_port()
     connection.close()
     server = _serve(port)
@@ -261,11 +275,13 @@ def orders_bench(args, *, table, timed) -> None:
     oversold = (
         levels.filter(available__lt=0).count() + OrderLine.objects.filter(backordered__gt=0).count()
     )
-    drift = len(ledger_drift())
+    # The bare loop changes its levels without movements, on purpose.
+    drift = len([d for d in ledger_drift() if d.location != "BENCH-REF"])
     received = ChannelOrder.objects.filter(channel__code="bench-shop").count()
     assert reserved_levels == reserved_lines, (reserved_levels, reserved_lines)
 
-    ref_seconds, ref_latencies = _bare_loop(orders, list(levels.values_list("pk", flat=True)))
+    after = _bare_loop(orders - half, level_ids)
+    ref_seconds, ref_latencies = before[0] + after[0], before[1] + after[1]
     ims_rate, ref_rate = orders / seconds, len(ref_latencies) / ref_seconds
     table(
         f"orders reserved through POST /webhooks/<code>/ (granian, {CLIENTS} clients on loopback; "
@@ -291,6 +307,8 @@ def orders_bench(args, *, table, timed) -> None:
         ("what", "orders", "per second", "p50 ms", "p99 ms", "of reference"),
     )
     print(
+        f"reference before IMS {len(before[1]) / before[0]:,.0f}/s, after "
+        f"{len(after[1]) / after[0]:,.0f}/s; "
         f"{received:,} orders stored (incl. 50 warm-up), {failures} failed requests, "
         f"{reserved_lines:,} units reserved = {reserved_levels:,} held in levels, "
         f"oversold lines/negative levels: {oversold}, ledger drift: {drift}"
