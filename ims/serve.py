@@ -9,8 +9,8 @@ Workers are processes, one per core by default: the webhook path is CPU-bound Py
 between short database round trips, so more processes than cores only queue on the CPU.
 When PostgreSQL runs on the same machine it needs about as much CPU per order as IMS, so the
 workers then get half the cores (at least one); on the 2-core benchmark machine one worker
-gave the same rate as two and a lower 99th percentile (its clients' connections are not
-split unevenly between processes). Each worker runs 8 threads, so some compute while others
+gave a lower 99th percentile than two (its clients' connections are not split unevenly
+between processes), two a higher rate (README, "Orders benchmark"). Each worker runs 8 threads, so some compute while others
 wait on PostgreSQL (row locks, commits). Database connections persist across requests (DATABASE_CONN_MAX_AGE, read by
 ims/settings.py), so a request does not pay for a new PostgreSQL connection. Override with
 IMS_WEB_BIND, WEB_CONCURRENCY, IMS_WEB_THREADS, DATABASE_CONN_MAX_AGE, IMS_WEB_LOG_LEVEL
