@@ -352,12 +352,13 @@ _PG_TYPES = {
     memoryview: "bytea",
     uuid.UUID: "uuid",
     Jsonb: "jsonb",
+    # Django's datetime columns are all timestamptz; a naive value is read in the session's
+    # time zone, as when psycopg binds it.
+    dt.datetime: "timestamptz",
 }
 
 
 def _pg_type(value) -> str:
-    if type(value) is dt.datetime:
-        return "timestamptz" if value.tzinfo else "timestamp"
     return _PG_TYPES.get(type(value), "unknown")
 
 

@@ -347,8 +347,8 @@ class _Processed:
     order's own writes) before the row itself changes, which happens only once it is written:
     a delivery whose processing fails is kept as it was received.
 
-    A row not stored yet is inserted so (skipping a delivery stored meanwhile: then `stored`
-    is False), a stored one updated."""
+    A row not stored yet is inserted so (skipping a delivery stored meanwhile: then the
+    written row keeps no primary key), a stored one updated."""
 
     FIELDS = ("processed_at", "outcome", "error", "order", "attempts")
 
@@ -369,10 +369,6 @@ class _Processed:
         if self.new:
             return insert_statement([marked], unique=("channel", "delivery_id"))
         return update_statement(marked, self.FIELDS)
-
-    @property
-    def stored(self) -> bool:
-        return self.written is not None and self.written.pk is not None
 
     def apply(self) -> None:
         for name in self.FIELDS:
@@ -604,10 +600,10 @@ def order_receive(
     waits for it, then finds it known); (2) the levels are locked — the order's row first,
     then levels by primary key, the lock order everywhere; (3) the lines, the order's
     status and location, the levels, the movements, the audit event, the customer
-    notification and the SLA clocks are written together, with the statements `also` gives
-    for the order (the webhook path's delivery marked processed): if an insert of those
-    skipped a conflict, nothing more is done and _Stored is raised (the caller's transaction
-    rolls back the order with it).
+    notification and the SLA clocks are written as one statement (writes_run), with the
+    statements `also` gives for the order (the webhook path's delivery marked processed):
+    if an insert of those skipped a conflict, nothing more is done and _Stored is raised
+    (the caller's transaction rolls back the order with it).
     """
     # No savepoint of its own: inside the delivery's transaction a failure undoes it all.
     with transaction.atomic(savepoint=False):

@@ -291,3 +291,14 @@ def test_clone_is_a_shallow_copy_with_its_own_state(world):
     twin._state.adding = True
     assert row.order is None and not row._state.adding
     assert (twin._state.db, twin.headers) == (row._state.db, row.headers)
+
+
+@pytest.mark.postgres
+def test_a_statement_prepared_with_a_naive_datetime_takes_an_aware_one_exactly(world):
+    """A naive datetime is read in the session's zone (UTC), as psycopg's binding has it; an
+    aware one later in the same prepared statement keeps its offset."""
+    aware = dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.timezone(dt.timedelta(hours=5)))
+    naive = dt.datetime(2026, 3, 28, 20, 30)  # the same moment, in UTC
+    same = "SELECT CAST(%s AS timestamptz) /* naive, then aware */"
+    assert statements_run([Statement(same, [naive])])[0] == [(aware,)]
+    assert statements_run([Statement(same, [aware])])[0] == [(aware,)]
