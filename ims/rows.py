@@ -237,11 +237,12 @@ PREPARED_MAX = 500
 
 
 class _Prepared:
-    """The statements prepared on one PostgreSQL session: (sql, parameter types) → name."""
+    """The statements prepared on one PostgreSQL session: (sql, its values' Python types) →
+    name."""
 
     def __init__(self, raw):
         self.raw = raw  # the psycopg connection (a new one is a new session)
-        self.names: dict[tuple[str, tuple[str, ...]], bytes] = {}
+        self.names: dict[tuple[str, tuple[type, ...]], bytes] = {}
         self.unsure = False  # a batch failed: which of its PREPAREs ran is not known
 
 
@@ -262,7 +263,7 @@ def _send_together(db, cursor, statements: Sequence[Statement]) -> list[Statemen
     # After a failed query, start afresh: which of its PREPAREs ran is not known.
     restart = kept.unsure
     known = {} if restart else kept.names
-    new: dict[tuple[str, tuple[str, ...]], bytes] = {}  # kept once the query is sent
+    new: dict[tuple[str, tuple[type, ...]], bytes] = {}  # kept once the query is sent
     parts: list[bytes] = [b"DEALLOCATE ALL"] if restart else []
     kinds: list[Statement | None] = [None] if restart else []
     with db.wrap_database_errors:  # a value psycopg refuses (a NUL in a text) as Django's error
@@ -318,19 +319,16 @@ def _numbered(sql: str) -> bytes:
 
 
 def _literal(value, adapted) -> bytes:
-    """A value as an SQL literal for EXECUTE, whose prepared parameter types (_pg_type) give
-    it its type: the common plain values written here, anything else (strings with quotes,
-    backslashes or NUL, JSON, bytes…) by psycopg's adapters (`adapted`), as its client-side
-    binding writes them."""
+    """A value other than an int or None (_send_together writes those inline) as an SQL
+    literal for EXECUTE, whose prepared parameter types (_pg_type) give it its type: the
+    common plain values written here, anything else (strings with quotes, backslashes or
+    NUL, JSON, bytes…) by psycopg's adapters (`adapted`), as its client-side binding writes
+    them."""
     kind = type(value)
-    if kind is int:
-        return b"%d" % value
     if kind is str:
         if "'" in value or "\\" in value or "\x00" in value:
             return adapted(value)
         return b"'" + value.encode() + b"'"
-    if value is None:
-        return b"NULL"
     if kind is bool:
         return b"true" if value else b"false"
     if kind is dt.datetime or kind is Decimal:

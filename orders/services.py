@@ -252,11 +252,16 @@ def _delivery_parse(
     return event, ""
 
 
+def _delivery_unsaved(delivery: WebhookDelivery) -> WebhookDelivery:
+    """The delivery as not stored yet: the id of an insert since rolled back is void."""
+    delivery.pk, delivery._state.adding = None, True
+    return delivery
+
+
 def _delivery_insert(delivery: WebhookDelivery) -> Statement:
     """The delivery's INSERT, skipping one stored before (the same channel and delivery id):
     then its primary key stays None."""
-    delivery.pk, delivery._state.adding = None, True  # a rolled-back insert's id is void
-    return insert_statement([delivery], unique=("channel", "delivery_id"))
+    return insert_statement([_delivery_unsaved(delivery)], unique=("channel", "delivery_id"))
 
 
 def _delivery_hold(delivery: WebhookDelivery, *, insert: bool) -> WebhookDelivery:
@@ -305,8 +310,7 @@ def _delivery_apply(
         try:
             with transaction.atomic():
                 if together and insert and event.kind == EventKind.ORDER:
-                    row = delivery
-                    row.pk, row._state.adding = None, True  # a rolled-back insert's id is void
+                    row = _delivery_unsaved(delivery)
                 else:
                     row = _delivery_hold(delivery, insert=insert)
                     if row.processed_at:
@@ -596,8 +600,8 @@ def order_receive(
     Returns (order, created); an order already known is returned untouched.
 
     Three round trips: (1) the lines' products, the channel's locations and its SLA policies
-    are read and the order's row inserted (ON CONFLICT DO NOTHING: a concurrent delivery of the same order
-    waits for it, then finds it known); (2) the levels are locked — the order's row first,
+    are read and the order's row inserted (ON CONFLICT DO NOTHING: a concurrent delivery of
+    the same order waits for it, then finds it known); (2) the levels are locked — the order's row first,
     then levels by primary key, the lock order everywhere; (3) the lines, the order's
     status and location, the levels, the movements, the audit event, the customer
     notification and the SLA clocks are written as one statement (writes_run), with the
