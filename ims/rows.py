@@ -200,29 +200,33 @@ def _keys_set(db, objs: Sequence[Model], keys: Sequence) -> None:
             obj._state.db = db.alias
 
 
-def writes_run(statements: Sequence[Statement]) -> None:
+def writes_run(statements: Sequence[Statement]) -> list[list]:
     """Run INSERT … RETURNING pk and UPDATE statements (as insert_statement and
-    update_statement make them) that do not read one another's writes, and set the keys
-    returned on `objs`, as statements_run does.
+    update_statement make them, or an UPDATE … RETURNING pk) that do not read one another's
+    writes, and set the keys returned on `objs`, as statements_run does. Returns each
+    statement's returned keys, in key order ([] for one that returns none).
 
     On PostgreSQL they go as one statement, each of them a data-modifying WITH query: the
     server parses, plans, starts and ends one statement instead of one per write, and one
-    result row comes back (each INSERT's keys as an array, in key order, which is the rows'
-    order: keys come from a sequence). As in any one statement, each sees the database as it
-    was before them all, hence the rule above. Elsewhere they run one after the other.
+    result row comes back (each statement's keys as an array, in key order, which for an
+    INSERT is the rows' order: keys come from a sequence). As in any one statement, each
+    sees the database as it was before them all, hence the rule above. Elsewhere they run
+    one after the other.
     """
     for s in statements:
         if not s.sql.startswith(("INSERT ", "UPDATE ", "WITH ")):
             raise ValueError(f"writes_run takes inserts and updates, not {s.sql[:40]!r}")
     db = _db()
     if len(statements) < 2 or not _together(db):
-        statements_run(statements)
-        return
-    inserts = [s for s in statements if s.returns_rows]
+        results = statements_run(statements)
+        return [sorted(row[0] for row in rows) for rows in results]
+    returning = [s for s in statements if s.returns_rows]
     sql = _writes_sql(tuple(s.sql for s in statements), tuple(s.returns_rows for s in statements))
     (row,) = statements_run([Statement(sql, [p for s in statements for p in s.params])])[0]
-    for s, keys in zip(inserts, row[: len(inserts)], strict=True):
-        _keys_set(db, s.objs, keys)
+    keys = dict(zip(map(id, returning), row[: len(returning)], strict=True))
+    for s in returning:
+        _keys_set(db, s.objs, keys[id(s)])
+    return [keys.get(id(s), []) for s in statements]
 
 
 @lru_cache(maxsize=512)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -382,6 +382,90 @@ def stock_moves_statements(
             setattr(level, state, value)
         level.updated_at = now
         changed.append(level)
+    statements, movements = _movements_statements(
+        moves=moves, reason=reason, ref=ref, actor=actor, now=now, note=note, queue=queue_pushes
+    )
+    return [_levels_update(changed, now), *statements], movements
+
+
+def stock_moves_guarded(
+    *,
+    moves: Sequence[StockMove],
+    level_ids: Mapping[Pair, int],
+    reason: str,
+    ref: str,
+    actor=None,
+    now: dt.datetime,
+    note: str = "",
+    queue_pushes: bool = False,
+) -> tuple[list[Statement], Statement | None]:
+    """stock_moves_statements for levels read but not locked (their ids in `level_ids`):
+    each level changes by what the moves add and take, in the database, and only if none of
+    its states goes below zero then. Returns the statements and, among them, the levels'
+    UPDATE (None when no move has a quantity): it returns the ids of the levels it changed.
+    If that is fewer than it was given, a level no longer held enough and the caller must
+    roll back (the other statements ran).
+
+    The UPDATE locks its rows in primary-key order first (on PostgreSQL), as
+    stock_levels_lock does, so it never deadlocks with another stock change. A caller that
+    decided on levels it read without a lock sends this with its other writes: the rows stay
+    locked only from that statement to the commit."""
+    moves = [m for m in moves if m.quantity]
+    if any(m.quantity < 0 for m in moves):
+        raise ValueError("a movement's quantity is positive")
+    if not moves:
+        return [], None
+    deltas: dict[int, dict[str, int]] = {}
+    for move in moves:
+        states = deltas.setdefault(level_ids[move.pair], dict.fromkeys(STATES, 0))
+        if move.from_state:
+            states[move.from_state] -= move.quantity
+        if move.to_state:
+            states[move.to_state] += move.quantity
+    update = Statement(
+        _levels_guarded_sql(len(deltas), connection.vendor),
+        [
+            *(v for pk, states in sorted(deltas.items()) for v in (pk, *states.values())),
+            StockLevel._meta.get_field("updated_at").get_db_prep_save(now, connection),
+        ],
+    )
+    statements, _ = _movements_statements(
+        moves=moves, reason=reason, ref=ref, actor=actor, now=now, note=note, queue=queue_pushes
+    )
+    return [update, *statements], update
+
+
+@cache
+def _levels_guarded_sql(rows: int, vendor: str) -> str:
+    quote = connection.ops.quote_name
+    table = quote(StockLevel._meta.db_table)
+    pk = quote("id")
+    row = "(" + ", ".join(["%s"] * len(_LEVEL_COLUMNS)) + ")"
+    values = (
+        f"v ({', '.join(quote(c) for c in _LEVEL_COLUMNS)}) AS (VALUES {', '.join([row] * rows)})"
+    )
+    # Locked in key order by the CTE (a LockRows over the sort), before the UPDATE joins them.
+    locked = (
+        f", l AS (SELECT {pk} FROM {table} WHERE {pk} IN (SELECT {pk} FROM v) "
+        f"ORDER BY {pk} FOR UPDATE)"
+        if vendor == "postgresql"
+        else ""
+    )
+    join = f" AND {table}.{pk} IN (SELECT {pk} FROM l)" if locked else ""
+    return (
+        f"WITH {values}{locked} UPDATE {table} SET "
+        + ", ".join(f"{quote(s)} = {table}.{quote(s)} + v.{quote(s)}" for s in STATES)
+        + f", {quote('updated_at')} = %s FROM v WHERE {table}.{pk} = v.{pk}{join} AND "
+        + " AND ".join(f"{table}.{quote(s)} + v.{quote(s)} >= 0" for s in STATES)
+        + f" RETURNING {table}.{pk}"
+    )
+
+
+def _movements_statements(
+    *, moves: Sequence[StockMove], reason: str, ref: str, actor, now, note: str, queue: bool
+) -> tuple[list[Statement], list[Movement]]:
+    """The movements' INSERT and, with `queue`, the INSERT that queues the channels' ATP
+    pushes; after commit the sync engine hears of the products (stock_changed_on_commit)."""
     person = actor if actor is not None and actor.is_authenticated else None
     movements = [
         build(
@@ -400,12 +484,12 @@ def stock_moves_statements(
         for m in moves
     ]
     product_ids = {m.product_id for m in moves}
-    statements = [_levels_update(changed, now), insert_statement(movements)]
-    if queue_pushes:
+    statements = [insert_statement(movements)]
+    if queue:
         from channels.services import stock_changed_statement
 
         statements.append(stock_changed_statement(product_ids=product_ids, now=now))
-    stock_changed_on_commit(product_ids=product_ids, queued=queue_pushes)
+    stock_changed_on_commit(product_ids=product_ids, queued=queue)
     return statements, movements
 
 

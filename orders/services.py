@@ -47,6 +47,7 @@ from inventory.services import (
     StockMove,
     stock_levels_lock,
     stock_moves_apply,
+    stock_moves_guarded,
     stock_moves_statements,
 )
 from orders.errors import InvalidLines, OrderError, OrderNotFound
@@ -291,6 +292,7 @@ def _delivery_apply(
     now,
     insert: bool,
     together: bool = True,
+    optimistic: bool = True,
 ) -> tuple[WebhookDelivery, bool]:
     """Apply a delivery's event at most once: (its row, whether it was processed already).
 
@@ -305,6 +307,10 @@ def _delivery_apply(
     was stored already, or the order is known, that transaction rolls back and the delivery
     is applied again as any other event is: its row inserted or, if stored, locked first.
     Either way the delivery's row and what it changed commit together or not at all.
+
+    A new order is first reserved on levels read without a lock (order_receive's
+    `optimistic`); if one of them no longer covers it when written, the transaction rolls
+    back and the delivery is applied again with the levels locked first.
     """
     if event is not None:
         try:
@@ -317,13 +323,13 @@ def _delivery_apply(
                         return row, True
                 done = _Processed(row, now)
                 outcome, order = order_event_apply(
-                    channel=channel, event=event, now=now, processed=done
+                    channel=channel, event=event, now=now, processed=done, optimistic=optimistic
                 )
                 if not done.written:
                     statements_run([done.statement(outcome, order)])
                 done.apply()
                 return row, False
-        except _Stored:
+        except (_Stored, _Raced) as retry:
             return _delivery_apply(
                 delivery=delivery,
                 channel=channel,
@@ -331,7 +337,8 @@ def _delivery_apply(
                 problem=problem,
                 now=now,
                 insert=insert,
-                together=False,
+                together=together and isinstance(retry, _Raced),
+                optimistic=False,
             )
         except Exception as exc:  # kept on the delivery, replayed from the inbox
             log.exception("webhook delivery %s of %s failed", delivery.delivery_id, channel.code)
@@ -406,12 +413,15 @@ def order_event_apply(
     event: Event,
     now,
     processed: _Processed | None = None,
+    optimistic: bool = False,
 ) -> tuple[str, ChannelOrder | None]:
     """Do what a provider event means; returns (outcome, order).
 
     A new order writes its delivery marked `processed` with its own rows (a round trip
     fewer); otherwise the caller writes it. A delivery not stored yet goes only with a new
-    order's rows: for a known order, or if it was stored meanwhile, _Stored is raised."""
+    order's rows: for a known order, or if it was stored meanwhile, _Stored is raised.
+    `optimistic`: a new order is reserved as order_receive's `optimistic` says (the caller
+    retries on _Raced)."""
     if processed is not None and processed.new and event.kind != EventKind.ORDER:
         raise ValueError("only an order event inserts its delivery with its own rows")
     if event.kind == EventKind.IGNORE:
@@ -431,6 +441,7 @@ def order_event_apply(
             incoming=event.order,
             now=now,
             also=(lambda o: [processed.statement(received(o), o)]) if processed else None,
+            optimistic=optimistic,
         )
         if created:
             return received(order), order
@@ -487,22 +498,29 @@ class Intake:
 
     product_ids: list[int | None]  # per line, None for a name IMS does not know
     location_ids: list[int]  # the channel's, in preference order
+    # (product, location) → (level id, available) at the channel's locations, as read (not
+    # locked), for every product the lines may name; only when asked for.
+    levels: dict[tuple[int, int], tuple[int, int]]
 
 
-def _intake_statement(channel: Channel, lines: Sequence[LineIn]) -> Statement:
-    """The channel's locations and the aliases and SKUs the lines name: one SELECT (a UNION
-    ALL of plain selects) of (kind, scope, value, id, position) rows."""
+def _intake_statement(
+    channel: Channel, lines: Sequence[LineIn], *, levels: bool = False
+) -> Statement:
+    """The channel's locations and the aliases and SKUs the lines name, and with `levels`
+    the stock levels of the products these may be at those locations: one SELECT (a UNION
+    ALL of plain selects) of (kind, scope, value, id, position, product, location) rows."""
     names = sorted({n for line in lines for n in (line.sku, line.item_id) if n})
     skus = sorted({line.sku for line in lines if line.sku})
-    params: list = [channel.pk]
-    if names:
-        params += [channel.code, *names]
-    params += skus
-    return Statement(_intake_sql(len(names), len(skus), connection.vendor), params)
+    named = [channel.code, *names] if names else []
+    params: list = [channel.pk, *named, *skus]
+    levels = levels and bool(names or skus)
+    if levels:
+        params += [channel.pk, *named, *skus]
+    return Statement(_intake_sql(len(names), len(skus), levels, connection.vendor), params)
 
 
 @cache
-def _intake_sql(names: int, skus: int, vendor: str) -> str:
+def _intake_sql(names: int, skus: int, levels: bool, vendor: str) -> str:
     quote = connection.ops.quote_name
 
     def table(model) -> str:
@@ -511,20 +529,28 @@ def _intake_sql(names: int, skus: int, vendor: str) -> str:
     def marks(count: int) -> str:
         return ", ".join(["%s"] * count)
 
-    parts = [
-        f"SELECT 0, '', '', {quote('location_id')}, {quote('position')} "
-        f"FROM {table(ChannelLocation)} WHERE {quote('channel_id')} = %s"
-    ]
+    located = f"FROM {table(ChannelLocation)} WHERE {quote('channel_id')} = %s"
+    aliased = (
+        f"FROM {table(ProductAlias)} WHERE {quote('scope')} IN (%s, '') "
+        f"AND {quote('value')} IN ({marks(names)})"
+    )
+    sku_of = f"FROM {table(Product)} WHERE {quote('sku')} IN ({marks(skus)})"
+    parts = [f"SELECT 0, '', '', {quote('location_id')}, {quote('position')}, 0, 0 {located}"]
     if names:
         parts.append(
-            f"SELECT 1, {quote('scope')}, {quote('value')}, {quote('product_id')}, 0 "
-            f"FROM {table(ProductAlias)} WHERE {quote('scope')} IN (%s, '') "
-            f"AND {quote('value')} IN ({marks(names)})"
+            f"SELECT 1, {quote('scope')}, {quote('value')}, {quote('product_id')}, 0, 0, 0 "
+            + aliased
         )
     if skus:
+        parts.append(f"SELECT 2, '', {quote('sku')}, {quote('id')}, 0, 0, 0 {sku_of}")
+    if levels:
+        products = [f"SELECT {quote('product_id')} {aliased}"] if names else []
+        products += [f"SELECT {quote('id')} {sku_of}"] if skus else []
         parts.append(
-            f"SELECT 2, '', {quote('sku')}, {quote('id')}, 0 FROM {table(Product)} "
-            f"WHERE {quote('sku')} IN ({marks(skus)})"
+            f"SELECT 3, '', '', {quote('id')}, {quote('available')}, {quote('product_id')}, "
+            f"{quote('location_id')} FROM {table(StockLevel)} "
+            f"WHERE {quote('location_id')} IN (SELECT {quote('location_id')} {located}) "
+            f"AND {quote('product_id')} IN ({' UNION '.join(products)})"
         )
     return " UNION ALL ".join(parts)
 
@@ -534,13 +560,16 @@ def _intake(channel: Channel, lines: Sequence[LineIn], rows: Sequence[tuple]) ->
     locations: list[tuple[int, int]] = []
     aliases: dict[tuple[str, str], int] = {}
     by_sku: dict[str, int] = {}
-    for kind, scope, value, pk, position in rows:
+    levels: dict[tuple[int, int], tuple[int, int]] = {}
+    for kind, scope, value, pk, position, product_id, location_id in rows:
         if kind == 0:
             locations.append((position, pk))
         elif kind == 1:
             aliases[(scope, value)] = pk
-        else:
+        elif kind == 2:
             by_sku[value] = pk
+        else:
+            levels[(product_id, location_id)] = (pk, position)
     found = []
     for line in lines:
         pid = None
@@ -549,7 +578,7 @@ def _intake(channel: Channel, lines: Sequence[LineIn], rows: Sequence[tuple]) ->
                 if name and pid is None:
                     pid = aliases.get((scope, name))
         found.append(pid or by_sku.get(line.sku))
-    return Intake(found, [pk for _, pk in sorted(locations)])
+    return Intake(found, [pk for _, pk in sorted(locations)], levels)
 
 
 def products_for_lines(channel: Channel, lines: Sequence[LineIn]) -> list[int | None]:
@@ -560,10 +589,13 @@ def products_for_lines(channel: Channel, lines: Sequence[LineIn]) -> list[int | 
 
 
 def fulfilment_location(
-    wanted: Sequence[tuple[int | None, int]], location_ids: Sequence[int], levels
+    wanted: Sequence[tuple[int | None, int]],
+    location_ids: Sequence[int],
+    available: Mapping[tuple[int, int], int],
 ) -> tuple[int | None, list[int]]:
     """PRODUCT.md "Fulfilment location": the channel location that fully covers the most
-    lines (ties to the earlier in its list); returns it and the indexes of lines it covers."""
+    lines (ties to the earlier in its list); returns it and the indexes of lines it covers.
+    `available`: units by (product, location); a pair it lacks has none."""
     best: tuple[int | None, list[int]] = (location_ids[0] if location_ids else None, [])
     for location_id in location_ids:
         left: dict[int, int] = {}
@@ -571,7 +603,7 @@ def fulfilment_location(
         for index, (product_id, quantity) in enumerate(wanted):
             if product_id is None:
                 continue
-            have = left.get(product_id, levels[(product_id, location_id)].available)
+            have = left.get(product_id, available.get((product_id, location_id), 0))
             if have >= quantity:
                 covered.append(index)
                 have -= quantity
@@ -585,6 +617,11 @@ def _hold_until(now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(hours=settings.IMS_UNCONFIRMED_HOLD_HOURS)
 
 
+class _Raced(Exception):
+    """A level an order was reserved on without a lock no longer held enough when written:
+    the transaction rolls back and the order is received again, its levels locked first."""
+
+
 def order_receive(
     *,
     channel: Channel,
@@ -593,6 +630,7 @@ def order_receive(
     cancelled: bool = False,
     actor=None,
     also: Callable[[ChannelOrder], list[Statement]] | None = None,
+    optimistic: bool = False,
 ) -> tuple[ChannelOrder, bool]:
     """Record a new order and reserve its lines at once (each fully or not at all, at the one
     fulfilment location); lines it cannot reserve wait as backorders and raise an oversell.
@@ -601,15 +639,25 @@ def order_receive(
 
     Three round trips: (1) the lines' products, the channel's locations and its SLA policies
     are read and the order's row inserted (ON CONFLICT DO NOTHING: a concurrent delivery of
-    the same order waits for it, then finds it known); (2) the levels are locked — the order's row first,
-    then levels by primary key, the lock order everywhere; (3) the lines, the order's
-    status and location, the levels, the movements, the audit event, the customer
+    the same order waits for it, then finds it known); (2) the levels are locked — the order's
+    row first, then levels by primary key, the lock order everywhere; (3) the lines, the
+    order's status and location, the levels, the movements, the audit event, the customer
     notification and the SLA clocks are written as one statement (writes_run), with the
     statements `also` gives for the order (the webhook path's delivery marked processed):
     if an insert of those skipped a conflict, nothing more is done and _Stored is raised
     (the caller's transaction rolls back the order with it).
+
+    `optimistic` (for a caller that retries on _Raced): the levels are read in (1), without
+    a lock, and if one location covers every line there, (2) is skipped. The levels then
+    change in (3), by the units reserved and only if none goes below zero, locked in key
+    order by that statement (stock_moves_guarded): they stay locked from (3) to the commit,
+    not while this decides and builds the writes. If a level no longer covers its lines,
+    _Raced is raised (the caller's transaction rolls back) and the caller receives the order
+    again without `optimistic`: nothing is reserved that is not there, and a line is held
+    as a backorder only on levels read under a lock.
     """
     # No savepoint of its own: inside the delivery's transaction a failure undoes it all.
+    optimistic = optimistic and not cancelled
     with transaction.atomic(savepoint=False):
         order = build(
             ChannelOrder,
@@ -631,7 +679,7 @@ def order_receive(
             cancel_reason="cancelled before IMS saw it" if cancelled else "",
             completed_at=now if cancelled else None,
         )
-        reads = [_intake_statement(channel, incoming.lines)]
+        reads = [_intake_statement(channel, incoming.lines, levels=optimistic)]
         if not cancelled:
             reads += order_reserved_reads(channel_id=channel.pk)
         rows, _, *sla_rows = statements_run(
@@ -644,13 +692,19 @@ def order_receive(
         wanted = [
             (pid, line.quantity) for pid, line in zip(product_ids, incoming.lines, strict=True)
         ]
-        levels = {}
         location_id, covered = (location_ids[0] if location_ids else None), []
-        if not cancelled:
+        levels, guard = {}, None
+        if optimistic:
+            seen = {pair: units for pair, (_, units) in intake.levels.items()}
+            location_id, covered = fulfilment_location(wanted, location_ids, seen)
+            optimistic = len(covered) == len(wanted)
+        if not cancelled and not optimistic:
             levels = stock_levels_lock(
                 pairs=[(pid, loc) for pid in set(product_ids) if pid for loc in location_ids]
             )
-            location_id, covered = fulfilment_location(wanted, location_ids, levels)
+            location_id, covered = fulfilment_location(
+                wanted, location_ids, {pair: level.available for pair, level in levels.items()}
+            )
         covered = set(covered)
         lines = [
             build(
@@ -670,19 +724,23 @@ def order_receive(
             for position, (pid, line) in enumerate(zip(product_ids, incoming.lines, strict=True))
         ]
         order.status, order.location_id = order_status(lines), location_id
-        stock_writes, _ = stock_moves_statements(
-            moves=[
-                StockMove(line.product_id, location_id, AVAILABLE, RESERVED, line.quantity)
-                for line in lines
-                if line.reserved
-            ],
-            levels=levels,
-            reason=MovementReason.ORDER,
-            ref=f"order:{order.pk}",
-            actor=actor,
-            now=now,
-            queue_pushes=True,
-        )
+        moves = [
+            StockMove(line.product_id, location_id, AVAILABLE, RESERVED, line.quantity)
+            for line in lines
+            if line.reserved
+        ]
+        changes = dict(reason=MovementReason.ORDER, ref=f"order:{order.pk}", actor=actor, now=now)
+        if optimistic:
+            stock_writes, guard = stock_moves_guarded(
+                moves=moves,
+                level_ids={pair: level_id for pair, (level_id, _) in intake.levels.items()},
+                queue_pushes=True,
+                **changes,
+            )
+        else:
+            stock_writes, _ = stock_moves_statements(
+                moves=moves, levels=levels, queue_pushes=True, **changes
+            )
         audit = Change(
             "order_receive",
             order,
@@ -704,7 +762,12 @@ def order_receive(
             # The SLA seam's "reserved" event, batched: the order's clocks start.
             writes += order_reserved_writes(order=order, at=now, rows=sla_rows)
         extra = also(order) if also is not None else []
-        writes_run(writes + extra)
+        writes += extra
+        written = writes_run(writes)
+        if guard is not None:
+            changed = next(keys for s, keys in zip(writes, written, strict=True) if s is guard)
+            if len(changed) < len({move.pair for move in moves}):
+                raise _Raced
         if any(s.objs and s.objs[0].pk is None for s in extra):
             raise _Stored
         if cancelled:

@@ -249,7 +249,7 @@ def test_a_datetime_is_stored_as_the_orm_stores_it_whatever_its_zone(world):
 def test_writes_run_together_set_each_inserts_keys_in_row_order(world):
     """Inserts and updates that do not read one another's writes run as one statement on
     PostgreSQL (one after the other elsewhere); each insert's rows get their keys, and a row
-    skipped for a unique conflict keeps none."""
+    skipped for a unique conflict keeps none. Each statement's returned keys come back."""
     from channels.models import Channel
 
     shop = Channel.objects.get(code="shop")
@@ -257,13 +257,14 @@ def test_writes_run_together_set_each_inserts_keys_in_row_order(world):
     fresh = [delivery(shop, f"d-{n}") for n in range(3)]
     again = delivery(shop, "stored")
     shop.name = "Renamed with them"
-    writes_run(
+    returned = writes_run(
         [
             insert_statement(fresh),
             update_statement(shop, ["name"]),
             insert_statement([again], unique=("channel", "delivery_id")),
         ]
     )
+    assert returned == [[d.pk for d in fresh], [], []]
     assert [WebhookDelivery.objects.get(pk=d.pk).delivery_id for d in fresh] == [
         "d-0",
         "d-1",
