@@ -59,3 +59,16 @@ def test_workers_leave_half_the_cores_to_a_database_on_the_same_machine():
     assert database_is_local("postgresql:///ims")  # the local socket
     assert not database_is_local("postgres://ims@db.internal:5432/ims")
     assert not database_is_local("sqlite:///db.sqlite3")
+
+
+def test_a_worker_freezes_what_it_loaded_at_start_out_of_the_collectors_sight():
+    """The modules, classes and functions a worker imports live as long as it does: a full
+    garbage collection walking them all paused every request in flight (ims/wsgi.py)."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import gc, ims.wsgi; print(gc.get_freeze_count())"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(loaded.stdout) > 20_000
