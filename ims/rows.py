@@ -329,9 +329,9 @@ def _literal(value, adapted) -> bytes:
     NUL, JSON, bytes…) by psycopg's adapters (`adapted`), as its client-side binding writes
     them."""
     kind = type(value)
-    if kind is str:
+    if kind is str or isinstance(value, str):  # a model's choices are str subclasses
         if "'" in value or "\\" in value or "\x00" in value:
-            return adapted(value)
+            return adapted(str(value))
         return b"'" + value.encode() + b"'"
     if kind is bool:
         return b"true" if value else b"false"
