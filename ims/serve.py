@@ -8,13 +8,15 @@ cut the 99th-percentile latency (README, "Serving").
 Workers are processes, one per core by default: the webhook path is CPU-bound Python
 between short database round trips, so more processes than cores only queue on the CPU.
 When PostgreSQL runs on the same machine it needs about as much CPU per order as IMS, so the
-workers then get half the cores (at least one); on the 2-core benchmark machine one worker
-gave a lower 99th percentile than two (its clients' connections are not split unevenly
-between processes), two a higher rate (README, "Orders benchmark"). Each worker runs 8 threads, so some compute while others
-wait on PostgreSQL (row locks, commits). Database connections persist across requests (DATABASE_CONN_MAX_AGE, read by
-ims/settings.py), so a request does not pay for a new PostgreSQL connection. Override with
-IMS_WEB_BIND, WEB_CONCURRENCY, IMS_WEB_THREADS, DATABASE_CONN_MAX_AGE, IMS_WEB_LOG_LEVEL
-and IMS_WEB_ACCESS_LOG=1.
+workers then get half the cores (at least one). On the 2-core benchmark machine one worker
+gave a lower 99th percentile than two (keep-alive connections stay with the process that
+accepted them, and the two rarely get 8 each), two a higher rate (README, "Orders
+benchmark"). Each worker runs 6 threads, so some compute while others wait on PostgreSQL
+(row locks, commits); 8 or 12 gave a higher 99th percentile there (more requests contend
+for the one interpreter lock at once), 4 a lower rate. Database connections persist across
+requests (DATABASE_CONN_MAX_AGE, read by ims/settings.py), so a request does not pay for a
+new PostgreSQL connection. Override with IMS_WEB_BIND, WEB_CONCURRENCY, IMS_WEB_THREADS,
+DATABASE_CONN_MAX_AGE, IMS_WEB_LOG_LEVEL and IMS_WEB_ACCESS_LOG=1.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def main() -> None:
                 else cores
             )
         ),
-        blocking_threads=int(os.environ.get("IMS_WEB_THREADS", "8")),
+        blocking_threads=int(os.environ.get("IMS_WEB_THREADS", "6")),
         backlog=2048,
         respawn_failed_workers=True,
         log_level=LogLevels(os.environ.get("IMS_WEB_LOG_LEVEL", "warning")),
