@@ -2,8 +2,9 @@
 cancellation, backorders, reservation expiry and customer returns.
 
 Lock order, everywhere: an order's row, then stock levels (by primary key, through
-inventory.services.stock_levels_lock), then a channel's row. Every stock change is a set
-of movements written by inventory.services.stock_moves_apply.
+inventory.services.stock_levels_lock, or stock_moves_guarded for a new order reserved on
+levels read without a lock), then a channel's row. Every stock change is a set of movements
+written by inventory.services.stock_moves_apply (or the statements it is made of).
 """
 
 from __future__ import annotations
