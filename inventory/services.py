@@ -333,6 +333,13 @@ def stock_moves_apply(
     return movements
 
 
+def _moving(moves: Sequence[StockMove]) -> list[StockMove]:
+    """The moves that move something (a quantity of 0 is dropped; below 0 is refused)."""
+    if any(m.quantity < 0 for m in moves):
+        raise ValueError("a movement's quantity is positive")
+    return [m for m in moves if m.quantity]
+
+
 def stock_moves_statements(
     *,
     moves: Sequence[StockMove],
@@ -353,9 +360,7 @@ def stock_moves_statements(
     `queue_pushes`: the channels' ATP pushes are queued by a third statement, in the
     transaction, instead of after commit (one round trip and commit fewer). Only for a
     transaction that queues pushes once (channels.services.stock_changed_statement)."""
-    moves = [m for m in moves if m.quantity]
-    if any(m.quantity < 0 for m in moves):
-        raise ValueError("a movement's quantity is positive")
+    moves = _moving(moves)
     after: dict[Pair, dict[str, int]] = {}
     for move in moves:
         level = levels[move.pair]
@@ -410,9 +415,7 @@ def stock_moves_guarded(
     stock_levels_lock does, so it never deadlocks with another stock change. A caller that
     decided on levels it read without a lock sends this with its other writes: the rows stay
     locked only from that statement to the commit."""
-    moves = [m for m in moves if m.quantity]
-    if any(m.quantity < 0 for m in moves):
-        raise ValueError("a movement's quantity is positive")
+    moves = _moving(moves)
     if not moves:
         return [], None
     deltas: dict[int, dict[str, int]] = {}
