@@ -247,6 +247,11 @@ def orders_bench(args, *, table, timed) -> None:
     from inventory.services import ledger_drift
     from orders.models import ChannelOrder, OrderLine
 
+    if ORDERS < WARMUP + 100:
+        print(
+            f"\norders: IMS_BENCH_ORDERS={ORDERS} leaves too few after the {WARMUP}-order warm-up"
+        )
+        return
     skus = _world()
     deliveries = _deliveries(skus)
     level_ids = list(
