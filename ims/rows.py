@@ -220,13 +220,13 @@ def writes_run(statements: Sequence[Statement]) -> list[list]:
     if len(statements) < 2 or not _together(db):
         results = statements_run(statements)
         return [sorted(row[0] for row in rows) for rows in results]
-    returning = [s for s in statements if s.returns_rows]
     sql = _writes_sql(tuple(s.sql for s in statements), tuple(s.returns_rows for s in statements))
     (row,) = statements_run([Statement(sql, [p for s in statements for p in s.params])])[0]
-    keys = dict(zip(map(id, returning), row[: len(returning)], strict=True))
-    for s in returning:
-        _keys_set(db, s.objs, keys[id(s)])
-    return [keys.get(id(s), []) for s in statements]
+    arrays = iter(row)  # one per statement that returns keys, in order
+    returned = [next(arrays) if s.returns_rows else [] for s in statements]
+    for s, keys in zip(statements, returned, strict=True):
+        _keys_set(db, s.objs, keys)
+    return returned
 
 
 @lru_cache(maxsize=512)
