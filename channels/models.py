@@ -4,8 +4,10 @@ import math
 import re
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Replace, Upper
 
 from catalog.models import MONEY, Product
 from inventory.models import Location
@@ -36,6 +38,20 @@ SYNC_MODE_RANK = {SyncMode.READ_ONLY: 0, SyncMode.DRY_RUN: 1, SyncMode.PUSH: 2}
 class ChannelStatus(models.TextChoices):
     ACTIVE = "active"
     PAUSED = "paused"
+
+
+def secrets_name(code: str) -> str:
+    """The part of a channel's secret names its code gives: `shop-a` and `shop_a` → SHOP_A."""
+    return re.sub(r"[^A-Z0-9]", "_", code.upper())
+
+
+# The same name in SQL, for a code (letters, digits, '-', '_'): upper case, '-' as '_'.
+SECRETS_NAME_SQL = Replace(Upper("code"), Value("-"), Value("_"))
+
+
+def secrets_clash(code: str, other: str) -> str:
+    """Why `code` cannot be a channel next to `other`: both would read the same secrets."""
+    return f"'{code}' would read the same secrets (IMS_CHANNEL_{secrets_name(code)}_…) as {other}"
 
 
 class Channel(models.Model):
@@ -75,6 +91,8 @@ class Channel(models.Model):
                 condition=Q(buffer_pct__isnull=True) | Q(buffer_units=0),
                 name="channel_one_kind_of_buffer",
             ),
+            # Two codes, one set of credentials: the second channel would call as the first.
+            models.UniqueConstraint(SECRETS_NAME_SQL, name="channel_secrets_name_unique"),
         ]
 
     def __str__(self) -> str:
@@ -99,7 +117,31 @@ class Channel(models.Model):
     @property
     def env_prefix(self) -> str:
         """Where this channel's secrets live: IMS_CHANNEL_<CODE>_<SECRET>."""
-        return "IMS_CHANNEL_" + re.sub(r"[^A-Z0-9]", "_", self.code.upper()) + "_"
+        return "IMS_CHANNEL_" + secrets_name(self.code) + "_"
+
+    def secrets_owner(self) -> "Channel | None":
+        """Another channel whose code reads the same secrets as this one's, if any."""
+        name = secrets_name(self.code)
+        return (
+            Channel.objects.alias(secrets=SECRETS_NAME_SQL)
+            .filter(secrets=name)
+            .exclude(pk=self.pk)
+            .first()
+        )
+
+    def validate_constraints(self, exclude=None):
+        """The form's error names the channel that already reads these secrets."""
+        errors = {}
+        exclude = set(exclude or ())
+        if "code" not in exclude and self.code and (owner := self.secrets_owner()):
+            errors["code"] = [secrets_clash(self.code, f"channel '{owner.code}'")]
+            exclude.add("code")
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
 
 
 class ChannelLocation(models.Model):

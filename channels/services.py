@@ -23,6 +23,8 @@ from channels.models import (
     ChannelLocation,
     ChannelStatus,
     SyncMode,
+    secrets_clash,
+    secrets_name,
 )
 from ims.csvio import CsvSource, IngestResult, Row, parse_int, split_list
 from ims.errors import FileRejected
@@ -75,15 +77,25 @@ def channels_ingest(*, path, label: str | None = None, actor=None) -> IngestResu
     source = CsvSource(path, required=CHANNELS_COLUMNS, optional=CHANNELS_OPTIONAL, label=label)
     result = IngestResult()
     locations = dict(Location.objects.values_list("code", "id"))
+    # Codes by the secrets they read (IMS_CHANNEL_<NAME>_…): one channel per name.
+    stored = {secrets_name(c): c for c in Channel.objects.values_list("code", flat=True)}
     seen: dict[str, int] = {}
+    seen_secrets: dict[str, tuple[str, int]] = {}
     parsed = []
     for line, values in source:
         row = Row(source, line, values)
         code = row.parse("code", _code)
+        name = secrets_name(code) if code else ""
         if code in seen:
             row.fail("code", f"duplicate of line {seen[code]}")
+        elif name in seen_secrets:
+            other, other_line = seen_secrets[name]
+            row.fail("code", secrets_clash(code, f"'{other}' on line {other_line}"))
+        elif stored.get(name, code) != code:
+            row.fail("code", secrets_clash(code, f"channel '{stored[name]}'"))
         elif code:
             seen[code] = line
+            seen_secrets[name] = (code, line)
         fields = {
             "name": row.required("name"),
             "kind": row.parse("kind", _choice(ChannelKind)),
