@@ -49,7 +49,8 @@ class AuditEvent(models.Model):
     """One recorded change: who did what to which object, when, before/after, why, from where.
 
     Append-only: the application refuses to change or delete a row, and on
-    PostgreSQL a database trigger refuses UPDATE and DELETE."""
+    PostgreSQL database triggers refuse UPDATE, DELETE and TRUNCATE (see `manage.py db_roles`
+    for the roles that keep the application from switching them off)."""
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(

@@ -1,0 +1,151 @@
+"""On PostgreSQL the application runs as a role that owns nothing: it can add to the audit trail
+and read it, never change, delete, truncate it or switch its trigger off. `manage.py db_roles`
+makes that role and the owner that runs the migrations."""
+
+import uuid
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+REFUSED = psycopg.errors.InsufficientPrivilege
+
+
+@pytest.fixture
+def roles(monkeypatch):
+    """Unique owner and application roles (roles are the cluster's), with passwords, dropped after."""
+    suffix = uuid.uuid4().hex[:8]
+    owner, app = f"ims_owner_{suffix}", f"ims_app_{suffix}"
+    monkeypatch.setenv("IMS_DB_OWNER_PASSWORD", "owner-pw")
+    monkeypatch.setenv("IMS_DB_APP_PASSWORD", "app-pw")
+    yield owner, app
+    with connection.cursor() as cursor:
+        for role in (owner, app):
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+            if cursor.fetchone():
+                cursor.execute(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER')
+                cursor.execute(f'DROP OWNED BY "{role}"')
+                cursor.execute(f'DROP ROLE "{role}"')
+
+
+def connect(user: str, password: str) -> psycopg.Connection:
+    settings = connection.settings_dict
+    return psycopg.connect(
+        host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+        dbname=settings["NAME"],
+        user=user,
+        password=password,
+        autocommit=True,
+    )
+
+
+def db_roles(owner, app) -> str:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("db_roles", "--owner", owner, "--app", app, stdout=out)
+    return out.getvalue()
+
+
+def refused(db: psycopg.Connection, sql: str) -> str:
+    with pytest.raises(REFUSED) as info:
+        db.execute(sql)
+    return str(info.value)
+
+
+def test_the_application_role_can_add_to_and_read_the_audit_trail_only(world, roles):
+    owner, app = roles
+    db_roles(owner, app)
+    with connect(app, "app-pw") as db:
+        events = db.execute("SELECT count(*) FROM ims_auditevent").fetchone()[0]
+        assert events > 0  # the channels, locations and products the files created
+        db.execute(
+            "INSERT INTO ims_auditevent (at, actor_name, action, object_type, object_id,"
+            " object_repr, reason, origin) VALUES (now(), 'system', 'test', 'x', '1', 'x', '', '')"
+        )
+        assert db.execute("SELECT count(*) FROM ims_auditevent").fetchone()[0] == events + 1
+
+        assert "permission denied" in refused(db, "UPDATE ims_auditevent SET actor_name = 'me'")
+        assert "permission denied" in refused(db, "DELETE FROM ims_auditevent")
+        assert "permission denied" in refused(db, "TRUNCATE ims_auditevent")
+        # The two ways around a trigger: a superuser's setting, and the table owner's switch.
+        assert "permission denied" in refused(db, "SET session_replication_role = replica")
+        assert "must be owner" in refused(db, "ALTER TABLE ims_auditevent DISABLE TRIGGER ALL")
+        assert "must be owner" in refused(
+            db, "DROP TRIGGER ims_auditevent_immutable ON ims_auditevent"
+        )
+        assert "permission denied" in refused(db, "CREATE TABLE mine (id int)")
+        assert db.execute("SELECT count(*) FROM ims_auditevent").fetchone()[0] == events + 1
+
+        # The rest of the application's tables it reads and writes as before.
+        db.execute("UPDATE channels_channel SET name = 'Shop renamed' WHERE code = 'shop'")
+        db.execute("INSERT INTO catalog_category (name) VALUES ('toys')")
+        db.execute("DELETE FROM catalog_category WHERE name = 'toys'")
+        owned = db.execute(
+            "SELECT count(*) FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles"
+            " WHERE rolname = current_user)"
+        ).fetchone()[0]
+        assert owned == 0
+        attributes = db.execute(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles"
+            " WHERE rolname = current_user"
+        ).fetchone()
+        assert attributes == (False, False, False, False)
+
+
+def test_not_even_the_owner_can_truncate_the_audit_trail(world, roles):
+    owner, app = roles
+    db_roles(owner, app)
+    with connect(owner, "owner-pw") as db:
+        events = db.execute("SELECT count(*) FROM ims_auditevent").fetchone()[0]
+        message = refused(db, "TRUNCATE ims_auditevent")
+        assert "the audit trail cannot be changed (TRUNCATE on ims_auditevent refused)" in message
+        assert db.execute("SELECT count(*) FROM ims_auditevent").fetchone()[0] == events
+
+
+def test_tables_a_later_migration_creates_get_the_same_grants(world, roles):
+    owner, app = roles
+    db_roles(owner, app)
+    with connect(owner, "owner-pw") as db:  # as `migrate` runs
+        db.execute("CREATE TABLE ims_later (id bigint GENERATED BY DEFAULT AS IDENTITY, note text)")
+    with connect(app, "app-pw") as db:
+        db.execute("INSERT INTO ims_later (note) VALUES ('written by the application')")
+        assert db.execute("SELECT note FROM ims_later").fetchone() == (
+            "written by the application",
+        )
+
+
+def test_the_command_can_be_run_again_and_says_what_it_did(world, roles):
+    owner, app = roles
+    first = db_roles(owner, app)
+    assert f"created role {owner}" in first
+    assert f"created role {app}" in first
+    migrated_by = connection.settings_dict["USER"]
+    assert f"table ims_auditevent: owner {migrated_by} → {owner}" in first
+    again = db_roles(owner, app)
+    assert "created role" not in again and f"owner {migrated_by}" not in again
+    assert f"role {owner} exists" in again
+    with connect(app, "app-pw") as db:
+        assert "permission denied" in refused(db, "DELETE FROM ims_auditevent")
+
+
+def test_the_audit_table_a_first_migrate_creates_keeps_the_application_to_select_and_insert(
+    world, roles
+):
+    """db_roles runs before the first migrate: the owner's default privileges then give the
+    application UPDATE and DELETE on every table created, the audit trail too, until the
+    migration that guards it takes them back."""
+    owner, app = roles
+    db_roles(owner, app)
+    with connection.cursor() as cursor:  # what the default privileges give a new table
+        cursor.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ims_auditevent TO "{app}"')
+    call_command("migrate", "ims", "0004", verbosity=0)
+    call_command("migrate", "ims", verbosity=0)
+    with connect(app, "app-pw") as db:
+        assert "permission denied" in refused(db, "UPDATE ims_auditevent SET actor_name = 'me'")
+        assert "permission denied" in refused(db, "DELETE FROM ims_auditevent")
+        assert db.execute("SELECT count(*) FROM ims_auditevent").fetchone()[0] > 0
