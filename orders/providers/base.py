@@ -42,20 +42,26 @@ class EventKind(StrEnum):
 
 @dataclass(frozen=True)
 class LineIn:
-    """An order line as the provider names it: its SKU and/or its own item id."""
+    """An order line as the provider names it: its SKU and/or its own item id.
+
+    `not_stocked` says, from the vendor's own payload, why the line is no stocked product
+    (a gift card, a tip, a line that needs no shipping, a custom line naming no product):
+    such a line is recorded on the order and never reserved. '' for a product line."""
 
     external_id: str
     sku: str
     quantity: int
     item_id: str = ""
     unit_price: Decimal | None = None
+    not_stocked: str = ""
+    name: str = ""  # the line's title as the channel shows it
 
 
 @dataclass(frozen=True)
 class OrderIn:
     external_id: str
     placed_at: dt.datetime
-    lines: tuple[LineIn, ...]
+    lines: tuple[LineIn, ...]  # every line, product lines and lines not stocked
     name: str = ""
     confirmed: bool = True
     cancelled: bool = False

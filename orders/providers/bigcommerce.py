@@ -47,6 +47,8 @@ from orders.providers.base import (
 CANCELLED = {5, 6}  # Cancelled, Declined
 REFUNDED = 4
 UNCONFIRMED = {0, 1, 7, 12}  # Incomplete, Pending, Awaiting Payment, Manual Verification Required
+# Order product types that are no stocked product (`physical` is).
+NOT_STOCKED = {"digital": "digital product", "giftcertificate": "gift certificate"}
 ORDER_SCOPES = {"store/order/created", "store/order/updated", "store/order/statusUpdated"}
 
 
@@ -147,6 +149,8 @@ def _fetch_order(client: httpx.Client, order_id: str) -> tuple[OrderIn, int]:
                     item_id=text(item.get("variant_id") or item.get("product_id")),
                     quantity=parse_quantity(item.get("quantity"), where=f"products[{i}]"),
                     unit_price=parse_price(item.get("base_price")),
+                    not_stocked=NOT_STOCKED.get(text(item.get("type")), ""),
+                    name=text(item.get("name")),
                 )
                 for i, item in enumerate(products)
             ),

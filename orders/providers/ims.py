@@ -119,6 +119,7 @@ class Amazon:
                     external_id=text(item.get("OrderItemId")),
                     sku=text(item.get("SellerSKU")),
                     quantity=parse_quantity(item.get("Quantity"), where=f"OrderItems[{i}]"),
+                    not_stocked="" if item.get("SellerSKU") else "no SellerSKU",
                 )
                 for i, item in enumerate(summary["OrderItems"])
             ),
@@ -165,7 +166,11 @@ class ImsEvents:
                 sale=PosSaleIn(
                     external_id=sale["id"],
                     location=sale.get("location", ""),
-                    lines=tuple(_line(item, i) for i, item in enumerate(sale["lines"])),
+                    lines=tuple(
+                        line
+                        for i, item in enumerate(sale["lines"])
+                        if not (line := _line(item, i)).not_stocked
+                    ),
                 ),
             )
         order = payload["order"]
@@ -211,6 +216,7 @@ def _line(item: dict, i: int) -> LineIn:
         sku=item["sku"],
         quantity=item["quantity"],
         unit_price=parse_price(item.get("unit_price")),
+        not_stocked="" if item.get("stocked", True) else "sent as not stocked",
     )
 
 

@@ -98,6 +98,8 @@ def _order(payload: dict) -> OrderIn:
             item_id=text(item.get("variant_id")),
             quantity=parse_quantity(item.get("quantity"), where=f"line_items[{i}]"),
             unit_price=parse_price(item.get("price")),
+            not_stocked=not_stocked(item),
+            name=text(item.get("name") or item.get("title")),
         )
         for i, item in enumerate(items)
     )
@@ -113,6 +115,19 @@ def _order(payload: dict) -> OrderIn:
         customer_email=text(payload.get("email") or customer.get("email")),
         customer_phone=text(payload.get("phone") or customer.get("phone")),
     )
+
+
+def not_stocked(item: dict) -> str:
+    """Why a line item is no stocked product, as Shopify marks it ('' for a product): a gift
+    card, a line that needs no shipping (gift wrap, a service), or one naming neither a SKU
+    nor a variant (a tip, a custom item)."""
+    if item.get("gift_card"):
+        return "gift card"
+    if item.get("requires_shipping") is False:
+        return "needs no shipping"
+    if not item.get("sku") and not item.get("variant_id"):
+        return "no SKU and no variant"
+    return ""
 
 
 def _refund(payload: dict) -> Event:

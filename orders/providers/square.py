@@ -117,6 +117,8 @@ def _order_in(order: dict) -> OrderIn:
                 item_id=text(item.get("catalog_object_id")),
                 quantity=parse_quantity(item.get("quantity"), where=f"line_items[{i}]"),
                 unit_price=None if money(price) is None else _minor(money(price), currency),
+                not_stocked=not_stocked(item),
+                name=text(item.get("name")),
             )
         )
     fulfilments = order.get("fulfillments") or []
@@ -136,6 +138,19 @@ def _order_in(order: dict) -> OrderIn:
         customer_email=text(recipient.get("email_address")),
         customer_phone=text(recipient.get("phone_number")),
     )
+
+
+def not_stocked(item: dict) -> str:
+    """Why a line item is no stocked product ('' for one): a gift card, a custom amount, or an
+    ad-hoc item that names no catalog variation."""
+    kind = text(item.get("item_type"))
+    if kind == "GIFT_CARD":
+        return "gift card"
+    if kind == "CUSTOM_AMOUNT":
+        return "custom amount"
+    if not item.get("catalog_object_id"):
+        return "no catalog item"
+    return ""
 
 
 def _minor(amount: int, currency: str) -> Decimal:

@@ -117,6 +117,12 @@ def _order(payload: dict) -> OrderIn:
                 item_id=text(item.get("variation_id") or item.get("product_id")),
                 quantity=parse_quantity(item.get("quantity"), where=f"line_items[{i}]"),
                 unit_price=parse_price(item.get("price")),
+                # Fees and shipping come as fee_lines/shipping_lines; a line item naming no
+                # SKU and no product (a custom line, a deleted product) is no stocked product.
+                not_stocked=""
+                if item.get("sku") or item.get("variation_id") or item.get("product_id")
+                else "no SKU and no product",
+                name=text(item.get("name")),
             )
             for i, item in enumerate(items)
         ),
