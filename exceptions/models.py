@@ -15,6 +15,8 @@ class Discrepancy(models.TextChoices):
     STOCK_MISMATCH = "Stock_Mismatch", "Stock mismatch"
     MISSING_SKU = "Missing_SKU", "Missing SKU"
     CHANNEL_ONLY_SKU = "Channel_Only_SKU", "Channel-only SKU"
+    # An order line names a SKU IMS does not know: the order holds it (raised by orders).
+    UNKNOWN_SKU = "Unknown_SKU", "Unknown SKU"
     CURRENCY_MISMATCH = "Currency_Mismatch", "Currency mismatch"
     OVERSELL_RISK = "Oversell_Risk", "Oversell risk"
     PRICE_RULE_VIOLATION = "Price_Rule_Violation", "Price rule violation"

@@ -54,6 +54,17 @@ class OrderLineOut(serializers.Serializer):
         return line.location.code if line.location else None
 
 
+class NotStockedLineOut(serializers.Serializer):
+    """A line that is no stocked product (a tip, a gift card), kept as the channel sent it."""
+
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.CharField(allow_null=True)
+    why = serializers.CharField()
+
+
 class OrderOut(serializers.Serializer):
     id = serializers.IntegerField()
     channel = serializers.CharField(source="channel.code")
@@ -68,6 +79,7 @@ class OrderOut(serializers.Serializer):
     completed_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField()
     lines = OrderLineOut(many=True)
+    not_stocked = NotStockedLineOut(many=True)
 
     def get_location(self, order) -> str | None:
         return order.location.code if order.location else None

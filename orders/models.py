@@ -100,6 +100,9 @@ class ChannelOrder(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     # The carrier or channel confirmed delivery to the customer (stops the delivery SLA clock).
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Lines that are no stocked product (a tip, a gift card, no shipping), as the channel sent
+    # them, never reserved: [{"external_id", "name", "quantity", "unit_price", "why"}].
+    not_stocked = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -14,7 +14,7 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import httpx
@@ -432,6 +432,22 @@ def order_event_apply(
 
         sale, created = pos_sale_record(channel=channel, incoming=event.sale, now=now)
         return f"POS sale {sale.external_id} {sale.status}{'' if created else ' (known)'}", None
+    if (
+        event.order is not None
+        and event.kind in (EventKind.ORDER, EventKind.CANCEL)
+        and not any(_stocked(line) for line in event.order.lines)
+        and (
+            event.kind == EventKind.ORDER
+            or not ChannelOrder.objects.filter(
+                channel=channel, external_id=event.order.external_id
+            ).exists()
+        )
+    ):
+        # Nothing in it for IMS to hold (a gift card, a tip): recorded in the outcome only.
+        return (
+            f"ignored: order {event.order.external_id} has no stocked line "
+            f"({_described(event.order.lines)})"
+        ), None
     if event.kind == EventKind.ORDER:
         # order_receive finds a known order in the same round trip that reads the lines.
         def received(order: ChannelOrder) -> str:
@@ -452,6 +468,10 @@ def order_event_apply(
     order = ChannelOrder.objects.filter(
         channel=channel, external_id=event.order_external_id
     ).first()
+    if order is not None and order.not_stocked:
+        event = _stocked_only(event, order)
+        if event.kind == EventKind.IGNORE:
+            return f"ignored: {event.note}", order
     if event.kind == EventKind.CANCEL:
         if order is None:
             if event.order is None:
@@ -479,6 +499,39 @@ def order_event_apply(
             order_cancel(order=order, reason=event.reason, lines=event.cancelled, now=now)
         return (f"return {returned.pk} recorded" if returned else "nothing to return"), order
     raise ValueError(f"unknown event kind {event.kind}")
+
+
+def _stocked(line: LineIn) -> bool:
+    """A line to reserve: one the channel does not mark as no stocked product, naming one."""
+    return not line.not_stocked and bool(line.sku or line.item_id)
+
+
+def _not_stocked_why(line: LineIn) -> str:
+    return line.not_stocked or "names no product"
+
+
+def _described(lines: Sequence[LineIn]) -> str:
+    return ", ".join(
+        f"{line.name or line.sku or line.item_id or line.external_id} × {line.quantity}"
+        f" ({_not_stocked_why(line)})"
+        for line in lines
+    )
+
+
+def _stocked_only(event: Event, order: ChannelOrder) -> Event:
+    """The event without the units it names of the order's lines not stocked (a refunded
+    gift card or tip changes no stock); an event left with none changes nothing of them."""
+    skipped = {line["external_id"] for line in order.not_stocked if line.get("external_id")}
+
+    def kept(lines: tuple[ReturnLineIn, ...]) -> tuple[ReturnLineIn, ...]:
+        return tuple(ln for ln in lines if ln.line_external_id not in skipped)
+
+    cancelled, returned = kept(event.cancelled), kept(event.returned)
+    if (cancelled, returned) == (event.cancelled, event.returned):
+        return event
+    if not cancelled and not returned and not event.whole_order:
+        return replace(event, kind=EventKind.IGNORE, note="only lines not stocked")
+    return replace(event, cancelled=cancelled, returned=returned)
 
 
 # ---------------------------------------------------------------------------
@@ -656,9 +709,16 @@ def order_receive(
     _Raced is raised (the caller's transaction rolls back) and the caller receives the order
     again without `optimistic`: nothing is reserved that is not there, and a line is held
     as a backorder only on levels read under a lock.
+
+    Lines the channel marks as no stocked product (LineIn.not_stocked) are kept on the
+    order's row (`not_stocked`), never reserved. A line naming a SKU IMS does not know is
+    held (backordered, with no product) and raises Unknown_SKU for ops (_unknown_skus): it
+    never pauses the channel; its other lines are reserved as usual. Only a product IMS
+    knows and could not reserve is an oversell (_oversell: the channel is paused).
     """
     # No savepoint of its own: inside the delivery's transaction a failure undoes it all.
     optimistic = optimistic and not cancelled
+    stocked = [line for line in incoming.lines if _stocked(line)]
     with transaction.atomic(savepoint=False):
         order = build(
             ChannelOrder,
@@ -679,8 +739,9 @@ def order_receive(
             cancelled_at=now if cancelled else None,
             cancel_reason="cancelled before IMS saw it" if cancelled else "",
             completed_at=now if cancelled else None,
+            not_stocked=[_not_stocked_record(ln) for ln in incoming.lines if not _stocked(ln)],
         )
-        reads = [_intake_statement(channel, incoming.lines, levels=optimistic)]
+        reads = [_intake_statement(channel, stocked, levels=optimistic)]
         if not cancelled:
             reads += order_reserved_reads(channel_id=channel.pk)
         rows, _, *sla_rows = statements_run(
@@ -688,17 +749,16 @@ def order_receive(
         )
         if order.pk is None:  # known already (perhaps from a concurrent delivery)
             return ChannelOrder.objects.get(channel=channel, external_id=order.external_id), False
-        intake = _intake(channel, incoming.lines, rows)
+        intake = _intake(channel, stocked, rows)
         product_ids, location_ids = intake.product_ids, intake.location_ids
-        wanted = [
-            (pid, line.quantity) for pid, line in zip(product_ids, incoming.lines, strict=True)
-        ]
+        wanted = [(pid, line.quantity) for pid, line in zip(product_ids, stocked, strict=True)]
         location_id, covered = (location_ids[0] if location_ids else None), []
         levels, guard = {}, None
         if optimistic:
             seen = {pair: units for pair, (_, units) in intake.levels.items()}
             location_id, covered = fulfilment_location(wanted, location_ids, seen)
-            optimistic = len(covered) == len(wanted)
+            # A line IMS does not know is held whatever the levels: it needs no lock.
+            optimistic = len(covered) == sum(1 for pid, _ in wanted if pid)
         if not cancelled and not optimistic:
             levels = stock_levels_lock(
                 pairs=[(pid, loc) for pid in set(product_ids) if pid for loc in location_ids]
@@ -722,7 +782,7 @@ def order_receive(
                 cancelled=line.quantity if cancelled else 0,
                 unit_price=line.unit_price,
             )
-            for position, (pid, line) in enumerate(zip(product_ids, incoming.lines, strict=True))
+            for position, (pid, line) in enumerate(zip(product_ids, stocked, strict=True))
         ]
         order.status, order.location_id = order_status(lines), location_id
         moves = [
@@ -742,18 +802,18 @@ def order_receive(
             stock_writes, _ = stock_moves_statements(
                 moves=moves, levels=levels, queue_pushes=True, **changes
             )
+        after = {
+            "status": order.status,
+            "location": location_id,
+            "lines": [[ln.sku, ln.quantity, ln.reserved, ln.backordered] for ln in lines],
+        }
+        if order.not_stocked:
+            after["not_stocked"] = order.not_stocked
         audit = Change(
-            "order_receive",
-            order,
-            after={
-                "status": order.status,
-                "location": location_id,
-                "lines": [[ln.sku, ln.quantity, ln.reserved, ln.backordered] for ln in lines],
-            },
-            reason=f"{channel.code} order {order.external_id}",
+            "order_receive", order, after=after, reason=f"{channel.code} order {order.external_id}"
         ).event(actor=actor, at=now, origin=current_origin())
         writes = [
-            insert_statement(lines),
+            *([insert_statement(lines)] if lines else []),
             update_statement(order, ["status", "location"]),
             *stock_writes,
             insert_statement([audit]),
@@ -773,14 +833,92 @@ def order_receive(
             raise _Stored
         if cancelled:
             return order, True
-        short = [line for line in lines if line.backordered]
+        short = [line for line in lines if line.backordered and line.product_id]
         if short:
             _oversell(channel=channel, order=order, lines=short, location_ids=location_ids, now=now)
+        unknown = [line for line in lines if line.product_id is None]
+        if unknown:
+            _unknown_skus(channel=channel, order=order, lines=unknown, now=now)
     return order, True
 
 
+def _not_stocked_record(line: LineIn) -> dict:
+    """A line that is no stocked product, as kept on its order (ChannelOrder.not_stocked)."""
+    return {
+        "external_id": line.external_id[:128],
+        "name": line.name[:255],
+        "sku": (line.sku or line.item_id)[:255],
+        "quantity": line.quantity,
+        "unit_price": None if line.unit_price is None else str(line.unit_price),
+        "why": _not_stocked_why(line),
+    }
+
+
+def _record_findings(findings: list[Finding], *, now) -> None:
+    """Raise (or refresh) order exceptions; a twin raised by a concurrent order is refreshed."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                ops_exceptions_record(findings=findings, source=ExceptionSource.ORDER, now=now)
+            break
+        except IntegrityError:
+            if attempt:
+                raise
+
+
+def _unknown_skus(*, channel: Channel, order: ChannelOrder, lines: list[OrderLine], now) -> None:
+    """Lines naming a SKU IMS does not know: the order holds them (backordered, no product),
+    one Unknown_SKU per (SKU, channel) lists the orders holding it (expected `null`: no such
+    product; actual: the orders and units held), and an admin task asks to add the product
+    or an alias and fill, or cancel. The channel is not paused: it sold no stock IMS has."""
+    skus = sorted({ln.sku for ln in lines})
+    held: dict[str, list[str]] = defaultdict(list)
+    rows = (
+        OrderLine.objects.filter(
+            order__channel=channel, product__isnull=True, sku__in=skus, backordered__gt=0
+        )
+        .order_by("order_id")
+        .values_list("sku", "order__external_id", "backordered")
+    )
+    for sku, external_id, units in rows:
+        held[sku].append(f"{external_id} × {units}")
+    _record_findings(
+        [
+            Finding(
+                sku,
+                Discrepancy.UNKNOWN_SKU,
+                "null",
+                ("held in orders " + ", ".join(held[sku]))[:500],
+                channel_id=channel.pk,
+                location_id=order.location_id,
+            )
+            for sku in skus
+        ],
+        now=now,
+    )
+    described = ", ".join(f"{ln.sku} × {ln.backordered}" for ln in lines)
+    audit_record(
+        actor=None,
+        action="order_unknown_sku",
+        obj=order,
+        after={"held": {ln.sku: ln.backordered for ln in lines}},
+        reason=f"{channel.code} order {order.external_id} names SKUs IMS does not know",
+        at=now,
+    )
+    ops_task_open(
+        kind="backorder",
+        title=f"{channel.code} order {order.external_id}: unknown SKU {described} — add the "
+        "product or an alias and fill, or cancel",
+        ref=f"order:{order.pk}",
+        role=Role.ADMIN.value,
+        location=order.location,
+        now=now,
+    )
+
+
 def _oversell(*, channel: Channel, order: ChannelOrder, lines: list[OrderLine], location_ids, now):
-    """The channel sold what IMS did not have: Oversell_Risk, channel paused, a decision due."""
+    """The channel sold a product IMS manages and did not have: Oversell_Risk, channel
+    paused, a decision due."""
     from channels.services import channel_pause
 
     products = dict(
@@ -811,28 +949,7 @@ def _oversell(*, channel: Channel, order: ChannelOrder, lines: list[OrderLine], 
                 oversell=True,
             )
         )
-    for sku in {ln.sku for ln in lines if not ln.product_id}:
-        waiting = OrderLine.objects.filter(
-            order__channel=channel, product__isnull=True, sku=sku, backordered__gt=0
-        ).aggregate(n=Sum("backordered"))["n"]
-        findings.append(
-            Finding(
-                sku,
-                Discrepancy.OVERSELL_RISK,
-                str(waiting),
-                "0",
-                channel_id=channel.pk,
-                oversell=True,
-            )
-        )
-    for attempt in range(2):  # a twin raised by a concurrent order is refreshed instead
-        try:
-            with transaction.atomic():
-                ops_exceptions_record(findings=findings, source=ExceptionSource.ORDER, now=now)
-            break
-        except IntegrityError:
-            if attempt:
-                raise
+    _record_findings(findings, now=now)
     described = ", ".join(f"{ln.sku} × {ln.backordered}" for ln in lines)
     if Channel.objects.filter(pk=channel.pk, status=ChannelStatus.ACTIVE).exists():
         channel_pause(

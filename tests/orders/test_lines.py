@@ -1,0 +1,303 @@
+"""Order lines IMS cannot match: a line that is no stocked product (a tip, gift wrap, a gift
+card) is recorded on the order and never reserved; a line naming a SKU IMS does not know
+holds the order and raises Unknown_SKU for ops, and never pauses the channel. Auto-pause stays
+for a product IMS manages and could not reserve."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog.models import Product, ProductAlias
+from channels.models import Channel
+from exceptions.models import OpsException
+from ims.models import AuditEvent, OpsTask
+from ims.roles import Role
+from orders.models import ChannelOrder, WebhookDelivery
+from tests.orders import payloads as p
+from tests.orders.conftest import level
+
+pytestmark = pytest.mark.django_db
+
+SQUARE_URL = "https://ims.example.com/webhooks/sq/"
+# Square names catalog variations, mapped to products by an alias scoped to the channel.
+SQUARE_A1 = "W62UWFY35CWMYGVWK6TWJDNI"
+KINDS = ["shop", "woo", "bc", "sq", "market", "fk", "store"]
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The background tasks enqueued (a pause queues the zero-stock push of its listings)."""
+    tasks: list[str] = []
+    monkeypatch.setattr("ims.tasks.enqueue", lambda func, *args, **kwargs: tasks.append(func))
+    return tasks
+
+
+@pytest.fixture
+def deliver(channels, post, fake_api, monkeypatch):
+    """deliver(code, order id, [(sku, quantity)]) → the response, for each channel kind; for
+    Square the known SKU A-1 is named by its catalog variation."""
+    Channel.objects.filter(code__in=["bc", "sq"]).update(base_url=fake_api.url)
+    monkeypatch.setenv("IMS_CHANNEL_SQ_WEBHOOK_URL", SQUARE_URL)
+    ProductAlias.objects.create(product=Product.objects.get(sku="A-1"), scope="sq", value=SQUARE_A1)
+
+    def send(code: str, order_id: int, lines):
+        if code == "shop":
+            body = p.dumps(p.shopify_order(order_id, lines))
+            headers = p.shopify_headers(body, "orders/create")
+        elif code == "woo":
+            body = p.dumps(p.woo_order(order_id, lines))
+            headers = p.woo_headers(body)
+        elif code == "bc":
+            fake_api.routes[f"/v2/orders/{order_id}"] = p.bigcommerce_order(order_id)
+            fake_api.routes[f"/v2/orders/{order_id}/products"] = p.bigcommerce_products(
+                order_id, lines
+            )
+            body = p.dumps(p.bigcommerce_event(order_id))
+            headers = p.bigcommerce_headers(body)
+        elif code == "sq":
+            named = [(SQUARE_A1 if sku == "A-1" else sku, q) for sku, q in lines]
+            fake_api.routes[f"/v2/orders/SQ{order_id}"] = p.square_order(f"SQ{order_id}", named)
+            body = p.dumps(p.square_event("order.created", f"SQ{order_id}"))
+            headers = p.square_headers(body, SQUARE_URL)
+        elif code == "market":
+            body = p.dumps(p.amazon_notification(str(order_id), lines))
+            headers = p.ims_headers(body)
+        else:  # fk, store: IMS's own form
+            body = p.dumps(p.ims_order_event(str(order_id), lines))
+            headers = p.ims_headers(body)
+        response = post(code, body, headers)
+        assert response.status_code == 200, response.content
+        return response
+
+    return send
+
+
+def the_order(code: str) -> ChannelOrder:
+    return ChannelOrder.objects.get(channel__code=code)
+
+
+@pytest.mark.parametrize("code", KINDS)
+def test_an_unknown_sku_holds_the_order_for_ops_and_never_pauses_the_channel(
+    code, deliver, queued, client, user_with_role
+):
+    response = deliver(code, 41, [("A-1", 1), ("NOPE-9", 2)])
+    assert response.json()["processed"] is True
+    order = the_order(code)
+    # The known line is reserved as usual; the unknown one is held, waiting for ops.
+    known, unknown = order.lines.order_by("position")
+    assert (known.product.sku, known.reserved, known.backordered) == ("A-1", 1, 0)
+    assert (unknown.product, unknown.sku, unknown.reserved, unknown.backordered) == (
+        None,
+        "NOPE-9",
+        0,
+        2,
+    )
+    assert order.status == "backordered"
+    assert level("A-1", order.location.code).reserved == 1
+    # An exception for ops names the SKU, the channel and the order holding it.
+    raised = OpsException.objects.get()
+    assert (raised.discrepancy, raised.sku_id, raised.channel.code, raised.status) == (
+        "Unknown_SKU",
+        "NOPE-9",
+        code,
+        "open",
+    )
+    assert (raised.expected, raised.actual) == ("null", f"held in orders {order.external_id} × 2")
+    assert OpsTask.objects.get(kind="backorder").ref == f"order:{order.pk}"
+    # The channel sells on: not paused, no zero-stock push queued, no Oversell_Risk.
+    channel = Channel.objects.get(code=code)
+    assert (channel.status, channel.pause_reason) == ("active", "")
+    assert "channels.tasks.sync_paused_task" not in queued
+    assert not AuditEvent.objects.filter(action="channel_pause").exists()
+    # Ops see it on the triage page's own tab and on the order.
+    client.force_login(user_with_role(Role.OPS))
+    page = client.get("/exceptions/?discrepancy=Unknown_SKU")
+    assert page.status_code == 200
+    assert 'data-tab="Unknown_SKU"' in page.text and 'data-sku="NOPE-9"' in page.text
+    client.force_login(user_with_role(Role.ADMIN))
+    shown = client.get(f"/api/orders/{order.pk}/").json()
+    assert [(ln["sku_id"], ln["reserved"], ln["backordered"]) for ln in shown["lines"]] == [
+        ("A-1", 1, 0),
+        ("NOPE-9", 0, 2),
+    ]
+
+
+def test_a_second_order_of_the_same_unknown_sku_refreshes_its_one_exception(deliver, queued):
+    deliver("shop", 42, [("NOPE-9", 1)])
+    deliver("shop", 43, [("NOPE-9", 3)])
+    raised = OpsException.objects.get()
+    assert raised.actual == "held in orders 42 × 1, 43 × 3"
+    assert Channel.objects.get(code="shop").status == "active"
+
+
+def shopify_extra_lines(order: dict) -> dict:
+    """A Shopify tip (`"sku": ""`, no variant) and gift wrap (`"sku": null`, needs no
+    shipping) beside the order's product lines."""
+    order["line_items"] += [
+        {
+            "id": 9901,
+            "variant_id": None,
+            "product_id": None,
+            "title": "Tip",
+            "name": "Tip",
+            "sku": "",
+            "quantity": 1,
+            "price": "5.00",
+            "gift_card": False,
+        },
+        {
+            "id": 9902,
+            "variant_id": 44001,
+            "product_id": 8801,
+            "title": "Gift wrap",
+            "name": "Gift wrap",
+            "sku": None,
+            "quantity": 1,
+            "price": "3.00",
+            "requires_shipping": False,
+            "gift_card": False,
+        },
+    ]
+    return order
+
+
+def test_a_shopify_tip_and_gift_wrap_are_recorded_not_reserved_and_the_rest_is(
+    channels, post, queued, client, user_with_role
+):
+    body = p.dumps(shopify_extra_lines(p.shopify_order(44, [("A-1", 2)])))
+    response = post("shop", body, p.shopify_headers(body, "orders/create"))
+    assert response.status_code == 200 and response.json()["processed"] is True
+    order = the_order("shop")
+    assert order.status == "reserved"
+    assert [(ln.sku, ln.reserved) for ln in order.lines.all()] == [("A-1", 2)]
+    assert (level("A-1", "WH").available, level("A-1", "WH").reserved) == (3, 2)
+    # Kept on the order as the channel sent them, with why they are not stock.
+    assert order.not_stocked == [
+        {
+            "external_id": "9901",
+            "name": "Tip",
+            "sku": "",
+            "quantity": 1,
+            "unit_price": "5.00",
+            "why": "no SKU and no variant",
+        },
+        {
+            "external_id": "9902",
+            "name": "Gift wrap",
+            "sku": "44001",
+            "quantity": 1,
+            "unit_price": "3.00",
+            "why": "needs no shipping",
+        },
+    ]
+    received = AuditEvent.objects.get(action="order_receive")
+    assert received.after["not_stocked"] == order.not_stocked
+    client.force_login(user_with_role(Role.ADMIN))
+    shown = client.get(f"/api/orders/{order.pk}/").json()
+    assert [(ln["name"], ln["quantity"], ln["why"]) for ln in shown["not_stocked"]] == [
+        ("Tip", 1, "no SKU and no variant"),
+        ("Gift wrap", 1, "needs no shipping"),
+    ]
+    assert not OpsException.objects.exists()
+    assert Channel.objects.get(code="shop").status == "active"
+    assert "channels.tasks.sync_paused_task" not in queued
+
+
+def test_an_order_of_only_a_gift_card_reserves_nothing_and_says_so(channels, post, queued):
+    order = p.shopify_order(45, [])
+    order["line_items"] = [
+        {"id": 9903, "variant_id": 5501, "title": "Gift card", "name": "Gift card $50",
+         "sku": "GC-50", "quantity": 1, "price": "50.00", "gift_card": True},
+    ]  # fmt: skip
+    body = p.dumps(order)
+    response = post("shop", body, p.shopify_headers(body, "orders/create"))
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.processed_at and delivery.error == ""
+    assert delivery.outcome == (
+        "ignored: order 45 has no stocked line (Gift card $50 × 1 (gift card))"
+    )
+    assert not ChannelOrder.objects.exists() and not OpsException.objects.exists()
+    assert Channel.objects.get(code="shop").status == "active"
+
+
+def test_a_refund_of_a_tip_changes_no_stock_and_fails_nothing(channels, post, queued):
+    order = shopify_extra_lines(p.shopify_order(46, [("A-1", 1)]))
+    body = p.dumps(order)
+    post("shop", body, p.shopify_headers(body, "orders/create"))
+    refund = p.shopify_refund(7001, order, [(1, 1, "cancel")])  # the tip line
+    body = p.dumps(refund)
+    response = post("shop", body, p.shopify_headers(body, "refunds/create"))
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get(topic="refunds/create")
+    assert (delivery.error, delivery.outcome) == ("", "ignored: only lines not stocked")
+    assert the_order("shop").lines.get().reserved == 1
+
+
+def test_a_real_shortfall_on_a_known_product_still_pauses_the_channel(deliver, queued):
+    deliver("shop", 47, [("A-1", 9), ("NOPE-9", 1)])  # A-1: 5 at WH, 3 at NYC
+    shop = Channel.objects.get(code="shop")
+    assert shop.status == "paused" and "A-1 × 9" in shop.pause_reason
+    assert "NOPE-9" not in shop.pause_reason
+    assert "channels.tasks.sync_paused_task" in queued
+    raised = dict(OpsException.objects.values_list("discrepancy", "sku_id"))
+    assert raised == {"Oversell_Risk": "A-1", "Unknown_SKU": "NOPE-9"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "line", "why"),
+    [
+        ("woo", {"sku": "", "product_id": 0, "variation_id": 0}, "no SKU and no product"),
+        ("bc", {"type": "digital"}, "digital product"),
+        ("bc", {"type": "giftcertificate"}, "gift certificate"),
+        ("sq", {"item_type": "GIFT_CARD"}, "gift card"),
+        ("sq", {"item_type": "CUSTOM_AMOUNT"}, "custom amount"),
+        ("sq", {"catalog_object_id": None}, "no catalog item"),
+        ("market", {"SellerSKU": ""}, "no SellerSKU"),
+        ("fk", {"stocked": False}, "sent as not stocked"),
+    ],
+)
+def test_each_vendor_marks_its_own_lines_that_are_no_stocked_product(kind, line, why):
+    """What the vendor's own payload says about a line decides it, as each parser reads it."""
+    import httpx
+
+    from orders.providers import bigcommerce, square
+    from orders.providers.base import Context
+    from orders.providers.ims import Amazon, ImsEvents
+    from orders.providers.woocommerce import WooCommerce
+
+    if kind == "woo":
+        order = p.woo_order(1, [("X", 1)])
+        order["line_items"][0].update(line)
+        event = WooCommerce().parse(
+            headers={"X-WC-Webhook-Topic": "order.created"}, body=p.dumps(order), ctx=None
+        )
+        parsed = event.order
+    elif kind == "bc":
+        products = p.bigcommerce_products(1, [("X", 1)])
+        products[0].update(line)
+        routes = {"/v2/orders/1": p.bigcommerce_order(1), "/v2/orders/1/products": products}
+        client = httpx.Client(
+            base_url="http://bc.test/",
+            transport=httpx.MockTransport(lambda r: httpx.Response(200, json=routes[r.url.path])),
+        )
+        parsed, _ = bigcommerce._fetch_order(client, "1")
+    elif kind == "sq":
+        order = p.square_order("S", [("VAR", 1)])["order"]
+        order["line_items"][0].update(line)
+        parsed = square._order_in(order)
+    else:
+        body = (
+            p.amazon_notification("A", [("X", 1)])
+            if kind == "market"
+            else p.ims_order_event("F", [("X", 1)])
+        )
+        items = (
+            body["Payload"]["OrderChangeNotification"]["Summary"]["OrderItems"]
+            if kind == "market"
+            else body["order"]["lines"]
+        )
+        items[0].update(line)
+        provider = Amazon() if kind == "market" else ImsEvents()
+        parsed = provider.parse(headers={}, body=p.dumps(body), ctx=Context(now=None)).order
+    assert parsed.lines[0].not_stocked == why
