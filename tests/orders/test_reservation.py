@@ -98,12 +98,13 @@ def test_a_line_is_reserved_fully_or_not_at_all_and_waits_as_a_backorder(
     assert task.ref == f"order:{order.pk}" and task.role == Role.ADMIN.value
 
 
-def test_an_unknown_sku_is_held_as_a_backorder_and_raises_an_oversell(channels, post):
+def test_an_unknown_sku_is_held_for_ops_without_pausing_the_channel(channels, post):
     order = shop_order(post, 4, [("NOPE-9", 1)])
     line = order.lines.get()
     assert (line.product, line.backordered) == (None, 1)
-    assert OpsException.objects.get().sku_id == "NOPE-9"
-    assert Channel.objects.get(code="shop").status == "paused"
+    raised = OpsException.objects.get()
+    assert (raised.sku_id, raised.discrepancy) == ("NOPE-9", "Unknown_SKU")
+    assert Channel.objects.get(code="shop").status == "active"
 
 
 def test_the_seeds_retail_pro_example_reserves_a_and_b_in_new_york(ingest, secrets, post):
