@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from catalog.models import Product, ProductAlias
 from channels.models import Channel, ChannelLocation, ChannelStatus
-from exceptions.models import Discrepancy, ExceptionSource
-from exceptions.services import Finding, ops_exceptions_record
+from exceptions.models import OPEN_STATUSES, Discrepancy, ExceptionSource, OpsException
+from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.audit import Change, audit_record, current_origin
 from ims.errors import ApplicationError, NotAllowed
 from ims.models import OpsTask, TaskStatus
@@ -842,6 +842,47 @@ def order_receive(
     return order, True
 
 
+def unknown_skus_refresh(*, channel_id: int, skus, now) -> None:
+    """One Unknown_SKU per (SKU, channel) while an order of the channel holds a line of that
+    SKU with no product: expected `null` (no such product), actual the orders and units held.
+    One no order holds any more (filled once matched, or cancelled) is resolved."""
+    skus = sorted(skus)
+    held: dict[str, list[str]] = defaultdict(list)
+    rows = (
+        OrderLine.objects.filter(
+            order__channel_id=channel_id, product__isnull=True, sku__in=skus, backordered__gt=0
+        )
+        .order_by("order_id")
+        .values_list("sku", "order__external_id", "backordered")
+    )
+    for sku, external_id, units in rows:
+        held[sku].append(f"{external_id} × {units}")
+    if held:
+        _record_findings(
+            [
+                Finding(
+                    sku,
+                    Discrepancy.UNKNOWN_SKU,
+                    "null",
+                    ("held in orders " + ", ".join(orders))[:500],
+                    channel_id=channel_id,
+                )
+                for sku, orders in held.items()
+            ],
+            now=now,
+        )
+    gone = [sku for sku in skus if sku not in held]
+    if gone:
+        ids = OpsException.objects.filter(
+            discrepancy=Discrepancy.UNKNOWN_SKU,
+            source=ExceptionSource.ORDER,
+            channel_id=channel_id,
+            sku_id__in=gone,
+            status__in=OPEN_STATUSES,
+        ).values_list("pk", flat=True)
+        ops_exceptions_resolve(ids=list(ids), now=now, reason="no order holds it any more")
+
+
 def _not_stocked_record(line: LineIn) -> dict:
     """A line that is no stocked product, as kept on its order (ChannelOrder.not_stocked)."""
     return {
@@ -868,34 +909,9 @@ def _record_findings(findings: list[Finding], *, now) -> None:
 
 def _unknown_skus(*, channel: Channel, order: ChannelOrder, lines: list[OrderLine], now) -> None:
     """Lines naming a SKU IMS does not know: the order holds them (backordered, no product),
-    one Unknown_SKU per (SKU, channel) lists the orders holding it (expected `null`: no such
-    product; actual: the orders and units held), and an admin task asks to add the product
+    they raise Unknown_SKU (unknown_skus_refresh), and an admin task asks to add the product
     or an alias and fill, or cancel. The channel is not paused: it sold no stock IMS has."""
-    skus = sorted({ln.sku for ln in lines})
-    held: dict[str, list[str]] = defaultdict(list)
-    rows = (
-        OrderLine.objects.filter(
-            order__channel=channel, product__isnull=True, sku__in=skus, backordered__gt=0
-        )
-        .order_by("order_id")
-        .values_list("sku", "order__external_id", "backordered")
-    )
-    for sku, external_id, units in rows:
-        held[sku].append(f"{external_id} × {units}")
-    _record_findings(
-        [
-            Finding(
-                sku,
-                Discrepancy.UNKNOWN_SKU,
-                "null",
-                ("held in orders " + ", ".join(held[sku]))[:500],
-                channel_id=channel.pk,
-                location_id=order.location_id,
-            )
-            for sku in skus
-        ],
-        now=now,
-    )
+    unknown_skus_refresh(channel_id=channel.pk, skus={ln.sku for ln in lines}, now=now)
     described = ", ".join(f"{ln.sku} × {ln.backordered}" for ln in lines)
     audit_record(
         actor=None,
@@ -1158,6 +1174,8 @@ def order_cancel(
         OrderLine.objects.bulk_update(
             [by_pk[pk] for pk in plan], ["reserved", "backordered", "cancelled"]
         )
+        if unknown := {by_pk[pk].sku for pk in plan if by_pk[pk].product_id is None}:
+            unknown_skus_refresh(channel_id=locked.channel_id, skus=unknown, now=now)
         if all(ln.reserved == 0 and ln.backordered == 0 and ln.shipped == 0 for ln in order_lines):
             locked.cancelled_at, locked.cancel_reason = now, reason[:255]
             locked.hold_until = None
@@ -1343,6 +1361,7 @@ def order_backorders_fill(*, order: ChannelOrder, now=None) -> int:
     now = now or timezone.now()
     with transaction.atomic():
         locked, lines = _lock_order(order)
+        _unknown_lines_match(locked, lines, now=now)
         waiting = [
             ln
             for ln in lines
@@ -1388,6 +1407,33 @@ def order_backorders_fill(*, order: ChannelOrder, now=None) -> int:
             order=locked, kind="order_backorder_filled", ref=f"{now.timestamp():.6f}", now=now
         )
     return len(filled)
+
+
+def _unknown_lines_match(order: ChannelOrder, lines: list[OrderLine], *, now) -> None:
+    """Held lines of a SKU IMS did not know, to fill: matched again (ops may have added the
+    product or an alias since); a line now matched waits for stock as any backorder, and its
+    Unknown_SKU is resolved once no order holds that SKU unmatched."""
+    held = [
+        ln
+        for ln in lines
+        if ln.product_id is None
+        and ln.backordered
+        and ln.backorder_decision == BackorderDecision.FILL
+    ]
+    if not held:
+        return
+    found = products_for_lines(
+        order.channel,
+        [LineIn(external_id=ln.external_id, sku=ln.sku, item_id=ln.sku, quantity=1) for ln in held],
+    )
+    matched = []
+    for line, product_id in zip(held, found, strict=True):
+        if product_id is not None:
+            line.product_id = product_id
+            matched.append(line)
+    if matched:
+        OrderLine.objects.bulk_update(matched, ["product"])
+        unknown_skus_refresh(channel_id=order.channel_id, skus={ln.sku for ln in matched}, now=now)
 
 
 def backorders_fill_due(*, now=None) -> int:

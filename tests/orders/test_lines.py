@@ -301,3 +301,49 @@ def test_each_vendor_marks_its_own_lines_that_are_no_stocked_product(kind, line,
         provider = Amazon() if kind == "market" else ImsEvents()
         parsed = provider.parse(headers={}, body=p.dumps(body), ctx=Context(now=None)).order
     assert parsed.lines[0].not_stocked == why
+
+
+def test_ops_add_an_alias_and_fill_the_held_line_and_its_exception_is_resolved(
+    deliver, queued, client, user_with_role
+):
+    deliver("shop", 48, [("A-1", 1), ("A1-OLD", 2)])
+    order = the_order("shop")
+    client.force_login(user_with_role(Role.ADMIN))
+    # The channel still sells A-1 under an old name: ops map it, then fill the held line.
+    ProductAlias.objects.create(product=Product.objects.get(sku="A-1"), scope="", value="A1-OLD")
+    response = client.post(
+        f"/api/orders/{order.pk}/backorder/", {"decision": "fill"}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    order.refresh_from_db()
+    assert order.status == "reserved"
+    assert [(ln.product.sku, ln.reserved, ln.backordered) for ln in order.lines.all()] == [
+        ("A-1", 1, 0),
+        ("A-1", 2, 0),
+    ]
+    assert level("A-1", "WH").reserved == 3
+    raised = OpsException.objects.get()
+    assert (raised.discrepancy, raised.status) == ("Unknown_SKU", "resolved")
+    assert not OpsTask.objects.filter(kind="backorder", status="open").exists()
+
+
+def test_ops_cancel_the_held_line_and_its_exception_is_resolved(
+    deliver, queued, client, user_with_role
+):
+    deliver("shop", 49, [("A-1", 1), ("NOPE-9", 2)])
+    order = the_order("shop")
+    client.force_login(user_with_role(Role.ADMIN))
+    response = client.post(
+        f"/api/orders/{order.pk}/backorder/",
+        {"decision": "cancel", "reason": "not a product we sell"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    order.refresh_from_db()
+    assert order.status == "reserved"
+    assert [(ln.sku, ln.reserved, ln.cancelled) for ln in order.lines.all()] == [
+        ("A-1", 1, 0),
+        ("NOPE-9", 0, 2),
+    ]
+    assert OpsException.objects.get().status == "resolved"
+    assert Channel.objects.get(code="shop").status == "active"
