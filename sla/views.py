@@ -127,6 +127,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "prescriptions": Prescription.objects.filter(order=order).defer("data"),
             "shipped": order.lines.filter(shipped__gt=0).exists(),
+            "lines": order.lines.select_related("product", "location").order_by("position"),
         },
     )
 

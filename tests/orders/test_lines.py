@@ -114,6 +114,7 @@ def test_an_unknown_sku_holds_the_order_for_ops_and_never_pauses_the_channel(
     page = client.get("/exceptions/?discrepancy=Unknown_SKU")
     assert page.status_code == 200
     assert 'data-tab="Unknown_SKU"' in page.text and 'data-sku="NOPE-9"' in page.text
+    assert "held: SKU unknown to IMS" in client.get(f"/sla/orders/{order.pk}/").text
     client.force_login(user_with_role(Role.ADMIN))
     shown = client.get(f"/api/orders/{order.pk}/").json()
     assert [(ln["sku_id"], ln["reserved"], ln["backordered"]) for ln in shown["lines"]] == [
@@ -193,6 +194,8 @@ def test_a_shopify_tip_and_gift_wrap_are_recorded_not_reserved_and_the_rest_is(
     received = AuditEvent.objects.get(action="order_receive")
     assert received.after["not_stocked"] == order.not_stocked
     client.force_login(user_with_role(Role.ADMIN))
+    page = client.get(f"/sla/orders/{order.pk}/").text
+    assert "not stocked: no SKU and no variant" in page and "not stocked: needs no shipping" in page
     shown = client.get(f"/api/orders/{order.pk}/").json()
     assert [(ln["name"], ln["quantity"], ln["why"]) for ln in shown["not_stocked"]] == [
         ("Tip", 1, "no SKU and no variant"),
