@@ -140,6 +140,8 @@ def _refund(payload: dict) -> Event:
         raise BadDelivery("a refund needs `id` and `order_id`") from None
     returned, cancelled = [], []
     for i, item in enumerate(payload.get("refund_line_items") or []):
+        if item.get("line_item") and not_stocked(item["line_item"]):
+            continue  # a refunded tip or gift card gives back no stock
         line = ReturnLineIn(
             quantity=parse_quantity(item.get("quantity"), where=f"refund_line_items[{i}]"),
             line_external_id=text(item.get("line_item_id")),

@@ -166,6 +166,8 @@ def _refund(client: httpx.Client, refund: dict) -> Event:
     for r in returns:
         source = source or text(r.get("source_order_id"))
         for i, item in enumerate(r.get("return_line_items") or []):
+            if not_stocked(item):
+                continue  # a returned gift card or custom amount gives back no stock
             lines.append(
                 ReturnLineIn(
                     quantity=parse_quantity(item.get("quantity"), where=f"return_line_items[{i}]"),

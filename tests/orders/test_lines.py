@@ -233,8 +233,27 @@ def test_a_refund_of_a_tip_changes_no_stock_and_fails_nothing(channels, post, qu
     response = post("shop", body, p.shopify_headers(body, "refunds/create"))
     assert response.status_code == 200
     delivery = WebhookDelivery.objects.get(topic="refunds/create")
-    assert (delivery.error, delivery.outcome) == ("", "ignored: only lines not stocked")
+    assert (delivery.error, delivery.outcome) == ("", "ignored: refund 7001 returns no units")
     assert the_order("shop").lines.get().reserved == 1
+
+
+def test_a_cancellation_naming_only_a_line_not_stocked_changes_nothing(channels, post):
+    """Whatever the channel: units of a line kept as not stocked are never released."""
+    placed = p.ims_order_event("OD9", [("A-1", 1)])
+    placed["order"]["lines"].append(
+        {"line_id": "2", "sku": "GIFT-BOX", "quantity": 1, "stocked": False}
+    )
+    body = p.dumps(placed)
+    post("fk", body, p.ims_headers(body))
+    assert the_order("fk").not_stocked[0]["why"] == "sent as not stocked"
+    cancel = p.ims_order_event("OD9", [], kind="order.cancelled")
+    cancel["order"]["lines"] = [{"line_id": "2", "sku": "GIFT-BOX", "quantity": 1}]
+    body = p.dumps(cancel)
+    assert post("fk", body, p.ims_headers(body)).status_code == 200
+    delivery = WebhookDelivery.objects.get(outcome__startswith="ignored")
+    assert (delivery.error, delivery.outcome) == ("", "ignored: only lines not stocked")
+    order = the_order("fk")
+    assert order.status == "reserved" and order.lines.get().reserved == 1
 
 
 def test_a_real_shortfall_on_a_known_product_still_pauses_the_channel(deliver, queued):
@@ -350,3 +369,23 @@ def test_ops_cancel_the_held_line_and_its_exception_is_resolved(
     ]
     assert OpsException.objects.get().status == "resolved"
     assert Channel.objects.get(code="shop").status == "active"
+
+
+def test_a_square_return_of_a_gift_card_returns_no_units():
+    import httpx
+
+    from orders.providers import square
+
+    returned = [
+        {"uid": "r1", "source_line_item_uid": "S-0", "catalog_object_id": "VAR", "quantity": "1"},
+        {"uid": "r2", "source_line_item_uid": "S-1", "item_type": "GIFT_CARD", "quantity": "1"},
+    ]
+    order = p.square_order(
+        "S", [("VAR", 1)], returns=[{"uid": "ret", "return_line_items": returned}]
+    )
+    client = httpx.Client(
+        base_url="http://sq.test/",
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json=order)),
+    )
+    event = square._refund(client, {"id": "R1", "order_id": "S"})
+    assert [(ln.line_external_id, ln.quantity) for ln in event.returned] == [("S-0", 1)]
