@@ -389,3 +389,12 @@ def test_a_square_return_of_a_gift_card_returns_no_units():
     )
     event = square._refund(client, {"id": "R1", "order_id": "S"})
     assert [(ln.line_external_id, ln.quantity) for ln in event.returned] == [("S-0", 1)]
+
+
+def test_reconcile_leaves_an_unknown_sku_open_while_an_order_holds_it(deliver, queued, tmp_path):
+    from exceptions.reconcile import reconcile
+
+    deliver("shop", 50, [("NOPE-9", 1)])
+    reconcile(out_dir=tmp_path)
+    raised = OpsException.objects.get(discrepancy="Unknown_SKU")
+    assert (raised.sku_id, raised.status) == ("NOPE-9", "open")
