@@ -161,16 +161,18 @@ class ImsEvents:
         kind = payload["type"]
         if kind == "pos.sale":
             sale = payload["sale"]
+            # Lines sent as not stocked (a gift card, a service) take no stock: left out.
+            lines = tuple(
+                line
+                for i, item in enumerate(sale["lines"])
+                if not (line := _line(item, i)).not_stocked
+            )
+            if not lines:
+                return Event(EventKind.IGNORE, note=f"sale {sale['id']} has no stocked line")
             return Event(
                 EventKind.POS_SALE,
                 sale=PosSaleIn(
-                    external_id=sale["id"],
-                    location=sale.get("location", ""),
-                    lines=tuple(
-                        line
-                        for i, item in enumerate(sale["lines"])
-                        if not (line := _line(item, i)).not_stocked
-                    ),
+                    external_id=sale["id"], location=sale.get("location", ""), lines=lines
                 ),
             )
         order = payload["order"]

@@ -398,3 +398,30 @@ def test_reconcile_leaves_an_unknown_sku_open_while_an_order_holds_it(deliver, q
     reconcile(out_dir=tmp_path)
     raised = OpsException.objects.get(discrepancy="Unknown_SKU")
     assert (raised.sku_id, raised.status) == ("NOPE-9", "open")
+
+
+def test_a_pos_sale_takes_no_stock_for_a_line_sent_as_not_stocked(channels, post):
+    from orders.models import PosSale
+
+    def sale(receipt, lines):
+        body = p.dumps(
+            {
+                "event_id": f"evt-{receipt}",
+                "type": "pos.sale",
+                "occurred_at": p.iso(p.utc()),
+                "sale": {"id": receipt, "location": "NYC", "lines": lines},
+            }
+        )
+        assert post("store", body, p.ims_headers(body)).status_code == 200
+
+    gift_card = {"sku": "GC-25", "quantity": 1, "stocked": False}
+    sale("R-1", [{"sku": "A-1", "quantity": 1}, gift_card])
+    assert [(ln.product.sku, ln.quantity) for ln in PosSale.objects.get().lines.all()] == [
+        ("A-1", 1)
+    ]
+    assert level("A-1", "NYC").available == 2
+    sale("R-2", [gift_card])
+    assert WebhookDelivery.objects.get(delivery_id="evt-R-2").outcome == (
+        "ignored: sale R-2 has no stocked line"
+    )
+    assert PosSale.objects.count() == 1
