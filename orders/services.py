@@ -522,9 +522,18 @@ def _stocked_only(event: Event, order: ChannelOrder) -> Event:
     """The event without the units it names of the order's lines not stocked (a refunded
     gift card or tip changes no stock); an event left with none changes nothing of them."""
     skipped = {line["external_id"] for line in order.not_stocked if line.get("external_id")}
+    names = {line["sku"] for line in order.not_stocked if line.get("sku")}
+    names -= set(order.lines.filter(sku__in=names).values_list("sku", flat=True))
 
     def kept(lines: tuple[ReturnLineIn, ...]) -> tuple[ReturnLineIn, ...]:
-        return tuple(ln for ln in lines if ln.line_external_id not in skipped)
+        return tuple(
+            ln
+            for ln in lines
+            if not (
+                ln.line_external_id in skipped
+                or (not ln.line_external_id and (ln.sku or ln.item_id) in names)
+            )
+        )
 
     cancelled, returned = kept(event.cancelled), kept(event.returned)
     if (cancelled, returned) == (event.cancelled, event.returned):

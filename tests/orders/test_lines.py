@@ -237,7 +237,10 @@ def test_a_refund_of_a_tip_changes_no_stock_and_fails_nothing(channels, post, qu
     assert the_order("shop").lines.get().reserved == 1
 
 
-def test_a_cancellation_naming_only_a_line_not_stocked_changes_nothing(channels, post):
+@pytest.mark.parametrize(
+    "named", [{"line_id": "2", "sku": "GIFT-BOX"}, {"sku": "GIFT-BOX"}], ids=["by line", "by SKU"]
+)
+def test_a_cancellation_naming_only_a_line_not_stocked_changes_nothing(channels, post, named):
     """Whatever the channel: units of a line kept as not stocked are never released."""
     placed = p.ims_order_event("OD9", [("A-1", 1)])
     placed["order"]["lines"].append(
@@ -247,7 +250,7 @@ def test_a_cancellation_naming_only_a_line_not_stocked_changes_nothing(channels,
     post("fk", body, p.ims_headers(body))
     assert the_order("fk").not_stocked[0]["why"] == "sent as not stocked"
     cancel = p.ims_order_event("OD9", [], kind="order.cancelled")
-    cancel["order"]["lines"] = [{"line_id": "2", "sku": "GIFT-BOX", "quantity": 1}]
+    cancel["order"]["lines"] = [{**named, "quantity": 1}]
     body = p.dumps(cancel)
     assert post("fk", body, p.ims_headers(body)).status_code == 200
     delivery = WebhookDelivery.objects.get(outcome__startswith="ignored")
