@@ -38,3 +38,10 @@ class SyncNotAllowed(ApplicationError):
     """The requested sync or correction cannot happen (mode, state, kind of exception)."""
 
     code = "sync_not_allowed"
+
+
+class SyncTakenOver(ApplicationError):
+    """The run was marked interrupted (no heartbeat for too long) and another may have taken over:
+    this worker stops sending."""
+
+    code = "sync_taken_over"

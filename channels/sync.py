@@ -16,8 +16,11 @@ read again just before it is raised, and not sent if the channel moved meanwhile
 is recorded (PushRecord) so its echo is not taken for a channel edit.
 A run that fails (provider unreachable after retries, refused credentials) ends as a
 Sync_Failure exception and pauses the channel; SKUs the provider refused are Sync_Failures each.
-A worker killed mid-run leaves its run `running`; the next run of the channel marks it
-interrupted and reads the channel again, so what was already sent is not sent twice.
+A running run heartbeats (a thread of its worker, every IMS_SYNC_HEARTBEAT_SECONDS, and each
+batch sent). A run silent for IMS_SYNC_STALE_SECONDS has lost its worker: the next sync of the
+channel, the "Sync now" button or the minute's sweep marks it interrupted, and the next run reads
+the channel again, so what was already sent is not sent twice. A worker whose run was marked
+interrupted stops sending at its next batch.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +54,7 @@ from channels.adapters.base import (
     StockUpdate,
     chunks,
 )
-from channels.errors import SyncBusy, SyncNotAllowed
+from channels.errors import SyncBusy, SyncNotAllowed, SyncTakenOver
 from channels.models import (
     SYNC_MODE_RANK,
     Channel,
@@ -444,6 +448,8 @@ def sync(
             outcome.problems.append(
                 f"{ch.code}: sync #{run.pk} {run.status}: {run.error or run.halt_reason}"
             )
+        elif run.status == SyncStatus.INTERRUPTED:
+            outcome.problems.append(f"{ch.code}: sync #{run.pk} interrupted: {run.error}")
         elif run.status == SyncStatus.PARTIAL:
             outcome.problems.append(
                 f"{ch.code}: sync #{run.pk}: {run.failed} value(s) refused by the provider"
@@ -483,8 +489,72 @@ def write_plan(*, runs: Sequence[SyncRun], out_dir: Path) -> Path:
     return path
 
 
+def stale_after() -> dt.timedelta:
+    """How long a running run may stay silent before its worker counts as gone."""
+    return dt.timedelta(seconds=float(_setting("IMS_SYNC_STALE_SECONDS", "90")))
+
+
+def sync_run_live(channel: Channel) -> SyncRun | None:
+    """The channel's running run whose worker is alive (heartbeat fresh), if any."""
+    return (
+        SyncRun.objects.filter(
+            channel=channel,
+            status=SyncStatus.RUNNING,
+            heartbeat_at__gt=timezone.now() - stale_after(),
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+def sync_runs_interrupt_stale(*, channel: Channel | None = None) -> list[SyncRun]:
+    """Mark interrupted every running run (of one channel, or all) whose heartbeat is older than
+    IMS_SYNC_STALE_SECONDS: its worker is gone. Audited, with the last heartbeat as the reason."""
+    with transaction.atomic():
+        runs = SyncRun.objects.select_for_update(skip_locked=True).filter(
+            status=SyncStatus.RUNNING, heartbeat_at__lte=timezone.now() - stale_after()
+        )
+        if channel is not None:
+            runs = runs.filter(channel=channel)
+        return [_interrupt(run) for run in runs.order_by("pk")]
+
+
+def _interrupt(run: SyncRun) -> SyncRun:
+    """A running run whose worker is gone (locked by the caller): what it sent stays recorded."""
+    now = timezone.now()
+    reason = (
+        f"interrupted: its worker is gone (no heartbeat since "
+        f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC, {(now - run.heartbeat_at).total_seconds():.0f} s)"
+    )
+    counts = _line_counts(run)
+    run.sent = counts.get(LineState.SENT, 0)
+    run.failed = counts.get(LineState.FAILED, 0)
+    run.stale = counts.get(LineState.STALE, 0)
+    run.status = SyncStatus.INTERRUPTED
+    run.error = ((run.error + "\n") if run.error else "") + reason
+    run.finished_at = now
+    run.save(update_fields=["status", "error", "finished_at", "sent", "failed", "stale"])
+    audit_record(
+        actor=None,
+        action="sync_interrupted",
+        obj=run,
+        before={"status": SyncStatus.RUNNING},
+        after={
+            "status": SyncStatus.INTERRUPTED,
+            "sent": run.sent,
+            "pending": run.planned - run.done,
+        },
+        reason=reason,
+        at=now,
+    )
+    log.warning("sync #%s of %s %s", run.pk, run.channel_id, reason)
+    return run
+
+
 def _start(channel: Channel, *, mode: str, trigger: str, actor, now, product_ids, resumes=None):
-    stale_after = dt.timedelta(seconds=int(_setting("IMS_SYNC_STALE_SECONDS", "1800")))
+    """Claim the channel: one running run per channel (the row lock, then the partial unique
+    index, decide between two workers starting at once). A run whose worker is gone is
+    interrupted and this one takes over; a live one refuses this run (SyncBusy)."""
     with transaction.atomic():
         running = (
             SyncRun.objects.select_for_update()
@@ -492,18 +562,13 @@ def _start(channel: Channel, *, mode: str, trigger: str, actor, now, product_ids
             .first()
         )
         if running is not None:
-            if running.heartbeat_at > now - stale_after:
+            if running.heartbeat_at > timezone.now() - stale_after():
                 raise SyncBusy(
-                    f"sync #{running.pk} of {channel.code} is running (since {running.started_at:%H:%M:%S})"
+                    f"sync #{running.pk} of {channel.code} is running (since "
+                    f"{running.started_at:%H:%M:%S} UTC, last heartbeat {running.heartbeat_at:%H:%M:%S})"
                 )
             # Its worker died: what it sent is on the channel and will be read again.
-            running.status = SyncStatus.INTERRUPTED
-            running.error = (running.error + "\n" if running.error else "") + (
-                f"interrupted: no progress since {running.heartbeat_at:%Y-%m-%d %H:%M:%S}"
-            )
-            running.finished_at = now
-            running.save(update_fields=["status", "error", "finished_at"])
-            resumes = resumes or running
+            resumes = resumes or _interrupt(running)
         try:
             with transaction.atomic():
                 return SyncRun.objects.create(
@@ -512,13 +577,49 @@ def _start(channel: Channel, *, mode: str, trigger: str, actor, now, product_ids
                     trigger=trigger,
                     actor=actor if getattr(actor, "is_authenticated", False) else None,
                     started_at=now,
-                    heartbeat_at=now,
+                    heartbeat_at=timezone.now(),
                     product_ids=sorted(product_ids) if product_ids is not None else [],
                     paused=channel.status == ChannelStatus.PAUSED,
                     resumes=resumes,
                 )
         except IntegrityError:
             raise SyncBusy(f"another sync of {channel.code} started just now") from None
+
+
+class _Heartbeat:
+    """While this process works on a run, a thread beats it every IMS_SYNC_HEARTBEAT_SECONDS (one
+    UPDATE), so a long call (a feed the provider is processing, a Retry-After) never looks like a
+    dead worker. The thread dies with the process: a killed worker's run goes silent."""
+
+    def __init__(self, run: SyncRun):
+        self.run_id = run.pk
+        self.every = float(_setting("IMS_SYNC_HEARTBEAT_SECONDS", "15"))
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._beat, name=f"sync-{run.pk}-heartbeat", daemon=True
+        )
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stop.wait(self.every):
+                try:
+                    SyncRun.objects.filter(pk=self.run_id, status=SyncStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:  # a missed beat is retried; the run itself reports errors
+                    log.warning("sync #%s: heartbeat failed", self.run_id, exc_info=True)
+        finally:
+            connection.close()
 
 
 def sync_channel(
@@ -545,38 +646,39 @@ def sync_channel(
     )
     adapter = None
     stage = "read the channel's listings"
-    try:
-        prices_refresh(now=now)
-        if is_live(channel):
-            adapter = adapter_for(channel, **(adapter_options or {}))
-            skus = _skus_to_read(channel, adapter, product_ids)
-            states = adapter.fetch_snapshot(skus=skus)
-            read = listings_apply_live(
-                channel=channel, states=states, now=now, product_ids=product_ids
-            )
-            run.source, run.listings_read = "live", read.listings
-        else:
-            run.source = "snapshot"
-            run.listings_read = _listing_count(channel, product_ids)
-        stage = "plan"
-        plan = build_plan(channel=channel, product_ids=product_ids, paused=run.paused)
-        _save_plan(run, plan)
-        if run.mode != SyncMode.PUSH:
-            return _finish(run, SyncStatus.SUCCEEDED)
-        if not run.paused:
-            reason = breaker_reason(channel=channel, plan=plan)
-            if reason:
-                return _halt(run, channel, reason)
-        stage = "send"
-        adapter = adapter or adapter_for(channel, **(adapter_options or {}))
-        _execute(run, channel, adapter, progress)
-        return _conclude(run, channel)
-    except Exception as exc:
-        return _fail(run, channel, stage, exc)
-    finally:
-        if adapter is not None:
-            _count_calls(run, adapter)
-            adapter.close()
+    with _Heartbeat(run):
+        try:
+            prices_refresh(now=now)
+            if is_live(channel):
+                adapter = adapter_for(channel, **(adapter_options or {}))
+                skus = _skus_to_read(channel, adapter, product_ids)
+                states = adapter.fetch_snapshot(skus=skus)
+                read = listings_apply_live(
+                    channel=channel, states=states, now=now, product_ids=product_ids
+                )
+                run.source, run.listings_read = "live", read.listings
+            else:
+                run.source = "snapshot"
+                run.listings_read = _listing_count(channel, product_ids)
+            stage = "plan"
+            plan = build_plan(channel=channel, product_ids=product_ids, paused=run.paused)
+            _save_plan(run, plan)
+            if run.mode != SyncMode.PUSH:
+                return _finish(run, SyncStatus.SUCCEEDED)
+            if not run.paused:
+                reason = breaker_reason(channel=channel, plan=plan)
+                if reason:
+                    return _halt(run, channel, reason)
+            stage = "send"
+            adapter = adapter or adapter_for(channel, **(adapter_options or {}))
+            _execute(run, channel, adapter, progress)
+            return _conclude(run, channel)
+        except Exception as exc:
+            return _fail(run, channel, stage, exc)
+        finally:
+            if adapter is not None:
+                _count_calls(run, adapter)
+                adapter.close()
 
 
 def _count_calls(run: SyncRun, adapter) -> None:
@@ -670,7 +772,10 @@ def _finish(run: SyncRun, status: str, error: str = "") -> SyncRun:
         run.error = error[:5000]
     run.finished_at = timezone.now()
     run.heartbeat_at = run.finished_at
-    run.save()
+    with transaction.atomic():
+        if not SyncRun.objects.select_for_update().filter(pk=run.pk, status=SyncStatus.RUNNING):
+            raise SyncTakenOver(f"sync #{run.pk} was marked interrupted: it is not finished here")
+        run.save()
     log.info("sync #%s %s %s: %s", run.pk, run.channel_id, run.mode, status)
     return run
 
@@ -785,7 +890,13 @@ def _record(
         _listings_show(channel, sent, field_name, now)
         run.done += len(batch)
         run.heartbeat_at = now
-        SyncRun.objects.filter(pk=run.pk).update(done=run.done, heartbeat_at=now)
+        # 0 rows: marked interrupted meanwhile. This batch is recorded (the provider answered);
+        # the run that takes over sends the rest.
+        taken_over = not SyncRun.objects.filter(pk=run.pk, status=SyncStatus.RUNNING).update(
+            done=run.done, heartbeat_at=now
+        )
+    if taken_over:
+        raise SyncTakenOver(f"sync #{run.pk} was marked interrupted: it stops sending")
     if progress:
         progress(run.done, total)
 
@@ -865,12 +976,18 @@ def _fail(run: SyncRun, channel: Channel, stage: str, exc: Exception) -> SyncRun
     from exceptions.services import Finding, ops_exceptions_record
 
     message = exc.message if isinstance(exc, ApplicationError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SyncTakenOver):
+        log.warning("%s", message)
+        return _taken_over(run)
     if not isinstance(exc, ApplicationError):
         log.exception("sync #%s of %s failed", run.pk, channel.code)
     pending = dict(_line_counts(run))
     waiting = pending.get(LineState.PENDING, 0)
     expected = f"{stage}" + (f": {waiting} value(s) to send" if waiting else "")
-    _finish(run, SyncStatus.FAILED, error=f"{stage}: {message}")
+    try:
+        _finish(run, SyncStatus.FAILED, error=f"{stage}: {message}")
+    except SyncTakenOver:
+        return _taken_over(run)
     ops_exceptions_record(
         findings=[
             Finding(
@@ -886,6 +1003,18 @@ def _fail(run: SyncRun, channel: Channel, stage: str, exc: Exception) -> SyncRun
         now=timezone.now(),
     )
     channel_pause(channel=channel, reason=f"sync #{run.pk} failed: {message}"[:500])
+    return run
+
+
+def _taken_over(run: SyncRun) -> SyncRun:
+    """A run marked interrupted while this worker still ran it: its counts, status kept."""
+    counts = _line_counts(run)
+    SyncRun.objects.filter(pk=run.pk).update(
+        sent=counts.get(LineState.SENT, 0),
+        failed=counts.get(LineState.FAILED, 0),
+        stale=counts.get(LineState.STALE, 0),
+    )
+    run.refresh_from_db()
     return run
 
 
@@ -918,14 +1047,15 @@ def sync_run_approve(*, run: SyncRun, actor, adapter_options: dict | None = None
         )
     run.refresh_from_db()
     adapter = adapter_for(channel, **(adapter_options or {}))
-    try:
-        _execute(run, channel, adapter, None)
-        return _conclude(run, channel)
-    except Exception as exc:
-        return _fail(run, channel, "send", exc)
-    finally:
-        _count_calls(run, adapter)
-        adapter.close()
+    with _Heartbeat(run):
+        try:
+            _execute(run, channel, adapter, None)
+            return _conclude(run, channel)
+        except Exception as exc:
+            return _fail(run, channel, "send", exc)
+        finally:
+            _count_calls(run, adapter)
+            adapter.close()
 
 
 def sync_run_discard(*, run: SyncRun, actor, reason: str = "") -> SyncRun:

@@ -2,6 +2,7 @@
 
 import csv
 import datetime as dt
+import time
 from decimal import Decimal
 
 import pytest
@@ -273,6 +274,116 @@ def test_a_fresh_running_sync_is_not_joined(shop, tmp_path):
     )
     outcome = sync(channel=channel, out_dir=tmp_path)
     assert outcome.runs == [] and "is running" in outcome.problems[0]
+
+
+def test_a_run_silent_for_two_minutes_has_lost_its_worker_and_the_next_sync_goes_on(shop, tmp_path):
+    channel = Channel.objects.get(code="shop")
+    two_minutes_ago = timezone.now() - dt.timedelta(minutes=2)
+    dead = SyncRun.objects.create(
+        channel=channel,
+        mode="push",
+        trigger="schedule",
+        started_at=two_minutes_ago,
+        heartbeat_at=two_minutes_ago,
+    )
+    run = sync(channel=channel, out_dir=tmp_path).runs[0]
+    dead.refresh_from_db()
+    assert (run.status, run.resumes) == ("succeeded", dead)
+    assert dead.status == "interrupted" and "its worker is gone (no heartbeat since" in dead.error
+    event = AuditEvent.objects.get(action="sync_interrupted")
+    assert (event.object_id, event.before, event.after["status"]) == (
+        str(dead.pk),
+        {"status": "running"},
+        "interrupted",
+    )
+    assert shop.variant("A-1")["available"] == 12
+
+
+def test_a_run_heard_from_half_a_minute_ago_still_blocks_the_channel(shop, tmp_path):
+    channel = Channel.objects.get(code="shop")
+    started = timezone.now() - dt.timedelta(minutes=10)
+    live = SyncRun.objects.create(
+        channel=channel,
+        mode="push",
+        trigger="schedule",
+        started_at=started,
+        heartbeat_at=timezone.now() - dt.timedelta(seconds=30),
+    )
+    outcome = sync(channel=channel, out_dir=tmp_path)
+    assert outcome.runs == [] and f"sync #{live.pk} of shop is running" in outcome.problems[0]
+    assert SyncRun.objects.get(pk=live.pk).status == "running"
+
+
+def test_the_minutes_sweep_marks_interrupted_only_the_runs_whose_worker_is_gone(shop):
+    from channels.tasks import sync_runs_sweep_task
+
+    now = timezone.now()
+    gone = SyncRun.objects.create(
+        channel=Channel.objects.get(code="shop"),
+        mode="push",
+        trigger="schedule",
+        started_at=now - dt.timedelta(minutes=5),
+        heartbeat_at=now - dt.timedelta(minutes=3),
+    )
+    alive = SyncRun.objects.create(
+        channel=Channel.objects.get(code="market"),
+        mode="read_only",
+        trigger="schedule",
+        started_at=now - dt.timedelta(minutes=5),
+        heartbeat_at=now,
+    )
+    assert sync_runs_sweep_task() == [gone.pk]
+    gone.refresh_from_db()
+    assert (gone.status, gone.finished_at is not None) == ("interrupted", True)
+    assert SyncRun.objects.get(pk=alive.pk).status == "running"
+    assert sync_runs_sweep_task() == []
+
+
+def test_a_run_keeps_its_heartbeat_during_a_long_call(shop, tmp_path, settings, monkeypatch):
+    from channels.adapters import shopify
+
+    settings.IMS_SYNC_HEARTBEAT_SECONDS = 0.2
+    heard = []
+    original = shopify.ShopifyAdapter.push_inventory
+
+    def slow(self, updates):
+        run = SyncRun.objects.get(status="running")
+        heard.append(run.heartbeat_at)
+        time.sleep(1.2)  # the provider takes its time: no batch is recorded meanwhile
+        heard.append(SyncRun.objects.get(pk=run.pk).heartbeat_at)
+        return original(self, updates)
+
+    monkeypatch.setattr(shopify.ShopifyAdapter, "push_inventory", slow)
+    run = sync(channel=Channel.objects.get(code="shop"), out_dir=tmp_path).runs[0]
+    assert run.status == "succeeded"
+    assert heard[1] - heard[0] >= dt.timedelta(seconds=0.6)
+
+
+def test_a_worker_whose_run_was_marked_interrupted_stops_sending(shop, tmp_path, monkeypatch):
+    from channels.adapters import shopify
+    from channels.sync import sync_runs_interrupt_stale
+
+    original = shopify.ShopifyAdapter.push_inventory
+
+    def then_swept(self, updates):
+        answer = original(self, updates)
+        # The worker froze past the limit: the sweep took its run for dead meanwhile.
+        SyncRun.objects.filter(status="running").update(
+            heartbeat_at=timezone.now() - dt.timedelta(minutes=5)
+        )
+        sync_runs_interrupt_stale()
+        return answer
+
+    monkeypatch.setattr(shopify.ShopifyAdapter, "push_inventory", then_swept)
+    channel = Channel.objects.get(code="shop")
+    run = sync(channel=channel, out_dir=tmp_path).runs[0]
+    assert run.status == "interrupted"
+    assert shop.variant("A-1")["available"] == 12  # the batch answered is recorded
+    assert (run.lines.get(sku_id="A-1").state, run.sent) == ("sent", 1)
+    assert shop.variant("B-2")["price"] == Decimal("7.00")  # the next batch was not sent
+    channel.refresh_from_db()
+    assert channel.status == "active"
+    assert not OpsException.objects.filter(discrepancy="Sync_Failure").exists()
 
 
 def test_our_own_echo_is_not_a_channel_edit_but_a_shop_edit_is(shop, tmp_path):
