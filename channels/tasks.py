@@ -19,6 +19,14 @@ def sync_task(channel_id: int | None = None, mode: str | None = None) -> list[in
     return [run.pk for run in outcome.runs]
 
 
+def sync_runs_sweep_task() -> list[int]:
+    """Each minute: mark interrupted the running syncs whose worker is gone (no heartbeat)."""
+    from channels.sync import sync_runs_interrupt_stale
+
+    with audit_origin("task sync_runs_sweep"):
+        return [run.pk for run in sync_runs_interrupt_stale()]
+
+
 def sync_paused_task(channel_id: int) -> int | None:
     """A channel was paused: set its listings to zero availability (in its mode)."""
     from channels.sync import sync_channel

@@ -33,6 +33,8 @@ SCHEDULES = {
         None,
     ),
     "pending stock pushes": ("channels.tasks.sync_pending_all_task", Schedule.MINUTES, 1, None),
+    # A sync whose worker was killed is marked interrupted, so the page shows it and syncs go on.
+    "interrupted syncs": ("channels.tasks.sync_runs_sweep_task", Schedule.MINUTES, 1, None),
     "SLA sweep": ("sla.tasks.sla_sweep_task", Schedule.MINUTES, 1, None),
     "customer messages": (
         "notifications.tasks.customer_notifications_send_task",
