@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from channels.models import Channel, LineState, SyncRun, SyncStatus
 from channels.selectors import sync_run_lines, sync_run_list
-from channels.sync import sync_run_discard
+from channels.sync import sync_run_discard, sync_run_live, sync_runs_interrupt_stale
 from ims.errors import ApplicationError
 from ims.tasks import enqueue
 
@@ -90,6 +90,18 @@ def run_discard(request, pk: int):
 @permission_required("channels.change_channel", raise_exception=True)
 def channel_sync_now(request, code: str):
     channel = get_object_or_404(Channel, code=code)
+    # A run whose worker is gone is closed now (the page shows it); a live one refuses this sync.
+    for gone in sync_runs_interrupt_stale(channel=channel):
+        messages.warning(request, f"Sync #{gone.pk} of {channel.code} {gone.error}")
+    live = sync_run_live(channel)
+    if live is not None:
+        messages.error(
+            request,
+            f"Sync of {channel.code} not started: sync #{live.pk} is still running (started "
+            f"{live.started_at:%H:%M:%S} UTC, {live.done} of {live.planned} lines done). "
+            "Try again when it ends.",
+        )
+        return redirect(f"{_runs_url()}?channel={channel.code}")
     enqueue("channels.tasks.sync_task", channel.pk)
     messages.success(request, f"Sync of {channel.code} queued ({channel.get_sync_mode_display()}).")
     return redirect(f"{_runs_url()}?channel={channel.code}")

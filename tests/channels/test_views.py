@@ -1,5 +1,7 @@
 """The sync runs page: list, detail with the plan, htmx progress fragment, approve / discard."""
 
+import datetime as dt
+
 import pytest
 from django.utils import timezone
 
@@ -79,3 +81,29 @@ def test_an_admin_discards_a_halted_run_and_ops_cannot(client, runs, user_with_r
 
 def test_the_page_needs_a_log_in(client, runs):
     assert client.get("/channels/runs/").status_code == 302
+
+
+def test_sync_now_says_plainly_that_a_running_sync_refuses_it(
+    client, runs, user_with_role, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr("channels.views.enqueue", lambda *args: queued.append(args))
+    client.force_login(user_with_role(Role.ADMIN))
+    page = client.post("/channels/shop/sync/", follow=True).content.decode()
+    assert f"Sync of shop not started: sync #{runs[0].pk} is still running" in page
+    assert "queued" not in page and queued == []
+
+
+def test_sync_now_closes_a_run_whose_worker_is_gone_and_queues_the_sync(
+    client, runs, user_with_role, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr("channels.views.enqueue", lambda *args: queued.append(args))
+    gone = runs[0]
+    SyncRun.objects.filter(pk=gone.pk).update(heartbeat_at=timezone.now() - dt.timedelta(minutes=4))
+    client.force_login(user_with_role(Role.ADMIN))
+    page = client.post("/channels/shop/sync/", follow=True).content.decode()
+    assert f"Sync #{gone.pk} of shop interrupted: its worker is gone" in page
+    assert "Sync of shop queued (" in page
+    assert SyncRun.objects.get(pk=gone.pk).status == "interrupted"
+    assert queued == [("channels.tasks.sync_task", gone.channel_id)]
