@@ -185,11 +185,27 @@ IMS_PRESCRIPTION_LINK_MINUTES = int(os.environ.get("IMS_PRESCRIPTION_LINK_MINUTE
 IMS_ERP_MAX_ZERO_SHARE = float(os.environ.get("IMS_ERP_MAX_ZERO_SHARE", "0.10"))
 # Where what an ERP pull read is written (in IMS's file forms) before it is applied.
 IMS_ERP_PULL_DIR = Path(os.environ.get("IMS_ERP_PULL_DIR", BASE_DIR / "var" / "erp"))
+# django-q2 workers (README, Configuration). timeout: the longest task allowed, a full push to
+# Amazon that waits for its two feeds (stock, prices; FEED_WAIT_SECONDS 1200 each) after reading;
+# a task past it has its worker killed. retry: a task not acknowledged by then is delivered again
+# (a killed worker's); it must exceed the timeout or a task still running would be handed to a
+# second worker. max_attempts: a task that raised is run at most three times in all. A killed sync
+# does not wait for its redelivery: its run stops heartbeating and is marked interrupted within
+# IMS_SYNC_STALE_SECONDS + a minute; the redelivered task is one more sync (values are absolute).
+IMS_Q_TIMEOUT = int(os.environ.get("IMS_Q_TIMEOUT", "3600"))
+IMS_Q_RETRY = int(os.environ.get("IMS_Q_RETRY", str(IMS_Q_TIMEOUT + 60)))
+if IMS_Q_RETRY <= IMS_Q_TIMEOUT:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"IMS_Q_RETRY ({IMS_Q_RETRY}) must be more than IMS_Q_TIMEOUT ({IMS_Q_TIMEOUT}): "
+        "a task still running would be delivered to a second worker"
+    )
 Q_CLUSTER = {
     "name": "ims",
     "workers": int(os.environ.get("IMS_Q_WORKERS", "2")),
-    "timeout": int(os.environ.get("IMS_Q_TIMEOUT", "1800")),
-    "retry": int(os.environ.get("IMS_Q_RETRY", "1860")),
+    "timeout": IMS_Q_TIMEOUT,
+    "retry": IMS_Q_RETRY,
     "max_attempts": 3,
     "catch_up": False,
     "sync": IMS_QUEUE == "sync",
