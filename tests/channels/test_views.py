@@ -57,6 +57,12 @@ def test_ops_see_every_run_with_its_progress(client, runs, user_with_role):
     assert "django_htmx/htmx-2.min.js" in page  # htmx from our own static files
 
 
+def test_a_running_runs_page_says_when_its_worker_last_beat(client, runs, user_with_role):
+    client.force_login(user_with_role(Role.OPS))
+    page = client.get(f"/channels/runs/{runs[0].pk}/").content.decode()
+    assert f"last heartbeat from its worker {runs[0].heartbeat_at:%H:%M:%S}" in page
+
+
 def test_the_progress_fragment_alone_for_htmx(client, runs, user_with_role):
     client.force_login(user_with_role(Role.OPS))
     fragment = client.get(
