@@ -1,8 +1,10 @@
-"""A real `qcluster` worker killed (SIGKILL) mid-sync on PostgreSQL: its run goes silent, the
-sweep marks it interrupted, and the next sync of the channel goes on without sending twice."""
+"""Workers on PostgreSQL: a real `qcluster` worker killed (SIGKILL) mid-sync leaves a run that goes
+silent, the sweep marks it interrupted and the next sync goes on without sending twice; two
+workers taking over the same dead run at once start one sync, not two."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -13,11 +15,14 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from django_q.tasks import async_task
 
+from channels.errors import SyncBusy
 from channels.models import Channel, SyncRun
-from channels.sync import sync, sync_runs_interrupt_stale
+from channels.sync import sync, sync_channel, sync_runs_interrupt_stale
 from channels.tasks import sync_task
+from ims.models import AuditEvent
 from tests.fakes.shopify import FakeShopify
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,3 +123,49 @@ def test_a_killed_worker_leaves_an_interrupted_run_and_the_next_sync_goes_on(
         # django-q2 delivers the killed task again (after `retry`): it is one more harmless sync.
         again = SyncRun.objects.get(pk=sync_task(channel.pk)[0])
         assert (again.status, again.planned) == ("succeeded", 0)
+
+
+def test_two_workers_taking_over_a_dead_run_at_once_start_one_sync(
+    world, ingest, monkeypatch, settings, tmp_path
+):
+    ingest("inventory", "sku_id,location,quantity\nA-1,WH,10\n")
+    shop = HangingShopify()
+    shop.add("A-1", 9, "30.00")  # ATP 10: a stock write, where the winner hangs
+    monkeypatch.setenv("IMS_CHANNEL_SHOP_ACCESS_TOKEN", "shpat_test")
+    long_ago = timezone.now() - dt.timedelta(minutes=10)
+    with shop.serve() as url:
+        Channel.objects.filter(code="shop").update(base_url=url)
+        dead = SyncRun.objects.create(
+            channel=Channel.objects.get(code="shop"),
+            mode="push",
+            trigger="schedule",
+            started_at=long_ago,
+            heartbeat_at=long_ago,
+        )
+        start = threading.Barrier(2)
+        outcomes: list = []
+
+        def worker():
+            start.wait()
+            try:
+                outcomes.append(sync_channel(channel=Channel.objects.get(code="shop")).status)
+            except SyncBusy as exc:
+                outcomes.append(exc.message)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        assert shop.pushing.wait(20), "no worker reached the push"
+        # One worker is pushing; the other was refused, whichever came second.
+        until(lambda: outcomes, 10, "the second worker refused")
+        assert "of shop is running" in outcomes[0] or "started just now" in outcomes[0]
+        shop.release.set()
+        for thread in threads:
+            thread.join(20)
+    assert outcomes[1] == "succeeded"
+    assert SyncRun.objects.get(pk=dead.pk).status == "interrupted"
+    assert AuditEvent.objects.filter(action="sync_interrupted").count() == 1
+    assert SyncRun.objects.filter(channel__code="shop").exclude(pk=dead.pk).count() == 1
+    assert shop.writes[("A-1", "quantity")] == 1
