@@ -551,24 +551,32 @@ def _interrupt(run: SyncRun) -> SyncRun:
     return run
 
 
+def _claim(channel: Channel) -> SyncRun | None:
+    """In the caller's transaction: refuse (SyncBusy) while a live run holds the channel; a run
+    whose worker is gone is interrupted (and returned) so the caller can take over."""
+    running = (
+        SyncRun.objects.select_for_update()
+        .filter(channel=channel, status=SyncStatus.RUNNING)
+        .first()
+    )
+    if running is None:
+        return None
+    if running.heartbeat_at > timezone.now() - stale_after():
+        raise SyncBusy(
+            f"sync #{running.pk} of {channel.code} is running (since "
+            f"{running.started_at:%H:%M:%S} UTC, last heartbeat {running.heartbeat_at:%H:%M:%S})"
+        )
+    # Its worker died: what it sent is on the channel and will be read again.
+    return _interrupt(running)
+
+
 def _start(channel: Channel, *, mode: str, trigger: str, actor, now, product_ids, resumes=None):
     """Claim the channel: one running run per channel (the row lock, then the partial unique
     index, decide between two workers starting at once). A run whose worker is gone is
     interrupted and this one takes over; a live one refuses this run (SyncBusy)."""
     with transaction.atomic():
-        running = (
-            SyncRun.objects.select_for_update()
-            .filter(channel=channel, status=SyncStatus.RUNNING)
-            .first()
-        )
-        if running is not None:
-            if running.heartbeat_at > timezone.now() - stale_after():
-                raise SyncBusy(
-                    f"sync #{running.pk} of {channel.code} is running (since "
-                    f"{running.started_at:%H:%M:%S} UTC, last heartbeat {running.heartbeat_at:%H:%M:%S})"
-                )
-            # Its worker died: what it sent is on the channel and will be read again.
-            resumes = resumes or _interrupt(running)
+        gone = _claim(channel)
+        resumes = resumes or gone
         try:
             with transaction.atomic():
                 return SyncRun.objects.create(
@@ -1032,8 +1040,10 @@ def sync_run_approve(*, run: SyncRun, actor, adapter_options: dict | None = None
         locked = SyncRun.objects.select_for_update().get(pk=run.pk)
         if locked.status != SyncStatus.HALTED:
             raise SyncNotAllowed(f"sync #{run.pk} is {locked.status}, not halted")
-        if SyncRun.objects.filter(channel=channel, status=SyncStatus.RUNNING).exists():
-            raise SyncBusy(f"a sync of {channel.code} is running; approve when it ends")
+        try:
+            _claim(channel)
+        except SyncBusy as busy:
+            raise SyncBusy(f"{busy.message}; approve when it ends") from None
         locked.status, locked.decided_by, locked.decided_at = SyncStatus.RUNNING, actor, now
         locked.heartbeat_at = now
         locked.save(update_fields=["status", "decided_by", "decided_at", "heartbeat_at"])

@@ -164,6 +164,26 @@ def test_the_breaker_halts_a_mass_zeroing_for_an_admin(shop, tmp_path, settings,
     assert AuditEvent.objects.filter(action="sync_approve", actor=admin).exists()
 
 
+def test_a_halted_run_is_approved_though_a_dead_run_still_says_running(
+    shop, tmp_path, settings, user_with_role
+):
+    settings.IMS_SYNC_MAX_CHANGE_PCT = 10
+    settings.IMS_SYNC_BREAKER_MIN_SKUS = 1
+    channel = Channel.objects.get(code="shop")
+    halted = sync(channel=channel, out_dir=tmp_path).runs[0]
+    five_minutes_ago = timezone.now() - dt.timedelta(minutes=5)
+    dead = SyncRun.objects.create(
+        channel=channel,
+        mode="push",
+        trigger="stock_changed",
+        started_at=five_minutes_ago,
+        heartbeat_at=five_minutes_ago,
+    )
+    approved = sync_run_approve(run=halted, actor=user_with_role(Role.ADMIN))
+    assert approved.status == "succeeded" and shop.variant("A-1")["available"] == 12
+    assert SyncRun.objects.get(pk=dead.pk).status == "interrupted"
+
+
 def test_a_discarded_halt_sends_nothing(shop, tmp_path, settings, user_with_role):
     settings.IMS_SYNC_MAX_CHANGE_PCT = 10
     settings.IMS_SYNC_BREAKER_MIN_SKUS = 1
