@@ -38,3 +38,28 @@ def test_a_running_syncs_progress_updates_while_it_runs(world, user_with_role, p
     page.goto("/channels/runs/")
     assert page.locator("table.grid tbody tr").count() == 1
     assert "succeeded" in page.locator("table.grid tbody").inner_text()
+
+
+def test_sync_now_says_on_the_page_that_a_running_sync_refuses_it(
+    world, user_with_role, page, login
+):
+    user_with_role(Role.ADMIN, "admin")
+    now = timezone.now()
+    run = SyncRun.objects.create(
+        channel=Channel.objects.get(code="shop"),
+        mode="push",
+        trigger="schedule",
+        started_at=now,
+        heartbeat_at=now,
+        planned=4,
+        done=1,
+    )
+    login("admin")
+    page.goto("/channels/runs/?channel=shop")
+    page.get_by_role("button", name="Sync shop now").click()
+    refusal = page.locator(".messages li.error")
+    refusal.wait_for(timeout=8000)
+    assert refusal.inner_text().startswith(
+        f"Sync of shop not started: sync #{run.pk} is still running"
+    )
+    assert SyncRun.objects.count() == 1
