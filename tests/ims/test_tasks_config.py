@@ -18,7 +18,12 @@ def test_a_task_is_delivered_again_only_after_the_longest_task_may_have_ended():
 
 
 def test_a_retry_shorter_than_the_timeout_is_refused_at_start():
-    env = {**os.environ, "IMS_Q_TIMEOUT": "600", "IMS_Q_RETRY": "300"}
+    env = {
+        **os.environ,
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "IMS_Q_TIMEOUT": "600",
+        "IMS_Q_RETRY": "300",
+    }
     done = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
     )
