@@ -5,6 +5,7 @@ from catalog.filters import ProductFilter
 from catalog.models import Category, Product, ProductStatus, Style
 from catalog.services import EDITABLE_FIELDS, product_create, product_update
 from ims.api import RolePermissions
+from ims.identifiers import validate_identifier
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -37,7 +38,7 @@ class ProductSerializer(serializers.ModelSerializer):
 
 
 class ProductInputSerializer(serializers.Serializer):
-    sku_id = serializers.CharField(max_length=64)
+    sku_id = serializers.CharField(max_length=64, validators=[validate_identifier])
     name = serializers.CharField(max_length=255)
     barcode = serializers.CharField(max_length=20)
     category = serializers.SlugRelatedField(slug_field="name", queryset=Category.objects.all())

@@ -8,6 +8,7 @@ from django import forms
 from catalog.gtin import gtin14
 from catalog.models import Category, ProductStatus, Style
 from ims.csvio import split_list
+from ims.identifiers import validate_identifier
 from ims.money import known_currencies, minor_units
 
 
@@ -81,7 +82,7 @@ class PriceRuleForm(forms.ModelForm):
 
 
 class ProductForm(forms.Form):
-    sku = forms.CharField(label="SKU", max_length=64)
+    sku = forms.CharField(label="SKU", max_length=64, validators=[validate_identifier])
     name = forms.CharField(max_length=255)
     barcode = forms.CharField(label="Barcode (GTIN-8/12/13/14)", max_length=20)
     category = forms.ModelChoiceField(

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ims.identifiers import validate_identifier
+
 MONEY = {"max_digits": 14, "decimal_places": 4}
 
 
@@ -54,7 +56,7 @@ class ProductStatus(models.TextChoices):
 
 
 class Product(models.Model):
-    sku = models.CharField("SKU", max_length=64, unique=True)
+    sku = models.CharField("SKU", max_length=64, unique=True, validators=[validate_identifier])
     name = models.CharField(max_length=255)
     barcode = models.CharField(max_length=20, blank=True)
     # The barcode as a GTIN-14, so UPC-A and EAN-13 of one item are one value.

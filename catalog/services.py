@@ -21,6 +21,7 @@ from catalog.rules import PricePolicy, broken_rule, explain, policy_of
 from ims.audit import Change, audit_record, audit_record_many
 from ims.csvio import CsvSource, IngestResult, Row, parse_bool, split_list
 from ims.errors import ApplicationError, FileRejected, NotAllowed
+from ims.identifiers import identifier_problem, parse_identifier
 from ims.money import money, parse_amount, parse_currency, quantum
 from ims.roles import Role
 
@@ -522,6 +523,8 @@ def _catalog_row(row: Row, seen_sku: dict, seen_gtin: dict) -> _CatalogRecord | 
     status = row.parse("status", _status, required=False) or ProductStatus.ACTIVE
     attributes = row.parse("attributes", _attributes, required=False) or {}
     sku = row.get("sku_id")
+    if sku and "sku_id" not in row.failed:
+        row.parse("sku_id", parse_identifier)
     if sku:
         if sku in seen_sku:
             row.fail("sku_id", f"duplicate SKU '{sku}' (first on line {seen_sku[sku]})")
@@ -785,6 +788,9 @@ def product_create(
 
     if actor is None or not actor.has_perm("catalog.add_product"):
         raise NotAllowed("only catalog managers, admins and superadmins may create a product")
+    problem = identifier_problem(sku)
+    if problem:
+        raise ProductRefused(f"SKU {problem}", extra={"fields": {"sku": [problem]}})
     if Product.objects.filter(sku=sku).exists():
         raise ProductRefused(
             f"SKU {sku} already exists", extra={"fields": {"sku": ["already exists"]}}
