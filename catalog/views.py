@@ -18,6 +18,7 @@ from catalog.models import Category, Price, Product
 from catalog.selectors import price_history, price_rule_rows, prices_pending_approval
 from catalog.services import price_approve, price_change, price_reject, price_rule_update
 from ims.audit_api import audit_denied, may_read_audit
+from ims.csvio import csv_chunks
 from ims.errors import NotAllowed
 from ims.exports import AUDIT_COLUMNS, audit_rows
 from ims.filters import AuditEventFilter
@@ -233,26 +234,14 @@ def audit_page(request, object_type: str | None = None, object_id: str | None = 
     return render(request, "audit/list.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @login_required
 def audit_export(request):
     """The events of the current filter as CSV (the columns of `manage.py export audit`)."""
-    import csv
-
     _audit_allowed(request)
     filtered = _filtered(request)
     events = filtered.qs if filtered.is_valid() else AuditEvent.objects.none()
-    writer = csv.writer(_Echo(), lineterminator="\n")
-
-    def lines():
-        yield writer.writerow(AUDIT_COLUMNS)
-        for row in audit_rows(events):
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        csv_chunks(AUDIT_COLUMNS, audit_rows(events)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = 'attachment; filename="audit.csv"'
     return response

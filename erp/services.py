@@ -808,6 +808,9 @@ def _write_variance(plan: _Plan, *, pairs: _Pairs, path: Path) -> None:
     sorted by SKU then location code (byte order): the plan's order."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
+    # Written by polars for speed, not by ims.csvio.csv_writer: its cells are SKUs and location
+    # codes (identifiers, which never start like a formula, see ims/identifiers.py) and whole
+    # numbers, so there is nothing for a spreadsheet to run.
     with tmp.open("wb") as handle:
         handle.write((",".join(VARIANCE_COLUMNS) + "\n").encode())
         for part in plan.slices():
@@ -1073,7 +1076,8 @@ def _known_products() -> dict[str, tuple]:
 def _write_pulled(adapter, folder: Path) -> dict[str, Path]:
     """What an API source holds, written in IMS's file forms: the full stock in the reset
     form; catalog and prices for the products IMS knows (IMS never creates a product from an
-    ERP pull; fields the ERP lacks keep IMS's values)."""
+    ERP pull; fields the ERP lacks keep IMS's values). The files are IMS's own staging, read
+    back by the ingests, so they are written verbatim (no spreadsheet formula guard)."""
     from catalog.services import CATALOG_COLUMNS
 
     known = _known_products()
@@ -1082,6 +1086,7 @@ def _write_pulled(adapter, folder: Path) -> dict[str, Path]:
         files["stock"],
         ("sku_id", "location", "quantity"),
         ((r.sku, r.location, r.quantity) for r in adapter.fetch_stock()),
+        verbatim=True,
     )
     write_csv(
         files["prices"],
@@ -1091,6 +1096,7 @@ def _write_pulled(adapter, folder: Path) -> dict[str, Path]:
             for r in adapter.fetch_prices()
             if r.sku in known
         ),
+        verbatim=True,
     )
 
     def catalog_rows():
@@ -1113,7 +1119,7 @@ def _write_pulled(adapter, folder: Path) -> dict[str, Path]:
             )
 
     files["catalog"] = folder / "catalog.csv"
-    write_csv(files["catalog"], (*CATALOG_COLUMNS, "status"), catalog_rows())
+    write_csv(files["catalog"], (*CATALOG_COLUMNS, "status"), catalog_rows(), verbatim=True)
     return files
 
 

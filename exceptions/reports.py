@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +18,7 @@ from exceptions.selectors import (
     reconcile_history,
     scorecard_summary,
 )
-from ims.csvio import write_csv
+from ims.csvio import csv_writer, write_csv
 from ims.money import money
 
 EXCEPTION_COLUMNS = (
@@ -99,7 +98,7 @@ class RollupWriter:
     def open(self, channel_codes: list[str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = self.tmp.open("w", encoding="utf-8", newline="")
-        self.writer = csv.writer(self.handle, lineterminator="\n")
+        self.writer = csv_writer(self.handle)
         header = ["sku_id", "name", "available", "price"]
         for code in channel_codes:
             header += [f"{code}_quantity", f"{code}_price", f"{code}_aligned"]

@@ -17,6 +17,7 @@ from exceptions.models import Discrepancy, ExceptionStatus, OpsException
 from exceptions.reports import EXCEPTION_COLUMNS, exception_rows, scorecard_context
 from exceptions.selectors import SORTS, exception_page, exception_tab_counts
 from exceptions.services import ops_exception_acknowledge
+from ims.csvio import csv_chunks
 from ims.errors import ApplicationError
 
 DEFAULT_TAB = Discrepancy.PRICE_MISMATCH.value
@@ -115,23 +116,11 @@ def exception_export(request: HttpRequest) -> StreamingHttpResponse:
     filterset, _ = _filters(request, with_tab="discrepancy" in request.GET)
     queryset = filterset.qs if filterset.is_valid() else OpsException.objects.none()
 
-    def lines():
-        import csv
-        import io
-
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(EXCEPTION_COLUMNS)
-        for row in exception_rows(queryset):
-            writer.writerow(row)
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
     name = f"exceptions-{timezone.now():%Y%m%d-%H%M%S}.csv"
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        csv_chunks(EXCEPTION_COLUMNS, exception_rows(queryset)),
+        content_type="text/csv; charset=utf-8",
+    )
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

@@ -1,8 +1,15 @@
-"""Streaming CSV input and output shared by every ingest and report.
+"""Streaming CSV input and output shared by every ingest, export and report.
 
 Input files are read line by line (never whole into memory), as UTF-8 with an
 optional BOM; columns are matched by header name in any order. Every problem
 is collected as a RowError so a command can list all of them at once.
+
+Every CSV IMS writes goes through `csv_writer` (files, `manage.py export`, the
+pages' downloads, reports, channel and ERP files), which neutralises cells a
+spreadsheet would run as a formula (OWASP's CSV injection advice): text starting
+with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`. A plain
+number such as `-3` or `-12.50` is left a number. Only a file IMS writes for
+itself to read back (an ERP pull's staging files) is written verbatim.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import contextvars
 import csv
 import io
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,29 +228,86 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(";") if part.strip()]
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def neutralise(value):
+    """The cell as written: text a spreadsheet would read as a formula gets a leading `'`."""
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_START)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+class CsvWriter:
+    """csv.writer with `\n` line ends whose every cell goes through `neutralise`
+    (unless `verbatim`: a file only IMS reads back)."""
+
+    def __init__(self, handle, *, verbatim: bool = False):
+        self._writer = csv.writer(handle, lineterminator="\n")
+        self._verbatim = verbatim
+
+    def writerow(self, row: Iterable):
+        if self._verbatim:
+            return self._writer.writerow(row)
+        return self._writer.writerow([neutralise(cell) for cell in row])
+
+    def writerows(self, rows: Iterable[Iterable]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(handle, *, verbatim: bool = False) -> CsvWriter:
+    return CsvWriter(handle, verbatim=verbatim)
+
+
 def write_csv(
-    target: str | os.PathLike | io.TextIOBase, header: Sequence[str], rows: Iterable[Sequence]
+    target: str | os.PathLike | io.TextIOBase,
+    header: Sequence[str],
+    rows: Iterable[Sequence],
+    *,
+    verbatim: bool = False,
 ) -> int:
     """Write a header and rows to a path (atomically) or an open text stream; return the row count."""
     if isinstance(target, io.TextIOBase):
-        return _write(target, header, rows)
+        return _write(target, header, rows, verbatim)
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", encoding="utf-8", newline="") as handle:
-        count = _write(handle, header, rows)
+        count = _write(handle, header, rows, verbatim)
     tmp.replace(path)
     return count
 
 
-def _write(handle, header, rows) -> int:
-    writer = csv.writer(handle, lineterminator="\n")
+def _write(handle, header, rows, verbatim: bool = False) -> int:
+    writer = csv_writer(handle, verbatim=verbatim)
     writer.writerow(header)
     count = 0
     for row in rows:
         writer.writerow(row)
         count += 1
     return count
+
+
+def csv_chunks(
+    header: Sequence[str], rows: Iterable[Sequence], size: int = 64_000
+) -> Iterator[str]:
+    """The CSV text in pieces of about `size` characters, for a streaming download."""
+    buffer = io.StringIO()
+    writer = csv_writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
+        if buffer.tell() > size:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 @dataclass

@@ -9,7 +9,6 @@ worked out here from the generated data alone, not by running IMS.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
@@ -20,6 +19,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from stdnum import ean
+
+from ims.csvio import write_csv
 
 SEED = 20261122
 CURRENCY = "USD"
@@ -574,10 +575,7 @@ def _pct(numerator: int, denominator: int) -> Decimal:
 
 
 def _write(path: Path, header, rows) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+    write_csv(path, header, rows)
 
 
 def build_demo(folder: Path, *, today: dt.date) -> dict[str, Path]:

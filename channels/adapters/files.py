@@ -31,6 +31,7 @@ from channels.adapters.base import (
     as_price,
     as_quantity,
 )
+from ims.csvio import csv_writer
 from ims.money import money
 
 COLUMNS = ("channel", "sku_id", "quantity", "price", "currency")
@@ -87,7 +88,7 @@ class FileAdapter:
         target = self.outbox / name
         temporary = self.outbox / f".{name}.part"
         with temporary.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
+            writer = csv_writer(handle)
             writer.writerow(COLUMNS)
             for u in updates:
                 if field == QUANTITY:
