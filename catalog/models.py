@@ -5,8 +5,9 @@ from django.db import models
 from django.db.models import Q
 
 from ims.identifiers import validate_identifier
+from ims.money import DECIMAL_PLACES, MAX_DIGITS
 
-MONEY = {"max_digits": 14, "decimal_places": 4}
+MONEY = {"max_digits": MAX_DIGITS, "decimal_places": DECIMAL_PLACES}
 
 
 class Category(models.Model):

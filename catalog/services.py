@@ -4,6 +4,7 @@ and their approval; the price in force. Every change is recorded in the audit tr
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,7 +20,7 @@ from catalog.gtin import gtin14
 from catalog.models import Category, Price, PriceSource, PriceStatus, Product, ProductStatus, Style
 from catalog.rules import PricePolicy, broken_rule, explain, policy_of
 from ims.audit import Change, audit_record, audit_record_many
-from ims.csvio import CsvSource, IngestResult, Row, parse_bool, split_list
+from ims.csvio import CsvSource, IngestResult, Row, column_lengths, parse_bool, split_list
 from ims.errors import ApplicationError, FileRejected, NotAllowed
 from ims.identifiers import identifier_problem, parse_identifier
 from ims.money import money, parse_amount, parse_currency, quantum
@@ -309,8 +310,11 @@ def _price_changes(prices: list[Price], before: dict[int, Decimal | None]) -> li
 # Price rules
 
 
+_PERCENTAGE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?")
+
+
 def _percentage(text: str) -> Decimal:
-    value = Decimal(text) if text.replace(".", "", 1).isdigit() else None
+    value = Decimal(text) if _PERCENTAGE.fullmatch(text) else None
     if value is None or value > 100:
         raise ValueError(f"'{text}' is not a percentage from 0 to 100")
     return value
@@ -320,7 +324,12 @@ def _percentage(text: str) -> Decimal:
 def price_rules_ingest(
     *, path, label: str | None = None, known_channels: set[str], actor=None
 ) -> IngestResult:
-    source = CsvSource(path, required=PRICE_RULES_COLUMNS, label=label)
+    source = CsvSource(
+        path,
+        required=PRICE_RULES_COLUMNS,
+        label=label,
+        lengths=column_lengths(Category, category="name"),
+    )
     result = IngestResult()
     seen: dict[str, int] = {}
     parsed = []
@@ -566,7 +575,15 @@ def _amount(text: str, currency: str) -> Decimal:
 @transaction.atomic
 def catalog_ingest(*, path, label: str | None = None, now: dt.datetime, actor=None) -> IngestResult:
     """Create or update products from a catalog file; its price goes through the rules."""
-    source = CsvSource(path, required=CATALOG_COLUMNS, optional=CATALOG_OPTIONAL, label=label)
+    source = CsvSource(
+        path,
+        required=CATALOG_COLUMNS,
+        optional=CATALOG_OPTIONAL,
+        label=label,
+        lengths=column_lengths(Product, sku_id="sku", name="name", barcode="barcode", uom="uom")
+        | column_lengths(Category, category="name")
+        | column_lengths(Style, style="code"),
+    )
     result = IngestResult()
     seen_sku: dict[str, int] = {}
     seen_gtin: dict[str, tuple[str, int]] = {}

@@ -26,7 +26,7 @@ from channels.models import (
     secrets_clash,
     secrets_name,
 )
-from ims.csvio import CsvSource, IngestResult, Row, parse_int, split_list
+from ims.csvio import CsvSource, IngestResult, Row, column_lengths, parse_int, split_list
 from ims.errors import FileRejected
 from ims.money import parse_amount, parse_currency
 from ims.rows import Statement
@@ -37,7 +37,7 @@ CHANNELS_OPTIONAL = ("base_url",)
 SNAPSHOT_COLUMNS = ("channel", "sku_id", "quantity", "price", "currency")
 SNAPSHOT_OPTIONAL = ("barcode", "external_id")
 
-_BUFFER = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+_BUFFER = re.compile(r"^([0-9]{1,3}(?:\.[0-9]{1,2})?)\s*%$")
 
 
 def _choice(choices):
@@ -59,8 +59,8 @@ def parse_buffer(text: str) -> tuple[int, Decimal | None]:
         if pct > 100:
             raise ValueError(f"'{text}' is more than 100%")
         return 0, pct
-    if text.isdigit():
-        return int(text), None
+    if text.isascii() and text.isdigit():
+        return parse_int(text), None
     raise ValueError(f"'{text}' is not a number of units or a percentage like 10%")
 
 
@@ -74,7 +74,13 @@ def _url(text: str) -> str:
 
 @transaction.atomic
 def channels_ingest(*, path, label: str | None = None, actor=None) -> IngestResult:
-    source = CsvSource(path, required=CHANNELS_COLUMNS, optional=CHANNELS_OPTIONAL, label=label)
+    source = CsvSource(
+        path,
+        required=CHANNELS_COLUMNS,
+        optional=CHANNELS_OPTIONAL,
+        label=label,
+        lengths=column_lengths(Channel, name="name", base_url="base_url"),
+    )
     result = IngestResult()
     locations = dict(Location.objects.values_list("code", "id"))
     # Codes by the secrets they read (IMS_CHANNEL_<NAME>_…): one channel per name.
@@ -221,7 +227,15 @@ def product_matcher(channel_codes, rows: list[_ListingRow]) -> None:
 @transaction.atomic
 def snapshot_ingest(*, path, label: str | None = None, now: dt.datetime) -> IngestResult:
     """Replace what each channel in the file shows: a listing absent from the file is gone."""
-    source = CsvSource(path, required=SNAPSHOT_COLUMNS, optional=SNAPSHOT_OPTIONAL, label=label)
+    source = CsvSource(
+        path,
+        required=SNAPSHOT_COLUMNS,
+        optional=SNAPSHOT_OPTIONAL,
+        label=label,
+        lengths=column_lengths(
+            ChannelListing, sku_id="sku", external_id="external_id", barcode="barcode"
+        ),
+    )
     result = IngestResult()
     channels = {c.code: c for c in Channel.objects.all()}
     seen_identifier: dict[tuple[int, str], int] = {}

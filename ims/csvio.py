@@ -2,7 +2,10 @@
 
 Input files are read line by line (never whole into memory), as UTF-8 with an
 optional BOM; columns are matched by header name in any order. Every problem
-is collected as a RowError so a command can list all of them at once.
+is collected as a RowError so a command can list all of them at once. A cell
+no column can hold is refused before any parser sees it: a NUL character
+(PostgreSQL stores none) or more characters than its column takes; whole
+numbers are held to the range of an integer column on both databases.
 
 Every CSV IMS writes goes through `csv_writer` (files, `manage.py export`, the
 pages' downloads, reports, channel and ERP files), which neutralises cells a
@@ -19,7 +22,7 @@ import csv
 import io
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,15 @@ from ims.contracts import contract_errors
 from ims.errors import RowError
 
 BOM = b"\xef\xbb\xbf"
+NUL = "\x00"
+# The whole numbers an integer column holds on PostgreSQL (and so on both databases).
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+def column_lengths(model, **columns: str) -> dict[str, int]:
+    """{csv column: the max_length of the model field it is stored in}."""
+    return {column: model._meta.get_field(name).max_length for column, name in columns.items()}
+
 
 # A command may set a callback(bytes read) to show progress on long files.
 progress_hook: contextvars.ContextVar = contextvars.ContextVar("csv_progress", default=None)
@@ -42,8 +54,10 @@ class CsvSource:
         required: Sequence[str],
         optional: Sequence[str] = (),
         label: str | None = None,
+        lengths: Mapping[str, int] | None = None,
     ):
         self.path = Path(path)
+        self.lengths = dict(lengths or {})
         self.label = label or str(path)
         self.required = tuple(required)
         self.optional = tuple(optional)
@@ -108,19 +122,39 @@ class CsvSource:
                     self.error(line, "row", f"has {len(values)} fields, the header has {width}")
                     continue
                 self.rows_read += 1
-                yield (
+                cells = {
+                    name: value.strip()
+                    for name, value in zip(self.header, values, strict=True)
+                    if name in wanted
+                }
+                if self._fits(line, cells):
+                    yield line, cells
+
+    def _fits(self, line: int, cells: dict[str, str]) -> bool:
+        """Whether every cell can be stored: no NUL, no more characters than its column takes.
+        A row that fails is reported here and not handed on (its parsers never see it)."""
+        ok = True
+        for name, value in cells.items():
+            if NUL in value:
+                self.error(line, name, "holds a NUL character (0x00); remove it")
+                ok = False
+            elif name in self.lengths and len(value) > self.lengths[name]:
+                self.error(
                     line,
-                    {
-                        name: value.strip()
-                        for name, value in zip(self.header, values, strict=True)
-                        if name in wanted
-                    },
+                    name,
+                    f"is {len(value)} characters long; at most {self.lengths[name]}",
                 )
+                ok = False
+        return ok
 
     def _check_header(self) -> bool:
         seen: set[str] = set()
         ok = True
-        for name in self.header:
+        for number, name in enumerate(self.header, start=1):
+            if NUL in name:
+                self.error(1, "header", f"column {number} holds a NUL character (0x00); remove it")
+                ok = False
+                continue
             if name in seen:
                 self.error(1, name, "column appears twice in the header")
                 ok = False
@@ -194,11 +228,17 @@ class Row:
 
 
 def parse_int(text: str) -> int:
+    """A whole number an integer column holds (ASCII digits, an optional sign)."""
     text = text.strip()
-    try:
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if digits.isascii() and digits.isdigit():
+        if len(digits) > 10 or not INT_MIN <= int(text) <= INT_MAX:
+            if text.startswith("-"):
+                raise ValueError(f"'{text}' is too small; at least {INT_MIN}")
+            raise ValueError(f"'{text}' is too large; at most {INT_MAX}")
         return int(text)
-    except ValueError:
-        pass
+    if "_" in text:  # Python's int() and float() take 1_000; a file may not
+        raise ValueError(f"'{text}' is not a whole number")
     try:
         whole = float(text).is_integer()
     except ValueError:

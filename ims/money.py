@@ -8,7 +8,10 @@ from functools import cache
 
 from babel.numbers import get_currency_precision, list_currencies
 
-_AMOUNT = re.compile(r"^-?\d+(\.\d+)?$")
+_AMOUNT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+# Every money column: 14 digits, 4 of them decimals (catalog.models.MONEY).
+MAX_DIGITS, DECIMAL_PLACES = 14, 4
+MAX_WHOLE_DIGITS = MAX_DIGITS - DECIMAL_PLACES
 
 
 @cache
@@ -35,6 +38,10 @@ def parse_amount(text: str, currency: str) -> Decimal:
         value = Decimal(text)
     except InvalidOperation as exc:  # pragma: no cover - the regex already rules it out
         raise ValueError(f"'{text}' is not a decimal amount") from exc
+    if value.adjusted() >= MAX_WHOLE_DIGITS:
+        raise ValueError(
+            f"'{text}' is too large; at most {MAX_WHOLE_DIGITS} digits before the decimal point"
+        )
     places = -value.as_tuple().exponent
     if places > minor_units(currency):
         raise ValueError(

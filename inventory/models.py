@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from catalog.models import Product
+from ims.identifiers import validate_identifier
 
 
 class LocationKind(models.TextChoices):
@@ -14,7 +15,7 @@ class LocationKind(models.TextChoices):
 
 
 class Location(models.Model):
-    code = models.CharField(max_length=64, unique=True)
+    code = models.CharField(max_length=64, unique=True, validators=[validate_identifier])
     name = models.CharField(max_length=255)
     kind = models.CharField(max_length=12, choices=LocationKind.choices)
 

@@ -12,8 +12,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Product
-from ims.csvio import CsvSource, IngestResult, Row, parse_int
+from ims.csvio import CsvSource, IngestResult, Row, column_lengths, parse_int
 from ims.errors import FileRejected
+from ims.identifiers import parse_identifier
 from ims.rows import Statement, build, insert_statement, rows_select, statements_run
 from inventory.errors import InsufficientStock, Short
 from inventory.models import (
@@ -55,17 +56,23 @@ def location_resolver() -> dict[str, int]:
 
 @transaction.atomic
 def locations_ingest(*, path, label: str | None = None) -> IngestResult:
-    source = CsvSource(path, required=LOCATIONS_COLUMNS, optional=LOCATIONS_OPTIONAL, label=label)
+    source = CsvSource(
+        path,
+        required=LOCATIONS_COLUMNS,
+        optional=LOCATIONS_OPTIONAL,
+        label=label,
+        lengths=column_lengths(Location, name="name"),
+    )
     result = IngestResult()
     seen: dict[str, int] = {}
     seen_erp: dict[str, int] = {}
     parsed = []
     for line, values in source:
         row = Row(source, line, values)
-        code = row.required("code")
+        code = row.parse("code", parse_identifier)
         name = row.required("name")
         kind = row.parse("kind", _kind)
-        erp_code = row.get("erp_code")
+        erp_code = row.parse("erp_code", parse_identifier, required=False) or ""
         if code in seen:
             row.fail("code", f"duplicate of line {seen[code]}")
         elif code:
