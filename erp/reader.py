@@ -12,7 +12,8 @@ block, and the problems.
 
 Rows outside the scope (a SKU IMS does not know or has deactivated, a location it cannot
 map) are counted, not validated beyond being well-formed CSV: one record per line, the
-header's number of fields, valid UTF-8. Kept rows must have a whole-number quantity.
+header's number of fields, valid UTF-8, no NUL character in the three columns (PostgreSQL
+stores none). Kept rows must have a whole-number quantity an integer column holds.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ims.csvio import BOM, parse_int
+from ims.csvio import BOM, NUL, parse_int
 from ims.errors import RowError
 
 COLUMNS = ("sku_id", "location", "quantity")
@@ -60,7 +61,6 @@ KEPT_SCHEMA = {
     "location": pl.UInt32,
     "quantity": pl.Int64,
 }
-_INT64_MAX = (1 << 63) - 1
 
 Sink = Callable[[pl.DataFrame], None]
 _SEED = 0x1EB5  # of the SKU hashes (any fixed number)
@@ -107,7 +107,11 @@ class _Columns:
         self.width = len(header)
         self.ok = True
         seen: set[str] = set()
-        for name in header:
+        for number, name in enumerate(header, start=1):
+            if NUL in name:
+                scan.error(1, "header", f"column {number} holds a NUL character (0x00); remove it")
+                self.ok = False
+                continue
             if name in seen:
                 scan.error(1, name, "column appears twice in the header")
                 self.ok = False
@@ -341,14 +345,14 @@ class _BlockReader:
                     (number, "row", f"has {len(values)} fields, the header has {width}")
                 )
                 continue
-            rows.append(
-                (
-                    number,
-                    values[cols.sku].strip(),
-                    values[cols.location].strip(),
-                    values[cols.quantity].strip(),
+            row = tuple(values[i].strip() for i in (cols.sku, cols.location, cols.quantity))
+            nul = [column for column, value in zip(COLUMNS, row, strict=True) if NUL in value]
+            for column in nul:
+                problems.append(
+                    (number, cols.names[column], "holds a NUL character (0x00); remove it")
                 )
-            )
+            if not nul:
+                rows.append((number, *row))
         return rows
 
     # What the rows are to the reset
@@ -394,7 +398,8 @@ class _BlockReader:
             "line",
             product=kind.cast(pl.UInt32),
             location=where.cast(pl.UInt32),
-            quantity=pl.when(quantity.str.contains(r"^[0-9]+$")).then(
+            # Nine digits always fit an integer column; longer numbers are checked one by one.
+            quantity=pl.when(quantity.str.contains(r"^[0-9]{1,9}$")).then(
                 quantity.cast(pl.Int64, strict=False)
             ),
             text=quantity,
@@ -422,15 +427,12 @@ class _BlockReader:
 
 
 def _quantity(text: str) -> int:
-    """A quantity cell that is not plain digits (or too long for them): a sign, or a problem
-    to name."""
+    """A quantity cell that is not up to nine plain digits: a sign, a long number (held to an
+    integer column's range), or a problem to name."""
     if not text:
         raise ValueError("is required")
     digits = text[1:] if text[0] in "+-" else text
     if not (digits.isdigit() and digits.isascii()):
         parse_int(text)  # raises with the reason ('x' is not a number / not a whole number …)
         raise ValueError(f"'{text}' is not a whole number")
-    value = int(text)
-    if abs(value) > _INT64_MAX:
-        raise ValueError(f"'{text}' is too large")
-    return value
+    return parse_int(text)  # raises when beyond an integer column's range

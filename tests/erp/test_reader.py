@@ -70,8 +70,12 @@ def by_hand(data: bytes):
         if len(values) != 3:
             errors.append(f"f:{number}: row: has {len(values)} fields, the header has 3")
             continue
-        read_ += 1
         sku, location, quantity = (value.strip() for value in values)
+        nul = [c for c, v in zip(reader.COLUMNS, (sku, location, quantity)) if "\x00" in v]
+        if nul:
+            errors.extend(f"f:{number}: {c}: holds a NUL character (0x00); remove it" for c in nul)
+            continue
+        read_ += 1
         kind = SKUS.get(sku)
         if kind is None:
             skip("unknown SKU")
@@ -92,7 +96,7 @@ def by_hand(data: bytes):
             try:
                 value = (
                     int(quantity)
-                    if quantity.isdigit() and quantity.isascii() and len(quantity) < 19
+                    if quantity.isdigit() and quantity.isascii() and len(quantity) < 10
                     else reader._quantity(quantity)
                 )
             except ValueError as exc:
@@ -180,7 +184,10 @@ def test_problems_are_named_on_their_own_lines_whatever_the_block_size(tmp_path)
     assert [e.split(": ", 1)[0] for e in expected["errors"]] == [
         f"f:{n}" for n in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
     ]
-    assert "f:10: quantity: '99999999999999999999' is too large" in expected["errors"]
+    assert (
+        "f:10: quantity: '99999999999999999999' is too large; at most 2147483647"
+        in expected["errors"]
+    )
     assert not expected["ends_with_newline"]
 
 

@@ -161,3 +161,39 @@ def test_the_command_refuses_a_future_as_of(seed_world, csv_file):
             stderr=err,
         )
     assert "is in the future" in err.getvalue()
+
+
+def test_a_nul_anywhere_in_the_three_columns_is_named_and_the_refusal_is_kept(seed_world, reset):
+    text = HEADER + GOOD + "A,N\x00Y,1\nOLD\x00,NY,1\nB,NY,1\x00\n"
+    assert refused(reset, text) == [
+        ":8: location: holds a NUL character (0x00); remove it",
+        ":9: sku_id: holds a NUL character (0x00); remove it",
+        ":10: quantity: holds a NUL character (0x00); remove it",
+    ]
+
+
+def test_a_nul_in_the_header_is_named(seed_world, reset):
+    assert refused(reset, "sku_id,loca\x00tion,quantity\nA,NY,1\n") == [
+        ":1: header: column 2 holds a NUL character (0x00); remove it",
+        ":1: location: required column is missing from the header",
+    ]
+
+
+def test_a_quantity_beyond_an_integer_column_is_named(seed_world, reset):
+    text = (
+        HEADER
+        + GOOD.replace("A,NY,10", "A,NY,2147483648").replace(
+            "B,NY,10", "B,NY,100000000000000000000"
+        )
+        + "C,NSH,-3000000000\n"
+    )
+    assert refused(reset, text.replace("C,NSH,5\n", "")) == [
+        ":2: quantity: '2147483648' is too large; at most 2147483647",
+        ":4: quantity: '100000000000000000000' is too large; at most 2147483647",
+        ":7: quantity: '-3000000000' is too small; at least -2147483648",
+    ]
+
+
+def test_the_largest_quantity_an_integer_column_holds_is_applied(seed_world, reset):
+    reset(HEADER + GOOD.replace("A,NY,10", "A,NY,2147483647"), as_of=at(1, 7))
+    assert levels()[("A", "NY")] == 2147483647
