@@ -71,7 +71,9 @@ def by_hand(data: bytes):
             errors.append(f"f:{number}: row: has {len(values)} fields, the header has 3")
             continue
         sku, location, quantity = (value.strip() for value in values)
-        nul = [c for c, v in zip(reader.COLUMNS, (sku, location, quantity)) if "\x00" in v]
+        nul = [
+            c for c, v in zip(reader.COLUMNS, (sku, location, quantity), strict=True) if "\x00" in v
+        ]
         if nul:
             errors.extend(f"f:{number}: {c}: holds a NUL character (0x00); remove it" for c in nul)
             continue
