@@ -79,3 +79,14 @@ def test_the_audit_export_and_download_neutralise_a_reason(world, client, user_w
     for rows in (exported, downloaded):
         reasons = [row[8] for row in rows[1:]]
         assert "'@SUM(1+1)*cmd|' /C calc'!A0" in reasons
+
+
+def test_the_sku_rollup_neutralises_a_product_name(world, ingest, tmp_path):
+    ingest(
+        "catalog",
+        "sku_id,name,barcode,category,uom,cost,mrp,price,currency\n"
+        "C-9,=1+2,96385074,apparel,EA,5.00,20.00,15.00,USD\n",
+    )
+    call_command("reconcile", "--out", str(tmp_path))
+    rollup = {row[0]: row[1] for row in rows_of((tmp_path / "sku-rollup.csv").read_text())}
+    assert rollup["C-9"] == "'=1+2" and rollup["A-1"] == "Shirt"
