@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "ims.audit.AuditOriginMiddleware",
     "ims.middleware.DeniedAccessMiddleware",
+    "ims.middleware.BodyTooLargeMiddleware",
 ]
 
 ROOT_URLCONF = "ims.urls"
