@@ -10,6 +10,7 @@ written by inventory.services.stock_moves_apply (or the statements it is made of
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 from collections import defaultdict
@@ -74,6 +75,9 @@ from orders.providers.base import (
     OrderIn,
     ReturnLineIn,
     SignatureRefused,
+    clean_text,
+    event_of,
+    unstorable,
 )
 from sla.hooks import order_event, order_reserved_reads, order_reserved_writes
 
@@ -103,9 +107,10 @@ class NoIntake(ApplicationError):
 
 @dataclass(frozen=True)
 class Received:
-    """What the webhook endpoint answers: 200 with this, once the delivery is stored."""
+    """What the webhook endpoint answers once the delivery is stored: 200 with this, or,
+    `refused` (a body IMS cannot read), 400 with the delivery's error."""
 
-    status: str  # stored | duplicate | ping
+    status: str  # stored | duplicate | ping | refused
     delivery: WebhookDelivery | None = None
 
     @property
@@ -139,9 +144,11 @@ def webhook_receive(
 ) -> Received:
     """Verify a delivery, store it raw (once), and process it.
 
-    Raises SignatureRefused (→ 401, logged; nothing stored) or BadDelivery (→ 400).
-    Once stored, the answer is 200 whatever processing does: a failure stays on the
-    delivery and it is replayed from the inbox.
+    Raises SignatureRefused (→ 401, logged; nothing stored). Once the signature is proven
+    the delivery is stored, whatever its body: one IMS cannot read (not JSON, no id, a value
+    that is not what its field says, a topic its body contradicts) is kept with its error
+    and answered `refused` (→ 400); any other failure stays on the delivery, answered 200,
+    and it is replayed from the inbox.
 
     The raw delivery and its processing share one transaction; if processing fails, a
     second transaction keeps the delivery with its error (_delivery_apply). A delivery
@@ -155,6 +162,7 @@ def webhook_receive(
     if getattr(provider, "is_ping", None) and provider.is_ping(headers=headers, body=body):
         return Received("ping")
     secret = webhook_secret(channel)
+    unreadable = ""
     try:
         if not secret:
             raise SignatureRefused(f"no secret configured ({channel.env_prefix}WEBHOOK_SECRET)")
@@ -162,11 +170,12 @@ def webhook_receive(
     except SignatureRefused as exc:
         log.warning("webhook refused: channel %s (%s): %s", channel.code, channel.kind, exc)
         raise
-    meta = provider.delivery(headers=headers, body=body)
-    if not meta.delivery_id:
-        raise BadDelivery("the delivery has no id")
+    except BadDelivery as exc:  # signed, but its time cannot be read
+        unreadable = str(exc)
+    meta = _delivery_meta(provider, headers=headers, body=body)
+    unreadable = unreadable or meta.problem
     kept = {
-        k.lower(): v
+        k.lower(): clean_text(v)
         for k, v in headers.items()
         if k.lower() in provider.kept_headers or k.lower() == "content-type"
     }
@@ -175,21 +184,54 @@ def webhook_receive(
         channel=channel,
         provider=provider.kind,
         delivery_id=meta.delivery_id[:255],
-        topic=meta.topic[:120],
+        topic=clean_text(meta.topic)[:120],
         headers=kept,
         body=body,
         received_at=now,
     )
+    if unreadable:
+        problem = f"could not read the delivery: {unreadable}"
+        log.warning("webhook refused: channel %s (%s): %s", channel.code, channel.kind, problem)
+        row, duplicate = _delivery_apply(
+            delivery=delivery, channel=channel, event=None, problem=problem, now=now, insert=True
+        )
+        return Received("duplicate" if duplicate else "refused", row)
     if channel.kind in READ_BACK:
         delivery, created = webhook_delivery_store(delivery=delivery)
         if not created and delivery.processed_at:
             return Received("duplicate", delivery)
-        return Received("stored", webhook_delivery_process(delivery=delivery, now=now))
-    event, problem = _delivery_parse(provider, delivery, now=now)
+        row, refused = _delivery_process(delivery=delivery, now=now)
+        return Received("refused" if refused else "stored", row)
+    event, problem, refused = _delivery_parse(provider, delivery, now=now)
     row, duplicate = _delivery_apply(
         delivery=delivery, channel=channel, event=event, problem=problem, now=now, insert=True
     )
-    return Received("duplicate" if duplicate else "stored", row)
+    if duplicate:
+        return Received("duplicate", row)
+    return Received("refused" if refused else "stored", row)
+
+
+@dataclass(frozen=True)
+class _Meta:
+    delivery_id: str
+    topic: str
+    problem: str = ""
+
+
+def _delivery_meta(provider, *, headers: Mapping[str, str], body: bytes) -> _Meta:
+    """The delivery's id and topic. A signed body whose id cannot be read (not JSON, none,
+    one IMS cannot store) is kept under the digest of its body, with why."""
+    try:
+        meta = provider.delivery(headers=headers, body=body)
+        problem = "" if meta.delivery_id else "the delivery has no id"
+        if unstorable(meta.delivery_id):
+            problem = f"the delivery id contains {unstorable(meta.delivery_id)}"
+        if not problem:
+            return _Meta(meta.delivery_id, meta.topic)
+        topic = meta.topic
+    except BadDelivery as exc:
+        problem, topic = str(exc), ""
+    return _Meta(f"sha256:{hashlib.sha256(body).hexdigest()}", topic, problem)
 
 
 def webhook_delivery_store(*, delivery: WebhookDelivery) -> tuple[WebhookDelivery, bool]:
@@ -224,34 +266,47 @@ def channel_http_client(channel: Channel) -> httpx.Client | None:
 
 def webhook_delivery_process(*, delivery: WebhookDelivery, now=None) -> WebhookDelivery:
     """Parse a stored delivery and apply it, at most once. Failures are kept on the delivery."""
+    return _delivery_process(delivery=delivery, now=now)[0]
+
+
+def _delivery_process(*, delivery: WebhookDelivery, now=None) -> tuple[WebhookDelivery, bool]:
+    """(the delivery's row, whether its body could not be read)."""
     now = now or timezone.now()
     channel = delivery.channel
     provider = provider_for(channel.kind)
     client = channel_http_client(channel) if channel.kind in READ_BACK else None
     try:
-        event, problem = _delivery_parse(provider, delivery, now=now, client=client)
+        event, problem, refused = _delivery_parse(provider, delivery, now=now, client=client)
     finally:
         if client is not None:
             client.close()
     row, _ = _delivery_apply(
         delivery=delivery, channel=channel, event=event, problem=problem, now=now, insert=False
     )
-    return row
+    return row, refused and not row.processed_at
 
 
 def _delivery_parse(
     provider, delivery: WebhookDelivery, *, now, client: httpx.Client | None = None
-) -> tuple[Event | None, str]:
-    """The event a delivery means, or why it could not be read."""
+) -> tuple[Event | None, str, bool]:
+    """The event a delivery means, or why it could not be had: (event, problem, refused).
+    `refused`: the body cannot be read (BadDelivery), which asking again will not change;
+    otherwise (the channel's API failing, a fault of IMS) the delivery is tried again."""
     try:
-        event = provider.parse(
+        event = event_of(
+            provider,
             headers=delivery.headers,
             body=bytes(delivery.body),
             ctx=Context(now=now, client=client),
         )
-    except (BadDelivery, httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
-        return None, f"could not read the delivery: {exc}"
-    return event, ""
+    except BadDelivery as exc:
+        return None, f"could not read the delivery: {exc}", True
+    except httpx.HTTPError as exc:
+        return None, f"could not read the order back: {exc}", False
+    except Exception as exc:  # kept on the delivery, replayed from the inbox
+        log.exception("webhook delivery %s could not be parsed", delivery.delivery_id)
+        return None, f"could not read the delivery: {exc!r}", False
+    return event, "", False
 
 
 def _delivery_unsaved(delivery: WebhookDelivery) -> WebhookDelivery:
@@ -349,7 +404,7 @@ def _delivery_apply(
         if row.processed_at:  # a concurrent retry processed it meanwhile
             return row, True
         row.attempts += 1
-        row.error = problem
+        row.error = clean_text(problem)
         row_update(row, ["error", "attempts"])
     return row, False
 
@@ -399,9 +454,29 @@ def webhook_deliveries_replay(
             continue
         if max_attempts is not None and delivery.attempts >= max_attempts:
             continue
-        result = webhook_delivery_process(delivery=delivery, now=now)
+        try:
+            result = webhook_delivery_process(delivery=delivery, now=now)
+        except Exception as exc:  # one delivery never stops the others
+            log.exception("replaying webhook delivery %s failed", delivery.pk)
+            _delivery_failed(delivery, f"replay failed: {exc!r}")
+            counts["failed"] += 1
+            continue
         counts["processed" if result.processed_at else "failed"] += 1
     return counts
+
+
+def _delivery_failed(delivery: WebhookDelivery, problem: str) -> None:
+    """Keep on a delivery the error its replay raised (if even that fails, it is logged)."""
+    try:
+        with transaction.atomic():
+            row = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+            if row.processed_at:
+                return
+            row.attempts += 1
+            row.error = clean_text(problem)
+            row_update(row, ["error", "attempts"])
+    except Exception:
+        log.exception("could not keep the error of webhook delivery %s", delivery.pk)
 
 
 # ---------------------------------------------------------------------------
@@ -427,6 +502,8 @@ def order_event_apply(
         raise ValueError("only an order event inserts its delivery with its own rows")
     if event.kind == EventKind.IGNORE:
         return f"ignored: {event.note}", None
+    if event.kind == EventKind.UNPROVEN:
+        return _unproven_record(channel=channel, event=event)
     if event.kind == EventKind.POS_SALE:
         from orders.stock import pos_sale_record
 
@@ -541,6 +618,24 @@ def _stocked_only(event: Event, order: ChannelOrder) -> Event:
     if not cancelled and not returned and not event.whole_order:
         return replace(event, kind=EventKind.IGNORE, note="only lines not stocked")
     return replace(event, cancelled=cancelled, returned=returned)
+
+
+def _unproven_record(*, channel: Channel, event: Event) -> tuple[str, ChannelOrder | None]:
+    """A change the signed body cannot prove: nothing is released; if the order is live,
+    ops are told to check it on the channel (and cancel it in IMS if it is gone)."""
+    order = ChannelOrder.objects.filter(
+        channel=channel, external_id=event.order_external_id
+    ).first()
+    if order is None or order.cancelled_at:
+        state = "not known" if order is None else "cancelled already"
+        return f"ignored: {event.note} (the order is {state})"[:255], order
+    notify_roles(
+        Role.OPS,
+        kind="webhook_unproven",
+        subject=f"{channel.code}: check order {event.order_external_id} on the channel",
+        body=f"{event.note}. Its stock is still held; if the order is gone, cancel it in IMS.",
+    )
+    return f"recorded, nothing released: {event.note}; ops told"[:255], order
 
 
 # ---------------------------------------------------------------------------

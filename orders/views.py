@@ -26,9 +26,16 @@ def webhook(request: HttpRequest, code: str) -> JsonResponse:
             url=webhook_url(channel, request.build_absolute_uri()),
         )
     except SignatureRefused as exc:
-        return JsonResponse({"code": "signature_refused", "message": str(exc)}, status=401)
+        return _error("signature_refused", str(exc), 401)
     except BadDelivery as exc:
-        return JsonResponse({"code": "bad_delivery", "message": str(exc)}, status=400)
+        return _error("bad_delivery", str(exc), 400)
     except NoIntake as exc:
-        return JsonResponse({"code": exc.code, "message": exc.message}, status=404)
+        return _error(exc.code, exc.message, 404)
+    if received.status == "refused":  # kept in the inbox with its error
+        delivery = received.delivery
+        return _error("bad_delivery", delivery.error, 400, delivery=delivery.pk)
     return JsonResponse(received.body, status=200)
+
+
+def _error(code: str, message: str, status: int, **extra) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message, "extra": extra}, status=status)

@@ -8,8 +8,9 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import ClassVar, Protocol
@@ -24,12 +25,20 @@ MAX_SIGNED_AGE = dt.timedelta(minutes=5)
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
+# The largest quantity a line may have: what its column holds (PostgreSQL integer).
+MAX_QUANTITY = 2_147_483_647
+# A unit price's integer digits: the money columns hold 14 digits, 4 of them decimals.
+MAX_PRICE_DIGITS = 10
+
+
 class SignatureRefused(Exception):
     """The delivery is not proven to come from the channel: 401, logged, not stored."""
 
 
 class BadDelivery(Exception):
-    """A signed delivery IMS cannot read (no id, not JSON): 400, not stored."""
+    """A signed delivery IMS cannot read (no id, not JSON, a value that is not what its field
+    says, a topic its body contradicts): kept in the inbox with this error, answered 400.
+    A provider's `verify` raises it only once the signature is proven."""
 
 
 class EventKind(StrEnum):
@@ -38,6 +47,9 @@ class EventKind(StrEnum):
     RETURN = "return"
     POS_SALE = "pos_sale"
     IGNORE = "ignore"
+    # A change the signed body cannot prove (WooCommerce's deletion names only the order's
+    # id): nothing is changed; ops are told to check the order on the channel.
+    UNPROVEN = "unproven"
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,112 @@ class Provider(Protocol):
 
 
 # ---------------------------------------------------------------------------
+# The event a delivery means: a BadDelivery, or an event IMS can store
+
+
+# Exceptions a parser raises on a body of another shape than the one it reads (a list where
+# an object was expected, a missing key, a number out of range).
+SHAPE_ERRORS = (
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    ValueError,
+    ArithmeticError,
+    RecursionError,
+)
+
+
+def event_of(provider: Provider, *, headers: Mapping[str, str], body: bytes, ctx: Context) -> Event:
+    """What a delivery means, with its text storable; BadDelivery if the body cannot be read.
+    What the event does follows from the signed body (providers never act on the topic
+    header alone). httpx errors (reading a thin payload's order back) pass through: they
+    are transient, the delivery is kept and tried again."""
+    try:
+        event = provider.parse(headers=headers, body=body, ctx=ctx)
+    except SHAPE_ERRORS as exc:
+        if isinstance(exc, BadDelivery):
+            raise
+        raise BadDelivery(
+            f"the body is not of the shape a {provider.kind} delivery has: "
+            f"{type(exc).__name__}: {printable(str(exc))}"
+        ) from None
+    return event_checked(event)
+
+
+# Fields that identify something (an order, a line, a product, a location): text IMS cannot
+# store there is refused, since cleaning it would name something else. Any other text is
+# display text, cleaned.
+IDENTITY_FIELDS = frozenset(
+    {
+        "external_id",
+        "order_external_id",
+        "sku",
+        "item_id",
+        "line_external_id",
+        "return_id",
+        "location",
+    }
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unstorable(value: str) -> str:
+    """Why a text cannot be stored as it is ('' if it can): PostgreSQL refuses NUL in text,
+    and a lone surrogate has no UTF-8 encoding."""
+    if "\x00" in value:
+        return "a NUL character"
+    found = _SURROGATE.search(value)
+    if found:
+        return f"a lone surrogate (U+{ord(found.group()):04X})"
+    return ""
+
+
+def clean_text(value: str) -> str:
+    """Display text made storable: NUL removed, each lone surrogate made U+FFFD."""
+    return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+
+
+def printable(value: str) -> str:
+    """A text for an error message: storable, control characters escaped."""
+    return clean_text(value).encode("unicode_escape").decode("ascii")
+
+
+def event_checked(event: Event) -> Event:
+    return _checked(event, "")
+
+
+def _checked(obj, where: str):
+    changes = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        name = f"{where}{f.name}"
+        if isinstance(value, str):
+            reason = unstorable(value)
+            if reason and f.name in IDENTITY_FIELDS:
+                raise BadDelivery(f"{name} contains {reason}; refused: it identifies something")
+            if reason:
+                changes[f.name] = clean_text(value)
+        elif f.name == "quantity":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise BadDelivery(f"{name} '{value}' is not a whole number of units")
+            parse_quantity(value, where=name)
+            if not isinstance(value, int):
+                changes[f.name] = int(value)
+        elif is_dataclass(value):
+            checked = _checked(value, f"{name}.")
+            if checked is not value:
+                changes[f.name] = checked
+        elif isinstance(value, tuple) and any(is_dataclass(v) for v in value):
+            checked = tuple(
+                _checked(v, f"{name}[{i}].") if is_dataclass(v) else v for i, v in enumerate(value)
+            )
+            if any(a is not b for a, b in zip(checked, value, strict=True)):
+                changes[f.name] = checked
+    return replace(obj, **changes) if changes else obj
+
+
+# ---------------------------------------------------------------------------
 # Helpers
 
 
@@ -180,42 +298,62 @@ def header(headers: Mapping[str, str], name: str) -> str:
 
 
 def load_json(body: bytes):
+    """The body's JSON; BadDelivery if it is not JSON (or is nested too deep, or has a number
+    of more digits than Python reads)."""
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadDelivery(f"body is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, digits
+        raise BadDelivery(f"body is not JSON: {printable(str(exc))}") from None
 
 
-def parse_time(text) -> dt.datetime | None:
-    """An ISO-8601 / RFC 3339 time (naive ones are UTC), or a Unix time in seconds."""
-    if text is None or text == "":
+def parse_time(value, *, where: str = "time") -> dt.datetime | None:
+    """An ISO-8601 / RFC 3339 time (naive ones are UTC), or a Unix time in seconds; None
+    when absent. BadDelivery if it is there but no time (NaN, 1e20, 'soon')."""
+    if value is None or value == "":
         return None
-    if isinstance(text, int | float):
-        return dt.datetime.fromtimestamp(text, dt.UTC)
     try:
-        value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, int | float):
+            return dt.datetime.fromtimestamp(value, dt.UTC)
+        if not isinstance(value, str):
+            raise ValueError
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        raise BadDelivery(f"{where}: '{printable(str(value))}' is not a time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def parse_quantity(value, *, where: str) -> int:
     try:
         number = Decimal(str(value))
-    except InvalidOperation:
-        raise BadDelivery(f"{where}: quantity '{value}' is not a number") from None
-    if number != number.to_integral_value() or number <= 0:
-        raise BadDelivery(f"{where}: quantity '{value}' is not a whole number of units")
+    except (InvalidOperation, ValueError):
+        raise BadDelivery(f"{where}: quantity '{printable(str(value))}' is not a number") from None
+    if (
+        not number.is_finite()
+        or number <= 0
+        or number > MAX_QUANTITY
+        or number != number.to_integral_value()
+    ):
+        raise BadDelivery(
+            f"{where}: quantity '{printable(str(value))}' is not a whole number of units "
+            f"from 1 to {MAX_QUANTITY}"
+        )
     return int(number)
 
 
 def parse_price(value) -> Decimal | None:
+    """A unit price, None when absent or not a number; BadDelivery if it is a number no
+    money column holds (NaN, Infinity, 1e20)."""
     if value in (None, ""):
         return None
     try:
-        return Decimal(str(value))
-    except InvalidOperation:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
         return None
+    if not number.is_finite() or (number and number.adjusted() >= MAX_PRICE_DIGITS):
+        raise BadDelivery(f"price '{printable(str(value))}' is out of range")
+    return number
 
 
 def text(value) -> str:

@@ -80,7 +80,7 @@ class BigCommerce:
             raise SignatureRefused("signature does not match")
         try:
             when = dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             raise SignatureRefused(f"webhook-timestamp '{timestamp}' is not a Unix time") from None
         check_age(when, now=ctx.now, max_age=MAX_SIGNED_AGE)
 

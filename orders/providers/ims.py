@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -49,6 +50,7 @@ from orders.providers.base import (
 
 SIGNATURE_HEADER = "X-IMS-Signature"
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "webhook-event.json"
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 def sign(*, secret: str, body: bytes, timestamp: int) -> str:
@@ -64,12 +66,18 @@ def verify_signed(*, headers, body: bytes, secret: str, now: dt.datetime) -> Non
     parts = [p.strip().partition("=") for p in given.split(",")]
     stamps = [v for k, _, v in parts if k == "t"]
     candidates = [v for k, _, v in parts if k == "v1"]
-    if len(stamps) != 1 or not stamps[0].isdigit() or not candidates:
-        raise SignatureRefused(f"{SIGNATURE_HEADER} is not of the form t=…,v1=…")
+    # t is Unix seconds: ASCII digits, at most 12 (a longer one is no time this century and
+    # would only make int() work hard, or refuse).
+    if len(stamps) != 1 or not _UNIX_SECONDS.fullmatch(stamps[0]) or not candidates:
+        raise SignatureRefused(f"{SIGNATURE_HEADER} is not of the form t=<Unix seconds>,v1=…")
     expected = sign(secret=secret, body=body, timestamp=int(stamps[0])).partition("v1=")[2]
     if not any(equal(expected, c) for c in candidates):
         raise SignatureRefused("signature does not match")
-    check_age(dt.datetime.fromtimestamp(int(stamps[0]), dt.UTC), now=now, max_age=MAX_SIGNED_AGE)
+    try:
+        when = dt.datetime.fromtimestamp(int(stamps[0]), dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        raise SignatureRefused(f"t={stamps[0]} is not a time") from None
+    check_age(when, now=now, max_age=MAX_SIGNED_AGE)
 
 
 class Amazon:
@@ -112,8 +120,8 @@ class Amazon:
         order = OrderIn(
             external_id=order_id,
             name=order_id,
-            placed_at=parse_time(summary.get("PurchaseDate"))
-            or parse_time(payload.get("EventTime")),
+            placed_at=parse_time(summary.get("PurchaseDate"), where="PurchaseDate")
+            or parse_time(payload.get("EventTime"), where="EventTime"),
             lines=tuple(
                 LineIn(
                     external_id=text(item.get("OrderItemId")),
@@ -185,8 +193,8 @@ class ImsEvents:
                 order=OrderIn(
                     external_id=order_id,
                     name=text(order.get("number")),
-                    placed_at=parse_time(order.get("placed_at"))
-                    or parse_time(payload["occurred_at"]),
+                    placed_at=parse_time(order.get("placed_at"), where="order.placed_at")
+                    or parse_time(payload["occurred_at"], where="occurred_at"),
                     lines=tuple(_line(item, i) for i, item in enumerate(order["lines"])),
                     confirmed=order.get("confirmed", True),
                     currency=text(order.get("currency")),

@@ -4,6 +4,12 @@ refunds/create.
 Signature: `X-Shopify-Hmac-Sha256` = base64 HMAC-SHA256 of the raw body with the app's
 client secret. Delivery id: `X-Shopify-Webhook-Id` (the same on every retry). Age: the
 body's own `updated_at` (orders) or `created_at` (refunds), which the signature covers.
+
+The signature covers the body only: the topic and webhook id headers can be changed by
+whoever resends a captured delivery. So the topic only says which body to expect (an order
+or a refund); what the event does follows from the body: an order whose `cancelled_at` is set
+is cancelled, any other is placed or updated. `orders/cancelled` with a body whose
+`cancelled_at` is empty is refused (kept in the inbox with the error).
 """
 
 from __future__ import annotations
@@ -51,13 +57,7 @@ class Shopify:
         check_base64_hmac(
             secret=secret, message=body, given=header(headers, "X-Shopify-Hmac-Sha256")
         )
-        payload = load_json(body)
-        signed = (
-            payload.get("updated_at") or payload.get("created_at")
-            if isinstance(payload, dict)
-            else None
-        )
-        check_age(parse_time(signed), now=ctx.now, max_age=MAX_BODY_AGE)
+        check_age(_signed_at(load_json(body)), now=ctx.now, max_age=MAX_BODY_AGE)
 
     def delivery(self, *, headers: Mapping[str, str], body: bytes) -> Delivery:
         delivery_id = header(headers, "X-Shopify-Webhook-Id")
@@ -68,19 +68,33 @@ class Shopify:
     def parse(self, *, headers, body: bytes, ctx: Context) -> Event:
         topic = header(headers, "X-Shopify-Topic")
         payload = load_json(body)
-        if topic in ORDER_TOPICS:
+        _signed_at(payload)  # read as verify read it: a replay from the inbox refuses it too
+        if topic in ORDER_TOPICS or topic == "orders/cancelled":
             order = _order(payload)
+            if order.cancelled:  # the signed body says so, whatever the topic
+                return Event(
+                    EventKind.CANCEL,
+                    order.external_id,
+                    order=order,
+                    reason=text(payload.get("cancel_reason")) or "cancelled on Shopify",
+                )
+            if topic == "orders/cancelled":
+                raise BadDelivery(
+                    f"topic orders/cancelled, but the signed body of order {order.external_id} "
+                    "has no cancelled_at: the order is not cancelled; refused"
+                )
             return Event(EventKind.ORDER, order.external_id, order=order)
-        if topic == "orders/cancelled":
-            return Event(
-                EventKind.CANCEL,
-                text(payload["id"]),
-                order=_order(payload),
-                reason=text(payload.get("cancel_reason")) or "cancelled on Shopify",
-            )
         if topic == "refunds/create":
             return _refund(payload)
         return Event(EventKind.IGNORE, note=f"topic {topic or '(none)'} is not an order event")
+
+
+def _signed_at(payload):
+    """The body's own time, which the signature covers: `updated_at`, else `created_at`."""
+    if not isinstance(payload, dict):
+        return None
+    where = "updated_at" if payload.get("updated_at") else "created_at"
+    return parse_time(payload.get(where), where=where)
 
 
 def _order(payload: dict) -> OrderIn:
@@ -106,7 +120,8 @@ def _order(payload: dict) -> OrderIn:
     return OrderIn(
         external_id=external_id,
         name=text(payload.get("name")),
-        placed_at=parse_time(payload.get("created_at")) or parse_time(payload.get("updated_at")),
+        placed_at=parse_time(payload.get("created_at"), where="created_at")
+        or parse_time(payload.get("updated_at"), where="updated_at"),
         lines=lines,
         confirmed=payload.get("financial_status") not in UNCONFIRMED,
         cancelled=bool(payload.get("cancelled_at")),

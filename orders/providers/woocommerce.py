@@ -3,7 +3,15 @@
 Signature: `X-WC-Webhook-Signature` = base64 HMAC-SHA256 of the raw body with the
 webhook's secret. Delivery id: `X-WC-Webhook-Delivery-ID`. Age: the order's
 `date_modified_gmt` (in the signed body). The order's `status` says what happened:
-pending / on-hold (not paid yet), processing / completed, cancelled / failed, refunded.
+pending / on-hold (not paid yet), processing / completed, cancelled / failed / trash,
+refunded.
+
+The signature covers the body only, not the topic header: what an event does follows from
+the signed `status`. `order.deleted` with a body whose status is not cancelled, failed or
+trash is refused (kept in the inbox with the error). WooCommerce's own `order.deleted` body
+is `{"id": N}` alone: it carries no status and no time, so it proves nothing a resent
+capture would not. It releases nothing: the delivery is recorded and ops are told to check
+the order on the store (EventKind.UNPROVEN).
 """
 
 from __future__ import annotations
@@ -56,10 +64,9 @@ class WooCommerce:
             secret=secret, message=body, given=header(headers, "X-WC-Webhook-Signature")
         )
         payload = load_json(body)
-        signed = None
-        if isinstance(payload, dict):
-            signed = payload.get("date_modified_gmt") or payload.get("date_created_gmt")
-        check_age(parse_time(signed), now=ctx.now, max_age=MAX_BODY_AGE)
+        if _id_only(payload):
+            return  # a deletion naming only the id: it has no time, and it changes nothing
+        check_age(_signed_at(payload), now=ctx.now, max_age=MAX_BODY_AGE)
 
     def delivery(self, *, headers: Mapping[str, str], body: bytes) -> Delivery:
         delivery_id = header(headers, "X-WC-Webhook-Delivery-ID")
@@ -72,18 +79,33 @@ class WooCommerce:
         if not topic.startswith("order."):
             return Event(EventKind.IGNORE, note=f"topic {topic or '(none)'} is not an order event")
         payload = load_json(body)
+        _signed_at(payload)  # read as verify read it: a replay from the inbox refuses it too
         try:
             external_id = text(payload["id"])
         except (KeyError, TypeError):
             raise BadDelivery("an order needs `id`") from None
+        if _id_only(payload):
+            if topic != "order.deleted":
+                raise BadDelivery(f"topic {topic}, but the body names only order {external_id}")
+            return Event(
+                EventKind.UNPROVEN,
+                external_id,
+                note=f"WooCommerce says order {external_id} was deleted; the body names only "
+                "its id, which proves nothing a resent delivery would not",
+            )
         status = text(payload.get("status"))
-        if topic == "order.deleted" or status in CANCELLED:
+        if status in CANCELLED:  # the signed body says so, whatever the topic
             order = _order(payload) if "line_items" in payload else None
             return Event(
                 EventKind.CANCEL,
                 external_id,
                 order=order,
-                reason=f"order {status or 'deleted'} on WooCommerce",
+                reason=f"order {status} on WooCommerce",
+            )
+        if topic == "order.deleted":
+            raise BadDelivery(
+                f"topic order.deleted, but the signed body of order {external_id} has status "
+                f"'{status}': the order is not deleted or cancelled; refused"
             )
         order = _order(payload)
         if status == "refunded":
@@ -99,6 +121,19 @@ class WooCommerce:
         return Event(EventKind.ORDER, external_id, order=order)
 
 
+def _id_only(payload) -> bool:
+    return isinstance(payload, dict) and set(payload) == {"id"}
+
+
+def _signed_at(payload):
+    """The body's own time, which the signature covers: `date_modified_gmt`, else
+    `date_created_gmt`."""
+    if not isinstance(payload, dict):
+        return None
+    where = "date_modified_gmt" if payload.get("date_modified_gmt") else "date_created_gmt"
+    return parse_time(payload.get(where), where=where)
+
+
 def _order(payload: dict) -> OrderIn:
     billing = payload.get("billing") or {}
     try:
@@ -108,8 +143,8 @@ def _order(payload: dict) -> OrderIn:
     return OrderIn(
         external_id=text(payload["id"]),
         name=text(payload.get("number")),
-        placed_at=parse_time(payload.get("date_created_gmt"))
-        or parse_time(payload.get("date_modified_gmt")),
+        placed_at=parse_time(payload.get("date_created_gmt"), where="date_created_gmt")
+        or parse_time(payload.get("date_modified_gmt"), where="date_modified_gmt"),
         lines=tuple(
             LineIn(
                 external_id=text(item.get("id")),
