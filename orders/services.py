@@ -274,12 +274,16 @@ def _delivery_process(*, delivery: WebhookDelivery, now=None) -> tuple[WebhookDe
     now = now or timezone.now()
     channel = delivery.channel
     provider = provider_for(channel.kind)
-    client = channel_http_client(channel) if channel.kind in READ_BACK else None
-    try:
-        event, problem, refused = _delivery_parse(provider, delivery, now=now, client=client)
-    finally:
-        if client is not None:
-            client.close()
+    meta = _delivery_meta(provider, headers=delivery.headers, body=bytes(delivery.body))
+    if meta.problem:  # refused at intake for its id: refused the same way when replayed
+        event, problem, refused = None, f"could not read the delivery: {meta.problem}", True
+    else:
+        client = channel_http_client(channel) if channel.kind in READ_BACK else None
+        try:
+            event, problem, refused = _delivery_parse(provider, delivery, now=now, client=client)
+        finally:
+            if client is not None:
+                client.close()
     row, _ = _delivery_apply(
         delivery=delivery, channel=channel, event=event, problem=problem, now=now, insert=False
     )

@@ -200,6 +200,21 @@ def test_a_signed_body_ims_cannot_read_is_400_and_kept_with_its_error(channels, 
     assert stored.processed_at is None
 
 
+def test_a_signed_square_body_without_its_event_id_is_kept_and_stays_refused(square_api, post):
+    square_api.routes["/v2/orders/SQ-NOID"] = p.square_order("SQ-NOID", [("VAR-A1", 1)])
+    event = p.square_event("order.created", "SQ-NOID")
+    del event["event_id"]
+    body = p.dumps(event)
+    response = post("sq", body, p.square_headers(body, SQUARE_URL))
+    assert response.status_code == 400 and "event_id" in response.json()["message"]
+    stored = WebhookDelivery.objects.get()
+    assert stored.delivery_id.startswith("sha256:") and stored.topic == ""
+    inbox_retry_task()
+    stored.refresh_from_db()
+    assert stored.processed_at is None and stored.attempts == 2 and "event_id" in stored.error
+    assert not ChannelOrder.objects.exists()
+
+
 # --- 5. Unauthenticated requests never make a server error -------------------------------
 
 
