@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 import socket
 import statistics
 import subprocess
@@ -83,6 +84,8 @@ def _serve(port: int) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_DEBUG": "0",
+        # DEBUG off needs a secret key of its own (ims/settings.py); any will do here.
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         # Follow-up work (the debounced ATP push, customer messages) goes to qcluster workers,
         # as in production; the in-process queue would run a channel sync inside each request.
@@ -92,7 +95,7 @@ def _serve(port: int) -> subprocess.Popen:
         "IMS_CHANNEL_BENCH_SHOP_WEBHOOK_SECRET": SECRET,
     }
     server = subprocess.Popen([sys.executable, "-m", "ims.serve"], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # its first start collects the static files
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):

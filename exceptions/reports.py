@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils import timezone
 from plotly.offline import get_plotlyjs
@@ -185,7 +186,11 @@ def write_reports(
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"exceptions": out_dir / "exceptions.csv", "scorecard": out_dir / "scorecard.html"}
     write_csv(paths["exceptions"], EXCEPTION_COLUMNS, exception_rows())
-    context = scorecard_context(card) | {"run": run, "plotly_js": get_plotlyjs()}
+    context = scorecard_context(card) | {
+        "run": run,
+        "plotly_js": get_plotlyjs(),
+        "charts_js": Path(finders.find("ims/charts.js")).read_text(encoding="utf-8"),
+    }
     html = render_to_string("exceptions/scorecard_report.html", context)
     tmp = paths["scorecard"].with_name(".scorecard.html.tmp")
     tmp.write_text(html, encoding="utf-8")

@@ -17,11 +17,17 @@ for the one interpreter lock at once), 4 a lower rate. Database connections pers
 requests (DATABASE_CONN_MAX_AGE, read by ims/settings.py), so a request does not pay for a
 new PostgreSQL connection. Override with IMS_WEB_BIND, WEB_CONCURRENCY, IMS_WEB_THREADS,
 DATABASE_CONN_MAX_AGE, IMS_WEB_LOG_LEVEL and IMS_WEB_ACCESS_LOG=1.
+
+Before any worker starts, the settings are loaded once (a production set-up without its
+secret key stops here with the reason, rather than in every worker, respawned) and, with DEBUG
+off, `collectstatic` puts the static files under their hashed names in STATIC_ROOT, where
+WhiteNoise serves them from (README, "Production").
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,6 +40,7 @@ def main() -> None:
     from granian.log import LogLevels
 
     os.environ.setdefault("DATABASE_CONN_MAX_AGE", "600")
+    prepare()
     host, _, port = os.environ.get("IMS_WEB_BIND", "127.0.0.1:8000").rpartition(":")
     cores = os.cpu_count() or 2
     Granian(
@@ -56,6 +63,46 @@ def main() -> None:
         log_access=os.environ.get("IMS_WEB_ACCESS_LOG") == "1",
         working_dir=ROOT,
     ).serve()
+
+
+def prepare() -> None:
+    """Load the settings (refusing, with the reason, what they refuse) and, with DEBUG off,
+    collect the static files WhiteNoise serves."""
+    import django
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.management import call_command
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ims.settings")
+    try:
+        django.setup()
+    except ImproperlyConfigured as error:
+        sys.exit(f"ims.serve: {error}")
+    if not settings.DEBUG and not static_files_collected():
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def static_files_collected() -> bool:
+    """Whether STATIC_ROOT's manifest already names every static file there is now, and is
+    newer than each of them: then collectstatic (hashing and compressing ~40 MB) is skipped."""
+    import json
+
+    from django.apps import apps
+    from django.conf import settings
+    from django.contrib.staticfiles.finders import get_finders
+
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if not manifest.exists():
+        return False
+    sources = {}
+    for finder in get_finders():
+        for path, storage in finder.list(apps.get_app_config("staticfiles").ignore_patterns):
+            prefix = getattr(storage, "prefix", None)
+            sources[f"{prefix}/{path}" if prefix else path] = storage.path(path)
+    collected = manifest.stat().st_mtime
+    return set(json.loads(manifest.read_text())["paths"]) == set(sources) and all(
+        os.path.getmtime(source) < collected for source in sources.values()
+    )
 
 
 def database_is_local(url: str) -> bool:

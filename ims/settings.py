@@ -5,11 +5,14 @@ in-process (synchronous) task queue. Production sets DATABASE_URL to PostgreSQL
 and IMS_QUEUE to `orm` (or `redis`) and runs `manage.py qcluster` workers.
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import dj_database_url
 import plotly
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,13 +24,82 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "ims-insecure-development-key-change-me")
-DEBUG = env_bool("DJANGO_DEBUG", True)
-ALLOWED_HOSTS = [
-    h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
-]
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+def env_list(name: str, default: str = "") -> list[str]:
+    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
+
+
+# Production is a switch, IMS_ENV=production: DEBUG is off, and nothing falls back to a
+# development value (README, "Production"). Anything else is development: DEBUG on, a fixed key.
+IMS_ENV = os.environ.get("IMS_ENV", "development").strip().lower()
+if IMS_ENV not in ("development", "production"):
+    raise ImproperlyConfigured(f"IMS_ENV is {IMS_ENV!r}: it must be development or production")
+PRODUCTION = IMS_ENV == "production"
+DEBUG = False if PRODUCTION else env_bool("DJANGO_DEBUG", True)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if PRODUCTION or not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set: IMS will not run with DEBUG off on a known key. Give "
+            "it 50+ random characters, e.g. from "
+            '`python -c "import secrets; print(secrets.token_urlsafe(50))"`.'
+        )
+    SECRET_KEY = "ims-insecure-development-key-change-me"
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost")
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "DJANGO_ALLOWED_HOSTS is not set: name the host(s) IMS is served as, comma-separated"
+    )
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+# HTTPS (on by default in production): TLS ends at a reverse proxy in front of `ims.serve`,
+# which must set X-Forwarded-Proto (overwriting the client's) and append X-Forwarded-For.
+# Plain http is redirected to https, browsers are told to use only https (HSTS), and the
+# session and CSRF cookies are never sent over plain http.
+IMS_HTTPS = env_bool("IMS_HTTPS", PRODUCTION)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION or IMS_HTTPS
+if IMS_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("IMS_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("IMS_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("IMS_HSTS_PRELOAD", True)
+
+# Content Security Policy on every response: scripts, styles, images, fonts and requests only
+# from IMS itself; an inline <script> or <style> runs only with the request's nonce
+# ({{ csp_nonce }}); no plugins, no framing, forms post only to IMS. An injected script
+# that escaped the templates' escaping would not run. Two hashes let plotly.js add the
+# <style> elements it fills through the CSSOM: an empty one, and maplibre's fixed CSS.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [
+        CSP.SELF,
+        CSP.NONCE,
+        "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # "" (plotly's rule sheets)
+        "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",  # plotly.js 4.1's maplibre CSS
+    ],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# Log-in throttling (django-axes): after IMS_LOGIN_FAILURE_LIMIT failed log-ins for one
+# username from one address, that pair is refused, even with the right password, for
+# IMS_LOGIN_COOLOFF_MINUTES. Guessing passwords online stops being practical.
+AXES_FAILURE_LIMIT = int(os.environ.get("IMS_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("IMS_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "ims.login_throttle.client_ip"
+AXES_VERBOSE = False
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before any check
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 INSTALLED_APPS = [
@@ -36,7 +108,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    "ims.apps.StaticFilesConfig",  # django.contrib.staticfiles, without plotly's data files
     "django.contrib.humanize",
     "django_filters",
     "django_htmx",
@@ -45,6 +117,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "ims",
     "catalog",
     "inventory",
@@ -58,6 +131,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -68,6 +142,7 @@ MIDDLEWARE = [
     "ims.audit.AuditOriginMiddleware",
     "ims.middleware.DeniedAccessMiddleware",
     "ims.middleware.BodyTooLargeMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out log-in into the lockout page
 ]
 
 ROOT_URLCONF = "ims.urls"
@@ -84,6 +159,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -124,16 +200,38 @@ STATICFILES_DIRS = [
     ("vendor/plotly", Path(plotly.__file__).resolve().parent / "package_data"),
 ]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Static files are served by WhiteNoise (also with DEBUG off) from STATIC_ROOT, which
+# `collectstatic` fills (`python -m ims.serve` runs it at start): each file under a name
+# carrying a hash of its content, so browsers may cache it for good, and compressed.
+# Development and tests serve them from the folders above, as they are.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+if not DEBUG:  # after SecurityMiddleware: static files get its headers, and CSP's
+    MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
 
-# Email (notifications): the console in the demo; set IMS_EMAIL_BACKEND and EMAIL_* for real mail.
+# Email (notifications): the console in the demo; SMTP (EMAIL_HOST, else this machine's mail
+# server, on EMAIL_PORT) in production; IMS_EMAIL_BACKEND chooses another.
+_EMAIL_BACKEND = os.environ.get(
+    "IMS_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
 MAILERS = {
     "default": {
-        "BACKEND": os.environ.get(
-            "IMS_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
-        ),
+        "BACKEND": _EMAIL_BACKEND,
         "OPTIONS": (
-            {"host": os.environ["EMAIL_HOST"], "port": int(os.environ.get("EMAIL_PORT", "25"))}
-            if os.environ.get("EMAIL_HOST")
+            {
+                "host": os.environ.get("EMAIL_HOST") or "localhost",
+                "port": int(os.environ.get("EMAIL_PORT", "25")),
+            }
+            if os.environ.get("EMAIL_HOST") or _EMAIL_BACKEND.endswith(".smtp.EmailBackend")
             else {}
         ),
     }

@@ -204,11 +204,14 @@ def page(browser, live_server, request):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
+    blocked = []  # what the Content Security Policy refused, on any page the test opened
+    page.on("console", lambda m: "Content Security Policy" in m.text and blocked.append(m.text))
     yield page
     shots = ARTIFACTS / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
     context.close()
+    assert blocked == [], "the Content Security Policy blocked something"
 
 
 @pytest.fixture
