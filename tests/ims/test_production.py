@@ -168,3 +168,13 @@ def test_behind_the_https_proxy_the_address_counted_is_the_one_the_proxy_appende
         HTTP_X_FORWARDED_FOR="198.51.100.4",
     )
     assert elsewhere.status_code == 302  # olivia herself, from her own address
+
+
+@pytest.mark.django_db
+def test_in_development_djangos_error_pages_work_without_the_policy(client, settings):
+    """Django exempts its debug pages (their inline style and script carry no nonce)."""
+    settings.DEBUG = True  # the technical 404 page
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "Content-Security-Policy" not in response.headers
+    assert "Content-Security-Policy" in client.get("/accounts/login/").headers
