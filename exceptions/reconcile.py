@@ -246,11 +246,12 @@ def _reconcile(run, scope, now, rollup: RollupWriter, progress) -> tuple[int, in
     channels = _channels(scope)
     scoped_ids = [ch.id for ch in channels if ch.in_scope]
     by_category = policies()
-    existing = open_exceptions_by_key(
-        OpsException.objects.filter(source=ExceptionSource.RECONCILE, channel_id__in=scoped_ids)
-    )
+    # The open exceptions in scope, whatever raised them: a finding refreshes one another
+    # source raised (the ERP's Channel_Only_SKU) rather than opening a second; only
+    # reconcile's own (`owned`) are resolved when no longer found.
+    existing = open_exceptions_by_key(OpsException.objects.filter(channel_id__in=scoped_ids))
+    owned = {e.pk for e in existing.values() if e.source == ExceptionSource.RECONCILE}
     # Open exceptions this run does not own still make their pair unaligned.
-    owned = {e.pk for e in existing.values()}
     other_pairs = {
         (product_id, channel_id)
         for pk, product_id, channel_id in OpsException.objects.filter(
@@ -282,8 +283,14 @@ def _reconcile(run, scope, now, rollup: RollupWriter, progress) -> tuple[int, in
     price_drift_record(findings=findings, existing=existing, now=now)
     found = {f.key for f in findings}
     resolved = ops_exceptions_resolve(
-        ids=[e.pk for key, e in existing.items() if key not in found], now=now
+        ids=[e.pk for key, e in existing.items() if e.pk in owned and key not in found], now=now
     )
+    # Another source's exceptions found again unchanged are seen now too (usually none or few).
+    others = [pk for pk in recorded.unchanged_ids if pk not in owned]
+    for start in range(0, len(others), 1000):
+        OpsException.objects.filter(pk__in=others[start : start + 1000]).update(
+            last_seen=now, last_run=run
+        )
     # Every open reconcile exception left in scope was seen again now: one statement moves them all on.
     OpsException.objects.filter(
         source=ExceptionSource.RECONCILE, channel_id__in=scoped_ids, status__in=OPEN_STATUSES

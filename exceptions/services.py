@@ -42,20 +42,22 @@ _REFRESHED = ("expected", "actual", "exposure", "currency", "oversell", "locatio
 
 
 class OpenException(NamedTuple):
-    """An open exception's id and the fields a finding refreshes (in _REFRESHED order)."""
+    """An open exception's id, what raised it, and the fields a finding refreshes
+    (in _REFRESHED order)."""
 
     pk: int
+    source: str
     values: tuple
 
 
 def open_exceptions_by_key(queryset: QuerySet) -> dict[Key, OpenException]:
     """The open (or acknowledged) exceptions of a queryset, by key."""
     rows = queryset.filter(status__in=OPEN_STATUSES).values_list(
-        "pk", "sku_id", "channel_id", "discrepancy", *_REFRESHED
+        "pk", "source", "sku_id", "channel_id", "discrepancy", *_REFRESHED
     )
     return {
-        (sku, channel, disc): OpenException(pk, tuple(rest))
-        for pk, sku, channel, disc, *rest in rows
+        (sku, channel, disc): OpenException(pk, source, tuple(rest))
+        for pk, source, sku, channel, disc, *rest in rows
     }
 
 
@@ -78,9 +80,14 @@ def ops_exceptions_record(
 ) -> RecordResult:
     """Open an exception for each new finding; refresh the ones already open.
 
-    `existing` is the open exceptions that may match (open_exceptions_by_key); without
-    it, they are looked up by the findings' SKUs. An unchanged one gets its last_seen
-    moved on, unless the caller does that itself (touch_unchanged=False).
+    One open exception per (sku, channel, discrepancy), whatever raised it: a finding
+    whose key is already open, raised by another source, refreshes that exception (its
+    values, last_seen, last_run), which keeps its source and first_seen; no second one is
+    opened. Each raiser resolves only the exceptions of its own source.
+
+    `existing` is the open exceptions that may match (open_exceptions_by_key), of every
+    source; without it, they are looked up by the findings' SKUs. An unchanged one gets
+    its last_seen moved on, unless the caller does that itself (touch_unchanged=False).
     """
     findings = list(findings)
     if existing is None:

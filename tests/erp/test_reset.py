@@ -12,6 +12,7 @@ from erp.errors import ResetRefused
 from erp.models import ResetRun
 from erp.services import erp_export
 from exceptions.models import OpsException
+from exceptions.reconcile import reconcile
 from inventory.models import Location, Movement, StockLevel
 from orders.providers.base import ReturnLineIn
 from orders.services import customer_return_record, order_cancel, order_dispatch
@@ -253,6 +254,48 @@ def test_a_sku_a_channel_sells_that_ims_does_not_know_becomes_an_exception(seed_
     reset(RESET_HEADER + "A,NY,10\nA,NSH,10\nB,NY,10\nB,NSH,10\n", as_of=at(2, 7))
     exception.refresh_from_db()
     assert exception.status == "resolved"
+
+
+def test_reconcile_after_the_erp_raised_a_channel_only_sku_refreshes_it_not_a_second_one(
+    seed_world, reset, tmp_path
+):
+    shop = Channel.objects.get(code="shop")
+    ChannelListing.objects.create(
+        channel=shop,
+        identifier="GHOST",
+        sku="GHOST",
+        quantity=3,
+        price="20.00",
+        currency="USD",
+        seen_at=at(0, 6),
+    )
+    with_ghost = full() + "GHOST,NY,4\n"
+    reset(with_ghost, as_of=at(1, 7))
+
+    def ghost():
+        return list(
+            OpsException.objects.filter(sku_id="GHOST", status__in=["open", "acknowledged"])
+            .order_by("pk")
+            .values_list("channel__code", "discrepancy", "source", "exposure")
+        )
+
+    assert ghost() == [("shop", "Channel_Only_SKU", "erp", 0)]
+    # Reconcile finds the same listing: the ERP's exception is refreshed, not raised twice.
+    run = reconcile(out_dir=tmp_path / "reports", now=at(1, 8))
+    assert run.status == "succeeded"
+    assert ghost() == [("shop", "Channel_Only_SKU", "erp", 60)]
+    assert reconcile(out_dir=tmp_path / "reports", now=at(1, 9)).status == "succeeded"
+    assert ghost() == [("shop", "Channel_Only_SKU", "erp", 60)]
+    seen = OpsException.objects.get(sku_id="GHOST", status="open")
+    assert (seen.first_seen, seen.last_seen) == (at(1, 7, 5), at(1, 9))
+    # The ERP's next file without it resolves the ERP's; reconcile, still seeing the
+    # listing, raises its own; the ERP's file naming it again refreshes that one.
+    reset(full(), as_of=at(2, 7))
+    assert ghost() == []
+    reconcile(out_dir=tmp_path / "reports", now=at(2, 8))
+    assert ghost() == [("shop", "Channel_Only_SKU", "reconcile", 60)]
+    reset(with_ghost, as_of=at(3, 7))
+    assert [row[:3] for row in ghost()] == [("shop", "Channel_Only_SKU", "reconcile")]
 
 
 def test_a_count_below_what_is_reserved_is_an_oversell_risk_never_a_silent_clamp(
