@@ -862,15 +862,24 @@ def _shortfall_exceptions(short: list[tuple[str, int, int, int, int]], *, now: d
 
 def _watched_exceptions(*, scan: Scan, now: dt.datetime) -> None:
     """A SKU the ERP holds stock of, that a channel sells, but that is no IMS product: it
-    cannot be applied, so it is raised (Channel_Only_SKU on each channel listing it)."""
+    cannot be applied, so it is raised (Channel_Only_SKU on each channel listing it), with
+    the exposure reconcile gives it (units shown × price), so either raiser's refresh agrees."""
     watched = sorted(scan.watched)
     listings = ChannelListing.objects.filter(
         product__isnull=True, identifier__in=watched
-    ).values_list("identifier", "channel_id")
+    ).values_list("identifier", "channel_id", "quantity", "price", "currency")
     ops_exceptions_record(
         findings=[
-            Finding(identifier, Discrepancy.CHANNEL_ONLY_SKU, "null", "present", channel_id=ch)
-            for identifier, ch in listings
+            Finding(
+                identifier,
+                Discrepancy.CHANNEL_ONLY_SKU,
+                "null",
+                "present",
+                channel_id=ch,
+                exposure=max(quantity, 0) * (price or 0),
+                currency=currency,
+            )
+            for identifier, ch, quantity, price, currency in listings
         ],
         source=ExceptionSource.ERP,
         now=now,

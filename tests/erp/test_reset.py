@@ -279,7 +279,7 @@ def test_reconcile_after_the_erp_raised_a_channel_only_sku_refreshes_it_not_a_se
             .values_list("channel__code", "discrepancy", "source", "exposure")
         )
 
-    assert ghost() == [("shop", "Channel_Only_SKU", "erp", 0)]
+    assert ghost() == [("shop", "Channel_Only_SKU", "erp", 60)]
     # Reconcile finds the same listing: the ERP's exception is refreshed, not raised twice.
     run = reconcile(out_dir=tmp_path / "reports", now=at(1, 8))
     assert run.status == "succeeded"
@@ -287,7 +287,7 @@ def test_reconcile_after_the_erp_raised_a_channel_only_sku_refreshes_it_not_a_se
     assert reconcile(out_dir=tmp_path / "reports", now=at(1, 9)).status == "succeeded"
     assert ghost() == [("shop", "Channel_Only_SKU", "erp", 60)]
     seen = OpsException.objects.get(sku_id="GHOST", status="open")
-    assert (seen.first_seen, seen.last_seen) == (at(1, 7, 5), at(1, 9))
+    assert (seen.first_seen, seen.last_seen, seen.currency) == (at(1, 7, 5), at(1, 9), "USD")
     # The ERP's next file without it resolves the ERP's; reconcile, still seeing the
     # listing, raises its own; the ERP's file naming it again refreshes that one.
     reset(full(), as_of=at(2, 7))
@@ -295,7 +295,7 @@ def test_reconcile_after_the_erp_raised_a_channel_only_sku_refreshes_it_not_a_se
     reconcile(out_dir=tmp_path / "reports", now=at(2, 8))
     assert ghost() == [("shop", "Channel_Only_SKU", "reconcile", 60)]
     reset(with_ghost, as_of=at(3, 7))
-    assert [row[:3] for row in ghost()] == [("shop", "Channel_Only_SKU", "reconcile")]
+    assert ghost() == [("shop", "Channel_Only_SKU", "reconcile", 60)]
 
 
 def test_a_count_below_what_is_reserved_is_an_oversell_risk_never_a_silent_clamp(
