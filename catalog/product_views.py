@@ -7,11 +7,13 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
+from catalog.filters import ProductFilter
 from catalog.forms import ProductEditForm, ProductForm
 from catalog.models import Category, Product, ProductStatus
 from catalog.selectors import product_detail, product_search
 from catalog.services import EDITABLE_FIELDS, product_create, product_update
 from ims.errors import ApplicationError
+from ims.filters import filter_problems
 from inventory.models import STATES
 
 
@@ -19,9 +21,16 @@ from inventory.models import STATES
 @permission_required("catalog.view_product", raise_exception=True)
 def product_list(request):
     q, category, status = (request.GET.get(k, "") for k in ("q", "category", "status"))
-    page = Paginator(product_search(q=q, category=category, status=status), 50).get_page(
-        request.GET.get("page")
+    filters = ProductFilter(request.GET).form
+    problems = [] if filters.is_valid() else filter_problems(filters)
+    found = (
+        Product.objects.none()
+        if problems
+        else product_search(
+            **{k: filters.cleaned_data[k] or "" for k in ("q", "category", "status")}
+        )
     )
+    page = Paginator(found, 50).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
     context = {
@@ -33,10 +42,11 @@ def product_list(request):
         "categories": Category.objects.exclude(name=Category.DEFAULT).order_by("name"),
         "statuses": ProductStatus.choices,
         "can_create": request.user.has_perm("catalog.add_product"),
+        "problems": problems,
     }
     if request.htmx and request.htmx.target == "products":
         return render(request, "products/list.html#products", context)
-    return render(request, "products/list.html", context)
+    return render(request, "products/list.html", context, status=400 if problems else 200)
 
 
 @login_required

@@ -231,7 +231,7 @@ def audit_page(request, object_type: str | None = None, object_id: str | None = 
         if object_type
         else "",
     }
-    return render(request, "audit/list.html", context)
+    return render(request, "audit/list.html", context, status=200 if filtered.is_valid() else 400)
 
 
 @login_required

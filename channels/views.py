@@ -8,10 +8,12 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from channels.filters import SyncLineFilter, SyncRunFilter
 from channels.models import Channel, LineState, SyncRun, SyncStatus
 from channels.selectors import sync_run_lines, sync_run_list
 from channels.sync import sync_run_discard, sync_run_live, sync_runs_interrupt_stale
 from ims.errors import ApplicationError
+from ims.filters import filter_problems
 from ims.tasks import enqueue
 
 
@@ -22,11 +24,15 @@ def _is_htmx(request) -> bool:
 @login_required
 @permission_required("channels.view_syncrun", raise_exception=True)
 def run_list(request):
-    channel = request.GET.get("channel") or None
-    status = request.GET.get("status") or None
-    page = Paginator(sync_run_list(channel_code=channel, status=status), 50).get_page(
-        request.GET.get("page")
+    filters = SyncRunFilter(request.GET).form
+    problems = [] if filters.is_valid() else filter_problems(filters)
+    chosen = {} if problems else filters.cleaned_data
+    channel = chosen["channel"].code if chosen.get("channel") else None
+    status = chosen.get("status") or None
+    runs = (
+        SyncRun.objects.none() if problems else sync_run_list(channel_code=channel, status=status)
     )
+    page = Paginator(runs, 50).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "runs": page.object_list,
@@ -34,9 +40,11 @@ def run_list(request):
         "statuses": SyncStatus.choices,
         "selected": {"channel": channel or "", "status": status or ""},
         "any_running": any(r.status == SyncStatus.RUNNING for r in page.object_list),
+        "problems": problems,
     }
-    template = "channels/run_list.html#rows" if _is_htmx(request) else "channels/run_list.html"
-    return render(request, template, context)
+    if _is_htmx(request):
+        return render(request, "channels/run_list.html#rows", context)
+    return render(request, "channels/run_list.html", context, status=400 if problems else 200)
 
 
 @login_required
@@ -45,8 +53,11 @@ def run_detail(request, pk: int):
     run = get_object_or_404(SyncRun.objects.select_related("channel", "actor", "decided_by"), pk=pk)
     if _is_htmx(request):
         return render(request, "channels/run_detail.html#progress", {"run": run})
-    state = request.GET.get("state") or None
-    lines = Paginator(sync_run_lines(run=run, state=state), 200).get_page(request.GET.get("page"))
+    filters = SyncLineFilter(request.GET).form
+    problems = [] if filters.is_valid() else filter_problems(filters)
+    state = None if problems else filters.cleaned_data["state"] or None
+    found = run.lines.none() if problems else sync_run_lines(run=run, state=state)
+    lines = Paginator(found, 200).get_page(request.GET.get("page"))
     return render(
         request,
         "channels/run_detail.html",
@@ -57,7 +68,9 @@ def run_detail(request, pk: int):
             "state": state or "",
             "can_decide": request.user.has_perm("channels.approve_syncrun")
             and run.status == SyncStatus.HALTED,
+            "problems": problems,
         },
+        status=400 if problems else 200,
     )
 
 

@@ -50,6 +50,8 @@ class OpsExceptionFilter(django_filters.FilterSet):
         return queryset.filter(first_seen__gte=_day_start(value))
 
     def filter_seen_to(self, queryset, name, value):
+        if value == dt.date.max:  # up to the last day there is: no upper bound
+            return queryset
         return queryset.filter(first_seen__lt=_day_start(value + dt.timedelta(days=1)))
 
     def filter_channel(self, queryset, name, value):

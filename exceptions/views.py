@@ -19,6 +19,7 @@ from exceptions.selectors import SORTS, exception_page, exception_tab_counts
 from exceptions.services import ops_exception_acknowledge
 from ims.csvio import csv_chunks
 from ims.errors import ApplicationError
+from ims.filters import filter_problems
 
 DEFAULT_TAB = Discrepancy.PRICE_MISMATCH.value
 
@@ -86,7 +87,9 @@ def exception_list(request: HttpRequest) -> HttpResponse:
     }
     if request.htmx and request.htmx.target == "results":
         return render(request, "exceptions/list.html#results", context)
-    return render(request, "exceptions/list.html", context)
+    return render(
+        request, "exceptions/list.html", context, status=200 if filterset.is_valid() else 400
+    )
 
 
 @login_required
@@ -114,7 +117,12 @@ def exception_counts(request: HttpRequest) -> HttpResponse:
 def exception_export(request: HttpRequest) -> StreamingHttpResponse:
     """Every exception under the current filter (not just the page) as exceptions.csv rows."""
     filterset, _ = _filters(request, with_tab="discrepancy" in request.GET)
-    queryset = filterset.qs if filterset.is_valid() else OpsException.objects.none()
+    if not filterset.is_valid():
+        problems = "\n".join(filter_problems(filterset.form))
+        return HttpResponse(
+            f"Check the filters:\n{problems}\n", status=400, content_type="text/plain"
+        )
+    queryset = filterset.qs
 
     name = f"exceptions-{timezone.now():%Y%m%d-%H%M%S}.csv"
     response = StreamingHttpResponse(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.utils import timezone
 
 from channels.models import Channel
@@ -45,3 +46,9 @@ class SlaClockFilter(django_filters.FilterSet):
 
     def filter_state(self, queryset, name, value):
         return clocks_in_state(queryset, value, timezone.now())
+
+
+class ChartWindowForm(forms.Form):
+    """How many days back the breach charts look (30 unless asked)."""
+
+    days = forms.IntegerField(min_value=1, max_value=365, required=False)

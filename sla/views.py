@@ -17,13 +17,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from ims.errors import ApplicationError
+from ims.filters import filter_problems
 from ims.models import OpsTask
 from notifications.models import Prescription
 from notifications.services import payment_link_send, prescription_attach
 from orders.models import ChannelOrder, CustomerReturn
 from orders.services import order_deliver
 from sla import charts
-from sla.filters import SlaClockFilter
+from sla.filters import ChartWindowForm, SlaClockFilter
 from sla.models import SlaKind
 from sla.selectors import (
     breach_stats,
@@ -50,7 +51,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     filterset = SlaClockFilter(
         {k: v for k, v in request.GET.items() if v and k != "page"}, queryset=clock_list()
     )
-    clocks = filterset.qs if filterset.is_valid() else clock_list().none()
+    window = ChartWindowForm(request.GET)
+    problems = [
+        *([] if filterset.is_valid() else filter_problems(filterset.form)),
+        *([] if window.is_valid() else filter_problems(window)),
+    ]
+    clocks = clock_list().none() if problems else filterset.qs
     page = Paginator(clocks, PAGE_SIZE).get_page(request.GET.get("page"))
     query = urlencode({k: v for k, v in request.GET.items() if v and k != "page"})
     context = {
@@ -59,10 +65,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "rows": clock_rows(list(page.object_list), now=now),
         "query": query,
         "now": now,
+        "problems": problems,
     }
     if request.htmx:
         return render(request, "sla/dashboard.html#results", context)
-    days = max(1, min(int(request.GET.get("days", 30) or 30), 365))
+    days = (window.cleaned_data["days"] if not problems else None) or 30
     since = now - dt.timedelta(days=days)
     by_store = breach_stats(by="location", since=since, now=now)
     by_channel = breach_stats(by="channel", since=since, now=now)
@@ -102,7 +109,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "tasks": sla_tasks_open()[:100],
         }
     )
-    return render(request, "sla/dashboard.html", context)
+    return render(request, "sla/dashboard.html", context, status=400 if problems else 200)
 
 
 @login_required
