@@ -1,10 +1,11 @@
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from catalog.filters import ProductFilter
 from catalog.models import Category, Product, ProductStatus, Style
 from catalog.services import EDITABLE_FIELDS, product_create, product_update
-from ims.api import RolePermissions
+from ims.api import Amount, RolePermissions, Text
 from ims.identifiers import validate_identifier
 
 
@@ -37,19 +38,33 @@ class ProductSerializer(serializers.ModelSerializer):
         ]
 
 
+class CategoryField(serializers.SlugRelatedField):
+    """A category by name; a NUL is no name (PostgreSQL could not even compare it)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
+
+
 class ProductInputSerializer(serializers.Serializer):
-    sku_id = serializers.CharField(max_length=64, validators=[validate_identifier])
-    name = serializers.CharField(max_length=255)
-    barcode = serializers.CharField(max_length=20)
-    category = serializers.SlugRelatedField(slug_field="name", queryset=Category.objects.all())
-    uom = serializers.CharField(max_length=16, default="EA")
-    cost = serializers.DecimalField(max_digits=14, decimal_places=4, min_value=0)
-    mrp = serializers.DecimalField(max_digits=14, decimal_places=4, min_value=0)
-    price = serializers.DecimalField(max_digits=14, decimal_places=4, min_value=0)
-    currency = serializers.CharField(max_length=3)
+    sku_id = Text(max_length=64, validators=[validate_identifier])
+    name = Text(max_length=255)
+    barcode = Text(max_length=20)
+    category = CategoryField(slug_field="name", queryset=Category.objects.all())
+    uom = Text(max_length=16, default="EA")
+    cost = Amount()
+    mrp = Amount()
+    price = Amount()
+    currency = Text(max_length=3)
     status = serializers.ChoiceField(choices=ProductStatus.choices, default=ProductStatus.ACTIVE)
-    style = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    attributes = serializers.DictField(child=serializers.CharField(), required=False)
+    style = Text(max_length=64, required=False, allow_blank=True)
+    attributes = serializers.DictField(child=Text(), required=False)
+
+    def validate_attributes(self, attributes: dict) -> dict:
+        if any("\x00" in key for key in attributes):
+            raise serializers.ValidationError("Null characters are not allowed in a name.")
+        return attributes
 
 
 class ProductUpdateSerializer(ProductInputSerializer):
@@ -63,6 +78,9 @@ def _style(code: str | None):
     return Style.objects.get_or_create(code=code)[0] if code else None
 
 
+@extend_schema_view(
+    partial_update=extend_schema(request=ProductUpdateSerializer, responses=ProductSerializer)
+)
 class ProductViewSet(
     mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
 ):
@@ -73,8 +91,9 @@ class ProductViewSet(
     permission_classes = [RolePermissions]
     filterset_class = ProductFilter
     lookup_field = "sku"
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = "[^/\\x00]+"
 
+    @extend_schema(request=ProductInputSerializer, responses={201: ProductSerializer})
     def create(self, request, *args, **kwargs):
         data = ProductInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -87,6 +106,7 @@ class ProductViewSet(
         )
         return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=ProductUpdateSerializer, responses=ProductSerializer)
     def update(self, request, *args, **kwargs):
         product = self.get_object()
         data = ProductUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))

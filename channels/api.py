@@ -1,11 +1,13 @@
 import django_filters
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from channels.models import Channel, ChannelListing
 from channels.services import channel_pause, channel_resume
-from ims.api import RolePermissions
+from ims.api import RolePermissions, Text
+from ims.filters import BooleanFilter
 
 
 class ChannelSerializer(serializers.ModelSerializer):
@@ -33,7 +35,11 @@ class ChannelSerializer(serializers.ModelSerializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500)
+    reason = Text(max_length=500)
+
+
+class ResumeSerializer(serializers.Serializer):
+    reason = Text(max_length=500, required=False, allow_blank=True, default="")
 
 
 class ChannelViewSet(viewsets.ReadOnlyModelViewSet):
@@ -43,8 +49,10 @@ class ChannelViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ChannelSerializer
     permission_classes = [RolePermissions]
     lookup_field = "code"
+    lookup_value_regex = "[^/.\\x00]+"
     action_perms = {"pause": ["channels.change_channel"], "resume": ["channels.resume_channel"]}
 
+    @extend_schema(request=ReasonSerializer, responses=ChannelSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, code=None):
         body = ReasonSerializer(data=request.data)
@@ -53,17 +61,20 @@ class ChannelViewSet(viewsets.ReadOnlyModelViewSet):
         channel_pause(channel=channel, reason=body.validated_data["reason"], actor=request.user)
         return Response(ChannelSerializer(channel).data)
 
+    @extend_schema(request=ResumeSerializer, responses=ChannelSerializer)
     @action(detail=True, methods=["post"])
     def resume(self, request, code=None):
+        body = ResumeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         channel = self.get_object()
-        channel_resume(channel=channel, actor=request.user, reason=request.data.get("reason", ""))
+        channel_resume(channel=channel, actor=request.user, reason=body.validated_data["reason"])
         return Response(ChannelSerializer(channel).data)
 
 
 class ListingFilter(django_filters.FilterSet):
     channel = django_filters.CharFilter(field_name="channel__code")
     sku_id = django_filters.CharFilter(field_name="product__sku")
-    channel_only = django_filters.BooleanFilter(field_name="product", lookup_expr="isnull")
+    channel_only = BooleanFilter(field_name="product", lookup_expr="isnull")
 
     class Meta:
         model = ChannelListing

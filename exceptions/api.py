@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import BasePagination
@@ -6,10 +7,11 @@ from rest_framework.utils.urls import replace_query_param
 
 from exceptions.filters import OpsExceptionFilter
 from exceptions.models import OpsException, ReconcileRun
-from exceptions.selectors import exception_page
+from exceptions.selectors import SORTS, exception_page
 from exceptions.services import ops_exception_acknowledge
-from ims.api import RolePermissions
+from ims.api import RolePermissions, Text, Whole
 from ims.money import money
+from ims.openapi import CONFLICT
 
 
 class KeysetPagination(BasePagination):
@@ -21,7 +23,9 @@ class KeysetPagination(BasePagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
-        sort = request.query_params.get("sort", "exposure")
+        sort = request.query_params.get("sort") or "exposure"
+        if sort not in SORTS:
+            raise serializers.ValidationError({"sort": [f"one of {', '.join(SORTS)}"]})
         self.page = exception_page(
             queryset=queryset,
             sort=sort,
@@ -43,6 +47,24 @@ class KeysetPagination(BasePagination):
                 "results": data,
             }
         )
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "sort",
+                "in": "query",
+                "required": False,
+                "description": "exposure (highest first, the default), age (oldest first) or newest",
+                "schema": {"type": "string", "enum": list(SORTS)},
+            },
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "`next` or `previous` of a page (one IMS cannot read gives the first)",
+                "schema": {"type": "string"},
+            },
+        ]
 
     def get_paginated_response_schema(self, schema):
         return {
@@ -92,8 +114,8 @@ class OpsExceptionSerializer(serializers.ModelSerializer):
 
 
 class AcknowledgeSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, required=False)
-    reason = serializers.CharField(max_length=500)
+    ids = serializers.ListField(child=Whole(min_value=1), min_length=1, required=False)
+    reason = Text(max_length=500)
 
 
 class OpsExceptionViewSet(viewsets.ReadOnlyModelViewSet):
@@ -121,6 +143,7 @@ class OpsExceptionViewSet(viewsets.ReadOnlyModelViewSet):
             return queryset
         return super().filter_queryset(queryset)
 
+    @extend_schema(request=AcknowledgeSerializer, responses=OpsExceptionSerializer)
     @action(detail=True, methods=["post"], serializer_class=AcknowledgeSerializer)
     def acknowledge(self, request, pk=None):
         exception = self.get_object()
@@ -132,6 +155,11 @@ class OpsExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         exception.refresh_from_db()
         return Response(OpsExceptionSerializer(exception).data)
 
+    @extend_schema(
+        operation_id="exceptions_acknowledge_many",
+        request=AcknowledgeSerializer,
+        responses=inline_serializer("Acknowledged", {"acknowledged": serializers.IntegerField()}),
+    )
     @action(
         detail=False,
         methods=["post"],
@@ -147,6 +175,7 @@ class OpsExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         )
         return Response({"acknowledged": count})
 
+    @extend_schema(request=None, responses={202: OpsExceptionSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def push(self, request, pk=None):
         from channels.services import sync_push_correction

@@ -11,6 +11,7 @@ from catalog.gtin import gtin14_or_none
 from catalog.models import Product
 from channels.models import Channel
 from exceptions.models import OPEN_STATUSES, Discrepancy, ExceptionStatus, OpsException
+from ims.filters import MultipleChoiceFilter
 
 SEARCH_ID_LIMIT = 2000
 
@@ -23,7 +24,7 @@ class OpsExceptionFilter(django_filters.FilterSet):
     discrepancy = django_filters.ChoiceFilter(choices=Discrepancy.choices)
     channel = django_filters.CharFilter(method="filter_channel", label="Channel")
     category = django_filters.CharFilter(field_name="product__category__name", label="Category")
-    status = django_filters.MultipleChoiceFilter(
+    status = MultipleChoiceFilter(
         choices=ExceptionStatus.choices, help_text="default: open and acknowledged"
     )
     exposure_min = django_filters.NumberFilter(

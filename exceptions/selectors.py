@@ -237,12 +237,17 @@ def _decode(cursor: str, sort: str):
         for (field, _), value in zip(SORTS[sort], values, strict=True):
             if field == "exposure":
                 value = Decimal(value)
-            elif field == "first_seen":
+                if not value.is_finite():
+                    raise ValueError(value)
+            elif field == "first_seen":  # aware, in UTC as stored: PostgreSQL refuses odd offsets
                 value = dt.datetime.fromisoformat(value)
+                if value.tzinfo is None:
+                    raise ValueError(value)
+                value = value.astimezone(dt.UTC)
             else:
                 value = int(value)
             parsed.append(value)
-    except (ValueError, TypeError, KeyError, json.JSONDecodeError):
+    except (ValueError, TypeError, KeyError, OverflowError, ArithmeticError):
         return None, None
     if direction not in ("after", "before"):
         return None, None

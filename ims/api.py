@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from rest_framework import permissions
+import re
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import permissions, serializers
 
 
 class RolePermissions(permissions.DjangoModelPermissions):
@@ -30,3 +33,57 @@ class RolePermissions(permissions.DjangoModelPermissions):
         if required is not None:
             return request.user.has_perms(required)
         return super().has_permission(request, view)
+
+
+# ---------------------------------------------------------------------------
+# JSON body fields that take what the schema says and nothing coerced into it.
+
+
+class Text(serializers.CharField):
+    """Text: a JSON string, never a number or true/false turned into one."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Whole(serializers.IntegerField):
+    """A whole number: a JSON integer, never a string or a float turned into one, and within
+    what the database holds."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", -2_147_483_648)
+        kwargs.setdefault("max_value", 2_147_483_647)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+AMOUNT = r"^\d{1,10}(\.\d{1,4})?$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": AMOUNT,
+        "example": "19.99",
+        "description": "an amount as a string, up to 10 digits and 4 decimals",
+    }
+)
+class Amount(serializers.DecimalField):
+    """An amount of money as a string ("19.99"): a JSON number is a float, already rounded."""
+
+    default_error_messages = {"invalid": 'Give an amount as a string such as "19.99".'}
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=14, decimal_places=4, min_value=0, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(AMOUNT, data):
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -76,3 +78,13 @@ class NotAllowed(ApplicationError):
 
     code = "not_allowed"
     http_status = status.HTTP_403_FORBIDDEN
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 (handler404): under /api/ in the error shape, as any other API error."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": "not_found", "message": "No such address in the API.", "extra": {}},
+            status=404,
+        )
+    return defaults.page_not_found(request, exception)

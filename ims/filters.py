@@ -12,34 +12,60 @@ from django_filters.fields import IsoDateTimeField
 
 from ims.models import AuditEvent
 
-MAX_UTC_OFFSET = dt.timedelta(hours=14)  # Kiribati; the furthest west is 12 hours behind
-
 
 class UtcDateTimeField(IsoDateTimeField):
-    """An ISO date or time, turned into UTC here. Python reads offsets up to ±23:59 that no
-    place uses and PostgreSQL refuses beyond ±15:59; a time whose UTC is before year 1 or
-    after 9999 is no time at all."""
+    """An ISO date or time, as the instant it names in UTC: PostgreSQL refuses offsets beyond
+    ±15:59 that ISO 8601 and Python allow. One whose UTC falls before year 1 or after 9999 is
+    a bound beyond every stored time, so it is taken as the first or last time there is."""
 
     def to_python(self, value):
         parsed = super().to_python(value)
         if parsed is None:
             return None
-        if abs(parsed.utcoffset()) > MAX_UTC_OFFSET:
-            raise ValidationError(
-                "Enter a valid date/time: no place is more than 14 hours from UTC.",
-                code="invalid",
-            )
         try:
             return parsed.astimezone(dt.UTC)
         except OverflowError:
-            raise ValidationError(
-                "Enter a valid date/time: it falls outside the years 1 to 9999 in UTC.",
-                code="invalid",
-            ) from None
+            edge = dt.datetime.min if parsed.year == dt.MINYEAR else dt.datetime.max
+            return edge.replace(tzinfo=dt.UTC)
 
 
 class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcDateTimeField
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """true or false (1 or 0); anything else is an error, not silently "no filter"."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value in ("true", "True", "1", True):
+            return True
+        if value in ("false", "False", "0", False):
+            return False
+        raise ValidationError("Enter true or false.", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class OptionalMultipleChoiceField(forms.MultipleChoiceField):
+    """Empty values (`?status=`) are no choice, as an empty single filter is no filter."""
+
+    def to_python(self, value):
+        return [v for v in super().to_python(value) if v != ""]
+
+
+class MultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    field_class = OptionalMultipleChoiceField
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", forms.TextInput)  # the select widget turns junk into None
+        super().__init__(*args, **kwargs)
 
 
 def filter_problems(form: forms.Form) -> list[str]:

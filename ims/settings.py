@@ -339,6 +339,20 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies as their own components: what a client sends (required, not blank) is
+    # described apart from what it reads back.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Bodies are documented as JSON, what integrators send (forms are still read, undocumented:
+    # one form value cannot say whether it is a list of one).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "ProductStatusEnum": "catalog.models.ProductStatus",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ims.openapi.error_responses",
+    ],
 }
 
 LOGGING = {

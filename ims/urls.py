@@ -9,6 +9,8 @@ from orders import views as order_views
 
 admin.autodiscover()  # here rather than at start-up (ims.apps.AdminConfig)
 
+handler404 = "ims.errors.not_found"
+
 urlpatterns = [
     # First: the busiest URL (every order a channel sends), matched before the others are tried.
     path("webhooks/<str:code>/", order_views.webhook, name="webhook"),
