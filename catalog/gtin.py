@@ -9,7 +9,7 @@ GTIN_LENGTHS = (8, 12, 13, 14)
 def gtin14(barcode: str) -> str:
     """The barcode as a GTIN-14 (zero-padded), or ValueError naming what is wrong."""
     code = barcode.strip()
-    if not code.isdigit():
+    if not (code.isascii() and code.isdigit()):  # str.isdigit also takes '²' and '٣'
         raise ValueError(f"'{barcode}' is not a GTIN: digits only")
     if len(code) not in GTIN_LENGTHS:
         raise ValueError(

@@ -8,7 +8,7 @@ from functools import cache
 
 from babel.numbers import get_currency_precision, list_currencies
 
-_AMOUNT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?")  # ASCII digits: regex \d also takes '٣'
 # Every money column: 14 digits, 4 of them decimals (catalog.models.MONEY).
 MAX_DIGITS, DECIMAL_PLACES = 14, 4
 MAX_WHOLE_DIGITS = MAX_DIGITS - DECIMAL_PLACES
@@ -32,7 +32,7 @@ def quantum(currency: str) -> Decimal:
 def parse_amount(text: str, currency: str) -> Decimal:
     """Parse a decimal written with `.`; refuse floats' exponents and sub-minor-unit digits."""
     text = text.strip()
-    if not _AMOUNT.match(text):
+    if not _AMOUNT.fullmatch(text):
         raise ValueError(f"'{text}' is not a decimal amount")
     try:
         value = Decimal(text)
