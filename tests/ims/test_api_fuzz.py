@@ -38,7 +38,38 @@ def _node_id_for_schemathesis(request):
 
 
 @pytest.fixture
-def superadmin_token(world, user_with_role):
+def small_world(world, ingest, tmp_path):
+    """world's products and channels with stock, what the channels show, the exceptions and
+    the run of a reconcile, and an order: every list has rows, and ids 1, 2… exist."""
+    from django.utils import timezone
+
+    from channels.models import Channel
+    from exceptions.reconcile import reconcile
+    from orders.providers.base import LineIn, OrderIn
+    from orders.services import order_receive
+
+    ingest("inventory", "sku_id,location,quantity\nA-1,WH,5\nA-1,NYC,3\nB-2,WH,10\n")
+    ingest(
+        "snapshot",
+        "channel,sku_id,quantity,price,currency\n"
+        "shop,A-1,8,29.00,USD\nshop,B-2,4,8.00,USD\nmarket,Z-9,1,5.00,USD\n",
+    )
+    reconcile(out_dir=tmp_path)
+    now = timezone.now()
+    order_receive(
+        channel=Channel.objects.get(code="shop"),
+        incoming=OrderIn(
+            external_id="9001",
+            name="#9001",
+            placed_at=now,
+            lines=(LineIn(external_id="1", sku="A-1", quantity=1),),
+        ),
+        now=now,
+    )
+
+
+@pytest.fixture
+def superadmin_token(small_world, user_with_role):
     return Token.objects.create(user=user_with_role(Role.SUPERADMIN, "fuzz-root")).key
 
 
