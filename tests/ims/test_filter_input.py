@@ -118,3 +118,31 @@ def test_a_sync_run_is_listed_by_a_channel_and_a_state_that_exist(browser_client
     assert response.status_code == 200 and f"#{run.pk}".encode() in response.content
     detail = browser_client.get(f"/channels/runs/{run.pk}/", {"state": NUL})
     assert detail.status_code == 400
+
+
+def _cursor(*values) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _cursor("after", "2026-01-01T00:00:00+23:59", 1),  # an offset PostgreSQL refuses
+        _cursor("after", "2026-01-01T00:00:00", 1),  # no offset at all
+        _cursor("after", "9999-12-31T23:59:59-23:59", 1),  # past the last time in UTC
+        "not a cursor\x00",
+    ],
+)
+def test_a_forged_cursor_gives_the_first_page(api, browser_client, cursor):
+    assert api.get("/api/exceptions/", {"sort": "age", "cursor": cursor}).status_code == 200
+    page = browser_client.get("/exceptions/", {"sort": "age", "cursor": cursor})
+    assert page.status_code == 200
+
+
+def test_an_unknown_sort_is_a_400_naming_it(api):
+    response = api.get("/api/exceptions/", {"sort": "cheapest"})
+    assert response.status_code == 400
+    assert list(response.json()["extra"]["fields"]) == ["sort"]
