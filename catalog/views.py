@@ -43,7 +43,14 @@ def price_change_page(request):
     _require(request, "catalog.add_price")
     form = PriceChangeForm(request.POST or None, initial={"sku": request.GET.get("sku", "")})
     sku = (request.POST or request.GET).get("sku", "").strip()
-    product = Product.objects.select_related("category").filter(sku=sku).first() if sku else None
+    unreadable = "\x00" in sku  # no SKU has one, and PostgreSQL cannot even compare it
+    if unreadable and not form.is_bound:  # a bound form says it on its sku field
+        messages.error(request, "sku: Null characters are not allowed.")
+    product = (
+        Product.objects.select_related("category").filter(sku=sku).first()
+        if sku and not unreadable
+        else None
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if product is None:
@@ -79,7 +86,7 @@ def price_change_page(request):
         "product": product,
         "history": price_history(product=product) if product else [],
     }
-    return render(request, "catalog/price_change.html", context)
+    return render(request, "catalog/price_change.html", context, status=400 if unreadable else 200)
 
 
 # ---------------------------------------------------------------------------

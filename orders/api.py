@@ -117,7 +117,7 @@ class DispatchLine(serializers.Serializer):
 
 
 class DispatchIn(serializers.Serializer):
-    lines = DispatchLine(many=True, allow_empty=False)
+    lines = serializers.ListField(child=DispatchLine(), min_length=1)  # minItems in the schema
     tracking_number = Text(required=False, allow_blank=True, default="")
 
 

@@ -146,3 +146,10 @@ def test_an_unknown_sort_is_a_400_naming_it(api):
     response = api.get("/api/exceptions/", {"sort": "cheapest"})
     assert response.status_code == 400
     assert list(response.json()["extra"]["fields"]) == ["sort"]
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_price_change_for_a_sku_with_a_nul_says_so(browser_client, method):
+    response = getattr(browser_client, method)("/pricing/change/", {"sku": NUL})
+    assert response.status_code == 400
+    assert "Null characters are not allowed" in response.content.decode()
