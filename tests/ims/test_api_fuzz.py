@@ -20,13 +20,17 @@ pytestmark = pytest.mark.django_db
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 
-# A product a schema describes well can still break a rule no schema says: a GTIN's check digit,
-# a category that exists, an offer price within the category's price rules. Those answer 400
-# with the field; schemathesis's "valid data is accepted" check is not for them.
+# A request a schema describes well can still break a rule no schema says: a product's GTIN
+# check digit, a category that exists, an offer price within the category's price rules; a
+# dispatch's lines must be lines of that order; a correction is pushed only for an exception
+# a push can fix. Those answer 400 naming why; schemathesis's "valid data is accepted" check
+# is not for them.
 BUSINESS_RULES = {
     ("POST", "/api/products/"),
     ("PUT", "/api/products/{sku}/"),
     ("PATCH", "/api/products/{sku}/"),
+    ("POST", "/api/orders/{id}/dispatch/"),
+    ("POST", "/api/exceptions/{id}/push/"),
 }
 
 
