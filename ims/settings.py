@@ -294,8 +294,6 @@ IMS_ERP_PULL_DIR = Path(os.environ.get("IMS_ERP_PULL_DIR", BASE_DIR / "var" / "e
 IMS_Q_TIMEOUT = int(os.environ.get("IMS_Q_TIMEOUT", "3600"))
 IMS_Q_RETRY = int(os.environ.get("IMS_Q_RETRY", str(IMS_Q_TIMEOUT + 60)))
 if IMS_Q_RETRY <= IMS_Q_TIMEOUT:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(
         f"IMS_Q_RETRY ({IMS_Q_RETRY}) must be more than IMS_Q_TIMEOUT ({IMS_Q_TIMEOUT}): "
         "a task still running would be delivered to a second worker"
