@@ -198,6 +198,26 @@ def browser():
         chromium.close()
 
 
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, serving static files from the apps' and STATICFILES_DIRS
+    folders as runserver does. pytest-django does so only when it finds
+    'django.contrib.staticfiles' by that name in INSTALLED_APPS; IMS installs it through its
+    own app config (ims.apps.StaticFilesConfig), and without this the server would serve
+    STATIC_ROOT, empty until `collectstatic` runs."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from pytest_django.live_server_helper import LiveServer
+
+    addr = request.config.getvalue("liveserver") or os.getenv(
+        "DJANGO_LIVE_TEST_SERVER_ADDRESS", "localhost"
+    )
+    server = LiveServer(addr, start=False)
+    server.thread.static_handler = StaticFilesHandler
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def page(browser, live_server, request):
     """A fresh browser page; a screenshot of it is saved under artifacts/screenshots/ after the test."""
