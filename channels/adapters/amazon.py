@@ -41,8 +41,9 @@ from channels.adapters.base import (
     json_dumps,
     json_loads,
 )
-from channels.adapters.http import ProviderClient, RateLimiter
+from channels.adapters.http import ProviderClient
 from channels.errors import ChannelUnreachable, ProviderRefused
+from ims.http import RateLimiter
 
 LISTINGS = "/listings/2021-08-01/items"
 FEEDS = "/feeds/2021-06-30"

@@ -37,8 +37,9 @@ from channels.adapters.base import (
     json_dumps,
     json_loads,
 )
-from channels.adapters.http import ProviderClient, RateLimiter
+from channels.adapters.http import ProviderClient
 from channels.errors import ProviderRefused
+from ims.http import RateLimiter
 
 
 class BigCommerceAdapter:

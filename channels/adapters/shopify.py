@@ -37,8 +37,9 @@ from channels.adapters.base import (
     json_dumps,
     json_loads,
 )
-from channels.adapters.http import ProviderClient, RateLimiter
+from channels.adapters.http import ProviderClient
 from channels.errors import ChannelUnreachable, ProviderRefused
+from ims.http import RateLimiter
 
 READ_PAGE = 100
 # A first estimate of each document's cost per item (Shopify's documented calculation: one point

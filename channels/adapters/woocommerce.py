@@ -34,7 +34,8 @@ from channels.adapters.base import (
     json_dumps,
     json_loads,
 )
-from channels.adapters.http import ProviderClient, RateLimiter
+from channels.adapters.http import ProviderClient
+from ims.http import RateLimiter
 
 API = "/wp-json/wc/v3"
 

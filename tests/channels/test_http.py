@@ -1,14 +1,14 @@
-"""The shared HTTP client: timeouts, retries with backoff on 429/5xx honouring the provider's
-headers, a per-channel limiter, and no secret in any log line."""
+"""The channel adapters' client (the one HTTP client with the channels' errors): timeouts,
+retries with backoff on 429/5xx honouring the provider's headers, and no secret in any log line."""
 
 import logging
-import time
 
 import httpx
 import pytest
 
-from channels.adapters.http import ProviderClient, RateLimiter, RetryPolicy, retry_after
+from channels.adapters.http import ProviderClient
 from channels.errors import ChannelUnreachable, ProviderRefused
+from ims.http import RetryPolicy
 
 
 def client_for(handler, clock, **options):
@@ -78,32 +78,6 @@ def test_an_unauthorized_answer_refreshes_the_token_once_and_goes_again(clock):
     client.on_unauthorized = refresh
     client.request("GET", "/x")
     assert seen == ["Bearer s3cret-token", "Bearer fresh"]
-
-
-def test_rate_limit_headers_give_the_wait():
-    assert retry_after(httpx.Response(429, headers={"Retry-After": "3"})) == 3.0
-    assert retry_after(httpx.Response(429, headers={"X-Rate-Limit-Time-Reset-Ms": "1500"})) == 1.5
-    assert (
-        retry_after(httpx.Response(429, headers={"X-RateLimit-Reset": "1000000100"}), now=1e9)
-        == 100
-    )
-    assert retry_after(httpx.Response(429)) is None
-
-
-def test_the_limiter_makes_a_call_over_the_channels_rate_wait():
-    waits = []
-
-    def sleep(seconds):
-        waits.append(seconds)
-        time.sleep(seconds)
-
-    limiter = RateLimiter(key="test-limiter", rates={"default": "3/second"}, sleep=sleep)
-    for _ in range(3):
-        assert limiter.acquire() == 0
-    assert waits == []
-    # The fourth call in the same second waits for the moving window to let it through.
-    assert limiter.acquire() > 0.5
-    assert sum(waits) > 0.5
 
 
 def test_no_secret_reaches_a_log_line(clock, caplog):
