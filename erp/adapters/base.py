@@ -1,6 +1,6 @@
-"""What every ERP adapter offers, the plain records it returns, and the one HTTP client helper
-they share (timeouts, retries with backoff on 429/5xx honouring Retry-After, no secret in any
-log line).
+"""What every ERP adapter offers, the plain records it returns, and the HTTP client they share
+(the one client of `ims.http`: timeouts, retries with backoff on 429/5xx honouring
+Retry-After, no secret in any log line).
 
 Adapters translate, services decide: an adapter knows its system's URLs, auth, payloads and
 paging, and yields plain dataclasses; it never touches the ORM.
@@ -8,11 +8,8 @@ paging, and yields plain dataclasses; it never touches the ORM.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import re
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,8 +18,7 @@ from typing import Any, ClassVar, Protocol
 import httpx
 
 from erp.errors import ErpUnreachable
-
-log = logging.getLogger("ims.erp")
+from ims.http import HttpClient, Refused, Retryable, RetryPolicy, excerpt, safe_url
 
 
 @dataclass(frozen=True)
@@ -119,14 +115,16 @@ class ErpAdapter(Protocol):
 
 
 # ---------------------------------------------------------------------------
-# The shared HTTP client
+# The adapters' HTTP client
 
-RETRY_STATUSES = {429, 500, 502, 503, 504}
+# Four calls at most, 0.5 s, 1 s, 2 s apart, or what Retry-After asks, at most a minute.
+ERP_RETRY = RetryPolicy(attempts=4, initial=0.5, maximum=30.0, longest_wait=60.0, jitter=0.0)
 
 
 class ErpHttp:
-    """One httpx client per adapter: base URL, timeouts, retries with backoff on 429 and 5xx
-    (Retry-After honoured, capped), and errors that name the call but never a secret."""
+    """The one HTTP client (`ims.http`) for an adapter: base URL, timeouts, retries with backoff
+    on 429 and 5xx (Retry-After honoured, capped), and errors that name the call but never a
+    secret."""
 
     def __init__(
         self,
@@ -134,47 +132,40 @@ class ErpHttp:
         *,
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | None = None,
-        retries: int = 3,
-        backoff: float = 0.5,
         timeout: float = 30.0,
     ):
         self.config = config
-        self.retries = retries
-        self.backoff = backoff
         if not config.base_url:
             raise ErpUnreachable(
                 f"ERP source {config.code} has no base_url", code="erp_no_base_url"
             )
-        self.client = httpx.Client(
+        self.http = HttpClient(
+            name=config.code,
             base_url=config.base_url.rstrip("/") + "/",
             headers={"Accept": "application/json", "User-Agent": "IMS", **(headers or {})},
             auth=auth,
             timeout=httpx.Timeout(timeout, connect=10.0),
             transport=config.transport,
+            retry=ERP_RETRY,
+            logger="ims.erp",
         )
+        self.client = self.http.http
 
     def request(self, method: str, url: str, **kwargs) -> httpx.Response:
         """Send, retrying 429/5xx and transport errors; raise ErpUnreachable on failure."""
-        what = f"{self.config.code}: {method} {url.split('?')[0]}"
-        for attempt in range(self.retries + 1):
-            try:
-                response = self.client.request(method, url, **kwargs)
-            except httpx.HTTPError as exc:
-                if attempt == self.retries:
-                    raise ErpUnreachable(f"{what}: {type(exc).__name__}: {exc}") from None
-                self._sleep(attempt, None)
-                continue
-            if response.status_code in RETRY_STATUSES and attempt < self.retries:
-                log.warning("%s answered %s; retrying", what, response.status_code)
-                self._sleep(attempt, response.headers.get("Retry-After"))
-                continue
-            if response.is_error:
-                raise ErpUnreachable(
-                    f"{what} answered {response.status_code}: {_excerpt(response)}",
-                    extra={"status": response.status_code},
-                )
-            return response
-        raise AssertionError("unreachable")
+        what = f"{self.config.code}: {method} {safe_url(url)}"
+        try:
+            return self.http.request(method, url, **kwargs)
+        except (Retryable, Refused) as exc:
+            response = exc.response
+            if response is None:
+                error = exc.error
+                raise ErpUnreachable(f"{what}: {type(error).__name__}: {error}") from None
+            raise ErpUnreachable(
+                f"{what} answered {response.status_code}: "
+                f"{excerpt(response) or response.reason_phrase}",
+                extra={"status": response.status_code},
+            ) from None
 
     def json(self, method: str, url: str, **kwargs) -> Any:
         response = self.request(method, url, **kwargs)
@@ -182,23 +173,11 @@ class ErpHttp:
             return response.json()
         except ValueError:
             raise ErpUnreachable(
-                f"{self.config.code}: {method} {url.split('?')[0]} answered something that is not JSON"
+                f"{self.config.code}: {method} {safe_url(url)} answered something that is not JSON"
             ) from None
 
-    def _sleep(self, attempt: int, retry_after: str | None) -> None:
-        delay = self.backoff * (2**attempt)
-        if retry_after:
-            with contextlib.suppress(ValueError):
-                delay = min(float(retry_after), 60.0)
-        time.sleep(delay)
-
     def close(self) -> None:
-        self.client.close()
-
-
-def _excerpt(response: httpx.Response) -> str:
-    text = response.text.strip().replace("\n", " ")
-    return text[:300] or response.reason_phrase
+        self.http.close()
 
 
 def decimal_or_none(value) -> Decimal | None:

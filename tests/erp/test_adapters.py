@@ -4,6 +4,7 @@ their catalog, prices and stock through the same ingests and reset as a file."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal
 
 import httpx
@@ -39,7 +40,7 @@ def erp_env(monkeypatch):
     monkeypatch.setenv("IMS_ERP_SAP_PASSWORD", "1234")
     monkeypatch.setenv("IMS_ERP_FB_USERNAME", "admin")
     monkeypatch.setenv("IMS_ERP_FB_PASSWORD", "fb-pass")
-    monkeypatch.setattr("erp.adapters.base.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
 
 
 def source(code, kind, base_url, **options) -> ErpSource:
@@ -282,7 +283,7 @@ def test_fishbowl_logs_in_pages_parts_and_inventory_by_location_group_and_logs_o
 
 def test_the_http_helper_retries_a_429_honouring_retry_after(erp_env, monkeypatch):
     waits = []
-    monkeypatch.setattr("erp.adapters.base.time.sleep", waits.append)
+    monkeypatch.setattr("time.sleep", waits.append)
     answers = iter(
         [
             httpx.Response(429, headers={"Retry-After": "3"}),
@@ -294,6 +295,19 @@ def test_the_http_helper_retries_a_429_honouring_retry_after(erp_env, monkeypatc
     adapter = adapter_for(odoo, transport=httpx.MockTransport(lambda request: next(answers)))
     assert list(adapter.fetch_catalog()) == []
     assert waits == [3.0, 1.0]
+
+
+def test_no_secret_of_an_erp_call_reaches_a_log_line_or_its_error(erp_env, caplog):
+    caplog.set_level(logging.DEBUG, logger="ims.erp")
+    answers = iter([httpx.Response(503), httpx.Response(400, text="bad domain")])
+    odoo = source("odoo", "odoo", "https://admin:db-pass@retail.odoo.example", database="retail")
+    adapter = adapter_for(odoo, transport=httpx.MockTransport(lambda request: next(answers)))
+    with pytest.raises(ErpUnreachable) as refused:
+        adapter.http.json("GET", "json/2/product.product/search_read?api_key=odoo-key")
+    assert "answered 400: bad domain" in refused.value.message
+    assert "search_read" in caplog.text and "503" in caplog.text
+    for text in (caplog.text, refused.value.message):
+        assert "odoo-key" not in text and "db-pass" not in text
 
 
 # ---------------------------------------------------------------------------
