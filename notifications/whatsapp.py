@@ -2,9 +2,9 @@
 
 Adapters translate, services decide: this module knows the URL, the auth header, the
 payload and the error shapes, and returns plain dataclasses; it never touches the ORM.
-One httpx client per adapter, with timeouts; 429, 5xx and Meta's throttling codes are
-retried with backoff, honouring Retry-After (up to `max_wait` seconds; a longer wait is
-handed back to the caller as a retryable error). The access token is never logged, and
+It calls through the one HTTP client (`ims.http`), with timeouts; 429, 5xx and Meta's
+throttling codes are retried with backoff, honouring Retry-After (up to `max_wait` seconds; a
+longer wait is handed back to the caller as a retryable error). The access token is never logged, and
 phone numbers appear in logs only masked.
 
 Request (Meta's documented shape):
@@ -23,17 +23,16 @@ Error: {"error": {"message", "type", "code", "error_subcode"?, "error_data": {"d
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import hmac
 import logging
-import random
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
 import phonenumbers
+
+from ims.http import HttpClient, Refused, Retryable, RetryPolicy, retry_after
 
 log = logging.getLogger("ims.whatsapp")
 
@@ -141,15 +140,20 @@ class WhatsAppError(Exception):
         return f"{self.message} ({where}{code})"
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
+def _error_body(response: httpx.Response) -> dict:
     try:
-        return max(0.0, float(value))
+        body = response.json()
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else None
+        return {}
+    return (body.get("error") or {}) if isinstance(body, dict) else {}
+
+
+def _retryable(response: httpx.Response, code=None) -> bool:
+    """429, 5xx and Meta's throttling codes are worth trying again."""
+    status = response.status_code
+    if code is None:
+        code = _error_body(response).get("code")
+    return status == 429 or status >= 500 or code in THROTTLED
 
 
 class WhatsAppClient:
@@ -163,17 +167,30 @@ class WhatsAppClient:
         max_attempts: int = 3,
         max_wait: float = 30.0,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ):
         if not (base_url and phone_number_id and access_token):
             raise ValueError("WhatsApp needs a base URL, a phone number id and an access token")
         self.phone_number_id = phone_number_id
-        self.max_attempts, self.max_wait, self.sleep = max_attempts, max_wait, sleep
-        self.http = httpx.Client(
+        # Waits of 1 s, 2 s, … (+ up to 0.5 s) or what Retry-After asks; a longer ask than
+        # `max_wait` is handed back at once: the outbox tries again later.
+        self.http = HttpClient(
+            name="WhatsApp",
             base_url=base_url.rstrip("/") + "/",
             headers={"Authorization": f"Bearer {access_token}"},
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
+            retry=RetryPolicy(
+                attempts=max_attempts,
+                initial=1.0,
+                maximum=max_wait,
+                longest_wait=max_wait,
+                jitter=0.5,
+                hand_back_longer_waits=True,
+            ),
+            sleep=sleep,
+            retryable=_retryable,
+            logger="ims.whatsapp",
         )
 
     def close(self) -> None:
@@ -187,35 +204,23 @@ class WhatsAppClient:
 
     def send_template(self, message: TemplateMessage) -> Sent:
         """Send one template message; raises WhatsAppError when it does not go through."""
-        payload = message.payload()
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                response = self.http.post(f"{self.phone_number_id}/messages", json=payload)
-            except httpx.TransportError as exc:
+        try:
+            response = self.http.request(
+                "POST", f"{self.phone_number_id}/messages", json=message.payload()
+            )
+        except (Retryable, Refused) as exc:
+            if exc.response is None:
                 error = WhatsAppError(
-                    f"could not reach WhatsApp: {type(exc).__name__}", retryable=True
+                    f"could not reach WhatsApp: {type(exc.error).__name__}", retryable=True
                 )
             else:
-                if response.status_code == 200:
-                    return self._sent(response)
-                error = self._error(response)
-            log.warning(
-                "WhatsApp %s to %s, attempt %s/%s: %s",
-                message.template,
-                mask(message.to),
-                attempt,
-                self.max_attempts,
-                error,
-            )
-            if not error.retryable or attempt == self.max_attempts:
-                raise error
-            wait = error.retry_after
-            if wait is None:
-                wait = min(self.max_wait, 2 ** (attempt - 1) + random.uniform(0, 0.5))
-            if wait > self.max_wait:
-                raise error  # longer than we may hold a worker: the outbox tries again later
-            self.sleep(wait)
-        raise AssertionError("unreachable")
+                error = self._error(exc.response)
+        else:
+            if response.status_code == 200:
+                return self._sent(response)
+            error = self._error(response)
+        log.warning("WhatsApp %s to %s: %s", message.template, mask(message.to), error)
+        raise error
 
     @staticmethod
     def _sent(response: httpx.Response) -> Sent:
@@ -231,23 +236,20 @@ class WhatsAppClient:
 
     @staticmethod
     def _error(response: httpx.Response) -> WhatsAppError:
-        try:
-            error = response.json().get("error") or {}
-        except ValueError:
-            error = {}
+        error = _error_body(response)
         code = error.get("code")
         details = (error.get("error_data") or {}).get("details", "")
         text = error.get("message") or response.reason_phrase or "error"
         if details:
             text = f"{text}: {details}"
         status = response.status_code
-        retryable = status == 429 or status >= 500 or code in THROTTLED
+        retryable = _retryable(response, code)
         return WhatsAppError(
             text[:500],
             status=status,
             code=code,
             retryable=retryable,
-            retry_after=_retry_after(response) if retryable else None,
+            retry_after=retry_after(response) if retryable else None,
             template_status=TEMPLATE_STATUS.get(code, ""),
             details={"fbtrace_id": error.get("fbtrace_id", ""), "type": error.get("type", "")},
         )

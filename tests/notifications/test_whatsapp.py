@@ -3,6 +3,8 @@ a template rejection, 429 with Retry-After, 5xx, and numbers in E.164."""
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 
@@ -121,6 +123,18 @@ def test_server_errors_back_off_and_retry(cloud_api, wa, waits):
     cloud_api.answer_next(503)
     assert wa.send_template(MESSAGE).message_id
     assert len(waits) == 1 and 1 <= waits[0] < 2
+
+
+def test_neither_the_token_nor_the_customers_number_reaches_a_log_line(
+    cloud_api, wa, waits, caplog
+):
+    caplog.set_level(logging.DEBUG, logger="ims.whatsapp")
+    cloud_api.answer_next(503)
+    cloud_api.answer_next(400, code=132001)
+    with pytest.raises(WhatsAppError):
+        wa.send_template(MESSAGE)
+    assert "503" in caplog.text and "…0100" in caplog.text
+    assert fake.TOKEN not in caplog.text and "4155550100" not in caplog.text
 
 
 def test_a_wrong_token_is_refused(cloud_api):
