@@ -30,6 +30,7 @@ from exceptions.models import OPEN_STATUSES, Discrepancy, ExceptionSource, OpsEx
 from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.audit import Change, audit_record, current_origin
 from ims.errors import ApplicationError, NotAllowed
+from ims.http import http_client
 from ims.models import OpsTask, TaskStatus
 from ims.notify import notify_roles
 from ims.roles import Role
@@ -256,7 +257,7 @@ def channel_http_client(channel: Channel) -> httpx.Client | None:
         if channel.kind == "bigcommerce"
         else {"Authorization": f"Bearer {token}"}
     )
-    return httpx.Client(
+    return http_client(
         base_url=channel.base_url.rstrip("/") + "/",
         headers={"Accept": "application/json", **auth},
         timeout=httpx.Timeout(10.0, connect=5.0),
