@@ -966,8 +966,7 @@ def _conclude(run: SyncRun, channel: Channel) -> SyncRun:
         channel=channel,
         discrepancy=Discrepancy.SYNC_FAILURE,
         source=ExceptionSource.SYNC,
-        status__in=("open", "acknowledged"),
-    )
+    ).open()
     if run.product_ids:
         open_sync = open_sync.filter(Q(product_id__in=run.product_ids) | Q(sku_id=WHOLE_CHANNEL))
     ops_exceptions_resolve(

@@ -48,7 +48,7 @@ from erp.errors import ErpUnreachable, ResetRefused
 from erp.models import ErpSource, ExportRun, ResetRun, RunStatus
 from erp.reader import INACTIVE, MAX_LISTED, WATCHED, Scan, reset_scan
 from erp.selectors import handover_due, variance_sql
-from exceptions.models import OPEN_STATUSES, Discrepancy, ExceptionSource, OpsException
+from exceptions.models import Discrepancy, ExceptionSource, OpsException
 from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.audit import audit_record
 from ims.csvio import write_csv
@@ -846,11 +846,11 @@ def _shortfall_exceptions(short: list[tuple[str, int, int, int, int]], *, now: d
     )
     short_ids = {row[1] for row in short}
     stale = list(
-        OpsException.objects.filter(
+        OpsException.objects.open()
+        .filter(
             discrepancy=Discrepancy.OVERSELL_RISK,
             channel__isnull=True,
             source__in=(ExceptionSource.ERP, ExceptionSource.INGEST),
-            status__in=OPEN_STATUSES,
             product__status=ProductStatus.ACTIVE,
         )
         .exclude(product_id__in=short_ids)
@@ -884,11 +884,14 @@ def _watched_exceptions(*, scan: Scan, now: dt.datetime) -> None:
         source=ExceptionSource.ERP,
         now=now,
     )
-    gone = OpsException.objects.filter(
-        source=ExceptionSource.ERP,
-        discrepancy=Discrepancy.CHANNEL_ONLY_SKU,
-        status__in=OPEN_STATUSES,
-    ).exclude(sku_id__in=watched)
+    gone = (
+        OpsException.objects.open()
+        .filter(
+            source=ExceptionSource.ERP,
+            discrepancy=Discrepancy.CHANNEL_ONLY_SKU,
+        )
+        .exclude(sku_id__in=watched)
+    )
     ops_exceptions_resolve(
         ids=list(gone.values_list("pk", flat=True)),
         now=now,

@@ -10,7 +10,7 @@ from django.db.models import Q, Subquery
 from catalog.gtin import gtin14_or_none
 from catalog.models import Product
 from channels.models import Channel
-from exceptions.models import OPEN_STATUSES, Discrepancy, ExceptionStatus, OpsException
+from exceptions.models import Discrepancy, ExceptionStatus, OpsException
 from ims.filters import MultipleChoiceFilter
 
 SEARCH_ID_LIMIT = 2000
@@ -44,7 +44,7 @@ class OpsExceptionFilter(django_filters.FilterSet):
 
     def filter_queryset(self, queryset):
         if not self.form.cleaned_data.get("status"):
-            queryset = queryset.filter(status__in=OPEN_STATUSES)
+            queryset = queryset.open()
         return super().filter_queryset(queryset)
 
     def filter_seen_from(self, queryset, name, value):

@@ -34,6 +34,12 @@ class ExceptionStatus(models.TextChoices):
 OPEN_STATUSES = (ExceptionStatus.OPEN, ExceptionStatus.ACKNOWLEDGED)
 
 
+class OpsExceptionQuerySet(models.QuerySet):
+    def open(self) -> "OpsExceptionQuerySet":
+        """The exceptions still open or acknowledged (not resolved)."""
+        return self.filter(status__in=OPEN_STATUSES)
+
+
 class ExceptionSource(models.TextChoices):
     """What raised an exception; only its raiser resolves it by itself."""
 
@@ -118,6 +124,8 @@ class OpsException(models.Model):
         ReconcileRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     detail = models.JSONField(default=dict, blank=True)
+
+    objects = OpsExceptionQuerySet.as_manager()
 
     class Meta:
         verbose_name = "exception"

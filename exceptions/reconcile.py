@@ -26,7 +26,6 @@ from catalog.rules import PricePolicy, policies
 from catalog.services import prices_refresh
 from channels.models import Channel, ChannelListing
 from exceptions.models import (
-    OPEN_STATUSES,
     Discrepancy,
     ExceptionSource,
     OpsException,
@@ -254,9 +253,9 @@ def _reconcile(run, scope, now, rollup: RollupWriter, progress) -> tuple[int, in
     # Open exceptions this run does not own still make their pair unaligned.
     other_pairs = {
         (product_id, channel_id)
-        for pk, product_id, channel_id in OpsException.objects.filter(
-            status__in=OPEN_STATUSES, channel__isnull=False, product__isnull=False
-        ).values_list("pk", "product_id", "channel_id")
+        for pk, product_id, channel_id in OpsException.objects.open()
+        .filter(channel__isnull=False, product__isnull=False)
+        .values_list("pk", "product_id", "channel_id")
         if pk not in owned
     }
     total = Product.objects.count()
@@ -292,8 +291,8 @@ def _reconcile(run, scope, now, rollup: RollupWriter, progress) -> tuple[int, in
             last_seen=now, last_run=run
         )
     # Every open reconcile exception left in scope was seen again now: one statement moves them all on.
-    OpsException.objects.filter(
-        source=ExceptionSource.RECONCILE, channel_id__in=scoped_ids, status__in=OPEN_STATUSES
+    OpsException.objects.open().filter(
+        source=ExceptionSource.RECONCILE, channel_id__in=scoped_ids
     ).update(last_seen=now, last_run=run)
     log.info(
         "reconcile #%s: %s created, %s updated, %s resolved",

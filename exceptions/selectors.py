@@ -14,13 +14,13 @@ from django.db.models import Count, Q, QuerySet, Sum
 from catalog.models import Product, ProductStatus
 from catalog.rules import policies
 from channels.models import Channel
-from exceptions.models import OPEN_STATUSES, Discrepancy, OpsException, ReconcileRun
+from exceptions.models import Discrepancy, OpsException, ReconcileRun
 from ims.db import by_bytes
 from ims.money import money, money_label, percent, percent_label
 
 
 def open_exceptions() -> QuerySet[OpsException]:
-    return OpsException.objects.filter(status__in=OPEN_STATUSES)
+    return OpsException.objects.open()
 
 
 def exceptions_for_report(queryset: QuerySet[OpsException] | None = None) -> QuerySet[OpsException]:

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from exceptions.models import OPEN_STATUSES, ExceptionStatus, OpsException, PushStatus, ReconcileRun
+from exceptions.models import ExceptionStatus, OpsException, PushStatus, ReconcileRun
 from ims.errors import ApplicationError, NotAllowed
 
 Key = tuple[str, int | None, str]  # (sku_id, channel_id, discrepancy)
@@ -52,7 +52,7 @@ class OpenException(NamedTuple):
 
 def open_exceptions_by_key(queryset: QuerySet) -> dict[Key, OpenException]:
     """The open (or acknowledged) exceptions of a queryset, by key."""
-    rows = queryset.filter(status__in=OPEN_STATUSES).values_list(
+    rows = queryset.open().values_list(
         "pk", "source", "sku_id", "channel_id", "discrepancy", *_REFRESHED
     )
     return {
@@ -148,9 +148,7 @@ def ops_exceptions_resolve(
     ids = list(ids)
     count = 0
     for start in range(0, len(ids), 1000):
-        batch = OpsException.objects.filter(
-            pk__in=ids[start : start + 1000], status__in=OPEN_STATUSES
-        )
+        batch = OpsException.objects.open().filter(pk__in=ids[start : start + 1000])
         changed = list(batch.values_list("pk", "sku_id", "discrepancy", "status"))
         # A correction that was pushed is verified by the channel now showing the right value.
         batch.filter(push_status=PushStatus.PUSHED).update(push_status=PushStatus.VERIFIED)

@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from exceptions.models import OPEN_STATUSES, Discrepancy, ExceptionSource, OpsException
+from exceptions.models import Discrepancy, ExceptionSource, OpsException
 from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.audit import audit_record
 from ims.errors import ApplicationError, NotAllowed
@@ -310,13 +310,14 @@ def failure_raise(
 
 def _failure_resolve(*, channel_id: int | None, template_name: str, now) -> None:
     ids = list(
-        OpsException.objects.filter(
+        OpsException.objects.open()
+        .filter(
             sku_id=failure_ref(template_name),
             discrepancy=Discrepancy.SYNC_FAILURE,
             source=ExceptionSource.ORDER,
             channel_id=channel_id,
-            status__in=OPEN_STATUSES,
-        ).values_list("pk", flat=True)
+        )
+        .values_list("pk", flat=True)
     )
     if ids:
         ops_exceptions_resolve(ids=ids, now=now, reason="the template went through again")

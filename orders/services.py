@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from catalog.models import Product, ProductAlias
 from channels.models import Channel, ChannelLocation, ChannelStatus
-from exceptions.models import OPEN_STATUSES, Discrepancy, ExceptionSource, OpsException
+from exceptions.models import Discrepancy, ExceptionSource, OpsException
 from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.audit import Change, audit_record, current_origin
 from ims.errors import ApplicationError, NotAllowed
@@ -982,13 +982,16 @@ def unknown_skus_refresh(*, channel_id: int, skus, now) -> None:
         )
     gone = [sku for sku in skus if sku not in held]
     if gone:
-        ids = OpsException.objects.filter(
-            discrepancy=Discrepancy.UNKNOWN_SKU,
-            source=ExceptionSource.ORDER,
-            channel_id=channel_id,
-            sku_id__in=gone,
-            status__in=OPEN_STATUSES,
-        ).values_list("pk", flat=True)
+        ids = (
+            OpsException.objects.open()
+            .filter(
+                discrepancy=Discrepancy.UNKNOWN_SKU,
+                source=ExceptionSource.ORDER,
+                channel_id=channel_id,
+                sku_id__in=gone,
+            )
+            .values_list("pk", flat=True)
+        )
         ops_exceptions_resolve(ids=list(ids), now=now, reason="no order holds it any more")
 
 

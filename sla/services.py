@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from channels.models import Channel
-from exceptions.models import OPEN_STATUSES, Discrepancy, ExceptionSource, OpsException
+from exceptions.models import Discrepancy, ExceptionSource, OpsException
 from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.audit import Change, audit_record, audit_record_many
 from ims.errors import NotAllowed
@@ -339,13 +339,16 @@ def _breach_followups_close(*, order, clocks: Sequence[SlaClock], at, actor) -> 
         ): c
         for c in breached
     }
-    ids = OpsException.objects.filter(
-        discrepancy=Discrepancy.SLA_BREACH,
-        source=ExceptionSource.SLA,
-        channel_id=order.channel_id,
-        sku_id__in=list(refs),
-        status__in=OPEN_STATUSES,
-    ).values_list("pk", flat=True)
+    ids = (
+        OpsException.objects.open()
+        .filter(
+            discrepancy=Discrepancy.SLA_BREACH,
+            source=ExceptionSource.SLA,
+            channel_id=order.channel_id,
+            sku_id__in=list(refs),
+        )
+        .values_list("pk", flat=True)
+    )
     ids = list(ids)
     if ids:
         ops_exceptions_resolve(ids=ids, now=at, actor=actor, reason="the work was done, late")
