@@ -8,6 +8,7 @@ from django.contrib import admin
 from catalog.forms import PriceRuleForm
 from catalog.models import Category, Price, Product
 from catalog.services import price_rule_update
+from ims.admin import ReadOnlyAdmin
 
 
 def _known_channels() -> set[str]:
@@ -45,28 +46,15 @@ class CategoryAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
 
 
-class _ReadOnly(admin.ModelAdmin):
-    actions = None
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Product)
-class ProductAdmin(_ReadOnly):
+class ProductAdmin(ReadOnlyAdmin):
     list_display = ("sku", "name", "category", "mrp", "price", "currency", "status")
     list_filter = ("status", "category")
     search_fields = ("sku", "name", "barcode")
 
 
 @admin.register(Price)
-class PriceAdmin(_ReadOnly):
+class PriceAdmin(ReadOnlyAdmin):
     list_display = (
         "product",
         "amount",

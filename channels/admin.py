@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from channels.models import Channel, ChannelListing, ChannelLocation
 from channels.services import channel_pause, channel_resume
-from exceptions.admin import ReadOnlyAdmin
+from ims.admin import ReadOnlyAdmin
 from ims.errors import ApplicationError
 
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from erp.models import ErpSource, ExportRun, ResetRun
+from ims.admin import ReadOnlyAdmin
 
 
 @admin.register(ErpSource)
@@ -11,26 +12,13 @@ class ErpSourceAdmin(admin.ModelAdmin):
     readonly_fields = ("last_pulled_at",)
 
 
-class ReadOnly(admin.ModelAdmin):
-    """Runs are records: nobody adds, changes or deletes them here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ResetRun)
-class ResetRunAdmin(ReadOnly):
+class ResetRunAdmin(ReadOnlyAdmin):
     list_display = ("started_at", "source", "file_name", "as_of", "status", "kept", "changed")
     list_filter = ("status", "source")
 
 
 @admin.register(ExportRun)
-class ExportRunAdmin(ReadOnly):
+class ExportRunAdmin(ReadOnlyAdmin):
     list_display = ("exported_at", "status", "movements")
     list_filter = ("status",)

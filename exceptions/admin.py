@@ -1,19 +1,7 @@
 from django.contrib import admin
 
 from exceptions.models import OpsException, ReconcileRun
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by IMS's services: people look, they do not edit here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from ims.admin import ReadOnlyAdmin
 
 
 @admin.register(OpsException)

@@ -12,22 +12,10 @@ from ims.audit_api import VIEW_PERMISSION
 from ims.models import AuditEvent
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Superadmins may look; nobody may add, change or delete (the database refuses it too)."""
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by IMS's services: people look, they do not add, edit or delete here."""
 
-    list_display = ("at", "actor_name", "action", "object_type", "object_id", "object_repr")
-    list_filter = ("action", "object_type")
-    search_fields = ("actor_name", "object_id", "object_repr", "reason")
-    date_hierarchy = "at"
     actions = None
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
-
-    def has_module_permission(self, request) -> bool:
-        return request.user.has_perm(VIEW_PERMISSION)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm(VIEW_PERMISSION)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -37,6 +25,23 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Superadmins may look; nobody may add, change or delete (the database refuses it too)."""
+
+    list_display = ("at", "actor_name", "action", "object_type", "object_id", "object_repr")
+    list_filter = ("action", "object_type")
+    search_fields = ("actor_name", "object_id", "object_repr", "reason")
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.has_perm(VIEW_PERMISSION)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(VIEW_PERMISSION)
 
 
 def _groups(user) -> list[str]:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from exceptions.admin import ReadOnlyAdmin
+from ims.admin import ReadOnlyAdmin
 from inventory.models import Location, LocationAlias, Movement, StockLevel
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from ims.admin import ReadOnlyAdmin
 from ims.audit import audit_record, snapshot
 from notifications.models import (
     ChannelMessaging,
@@ -44,21 +45,8 @@ class ChannelMessagingAdmin(admin.ModelAdmin):
     list_display = ("channel", "route")
 
 
-class _ReadOnly(admin.ModelAdmin):
-    actions = None
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(MessageDelivery)
-class MessageDeliveryAdmin(_ReadOnly):
+class MessageDeliveryAdmin(ReadOnlyAdmin):
     list_display = (
         "notification",
         "route",
@@ -71,17 +59,17 @@ class MessageDeliveryAdmin(_ReadOnly):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(_ReadOnly):
+class InboundMessageAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "sender", "type", "reply_outcome")
 
 
 @admin.register(Prescription)
-class PrescriptionAdmin(_ReadOnly):
+class PrescriptionAdmin(ReadOnlyAdmin):
     list_display = ("order", "filename", "content_type", "size", "uploaded_at", "uploaded_by")
     exclude = ("data",)
 
 
 @admin.register(PrescriptionOtp)
-class PrescriptionOtpAdmin(_ReadOnly):
+class PrescriptionOtpAdmin(ReadOnlyAdmin):
     list_display = ("order", "created_at", "expires_at", "attempts", "used_at", "locked_at")
     exclude = ("salt", "code_hash")

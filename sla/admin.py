@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from ims.admin import ReadOnlyAdmin
 from ims.audit import audit_record, snapshot
 from sla.models import (
     BusinessCalendar,
@@ -79,27 +80,14 @@ class LocationStaffAdmin(admin.ModelAdmin):
     list_filter = ("location",)
 
 
-class _ReadOnly(admin.ModelAdmin):
-    actions = None
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(SlaClock)
-class SlaClockAdmin(_ReadOnly):
+class SlaClockAdmin(ReadOnlyAdmin):
     list_display = ("order", "kind", "channel", "location", "status", "started_at", "due_at")
     list_filter = ("kind", "status", "channel")
     date_hierarchy = "started_at"
 
 
 @admin.register(SlaEscalation)
-class SlaEscalationAdmin(_ReadOnly):
+class SlaEscalationAdmin(ReadOnlyAdmin):
     list_display = ("clock", "key", "point", "due_at", "fired_at", "recipients")
     list_filter = ("point",)
