@@ -15,6 +15,7 @@ from catalog.models import Product
 from ims.csvio import CsvSource, IngestResult, Row, column_lengths, parse_int
 from ims.errors import FileRejected
 from ims.identifiers import parse_identifier
+from ims.permissions import require
 from ims.rows import Statement, build, insert_statement, rows_select, statements_run
 from inventory.errors import InsufficientStock, Short
 from inventory.models import (
@@ -615,7 +616,7 @@ def stock_quarantine_release(
     now: dt.datetime | None = None,
 ) -> list[Movement]:
     """Quarantined units checked and fit to sell again: quarantined → available."""
-    _require(actor, "orders.release_quarantine", "release quarantined stock")
+    require(actor, "orders.release_quarantine", "release quarantined stock", person_only=True)
     return stock_move(
         moves=[
             StockMove(
@@ -641,7 +642,7 @@ def stock_write_off(
     now: dt.datetime | None = None,
 ) -> list[Movement]:
     """Quarantined units found unfit: quarantined → damaged."""
-    _require(actor, "orders.release_quarantine", "write off quarantined stock")
+    require(actor, "orders.release_quarantine", "write off quarantined stock", person_only=True)
     return stock_move(
         moves=[
             StockMove(product_id, location_id, StockState.QUARANTINED, StockState.DAMAGED, quantity)
@@ -653,13 +654,6 @@ def stock_write_off(
         now=now,
         action="quarantine_write_off",
     )
-
-
-def _require(actor, permission: str, what: str) -> None:
-    from ims.errors import NotAllowed
-
-    if actor is None or not actor.has_perm(permission):
-        raise NotAllowed(f"you may not {what}", extra={"permission": permission})
 
 
 # ---------------------------------------------------------------------------

@@ -30,7 +30,8 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from exceptions.models import Discrepancy, ExceptionSource, OpsException
 from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.audit import audit_record
-from ims.errors import ApplicationError, NotAllowed
+from ims.errors import ApplicationError
+from ims.permissions import require
 from notifications.models import (
     ChannelMessaging,
     InboundMessage,
@@ -70,11 +71,6 @@ class AccessRefused(ApplicationError):
 
     code = "access_refused"
     http_status = 403
-
-
-def require(actor, permission: str, what: str) -> None:
-    if actor is not None and not actor.has_perm(permission):
-        raise NotAllowed(f"you may not {what}", extra={"permission": permission})
 
 
 # ---------------------------------------------------------------------------

@@ -29,10 +29,11 @@ from channels.models import Channel, ChannelLocation, ChannelStatus
 from exceptions.models import Discrepancy, ExceptionSource, OpsException
 from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.audit import Change, audit_record, current_origin
-from ims.errors import ApplicationError, NotAllowed
+from ims.errors import ApplicationError
 from ims.http import http_client
 from ims.models import OpsTask, TaskStatus
 from ims.notify import notify_roles
+from ims.permissions import require
 from ims.roles import Role
 from ims.rows import (
     Statement,
@@ -89,12 +90,6 @@ AVAILABLE, RESERVED, QUARANTINED = (
     StockState.RESERVED,
     StockState.QUARANTINED,
 )
-
-
-def require(actor, permission: str, what: str) -> None:
-    """A person acting must hold the permission; IMS itself (actor None) always may."""
-    if actor is not None and not actor.has_perm(permission):
-        raise NotAllowed(f"you may not {what}", extra={"permission": permission})
 
 
 # ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from ims.audit import audit_record
 from ims.errors import ApplicationError
 from ims.models import OpsTask, TaskStatus
 from ims.notify import notify_roles
+from ims.permissions import require
 from ims.roles import Role
 from ims.services import ops_task_close, ops_task_open
 from inventory.models import Location, MovementReason, StockState
@@ -47,7 +48,6 @@ from orders.services import (
     channel_location_ids,
     customer_notify,
     products_for_lines,
-    require,
 )
 
 AVAILABLE, RESERVED, IN_TRANSIT, DAMAGED = (

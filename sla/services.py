@@ -28,9 +28,9 @@ from channels.models import Channel
 from exceptions.models import Discrepancy, ExceptionSource, OpsException
 from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.audit import Change, audit_record, audit_record_many
-from ims.errors import NotAllowed
 from ims.models import Notification, OpsTask, TaskStatus
 from ims.notify import notify_roles
+from ims.permissions import require
 from ims.roles import Role
 from ims.rows import Statement, build, insert_statement, instances, select_statement, statements_run
 from ims.services import ops_task_close
@@ -67,11 +67,6 @@ STOPS: dict[str, tuple[str, ...]] = {
     "dispatched": (SlaKind.ACKNOWLEDGEMENT, SlaKind.DISPATCH),
     "delivered": (SlaKind.DELIVERY,),
 }
-
-
-def require(actor, permission: str, what: str) -> None:
-    if actor is not None and not actor.has_perm(permission):
-        raise NotAllowed(f"you may not {what}", extra={"permission": permission})
 
 
 # ---------------------------------------------------------------------------
