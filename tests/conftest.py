@@ -9,11 +9,19 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 
 from ims.ingest import ingest_file
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
+
+# Property tests (hypothesis) draw their examples at random on a developer's machine, to
+# search further each run; in CI (CI=true) they draw the same ones every run, so a green run
+# stays green and a failure is reproducible (the failing example is printed either way).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 CHROMIUM = os.environ.get("IMS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"

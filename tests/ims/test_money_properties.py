@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ims.money import minor_units, money, parse_amount, parse_currency
+from ims.money import MAX_WHOLE_DIGITS, minor_units, money, parse_amount, parse_currency
 
 CURRENCIES = st.sampled_from(["USD", "JPY", "BHD", "INR", "EUR", "XXX", "usd", ""])
 AMOUNT_TEXT = st.from_regex(r"\A-?[0-9]{1,12}(\.[0-9]{0,4})?\Z")
@@ -33,11 +33,17 @@ def test_any_text_is_an_amount_or_a_precise_error(text, currency):
     assert value == Decimal(text.strip())
 
 
+# The largest amount a money column holds: MAX_WHOLE_DIGITS digits before the point.
+LARGEST = Decimal(10) ** MAX_WHOLE_DIGITS - Decimal("0.01")
+
+
 @given(
     st.decimals(
-        allow_nan=False, allow_infinity=False, places=2, max_value=10**12, min_value=-(10**12)
+        allow_nan=False, allow_infinity=False, places=2, max_value=LARGEST, min_value=-LARGEST
     )
 )
+@example(LARGEST)
+@example(-LARGEST)
 def test_an_amount_written_in_its_cell_form_reads_back_the_same(value):
     assert parse_amount(money(value, "USD"), "USD") == value
 
