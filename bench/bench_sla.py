@@ -118,6 +118,7 @@ def build(clocks: int, due: int, *, seed: int = 5) -> dict:
                 at(placed[i]),
                 at(placed[i]),
                 "",
+                "[]",
             )
             for i in range(orders)
         ]
@@ -136,6 +137,7 @@ def build(clocks: int, due: int, *, seed: int = 5) -> dict:
                 "placed_at",
                 "received_at",
                 "cancel_reason",
+                "not_stocked",
             ),
             order_rows,
         )
