@@ -24,6 +24,7 @@ lint: setup
 	$(PY) -m ruff format --check .
 
 check: lint
+	.venv/bin/lint-imports --no-cache
 	$(PY) manage.py makemigrations --check --dry-run
 
 serve: setup
