@@ -7,6 +7,9 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import permissions, serializers
 
+from ims.csvio import INT_MAX, INT_MIN
+from ims.money import DECIMAL_PLACES, MAX_DIGITS, MAX_WHOLE_DIGITS
+
 
 class RolePermissions(permissions.DjangoModelPermissions):
     """Model permissions from the user's role, including `view` for reads.
@@ -53,8 +56,8 @@ class Whole(serializers.IntegerField):
     what the database holds."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", -2_147_483_648)
-        kwargs.setdefault("max_value", 2_147_483_647)
+        kwargs.setdefault("min_value", INT_MIN)
+        kwargs.setdefault("max_value", INT_MAX)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
@@ -63,7 +66,7 @@ class Whole(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-AMOUNT = r"^\d{1,10}(\.\d{1,4})?$"
+AMOUNT = rf"^\d{{1,{MAX_WHOLE_DIGITS}}}(\.\d{{1,{DECIMAL_PLACES}}})?$"
 
 
 @extend_schema_field(
@@ -81,7 +84,9 @@ class Amount(serializers.DecimalField):
     default_error_messages = {"invalid": 'Give an amount as a string such as "19.99".'}
 
     def __init__(self, **kwargs):
-        super().__init__(max_digits=14, decimal_places=4, min_value=0, **kwargs)
+        super().__init__(
+            max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, min_value=0, **kwargs
+        )
 
     def to_internal_value(self, data):
         if not isinstance(data, str) or not re.fullmatch(AMOUNT, data):

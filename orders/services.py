@@ -509,22 +509,8 @@ def order_event_apply(
 
         sale, created = pos_sale_record(channel=channel, incoming=event.sale, now=now)
         return f"POS sale {sale.external_id} {sale.status}{'' if created else ' (known)'}", None
-    if (
-        event.order is not None
-        and event.kind in (EventKind.ORDER, EventKind.CANCEL)
-        and not any(_stocked(line) for line in event.order.lines)
-        and (
-            event.kind == EventKind.ORDER
-            or not ChannelOrder.objects.filter(
-                channel=channel, external_id=event.order.external_id
-            ).exists()
-        )
-    ):
-        # Nothing in it for IMS to hold (a gift card, a tip): recorded in the outcome only.
-        return (
-            f"ignored: order {event.order.external_id} has no stocked line "
-            f"({_described(event.order.lines)})"
-        ), None
+    if event.kind == EventKind.ORDER and not _holds_stock(event.order):
+        return _nothing_stocked(event.order), None
     if event.kind == EventKind.ORDER:
         # order_receive finds a known order in the same round trip that reads the lines.
         def received(order: ChannelOrder) -> str:
@@ -553,6 +539,8 @@ def order_event_apply(
         if order is None:
             if event.order is None:
                 return f"ignored: cancellation of unknown order {event.order_external_id}", None
+            if not _holds_stock(event.order):
+                return _nothing_stocked(event.order), None
             order, _ = order_receive(channel=channel, incoming=event.order, now=now, cancelled=True)
             return f"order {order.pk} recorded as cancelled", order
         changed = order_cancel(
@@ -581,6 +569,18 @@ def order_event_apply(
 def _stocked(line: LineIn) -> bool:
     """A line to reserve: one the channel does not mark as no stocked product, naming one."""
     return not line.not_stocked and bool(line.sku or line.item_id)
+
+
+def _holds_stock(incoming: OrderIn) -> bool:
+    return any(_stocked(line) for line in incoming.lines)
+
+
+def _nothing_stocked(incoming: OrderIn) -> str:
+    """The outcome of an order with nothing for IMS to hold (a gift card, a tip): recorded in
+    the delivery's outcome only, no order."""
+    return (
+        f"ignored: order {incoming.external_id} has no stocked line ({_described(incoming.lines)})"
+    )
 
 
 def _not_stocked_why(line: LineIn) -> str:

@@ -17,6 +17,9 @@ from typing import ClassVar, Protocol
 
 import httpx
 
+from ims.csvio import INT_MAX
+from ims.money import MAX_WHOLE_DIGITS
+
 # How old a delivery may be: provider retries span hours to days (Shopify retries for
 # hours, Square and BigCommerce for up to days), so a body's own time gets three days; a
 # signature that signs its own timestamp (ours, Standard Webhooks) gets five minutes.
@@ -26,9 +29,7 @@ MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 # The largest quantity a line may have: what its column holds (PostgreSQL integer).
-MAX_QUANTITY = 2_147_483_647
-# A unit price's integer digits: the money columns hold 14 digits, 4 of them decimals.
-MAX_PRICE_DIGITS = 10
+MAX_QUANTITY = INT_MAX
 
 
 class SignatureRefused(Exception):
@@ -351,7 +352,7 @@ def parse_price(value) -> Decimal | None:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
-    if not number.is_finite() or (number and number.adjusted() >= MAX_PRICE_DIGITS):
+    if not number.is_finite() or (number and number.adjusted() >= MAX_WHOLE_DIGITS):
         raise BadDelivery(f"price '{printable(str(value))}' is out of range")
     return number
 
