@@ -37,7 +37,7 @@ def _world() -> list[str]:
     from catalog.models import Category, Product
     from channels.models import Channel, ChannelLocation
     from inventory.models import Location
-    from inventory.services import StockMove, stock_move
+    from inventory.services.stock import StockMove, stock_move
 
     category = Category.objects.get_or_create(name="bench-orders")[0]
     location = Location.objects.create(code="BENCH-WH", name="Bench warehouse", kind="warehouse")
@@ -247,7 +247,7 @@ def orders_bench(args, *, table, timed) -> None:
         print("\norders: needs PostgreSQL (row locks and a production server); set DATABASE_URL")
         return
     from inventory.models import StockLevel
-    from inventory.services import ledger_drift
+    from inventory.services.ledger import ledger_drift
     from orders.models import ChannelOrder, OrderLine
 
     if ORDERS < WARMUP + 100:

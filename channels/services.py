@@ -22,6 +22,7 @@ from channels.models import (
     ChannelListing,
     ChannelLocation,
     ChannelStatus,
+    PendingPush,
     SyncMode,
     secrets_clash,
     secrets_name,
@@ -29,7 +30,6 @@ from channels.models import (
 from ims.csvio import CsvSource, IngestResult, Row, column_lengths, parse_int, split_list
 from ims.errors import FileRejected
 from ims.money import parse_amount, parse_currency
-from ims.rows import Statement
 from inventory.models import Location
 
 CHANNELS_COLUMNS = ("code", "name", "kind", "sync_mode", "locations", "safety_buffer", "currency")
@@ -444,40 +444,53 @@ def channel_resume(*, channel: Channel, actor, reason: str = "") -> None:
 # Stock changed: the seam between the ledger and the sync engine
 
 
-def stock_changed(*, product_ids, queued: bool = False) -> None:
-    """Committed movements changed these products' stock: their ATP is due on every channel.
+def stock_changed(*, product_ids, now=None) -> None:
+    """These products' stock changed: their ATP is due on every channel that may send or plan
+    (push, dry_run). Called in the transaction that wrote the movements (the receiver of
+    inventory.signals.stock_changed, channels.apps), so the push is queued exactly when the
+    change commits.
 
-    Called by the inventory and order services after commit. Each channel that may send or
-    plan (push, dry_run) gets the products queued (PendingPush, one row per channel and
-    product however many orders touch it; `queued`: the caller's transaction inserted them
-    already, with stock_changed_statement); the `pending stock pushes` schedule flushes every
-    channel's queue each minute, so a burst of orders makes one push, not one per order.
-    With the in-process queue (IMS_QUEUE=sync: the demo, the tests) the flush runs at once.
+    Each channel gets the products queued (PendingPush, one row per channel and product however
+    many orders touch it); the `pending stock pushes` schedule flushes every channel's queue
+    each minute, so a burst of orders makes one push, not one per order. With the in-process
+    queue (IMS_QUEUE=sync: the demo, the tests) the flush runs once the transaction commits.
     """
     from django.conf import settings
     from django.utils import timezone
 
-    from ims.rows import statements_run
     from ims.tasks import enqueue
 
     product_ids = sorted({int(p) for p in product_ids})
     if not product_ids:
         return
-    if not queued:
-        statements_run([stock_changed_statement(product_ids=product_ids, now=timezone.now())])
+    since = PendingPush._meta.get_field("since").get_db_prep_save(now or timezone.now(), connection)
+    with connection.cursor() as cursor:
+        for start in range(0, len(product_ids), PENDING_CHUNK):
+            chunk = product_ids[start : start + PENDING_CHUNK]
+            cursor.execute(_pending_push_sql(len(chunk)), [since, SyncMode.READ_ONLY, *chunk])
     if settings.Q_CLUSTER.get("sync"):
-        for pk in (
-            Channel.objects.exclude(sync_mode=SyncMode.READ_ONLY)
-            .order_by("code")
-            .values_list("pk", flat=True)
-        ):
-            enqueue("channels.tasks.sync_pending_task", pk)
+
+        def flush():
+            for pk in (
+                Channel.objects.exclude(sync_mode=SyncMode.READ_ONLY)
+                .order_by("code")
+                .values_list("pk", flat=True)
+            ):
+                enqueue("channels.tasks.sync_pending_task", pk)
+
+        transaction.on_commit(flush)
+
+
+# Products queued per statement (PostgreSQL takes at most 65,535 parameters in one).
+PENDING_CHUNK = 5000
 
 
 @cache
-def _pending_push_sql(products: int, vendor: str) -> str:
-    from channels.models import PendingPush
-
+def _pending_push_sql(products: int) -> str:
+    """The one INSERT that queues these products on every channel that may send or plan: the
+    one hand-written statement on the order path (the ORM has no INSERT … SELECT), which saves
+    reading the channels first. Rows go in (channel, product) order, so two transactions
+    queueing overlapping products wait for each other in one order and never deadlock."""
     quote = connection.ops.quote_name
 
     def table(model) -> str:
@@ -490,21 +503,6 @@ def _pending_push_sql(products: int, vendor: str) -> str:
         f"WHERE c.{quote('sync_mode')} <> %s AND p.{quote('id')} IN "
         f"({', '.join(['%s'] * products)}) "
         f"ORDER BY c.{quote('id')}, p.{quote('id')} ON CONFLICT DO NOTHING"
-    )
-
-
-def stock_changed_statement(*, product_ids, now) -> Statement:
-    """The one INSERT that queues these products on every channel that may send or plan.
-    Rows go in (channel, product) order, so two transactions queueing overlapping products
-    wait for each other in one order and never deadlock."""
-    from channels.models import PendingPush
-
-    product_ids = sorted({int(p) for p in product_ids})
-    since = PendingPush._meta.get_field("since").get_db_prep_save(now, connection)
-    return Statement(
-        _pending_push_sql(len(product_ids), connection.vendor),
-        [since, SyncMode.READ_ONLY, *product_ids],
-        returns_rows=False,
     )
 
 

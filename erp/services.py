@@ -55,7 +55,7 @@ from ims.csvio import write_csv
 from ims.errors import FileRejected, RowError
 from ims.money import money
 from inventory.models import Location, LocationAlias, Movement, MovementReason, StockLevel
-from inventory.services import stock_changed_on_commit
+from inventory.signals import stock_changed
 
 log = logging.getLogger("ims.erp")
 
@@ -769,7 +769,7 @@ def _apply_plan(
             """,
             [stamp],
         )
-    stock_changed_on_commit(product_ids=changed["product_id"].unique().to_list())
+    stock_changed.send(StockLevel, product_ids=set(changed["product_id"].unique()), now=now)
     return changes
 
 

@@ -20,7 +20,6 @@ from django.db import models
 from django.utils import timezone
 
 from ims.models import AuditEvent
-from ims.rows import build
 
 _origin: contextvars.ContextVar[str] = contextvars.ContextVar("audit_origin", default="")
 
@@ -76,8 +75,7 @@ class Change:
             object_type = object_type or self.obj._meta.label_lower
             object_id = object_id or str(self.obj.pk)
             object_repr = object_repr or str(self.obj)[:255]
-        return build(
-            AuditEvent,
+        return AuditEvent(
             at=at,
             actor=actor if actor is not None and actor.is_authenticated else None,
             actor_name=actor.get_username()

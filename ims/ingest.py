@@ -23,7 +23,7 @@ from ims.csvio import IngestResult
 from ims.errors import FileRejected
 from ims.models import IngestRun, IngestStatus
 from ims.money import money
-from inventory.services import inventory_ingest, locations_ingest
+from inventory.services.ingest import inventory_ingest, locations_ingest
 
 KINDS = ("locations", "channels", "price_rules", "catalog", "inventory", "prices", "snapshot")
 

@@ -178,6 +178,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["OPTIONS"]["timeout"] = 30
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Parameters travel apart from the statement (server-side binding), so psycopg prepares a
+    # statement the fifth time a connection runs it and then only executes it: PostgreSQL
+    # parses and plans the hot paths' statements once per connection. PgBouncer in transaction
+    # mode keeps them since 1.21 (max_prepared_statements); set IMS_DB_PREPARE=0 where the
+    # pooler cannot, and nothing is prepared.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    if os.environ.get("IMS_DB_PREPARE", "1") == "0":
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -252,10 +261,6 @@ IMS_REPORTS_DIR = Path(os.environ.get("IMS_REPORTS_DIR", BASE_DIR / "reports"))
 # Background tasks: `sync` runs them in-process (the embedded default and the
 # tests), `orm` and `redis` hand them to `manage.py qcluster` workers.
 IMS_QUEUE = os.environ.get("IMS_QUEUE", "sync")
-
-# PostgreSQL: the hot paths' plain statements are prepared once per connection (ims/rows.py).
-# Set to 0 where connections are shared between sessions (PgBouncer in transaction mode).
-IMS_DB_PREPARE = os.environ.get("IMS_DB_PREPARE", "1") != "0"
 
 # How long an order not yet confirmed (paid) on its channel keeps its reservation.
 IMS_UNCONFIRMED_HOLD_HOURS = int(os.environ.get("IMS_UNCONFIRMED_HOLD_HOURS", "48"))

@@ -471,7 +471,7 @@ def payment_link_send(*, order: ChannelOrder, url: str, actor) -> CustomerNotifi
     from django.core.exceptions import ValidationError
     from django.core.validators import URLValidator
 
-    from orders.services import customer_notify
+    from orders.services.state import customer_notify
 
     require(actor, "notifications.send_payment_link", "send payment links")
     url = (url or "").strip()

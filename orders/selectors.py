@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
-from django.db import connection
+from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 
 from channels.models import Channel
 from ims.db import by_bytes
-from ims.rows import clone, rows_select
 from inventory.models import Movement
 from orders.models import ChannelOrder, OrderLine
 
@@ -95,27 +93,27 @@ def movement_rows() -> Iterator[list]:
 
 
 # Every delivery starts by finding the channel its URL names. The webhook path reads only the
-# channel's key, code, kind and base URL, which change rarely, so each process keeps the rows
-# it found for this long (a change made in the same process clears them at once: see
+# channel's key, code, kind and base URL, which change rarely, so the row is kept in Django's
+# cache for this long (a change saved in the same process drops it at once: see
 # OrdersConfig.ready) and a delivery costs no round trip for it.
-CHANNEL_SECONDS = 5.0
-_channels: dict[str, tuple[float, Channel]] = {}
+CHANNEL_SECONDS = 5
+
+
+def _channel_key(code: str) -> str:
+    return f"ims:webhook-channel:{code}"
 
 
 def webhook_channel(code: str) -> Channel | None:
-    """The channel a webhook URL names, a copy of the one kept for CHANNEL_SECONDS, else one
-    plain SELECT (a code that names none is not kept)."""
-    now = time.monotonic()
-    kept = _channels.get(code)
-    if kept is None or kept[0] <= now:
-        found = rows_select(Channel, f"{connection.ops.quote_name('code')} = %s", [code])
-        if not found:
-            _channels.pop(code, None)
-            return None
-        kept = _channels[code] = (now + CHANNEL_SECONDS, found[0])
-    return clone(kept[1])
+    """The channel a webhook URL names (a copy: the cache gives each caller its own), kept for
+    CHANNEL_SECONDS; a code that names none is not kept."""
+    channel = cache.get(_channel_key(code))
+    if channel is None:
+        channel = Channel.objects.filter(code=code).first()
+        if channel is not None:
+            cache.set(_channel_key(code), channel, CHANNEL_SECONDS)
+    return channel
 
 
-def webhook_channels_forget(**kwargs) -> None:
-    """Drop the channels webhook_channel keeps (a channel was saved or deleted)."""
-    _channels.clear()
+def webhook_channels_forget(*, instance: Channel, **kwargs) -> None:
+    """Drop the kept channel (it was saved or deleted in this process)."""
+    cache.delete(_channel_key(instance.code))

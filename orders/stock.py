@@ -24,7 +24,7 @@ from ims.permissions import require
 from ims.roles import Role
 from ims.services import ops_task_close, ops_task_open
 from inventory.models import Location, MovementReason, StockState
-from inventory.services import StockMove, stock_levels_lock, stock_moves_apply
+from inventory.services.stock import StockMove, stock_levels_lock, stock_moves_apply
 from orders.errors import InvalidLines, OrderError
 from orders.models import (
     ChannelOrder,
@@ -41,12 +41,12 @@ from orders.models import (
     VendorReturnStatus,
 )
 from orders.providers.base import PosSaleIn
-from orders.services import (
-    _lock_order,
-    _order_refresh,
-    _person,
+from orders.services.state import (
     channel_location_ids,
     customer_notify,
+    order_lock,
+    order_refresh,
+    person,
     products_for_lines,
 )
 
@@ -98,7 +98,7 @@ def transfer_send(
             status=TransferStatus.IN_TRANSIT,
             reason=reason[:255],
             created_at=now,
-            created_by=_person(actor),
+            created_by=person(actor),
         )
         moves = [StockMove(p, source.pk, AVAILABLE, "", q) for p, q in quantities.items()] + [
             StockMove(p, destination.pk, "", IN_TRANSIT, q) for p, q in quantities.items()
@@ -153,7 +153,7 @@ def transfer_receive(
         locked.status, locked.received_at, locked.received_by = (
             TransferStatus.RECEIVED,
             now,
-            _person(actor),
+            person(actor),
         )
         locked.save(update_fields=["status", "received_at", "received_by"])
         audit_record(
@@ -227,7 +227,7 @@ def pos_sale_record(
             external_id=incoming.external_id[:128],
             status=PosSaleStatus.HELD if short else PosSaleStatus.COMPLETED,
             created_at=now,
-            created_by=_person(actor),
+            created_by=person(actor),
         )
         PosSaleLine.objects.bulk_create(
             PosSaleLine(sale=sale, product_id=p, quantity=q) for p, q in quantities.items()
@@ -373,7 +373,7 @@ def _divert(
     for order in sorted(orders, key=lambda o: (o.received_at, o.pk), reverse=True):
         if not any(need.values()):
             break
-        locked, lines = _lock_order(order)
+        locked, lines = order_lock(order)
         changed = []
         for line in lines:
             want = need.get(line.product_id, 0)
@@ -385,7 +385,7 @@ def _divert(
                 changed.append(line)
         if changed:
             OrderLine.objects.bulk_update(changed, ["reserved", "backordered"])
-            _order_refresh(locked, lines, now)
+            order_refresh(locked, lines, now)
             ops_task_open(
                 kind="backorder",
                 title=f"{locked.channel.code} order {locked.external_id}: units went to a POS sale — fill or cancel",
@@ -417,7 +417,7 @@ def pos_sale_reject(
         locked.status, locked.decided_at, locked.decided_by, locked.decision_reason = (
             PosSaleStatus.REJECTED,
             now,
-            _person(actor),
+            person(actor),
             reason[:255],
         )
         locked.save(update_fields=["status", "decided_at", "decided_by", "decision_reason"])
@@ -440,7 +440,7 @@ def _close_override_task(sale: PosSale, actor, resolution: str, now) -> None:
         kind="pos_override", ref=f"pos:{sale.pk}", status=TaskStatus.OPEN
     ).first()
     if task:
-        ops_task_close(task=task, actor=_person(actor), resolution=resolution, now=now)
+        ops_task_close(task=task, actor=person(actor), resolution=resolution, now=now)
 
 
 # ---------------------------------------------------------------------------
@@ -479,7 +479,7 @@ def vendor_return_create(
             reason=reason[:255],
             status=VendorReturnStatus.SHIPPED,
             created_at=now,
-            created_by=_person(actor),
+            created_by=person(actor),
         )
         moves = [StockMove(p, location.pk, from_state, "", q) for p, q in quantities.items()]
         levels = stock_levels_lock(pairs=[m.pair for m in moves])
@@ -535,7 +535,7 @@ def credit_note_record(
             currency=currency,
             issued_on=issued_on,
             created_at=now,
-            created_by=_person(actor),
+            created_by=person(actor),
         )
         audit_record(
             actor=actor,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from ims.audit import audit_origin
-from inventory.services import ledger_drift
+from inventory.services.ledger import ledger_drift
 from orders.models import WebhookDelivery
-from orders.services import backorders_fill_due, reservations_expire, webhook_deliveries_replay
+from orders.services.inbox import webhook_deliveries_replay
+from orders.services.reservation import backorders_fill_due, reservations_expire
 
 log = logging.getLogger("ims.orders")
 

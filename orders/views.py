@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from orders.providers.base import BadDelivery, SignatureRefused
 from orders.selectors import webhook_channel
-from orders.services import NoIntake, webhook_receive, webhook_url
+from orders.services.inbox import NoIntake, webhook_receive, webhook_url
 
 
 @csrf_exempt

@@ -10,18 +10,19 @@ In-app notifications are written in the same transaction; their emails leave aft
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.mail import send_mass_mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
 from channels.models import Channel
@@ -32,7 +33,6 @@ from ims.models import Notification, OpsTask, TaskStatus
 from ims.notify import notify_roles
 from ims.permissions import require
 from ims.roles import Role
-from ims.rows import Statement, build, insert_statement, instances, select_statement, statements_run
 from ims.services import ops_task_close
 from inventory.models import Location, LocationKind
 from orders.models import ChannelOrder, CustomerReturn
@@ -110,7 +110,7 @@ def clock_points(
 
 
 # ---------------------------------------------------------------------------
-# Starting and stopping clocks (called from sla.hooks.order_event, in the order's transaction)
+# Starting and stopping clocks (orders.signals.order_event, in the order's transaction: sla.apps)
 
 
 def order_event_record(*, order: ChannelOrder, event: str, at: dt.datetime) -> None:
@@ -143,9 +143,7 @@ def clocks_start(
 ) -> list[SlaClock]:
     """Start a clock per kind that has a policy (a clock already running for the same order,
     return and kind is left as it is)."""
-    policies, steps = policies_in_force(
-        statements_run(clocks_start_reads(channel_id=order.channel_id, kinds=kinds))
-    )
+    policies, steps = policies_in_force(channel_id=order.channel_id, kinds=kinds)
     if not policies:
         return []
     clocks = clocks_plan(
@@ -191,8 +189,7 @@ def clocks_plan(
             calendar=calendar,
         )
         clocks.append(
-            build(
-                SlaClock,
+            SlaClock(
                 order=order,
                 customer_return=customer_return,
                 policy=policy,
@@ -210,64 +207,41 @@ def clocks_plan(
     return clocks
 
 
-# The webhook path's form of starting an order's clocks: the policies are read with the
-# order's first round trip and the clocks inserted with its writes (ims.rows), instead of
-# three queries of their own.
-
-
-def clocks_start_reads(*, channel_id: int, kinds: Sequence[str]) -> list[Statement]:
-    """Two SELECTs: the policies that may apply to `kinds` on the channel, and their steps."""
-    quote = connection.ops.quote_name
-    kinds = sorted(kinds)
-    where = (
-        f"{quote('kind')} IN ({', '.join(['%s'] * len(kinds))}) "
-        f"AND ({quote('channel_id')} = %s OR {quote('channel_id')} IS NULL)"
-    )
-    params = [*kinds, channel_id]
-    return [
-        select_statement(SlaPolicy, where, params),
-        select_statement(
-            EscalationStep,
-            f"{quote('policy_id')} IN (SELECT {quote('id')} "
-            f"FROM {quote(SlaPolicy._meta.db_table)} WHERE {where})",
-            params,
-            order_by=quote("position"),
-        ),
-    ]
-
-
-def clocks_start_writes(
-    *, order: ChannelOrder, at: dt.datetime, rows: Sequence[Sequence[tuple]]
-) -> list[Statement]:
-    """The INSERT of the clocks a new order starts, from what clocks_start_reads returned."""
-    policies, steps = policies_in_force(rows)
-    clocks = clocks_plan(order=order, policies=policies, steps=steps, at=at)
-    return [insert_statement(clocks)] if clocks else []
+# The policies in force change rarely and every new order reads them, so each process keeps
+# them in Django's cache for this long; a policy or step saved in the process drops them at
+# once (sla.apps: policies_forget).
+POLICY_SECONDS = 30
 
 
 def policies_in_force(
-    rows: Sequence[Sequence[tuple]],
+    *, channel_id: int, kinds: Iterable[str]
 ) -> tuple[dict[str, SlaPolicy], dict[int, list[EscalationStep]]]:
-    """From what clocks_start_reads returned: the policy in force per kind (the channel's
-    own, else the default; a channel's own policy that is inactive switches that kind off
-    on that channel) and each policy's steps in position order."""
-    return _policies_from_rows(tuple(map(tuple, rows[0])), tuple(map(tuple, rows[1])))
-
-
-@lru_cache(maxsize=256)
-def _policies_from_rows(
-    policy_rows: tuple[tuple, ...], step_rows: tuple[tuple, ...]
-) -> tuple[dict[str, SlaPolicy], dict[int, list[EscalationStep]]]:
-    """policies_in_force, built once per distinct set of rows (the same few rows come back
-    for every order of a channel; the instances are only read)."""
+    """The policy in force per kind on a channel (the channel's own, else the default; a
+    channel's own policy that is inactive switches that kind off on that channel) and each
+    policy's steps in position order."""
+    kinds = sorted(kinds)
+    version = cache.get_or_set("ims:sla-policies", 0)
+    key = f"ims:sla-policies:{version}:{channel_id}:{'-'.join(kinds)}"
+    kept = cache.get(key)
+    if kept is not None:
+        return kept
+    found = SlaPolicy.objects.filter(
+        Q(channel_id=channel_id) | Q(channel__isnull=True), kind__in=kinds
+    ).prefetch_related(Prefetch("steps", EscalationStep.objects.order_by("position")))
     chosen: dict[str, SlaPolicy] = {}
-    for policy in instances(SlaPolicy, policy_rows):
+    for policy in found:
         if policy.kind not in chosen or policy.channel_id is not None:
             chosen[policy.kind] = policy
-    steps = defaultdict(list)
-    for step in instances(EscalationStep, step_rows):
-        steps[step.policy_id].append(step)
-    return {kind: p for kind, p in chosen.items() if p.active}, dict(steps)
+    in_force = {kind: p for kind, p in chosen.items() if p.active}
+    kept = (in_force, {p.pk: list(p.steps.all()) for p in in_force.values()})
+    cache.set(key, kept, POLICY_SECONDS)
+    return kept
+
+
+def policies_forget(**kwargs) -> None:
+    """Drop every kept set of policies (a policy or a step was saved or deleted)."""
+    with contextlib.suppress(ValueError):  # nothing kept yet
+        cache.incr("ims:sla-policies")
 
 
 def breach_ref(*, external_id: str, kind: str, return_external_id: str = "") -> str:

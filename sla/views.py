@@ -22,7 +22,7 @@ from ims.models import OpsTask
 from notifications.models import Prescription
 from notifications.services import payment_link_send, prescription_attach
 from orders.models import ChannelOrder, CustomerReturn
-from orders.services import order_deliver
+from orders.services.fulfilment import order_deliver
 from sla import charts
 from sla.filters import ChartWindowForm, SlaClockFilter
 from sla.models import SlaKind

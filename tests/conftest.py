@@ -69,6 +69,17 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with nothing kept in Django's cache (the webhook's channels, the SLA
+    policies in force): what one test wrote never answers another's read."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def now():
     return NOW

@@ -17,7 +17,7 @@ from erp.errors import ErpUnreachable
 from erp.models import ErpSource, ExportRun
 from erp.services import erp_export, erp_pull
 from inventory.models import Location, LocationAlias, Movement
-from orders.services import order_dispatch
+from orders.services.fulfilment import order_dispatch
 from tests.erp import fakes
 from tests.erp.conftest import at, levels, read_csv
 

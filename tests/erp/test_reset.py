@@ -15,7 +15,9 @@ from exceptions.models import OpsException
 from exceptions.reconcile import reconcile
 from inventory.models import Location, Movement, StockLevel
 from orders.providers.base import ReturnLineIn
-from orders.services import customer_return_record, order_cancel, order_dispatch
+from orders.services.fulfilment import order_dispatch
+from orders.services.reservation import order_cancel
+from orders.services.returns import customer_return_record
 from orders.stock import transfer_receive, transfer_send
 from tests.erp.conftest import at, levels, read_csv
 

@@ -50,7 +50,7 @@ def small_world(world, ingest, tmp_path):
     from channels.models import Channel
     from exceptions.reconcile import reconcile
     from orders.providers.base import LineIn, OrderIn
-    from orders.services import order_receive
+    from orders.services.intake import order_receive
 
     ingest("inventory", "sku_id,location,quantity\nA-1,WH,5\nA-1,NYC,3\nB-2,WH,10\n")
     ingest(

@@ -32,7 +32,7 @@ def test_each_change_of_stock_is_a_movement_and_the_ledger_explains_the_level(wo
 
 def reserve(sku: str, location: str, quantity: int) -> None:
     from inventory.models import Location
-    from inventory.services import StockMove, stock_move
+    from inventory.services.stock import StockMove, stock_move
 
     product = Product.objects.get(sku=sku)
     stock_move(

@@ -11,13 +11,8 @@ from catalog.models import Product
 from ims.models import AuditEvent
 from inventory.errors import InsufficientStock
 from inventory.models import Location, Movement, StockLevel
-from inventory.services import (
-    StockMove,
-    ledger_drift,
-    stock_move,
-    stock_moves_guarded,
-    stock_receive,
-)
+from inventory.services.ledger import ledger_drift
+from inventory.services.stock import StockMove, stock_move, stock_receive
 
 pytestmark = pytest.mark.django_db
 
@@ -53,66 +48,6 @@ def test_a_move_that_would_go_negative_writes_nothing(stocked):
     }
     assert Movement.objects.count() == before
     assert StockLevel.objects.get(product=a1, location=wh).available == 5
-
-
-class RolledBack(Exception):
-    pass
-
-
-def guarded(moves, levels, ref, *, commit=True):
-    """Send stock_moves_guarded's statements as a caller does, given the levels as it read
-    them; the ids its UPDATE changed (and, unless `commit`, roll everything back)."""
-    from django.db import transaction
-    from django.utils import timezone
-
-    from ims.rows import writes_run
-
-    try:
-        with transaction.atomic():
-            statements, update = stock_moves_guarded(
-                moves=moves,
-                level_ids={(lv.product_id, lv.location_id): lv.pk for lv in levels},
-                reason="adjustment",
-                ref=ref,
-                now=timezone.now(),
-            )
-            changed = writes_run(statements)[statements.index(update)]
-            if not commit:
-                raise RolledBack
-    except RolledBack:
-        pass
-    return changed
-
-
-def test_a_move_on_a_level_read_without_a_lock_changes_it_by_the_difference(stocked):
-    a1, wh, _ = stocked
-    level = StockLevel.objects.get(product=a1, location=wh)  # 5 available, as read
-    stock_move(
-        moves=[StockMove(a1.pk, wh.pk, "available", "reserved", 1)], reason="order", ref="o:1"
-    )
-    moves = [StockMove(a1.pk, wh.pk, "available", "reserved", 2)]
-    assert guarded(moves, [level], "test:g") == [level.pk]
-    level.refresh_from_db()
-    assert (level.available, level.reserved) == (2, 3)  # what was there, less both moves
-    assert list(Movement.objects.filter(ref="test:g").values_list("quantity", flat=True)) == [2]
-
-
-def test_a_move_on_a_level_that_no_longer_holds_enough_changes_only_the_others(stocked):
-    """A level that would go below zero is left as it is, and the caller hears it (its
-    UPDATE did not return that level): it rolls back and decides again under a lock."""
-    a1, wh, _ = stocked
-    b2 = Product.objects.get(sku="B-2")
-    stock_receive(product_id=b2.pk, location_id=wh.pk, quantity=1, ref="r:1")
-    levels = list(StockLevel.objects.filter(location=wh).order_by("pk"))  # A-1 5, B-2 1
-    stock_move(moves=[StockMove(a1.pk, wh.pk, "available", "", 4)], reason="adjustment", ref="x")
-    moves = [
-        StockMove(a1.pk, wh.pk, "available", "reserved", 2),  # only 1 left
-        StockMove(b2.pk, wh.pk, "available", "reserved", 1),
-    ]
-    b2_level = next(lv.pk for lv in levels if lv.product_id == b2.pk)
-    assert guarded(moves, levels, "test:short", commit=False) == [b2_level]
-    assert StockLevel.objects.get(product=a1, location=wh).available == 1
-    assert not Movement.objects.filter(ref="test:short").exists()
 
 
 def test_a_missing_level_row_is_created_and_the_move_recorded(stocked):

@@ -16,7 +16,7 @@ def ledger_agrees(request):
     yield
     if request.node.get_closest_marker("django_db") is None:
         return
-    from inventory.services import ledger_drift
+    from inventory.services.ledger import ledger_drift
 
     assert ledger_drift() == []
 

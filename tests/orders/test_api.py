@@ -147,7 +147,7 @@ def test_only_an_admin_decides_a_backorder_and_fill_reserves_when_stock_arrives(
 def test_export_orders_has_one_row_per_line(channels, post, capsys):
     first = order(post, 826, [("A-1", 2), ("B-2", 1)])
     order(post, 827, [("A-1", 9)])
-    from orders.services import order_dispatch
+    from orders.services.fulfilment import order_dispatch
 
     order_dispatch(order=first, items=[("A-1", 1)])
     call_command("export", "orders")

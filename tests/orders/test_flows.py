@@ -16,11 +16,12 @@ from ims.models import AuditEvent, Notification, OpsTask
 from ims.roles import Role
 from inventory.errors import InsufficientStock
 from inventory.models import Location, Movement
-from inventory.services import stock_quarantine_release, stock_write_off
+from inventory.services.stock import stock_quarantine_release, stock_write_off
 from orders.errors import InvalidLines
 from orders.models import ChannelOrder, CustomerReturn, VendorReturn
 from orders.providers.base import LineIn, PosSaleIn
-from orders.services import order_cancel, order_dispatch
+from orders.services.fulfilment import order_dispatch
+from orders.services.reservation import order_cancel
 from orders.stock import (
     credit_note_record,
     pos_sale_approve,

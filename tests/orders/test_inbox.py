@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
+from channels.models import PendingPush
 from ims.models import AuditEvent
 from inventory.models import Movement
 from orders.models import ChannelOrder, CustomerNotification, OrderLine, WebhookDelivery
@@ -23,22 +24,22 @@ def shopify_delivery(order_id=4601, lines=(("A-1", 2),), webhook_id="delivery-1"
 
 @pytest.fixture
 def sla_down(monkeypatch):
-    """The SLA seam fails (until `sla_down.up = True`): it is called once the reservation
-    is planned, after the order's row is written, so all of that has to be undone."""
-    from orders import services
+    """The SLA engine fails (until `sla_down.up = True`): it hears of the reservation once the
+    order, its lines and its stock moves are written, so all of that has to be undone."""
+    from sla import services
 
-    real = services.order_reserved_writes
+    real = services.order_event_record
 
     class Seam:
         up = False
 
         @staticmethod
-        def call(*, order, at, rows):
+        def call(*, order, event, at):
             if not Seam.up:
                 raise RuntimeError("SLA engine unavailable")
-            return real(order=order, at=at, rows=rows)
+            return real(order=order, event=event, at=at)
 
-    monkeypatch.setattr("orders.services.order_reserved_writes", Seam.call)
+    monkeypatch.setattr(services, "order_event_record", Seam.call)
     return Seam
 
 
@@ -122,16 +123,15 @@ def test_every_reservation_is_audited_and_notified(channels, post):
 def test_work_a_failed_processing_scheduled_after_commit_never_runs(
     channels, post, sla_down, monkeypatch, django_capture_on_commit_callbacks
 ):
-    """The reservation asked the sync engine to push these products' stock once committed;
-    the processing was undone, so nothing is pushed."""
-    heard = []
-    monkeypatch.setattr(
-        "channels.services.stock_changed", lambda *, product_ids, **_: heard.append(product_ids)
-    )
+    """The reservation queued these products' stock push for the channels; the processing was
+    undone, so nothing is queued and no push starts."""
+    started = []
+    monkeypatch.setattr("ims.tasks.enqueue", lambda name, *args, **_: started.append(name))
     with django_capture_on_commit_callbacks(execute=True):
         post("shop", *shopify_delivery())
-    assert heard == []
+    assert started == [] and not PendingPush.objects.exists()
     sla_down.up = True
     with django_capture_on_commit_callbacks(execute=True):
         post("shop", *shopify_delivery())  # the provider retries: now it is reserved
-    assert len(heard) == 1
+    assert set(started) == {"channels.tasks.sync_pending_task"}
+    assert PendingPush.objects.filter(product__sku="A-1").exists()

@@ -172,16 +172,16 @@ def test_one_poisoned_delivery_never_stops_the_inbox_retrying_the_others(
     assert post("sq", body, p.square_headers(body, SQUARE_URL)).status_code == 200  # 404
     square_api.routes["/v2/orders/SQ-GOOD"] = p.square_order("SQ-GOOD", [("VAR-A1", 1)])
 
-    from orders import services
+    from orders.services import inbox
 
-    real = services.channel_http_client
+    real = inbox.channel_http_client
 
     def client(channel):
         if channel.kind == "bigcommerce":
             raise RuntimeError("no client for this channel")
         return real(channel)
 
-    monkeypatch.setattr(services, "channel_http_client", client)
+    monkeypatch.setattr(inbox, "channel_http_client", client)
     counts = inbox_retry_task()
     assert counts["processed"] == 1 and counts["failed"] == 1
     bad = WebhookDelivery.objects.get(channel__code="bc")

@@ -11,7 +11,7 @@ import pytest
 from ims.roles import Role
 from inventory.models import Location
 from orders.providers.base import LineIn, OrderIn
-from orders.services import order_receive
+from orders.services.intake import order_receive
 from sla.models import (
     BusinessCalendar,
     EscalationStep,

@@ -124,7 +124,7 @@ def test_friday_evening_order_breaches_monday_and_the_ladder_fires_once_each(
 
 
 def test_dispatch_on_time_meets_the_clock_and_nothing_fires(people, dispatch_policy, place):
-    from orders.services import order_dispatch
+    from orders.services.fulfilment import order_dispatch
 
     order = place("1002", ny(2026, 11, 16, 9, 0))
     order_dispatch(order=order, items=[("A-1", 1)], now=ny(2026, 11, 16, 10, 30))
@@ -136,7 +136,7 @@ def test_dispatch_on_time_meets_the_clock_and_nothing_fires(people, dispatch_pol
 
 
 def test_late_dispatch_stops_breached_and_clears_the_breach(people, dispatch_policy, place):
-    from orders.services import order_dispatch
+    from orders.services.fulfilment import order_dispatch
 
     order = place("1003", ny(2026, 11, 13, 17, 55))
     sla_sweep(now=ny(2026, 11, 16, 11, 0))
@@ -154,7 +154,7 @@ def test_late_dispatch_stops_breached_and_clears_the_breach(people, dispatch_pol
 
 
 def test_cancelling_stops_every_clock(people, dispatch_policy, place):
-    from orders.services import order_cancel
+    from orders.services.reservation import order_cancel
 
     order = place("1004", ny(2026, 11, 16, 9, 0))
     order_cancel(order=order, reason="customer changed their mind", now=ny(2026, 11, 16, 9, 30))

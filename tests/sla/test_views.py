@@ -102,7 +102,7 @@ def test_acknowledging_an_order_stops_its_acknowledgement_clock(client, people, 
 
 
 def test_dispatch_then_delivery_runs_the_delivery_clock(client, people, store, place):
-    from orders.services import order_dispatch
+    from orders.services.fulfilment import order_dispatch
 
     order = place("5003", timezone.now() - dt.timedelta(hours=1))
     order_dispatch(order=order, items=[("A-1", 1)], actor=people["clerk"])
@@ -118,7 +118,8 @@ def test_dispatch_then_delivery_runs_the_delivery_clock(client, people, store, p
 
 def test_a_return_runs_its_processing_clock_until_the_store_marks_it(client, people, store, place):
     from orders.providers.base import ReturnLineIn
-    from orders.services import customer_return_record, order_dispatch
+    from orders.services.fulfilment import order_dispatch
+    from orders.services.returns import customer_return_record
 
     order = place("5004", timezone.now() - dt.timedelta(hours=3))
     order_dispatch(order=order, items=[("A-1", 1)], actor=people["clerk"])

@@ -2,7 +2,7 @@ from django.core.management.base import CommandError
 
 from ims.audit import audit_origin
 from ims.management.base import AuditedCommand
-from inventory.services import ledger_drift, ledger_repair
+from inventory.services.ledger import ledger_drift, ledger_repair
 
 
 class Command(AuditedCommand):

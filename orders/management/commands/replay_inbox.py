@@ -3,7 +3,7 @@ from django.core.management.base import CommandError
 from ims.audit import audit_origin
 from ims.management.base import AuditedCommand
 from orders.models import WebhookDelivery
-from orders.services import webhook_deliveries_replay
+from orders.services.inbox import webhook_deliveries_replay
 
 
 class Command(AuditedCommand):

@@ -1,0 +1,249 @@
+"""Moving stock: every change locks its levels, writes its movements, and moves the levels by
+exactly those movements. Levels are never edited any other way.
+
+Lock order, everywhere: an order's row (orders), then stock levels by primary key
+(stock_levels_lock), then a channel's row. Two changes that share levels lock them in the same
+order and never deadlock.
+
+    stock_move(moves=…, reason=…, ref=…)       lock, check, write, audit: most flows
+    stock_levels_lock(pairs=…) + stock_moves_apply(moves=…, levels=…)
+                                               a flow that decides on the locked levels first
+                                               (an order choosing its fulfilment location)
+
+Once the movements are written, `inventory.signals.stock_changed` is sent in the same
+transaction: the channels queue their ATP push there (a lower layer never calls a higher one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from ims.audit import audit_record
+from ims.permissions import require
+from inventory.errors import InsufficientStock, Short
+from inventory.models import STATES, Movement, MovementReason, StockLevel, StockState
+from inventory.signals import stock_changed
+
+Pair = tuple[int, int]  # (product_id, location_id)
+
+
+@dataclass(frozen=True)
+class StockMove:
+    """`quantity` units of a product at a location leave `from_state` for `to_state`
+    (a blank state is outside IMS: received from, or gone to, the world)."""
+
+    product_id: int
+    location_id: int
+    from_state: str
+    to_state: str
+    quantity: int
+
+    @property
+    def pair(self) -> Pair:
+        return (self.product_id, self.location_id)
+
+
+def _levels_locked(pairs: Sequence[Pair]) -> list[StockLevel]:
+    """SELECT … FOR UPDATE of these pairs' level rows, in primary-key order (of the products
+    at the locations named: for one order, every product at each of its channel's
+    locations, which is what it decides on)."""
+    found = StockLevel.objects.select_for_update().filter(
+        product_id__in={p for p, _ in pairs}, location_id__in={loc for _, loc in pairs}
+    )
+    return list(found.order_by("pk"))
+
+
+def stock_levels_lock(*, pairs: Iterable[Pair]) -> dict[Pair, StockLevel]:
+    """Lock the level rows of these (product, location) pairs, creating missing ones.
+
+    Rows are locked in primary-key order (SELECT … FOR UPDATE). A missing row is inserted
+    with ON CONFLICT DO NOTHING, so two requests creating it at once both end up locking the
+    one row. Must run inside a transaction.
+    """
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return {}
+    levels = {(lv.product_id, lv.location_id): lv for lv in _levels_locked(pairs)}
+    missing = [pair for pair in pairs if pair not in levels]
+    if missing:
+        StockLevel.objects.bulk_create(
+            [StockLevel(product_id=p, location_id=loc) for p, loc in missing],
+            ignore_conflicts=True,
+        )
+        levels.update({(lv.product_id, lv.location_id): lv for lv in _levels_locked(missing)})
+    return levels
+
+
+def stock_moves_apply(
+    *,
+    moves: Sequence[StockMove],
+    levels: dict[Pair, StockLevel],
+    reason: str,
+    ref: str,
+    actor=None,
+    now: dt.datetime,
+    note: str = "",
+) -> list[Movement]:
+    """Write the movements and move the (already locked) levels by them: an UPDATE per level,
+    one INSERT of the movements. Raises InsufficientStock, writing nothing, when a
+    state would go below zero."""
+    if any(m.quantity < 0 for m in moves):
+        raise ValueError("a movement's quantity is positive")
+    moves = [m for m in moves if m.quantity]
+    after: dict[Pair, dict[str, int]] = {}
+    for move in moves:
+        states = after.setdefault(move.pair, {s: getattr(levels[move.pair], s) for s in STATES})
+        if move.from_state:
+            states[move.from_state] -= move.quantity
+        if move.to_state:
+            states[move.to_state] += move.quantity
+    short = [
+        Short(pair[0], pair[1], state, have - value, have)
+        for pair, states in after.items()
+        for state, value in states.items()
+        if value < 0
+        for have in [getattr(levels[pair], state)]
+    ]
+    if short:
+        raise InsufficientStock(short)
+    if not moves:
+        return []
+    for pair, states in after.items():
+        level = levels[pair]
+        for state, value in states.items():
+            setattr(level, state, value)
+        level.updated_at = now
+        StockLevel.objects.filter(pk=level.pk).update(**states, updated_at=now)
+    person = actor if actor is not None and actor.is_authenticated else None
+    movements = Movement.objects.bulk_create(
+        Movement(
+            product_id=m.product_id,
+            location_id=m.location_id,
+            from_state=m.from_state,
+            to_state=m.to_state,
+            quantity=m.quantity,
+            reason=reason,
+            ref=ref,
+            note=note[:255],
+            actor=person,
+            created_at=now,
+        )
+        for m in moves
+    )
+    stock_changed.send(StockLevel, product_ids={m.product_id for m in moves}, now=now)
+    return movements
+
+
+def stock_move(
+    *,
+    moves: Sequence[StockMove],
+    reason: str,
+    ref: str,
+    actor=None,
+    note: str = "",
+    now: dt.datetime | None = None,
+    action: str | None = "stock_move",
+) -> list[Movement]:
+    """Lock, check, and apply a set of moves at once (all or nothing); audited as `action`
+    unless it is None (a caller that records its own audit event)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        levels = stock_levels_lock(pairs=[m.pair for m in moves])
+        movements = stock_moves_apply(
+            moves=moves, levels=levels, reason=reason, ref=ref, actor=actor, now=now, note=note
+        )
+        if action:
+            kind, _, ident = ref.partition(":")
+            audit_record(
+                actor=actor,
+                action=action,
+                object_type=kind,
+                object_id=ident,
+                object_repr=ref,
+                after={
+                    "moves": [
+                        [m.product_id, m.location_id, m.from_state, m.to_state, m.quantity]
+                        for m in moves
+                    ]
+                },
+                reason=note or reason,
+                at=now,
+            )
+    return movements
+
+
+def stock_receive(
+    *,
+    product_id: int,
+    location_id: int,
+    quantity: int,
+    ref: str,
+    actor=None,
+    note: str = "",
+    now: dt.datetime | None = None,
+) -> list[Movement]:
+    """Goods received at a location (a delivery from a supplier): into available."""
+    return stock_move(
+        moves=[StockMove(product_id, location_id, "", StockState.AVAILABLE, quantity)],
+        reason=MovementReason.RECEIPT,
+        ref=ref,
+        actor=actor,
+        note=note,
+        now=now,
+        action="stock_receive",
+    )
+
+
+def stock_quarantine_release(
+    *,
+    product_id: int,
+    location_id: int,
+    quantity: int,
+    actor,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> list[Movement]:
+    """Quarantined units checked and fit to sell again: quarantined → available."""
+    require(actor, "orders.release_quarantine", "release quarantined stock", person_only=True)
+    return stock_move(
+        moves=[
+            StockMove(
+                product_id, location_id, StockState.QUARANTINED, StockState.AVAILABLE, quantity
+            )
+        ],
+        reason=MovementReason.QUARANTINE_RELEASE,
+        ref=f"quarantine:{location_id}",
+        actor=actor,
+        note=reason,
+        now=now,
+        action="quarantine_release",
+    )
+
+
+def stock_write_off(
+    *,
+    product_id: int,
+    location_id: int,
+    quantity: int,
+    actor,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> list[Movement]:
+    """Quarantined units found unfit: quarantined → damaged."""
+    require(actor, "orders.release_quarantine", "write off quarantined stock", person_only=True)
+    return stock_move(
+        moves=[
+            StockMove(product_id, location_id, StockState.QUARANTINED, StockState.DAMAGED, quantity)
+        ],
+        reason=MovementReason.WRITE_OFF,
+        ref=f"quarantine:{location_id}",
+        actor=actor,
+        note=reason,
+        now=now,
+        action="quarantine_write_off",
+    )
