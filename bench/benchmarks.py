@@ -263,7 +263,7 @@ def reference_join() -> int:
 
 def reconcile_bench(args, *, table, timed) -> None:
     from exceptions.models import OpsException
-    from exceptions.reconcile import reconcile
+    from reconcile.reconcile import reconcile
 
     seconds, counts = timed(lambda: build_world(args.skus))
     print(

@@ -5,9 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from ims.identifiers import validate_identifier
-from ims.money import DECIMAL_PLACES, MAX_DIGITS
-
-MONEY = {"max_digits": MAX_DIGITS, "decimal_places": DECIMAL_PLACES}
+from ims.money import MONEY
 
 
 class Category(models.Model):

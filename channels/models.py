@@ -9,7 +9,8 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Replace, Upper
 
-from catalog.models import MONEY, Product
+from catalog.models import Product
+from ims.money import MONEY
 from inventory.models import Location
 
 

@@ -457,7 +457,7 @@ def sync(
     out = Path(out_dir or settings.IMS_REPORTS_DIR)
     outcome.plan_path = write_plan(runs=outcome.runs, out_dir=out)
     if record_exceptions:
-        from exceptions.reconcile import reconcile
+        from reconcile.reconcile import reconcile
 
         outcome.reconcile = reconcile(channel=channel, out_dir=out)
     return outcome

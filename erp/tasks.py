@@ -16,7 +16,7 @@ log = logging.getLogger("ims.erp")
 def erp_nightly_task(source_id: int) -> None:
     """One source's night: pull (or pick up its file), reset, then reconcile and the reports."""
     from erp.services import erp_pull
-    from exceptions.reconcile import reconcile
+    from reconcile.reconcile import reconcile
 
     source = ErpSource.objects.get(pk=source_id)
     result = erp_pull(source=source)

@@ -5,9 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
-from catalog.models import MONEY, Product
-from channels.models import Channel
-from inventory.models import Location
+from ims.money import MONEY
 
 
 class Discrepancy(models.TextChoices):
@@ -69,11 +67,13 @@ class ReconcileRun(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.RUNNING)
-    channel = models.ForeignKey(Channel, on_delete=models.SET_NULL, null=True, blank=True)
+    channel = models.ForeignKey(
+        "channels.Channel", on_delete=models.SET_NULL, null=True, blank=True
+    )
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     resolved = models.PositiveIntegerField(default=0)
-    # The scorecard figures after the run (exceptions.selectors.scorecard_summary).
+    # The scorecard figures after the run (reconcile.selectors.scorecard_summary).
     figures = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
 
@@ -89,13 +89,21 @@ class OpsException(models.Model):
 
     sku_id = models.CharField("SKU", max_length=255)
     product = models.ForeignKey(
-        Product, on_delete=models.CASCADE, null=True, blank=True, related_name="exceptions"
+        "catalog.Product",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="exceptions",
     )
     channel = models.ForeignKey(
-        Channel, on_delete=models.CASCADE, null=True, blank=True, related_name="exceptions"
+        "channels.Channel",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="exceptions",
     )
     location = models.ForeignKey(
-        Location, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "inventory.Location", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     discrepancy = models.CharField(max_length=24, choices=Discrepancy.choices)
     expected = models.CharField(max_length=255, blank=True)

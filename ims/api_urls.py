@@ -9,8 +9,8 @@ from rest_framework.routers import DefaultRouter
 
 from catalog.api import ProductViewSet
 from channels.api import ChannelListingViewSet, ChannelViewSet
-from exceptions.api import OpsExceptionViewSet, ReconcileRunViewSet
 from inventory.api import StockLevelViewSet
+from reconcile.api import OpsExceptionViewSet, ReconcileRunViewSet
 
 router = DefaultRouter()
 router.register("products", ProductViewSet, basename="product")

@@ -6,11 +6,11 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 
 from channels.models import Channel
-from exceptions.reports import EXCEPTION_COLUMNS, exception_rows
 from ims.db import by_bytes
 from ims.models import AuditEvent
 from inventory.models import STATES, StockLevel
 from orders.selectors import MOVEMENT_COLUMNS, ORDER_COLUMNS, movement_rows, order_rows
+from reconcile.reports import EXCEPTION_COLUMNS, exception_rows
 
 STOCK_COLUMNS = ("sku_id", "location", *STATES)
 CHANNEL_COLUMNS = ("code", "kind", "sync_mode", "status", "pause_reason")

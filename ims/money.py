@@ -9,9 +9,10 @@ from functools import cache
 from babel.numbers import get_currency_precision, list_currencies
 
 _AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?")  # ASCII digits: regex \d also takes '٣'
-# Every money column: 14 digits, 4 of them decimals (catalog.models.MONEY).
+# Every money column: 14 digits, 4 of them decimals (MONEY, the DecimalField keywords).
 MAX_DIGITS, DECIMAL_PLACES = 14, 4
 MAX_WHOLE_DIGITS = MAX_DIGITS - DECIMAL_PLACES
+MONEY = {"max_digits": MAX_DIGITS, "decimal_places": DECIMAL_PLACES}
 
 
 @cache

@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "orders",
     "notifications",
     "erp",
+    "reconcile",
 ]
 
 MIDDLEWARE = [

@@ -3,9 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from catalog.urls import audit_patterns
-from exceptions import views as exception_views
 from ims.audit_api import AuditEventDetail, AuditEventList
 from orders import views as order_views
+from reconcile import views as exception_views
 
 admin.autodiscover()  # here rather than at start-up (ims.apps.AdminConfig)
 
@@ -15,7 +15,7 @@ urlpatterns = [
     # First: the busiest URL (every order a channel sends), matched before the others are tried.
     path("webhooks/<str:code>/", order_views.webhook, name="webhook"),
     path("", exception_views.dashboard, name="dashboard"),
-    path("exceptions/", include("exceptions.urls")),
+    path("exceptions/", include("reconcile.urls")),
     path("products/", include("catalog.product_urls")),
     path("api/", include("ims.api_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from catalog.models import MONEY, Product
+from catalog.models import Product
 from channels.models import Channel
+from ims.money import MONEY
 from inventory.models import Location
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from exceptions.charts import figure_html
+from ims.charts import figure_html
 
 _LAYOUT = {
     "margin": {"l": 50, "r": 50, "t": 40, "b": 60},

@@ -11,9 +11,9 @@ from catalog.models import Price, Product
 from catalog.selectors import prices_to_push
 from channels.models import Channel
 from exceptions.models import OpsException
-from exceptions.reconcile import reconcile
 from ims.models import AuditEvent, Notification, OpsTask
 from ims.roles import Role
+from reconcile.reconcile import reconcile
 
 pytestmark = pytest.mark.django_db
 

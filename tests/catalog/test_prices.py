@@ -8,7 +8,7 @@ import pytest
 from catalog.models import Category, Product
 from catalog.rules import PricePolicy, broken_rule, policies
 from exceptions.models import OpsException
-from exceptions.reconcile import reconcile
+from reconcile.reconcile import reconcile
 
 pytestmark = pytest.mark.django_db
 

@@ -483,7 +483,7 @@ def test_the_nightly_job_runs_each_source_once_its_time_has_come(
     monkeypatch.setattr(
         "erp.services.erp_pull", lambda *, source, **kw: ran.append(source.code) or _Done()
     )
-    monkeypatch.setattr("exceptions.reconcile.reconcile", lambda **kw: ran.append("reconcile"))
+    monkeypatch.setattr("reconcile.reconcile.reconcile", lambda **kw: ran.append("reconcile"))
     early = source("early", "file", str(tmp_path))
     early.schedule = "06:00"
     early.save()

@@ -48,9 +48,9 @@ def small_world(world, ingest, tmp_path):
     from django.utils import timezone
 
     from channels.models import Channel
-    from exceptions.reconcile import reconcile
     from orders.providers.base import LineIn, OrderIn
     from orders.services.intake import order_receive
+    from reconcile.reconcile import reconcile
 
     ingest("inventory", "sku_id,location,quantity\nA-1,WH,5\nA-1,NYC,3\nB-2,WH,10\n")
     ingest(

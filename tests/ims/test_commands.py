@@ -65,7 +65,7 @@ def test_setup_schedules_can_run_again_without_duplicating(capsys):
 
     names = list(Schedule.objects.values_list("name", "func"))
     assert sorted(names) == sorted((name, func) for name, (func, *_) in SCHEDULES.items())
-    assert ("nightly reconcile and reports", "exceptions.tasks.reconcile_task") in names
+    assert ("nightly reconcile and reports", "reconcile.tasks.reconcile_task") in names
     assert ("nightly ledger check", "orders.tasks.ledger_check_task") in names
 
 
@@ -74,6 +74,6 @@ def test_the_nightly_task_runs_reconcile_through_the_queue(world, tmp_path):
 
     from exceptions.models import ReconcileRun
 
-    async_task("exceptions.tasks.reconcile_task", None, str(tmp_path), sync=True)
+    async_task("reconcile.tasks.reconcile_task", None, str(tmp_path), sync=True)
     assert ReconcileRun.objects.get().status == "succeeded"
     assert (tmp_path / "scorecard.html").exists()

@@ -395,7 +395,7 @@ def test_a_square_return_of_a_gift_card_returns_no_units():
 
 
 def test_reconcile_leaves_an_unknown_sku_open_while_an_order_holds_it(deliver, queued, tmp_path):
-    from exceptions.reconcile import reconcile
+    from reconcile.reconcile import reconcile
 
     deliver("shop", 50, [("NOPE-9", 1)])
     reconcile(out_dir=tmp_path)

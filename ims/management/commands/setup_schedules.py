@@ -11,7 +11,7 @@ from ims.management.base import AuditedCommand
 # name → (function, schedule type, minutes, next run at hh:mm UTC or None)
 SCHEDULES = {
     "nightly reconcile and reports": (
-        "exceptions.tasks.reconcile_task",
+        "reconcile.tasks.reconcile_task",
         Schedule.DAILY,
         None,
         (2, 0),

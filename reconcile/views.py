@@ -12,14 +12,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Category
 from channels.models import Channel
-from exceptions.filters import OpsExceptionFilter
 from exceptions.models import Discrepancy, ExceptionStatus, OpsException
-from exceptions.reports import EXCEPTION_COLUMNS, exception_rows, scorecard_context
 from exceptions.selectors import SORTS, exception_page, exception_tab_counts
 from exceptions.services import ops_exception_acknowledge
 from ims.csvio import csv_chunks
 from ims.errors import ApplicationError
 from ims.filters import filter_problems
+from reconcile.filters import OpsExceptionFilter
+from reconcile.reports import EXCEPTION_COLUMNS, exception_rows, scorecard_context
 
 DEFAULT_TAB = Discrepancy.PRICE_MISMATCH.value
 

@@ -5,10 +5,10 @@ from django.core.management.base import CommandError
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from exceptions.evaluation import evaluate
-from exceptions.management.commands.reconcile import print_figures
-from exceptions.reconcile import reconcile
 from ims.management.base import AuditedCommand
+from reconcile.evaluation import evaluate
+from reconcile.management.commands.reconcile import print_figures
+from reconcile.reconcile import reconcile
 
 
 class Command(AuditedCommand):

@@ -7,9 +7,9 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from exceptions.models import ExceptionStatus, OpsException
-from exceptions.reconcile import reconcile
-from exceptions.selectors import scorecard_summary
 from inventory.models import StockLevel
+from reconcile.reconcile import reconcile
+from reconcile.selectors import scorecard_summary
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +109,7 @@ def test_the_scorecard_file_is_self_contained_and_shows_the_figures(mismatched, 
 
 
 def test_a_failed_run_leaves_no_partial_report(mismatched, tmp_path, now, monkeypatch):
-    from exceptions import reconcile as module
+    from reconcile import reconcile as module
 
     def boom(**kwargs):
         raise RuntimeError("disk full")

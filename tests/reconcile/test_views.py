@@ -1,6 +1,6 @@
 import pytest
 
-from exceptions.reconcile import reconcile
+from reconcile.reconcile import reconcile
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exceptions import views
+from reconcile import views
 
 app_name = "exceptions"
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from exceptions.reconcile import reconcile
 from ims.roles import Role
+from reconcile.reconcile import reconcile
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -4,8 +4,8 @@ import pytest
 from playwright.sync_api import expect
 
 from exceptions.models import OpsException
-from exceptions.reconcile import reconcile
 from ims.roles import Role
+from reconcile.reconcile import reconcile
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

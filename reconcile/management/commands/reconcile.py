@@ -3,9 +3,9 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from channels.models import Channel
-from exceptions.reconcile import reconcile
 from ims.management.base import AuditedCommand
 from ims.progress import progress_bar
+from reconcile.reconcile import reconcile
 
 
 def print_figures(stdout, figures: dict) -> None:

@@ -5,13 +5,13 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from exceptions.filters import OpsExceptionFilter
 from exceptions.models import OpsException, ReconcileRun
 from exceptions.selectors import SORTS, exception_page
 from exceptions.services import ops_exception_acknowledge
 from ims.api import RolePermissions, Text, Whole
 from ims.money import money
 from ims.openapi import CONFLICT
+from reconcile.filters import OpsExceptionFilter
 
 
 class KeysetPagination(BasePagination):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import plotly.graph_objects as go
-from django.utils.html import format_html
 
 _LAYOUT = {
     "margin": {"l": 50, "r": 20, "t": 40, "b": 60},
@@ -49,10 +48,3 @@ def bar_figure(
     fig = go.Figure(go.Bar(x=labels, y=[float(v) for v in values], text=texts, textposition="auto"))
     fig.update_layout(title=title, yaxis={"title": axis, "rangemode": "tozero"}, **_LAYOUT)
     return fig
-
-
-def figure_html(fig: go.Figure, div_id: str) -> str:
-    """The figure as a <div> carrying its data as JSON; static/ims/charts.js draws it with
-    plotly.js (both included once by the page). No inline script: the Content Security
-    Policy runs none without the page's nonce."""
-    return format_html('<div id="{}" data-plotly="{}"></div>', div_id, fig.to_json())

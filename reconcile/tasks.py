@@ -1,7 +1,7 @@
 """Background entry points for exceptions: take ids, reload, call one service."""
 
 from channels.models import Channel
-from exceptions.reconcile import reconcile
+from reconcile.reconcile import reconcile
 
 
 def reconcile_task(channel_id: int | None = None, out_dir: str | None = None) -> int:

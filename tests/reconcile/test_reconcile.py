@@ -12,8 +12,8 @@ import pytest
 
 from catalog.models import Product
 from exceptions.models import ExceptionStatus, OpsException
-from exceptions.reconcile import reconcile
 from ims.money import money
+from reconcile.reconcile import reconcile
 
 pytestmark = pytest.mark.django_db
 

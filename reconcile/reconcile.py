@@ -32,8 +32,6 @@ from exceptions.models import (
     ReconcileRun,
     RunStatus,
 )
-from exceptions.reports import RollupWriter, write_reports
-from exceptions.selectors import scorecard_summary
 from exceptions.services import (
     Finding,
     RecordResult,
@@ -44,6 +42,8 @@ from exceptions.services import (
 from ims.db import as_decimal, binary_collation
 from ims.money import money
 from inventory.models import StockLevel
+from reconcile.reports import RollupWriter, write_reports
+from reconcile.selectors import scorecard_summary
 
 log = logging.getLogger("ims.reconcile")
 

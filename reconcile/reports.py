@@ -11,16 +11,13 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from plotly.offline import get_plotlyjs
 
-from exceptions import charts
 from exceptions.models import Discrepancy, ReconcileRun
-from exceptions.selectors import (
-    Scorecard,
-    exceptions_for_report,
-    reconcile_history,
-    scorecard_summary,
-)
+from exceptions.selectors import exceptions_for_report, reconcile_history
+from ims.charts import figure_html
 from ims.csvio import csv_writer, write_csv
 from ims.money import money
+from reconcile import charts
+from reconcile.selectors import Scorecard, scorecard_summary
 
 EXCEPTION_COLUMNS = (
     "sku_id",
@@ -162,8 +159,7 @@ def scorecard_charts(card: Scorecard, runs: list[ReconcileRun]) -> dict[str, str
         ),
     }
     return {
-        name: charts.figure_html(fig, f"chart-{name.replace('_', '-')}")
-        for name, fig in figures.items()
+        name: figure_html(fig, f"chart-{name.replace('_', '-')}") for name, fig in figures.items()
     }
 
 
