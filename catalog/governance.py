@@ -2,7 +2,7 @@
 the rules themselves (a scheduled price that breaks a rule when due, a rule tightened under a
 price in force).
 
-An ERP price that breaks a rule raises a Price_Rule_Violation (ims.ingest); here every price
+An ERP price that breaks a rule raises a Price_Rule_Violation (orchestration.ingest); here every price
 kept out also opens an audit task for Pricing (one open per SKU), closed when a valid price
 for the SKU arrives or the violation is resolved.
 """
@@ -112,7 +112,7 @@ def price_violations_raise(*, kept_out: list[KeptOut], cleared: Iterable[int], n
     """Raise one Price_Rule_Violation (no channel) per SKU kept out and open its audit task;
     resolve the violations and close the tasks of SKUs whose price is valid again.
 
-    For prices kept out outside a file ingest (ims.ingest raises those of files itself).
+    For prices kept out outside a file ingest (orchestration.ingest raises those of files itself).
     """
     from exceptions.models import Discrepancy, ExceptionSource
     from exceptions.selectors import open_exceptions

@@ -18,9 +18,9 @@ from catalog.models import Category, Price, Product
 from catalog.selectors import price_history, price_rule_rows, prices_pending_approval
 from catalog.services import price_approve, price_change, price_reject, price_rule_update
 from ims.audit_api import audit_denied, may_read_audit
+from ims.audit_csv import AUDIT_COLUMNS, audit_rows
 from ims.csvio import csv_chunks
 from ims.errors import NotAllowed
-from ims.exports import AUDIT_COLUMNS, audit_rows
 from ims.filters import AuditEventFilter
 from ims.models import AuditEvent
 from ims.money import money

@@ -1055,7 +1055,8 @@ def erp_export(
 
 
 # ---------------------------------------------------------------------------
-# Pulling from an ERP source (API or file drop), then the reset
+# Pulling from an ERP source (API or file drop), then the reset: what an API source holds is
+# written here in IMS's file forms; orchestration.erp.erp_pull runs the ingests and the reset.
 
 
 @dataclass
@@ -1085,7 +1086,7 @@ def _known_products() -> dict[str, tuple]:
     }
 
 
-def _write_pulled(adapter, folder: Path) -> dict[str, Path]:
+def write_pulled(adapter, folder: Path) -> dict[str, Path]:
     """What an API source holds, written in IMS's file forms: the full stock in the reset
     form; catalog and prices for the products IMS knows (IMS never creates a product from an
     ERP pull; fields the ERP lacks keep IMS's values). The files are IMS's own staging, read
@@ -1133,57 +1134,3 @@ def _write_pulled(adapter, folder: Path) -> dict[str, Path]:
     files["catalog"] = folder / "catalog.csv"
     write_csv(files["catalog"], (*CATALOG_COLUMNS, "status"), catalog_rows(), verbatim=True)
     return files
-
-
-def erp_pull(
-    *,
-    source: ErpSource,
-    actor=None,
-    now: dt.datetime | None = None,
-    variance_out: str | Path | None = None,
-    transport=None,
-) -> PullResult:
-    """Read an ERP source (its API, or the newest file dropped in its folder), apply its
-    catalog and prices through the ingests, and its stock through the reset."""
-    from erp.adapters import adapter_for
-    from erp.models import FILE_KINDS
-    from ims.ingest import ingest_file
-
-    now = now or timezone.now()
-    folder = Path(settings.IMS_ERP_PULL_DIR) / source.code / now.strftime("%Y%m%dT%H%M%SZ")
-    adapter = adapter_for(source, transport=transport)
-    picked = None
-    try:
-        if source.kind in FILE_KINDS:
-            picked = adapter.pick_up()
-            files = {"stock": picked.stock}
-            files.update(
-                {k: p for k, p in (("catalog", picked.catalog), ("prices", picked.prices)) if p}
-            )
-            as_of = picked.as_of
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
-            as_of = now
-            files = _write_pulled(adapter, folder)
-    finally:
-        adapter.close()
-    ingested = {}
-    for kind in ("catalog", "prices"):
-        if kind in files:
-            _run, result = ingest_file(kind=kind, path=files[kind], actor=actor, now=now)
-            ingested[kind] = (
-                f"{result.rows} rows, {result.created} created, {result.updated} updated, "
-                f"{len(result.kept_out)} kept out"
-            )
-    summary = erp_reset(
-        path=files["stock"],
-        as_of=as_of,
-        variance_out=variance_out,
-        source=source,
-        actor=actor,
-        now=now,
-    )
-    if picked is not None:
-        files["stock"] = adapter.archive(picked.stock)
-    ErpSource.objects.filter(pk=source.pk).update(last_pulled_at=now)
-    return PullResult(source=source, as_of=as_of, files=files, reset=summary, ingested=ingested)

@@ -11,7 +11,7 @@ class ImsConfig(AppConfig):
 
 
 class AdminConfig(SimpleAdminConfig):
-    """The admin site, whose ModelAdmins are found when the URLs load (ims/urls.py), not at
+    """The admin site, whose ModelAdmins are found when the URLs load (orchestration/urls.py), not at
     start-up: a command or a worker that serves no page does not import every app's admin
     module (with the forms, DRF and the rest they pull in: ~0.2 s of each start). The admin
     system checks find them first, so `manage.py check` still checks every ModelAdmin."""

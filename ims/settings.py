@@ -128,6 +128,7 @@ INSTALLED_APPS = [
     "notifications",
     "erp",
     "reconcile",
+    "orchestration",
 ]
 
 MIDDLEWARE = [
@@ -146,7 +147,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out log-in into the lockout page
 ]
 
-ROOT_URLCONF = "ims.urls"
+ROOT_URLCONF = "orchestration.urls"
 WSGI_APPLICATION = "ims.wsgi.application"
 ASGI_APPLICATION = "ims.asgi.application"
 

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from hypothesis import settings as hypothesis_settings
 
-from ims.ingest import ingest_file
+from orchestration.ingest import ingest_file
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 

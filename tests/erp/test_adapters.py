@@ -15,9 +15,10 @@ from erp.adapters import adapter_for
 from erp.adapters.base import CatalogItem, PriceRow, StockRow
 from erp.errors import ErpUnreachable
 from erp.models import ErpSource, ExportRun
-from erp.services import erp_export, erp_pull
+from erp.services import erp_export
 from inventory.models import Location, LocationAlias, Movement
 from orders.services.fulfilment import order_dispatch
+from orchestration.erp import erp_pull
 from tests.erp import fakes
 from tests.erp.conftest import at, levels, read_csv
 
@@ -481,7 +482,7 @@ def test_the_nightly_job_runs_each_source_once_its_time_has_come(
 
     ran = []
     monkeypatch.setattr(
-        "erp.services.erp_pull", lambda *, source, **kw: ran.append(source.code) or _Done()
+        "orchestration.erp.erp_pull", lambda *, source, **kw: ran.append(source.code) or _Done()
     )
     monkeypatch.setattr("reconcile.reconcile.reconcile", lambda **kw: ran.append("reconcile"))
     early = source("early", "file", str(tmp_path))

@@ -61,7 +61,7 @@ def test_reconcile_refuses_an_unknown_channel(world):
 def test_setup_schedules_can_run_again_without_duplicating(capsys):
     call_command("setup_schedules")
     call_command("setup_schedules")
-    from ims.management.commands.setup_schedules import SCHEDULES
+    from orchestration.management.commands.setup_schedules import SCHEDULES
 
     names = list(Schedule.objects.values_list("name", "func"))
     assert sorted(names) == sorted((name, func) for name, (func, *_) in SCHEDULES.items())

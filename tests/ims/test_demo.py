@@ -63,7 +63,7 @@ def test_the_demo_has_1000_skus_four_channels_and_exactly_50_price_mismatches_on
 def test_the_demo_is_the_same_every_time(tmp_path):
     import datetime as dt
 
-    from ims.demo import build_demo
+    from orchestration.demo import build_demo
 
     one = build_demo(tmp_path / "one", today=dt.date(2026, 11, 22))
     two = build_demo(tmp_path / "two", today=dt.date(2026, 11, 22))

@@ -129,7 +129,7 @@ def test_a_file_not_in_utf8_is_refused_at_the_line_that_is_not(world, ingest, cs
         name="latin1.csv",
         encoding="latin-1",
     )
-    from ims.ingest import ingest_file
+    from orchestration.ingest import ingest_file
 
     with pytest.raises(FileRejected) as info:
         ingest_file(kind="catalog", path=path, now=now)
@@ -155,7 +155,7 @@ def test_a_refused_file_is_logged_with_its_problems(world, ingest):
 
 
 def test_columns_match_by_name_in_any_order_and_a_bom_is_tolerated(world, csv_file, now):
-    from ims.ingest import ingest_file
+    from orchestration.ingest import ingest_file
 
     path = csv_file("\ufeffquantity,location,sku_id\n7,W1,A-1\n")
     ingest_file(kind="inventory", path=path, now=now)

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ims.errors import FileRejected
-from ims.ingest import ingest_file
 from ims.models import IngestRun, IngestStatus
+from orchestration.ingest import ingest_file
 
 pytestmark = pytest.mark.django_db
 

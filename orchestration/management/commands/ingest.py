@@ -4,9 +4,9 @@ from django.core.management.base import CommandError
 
 from ims import csvio
 from ims.errors import FileRejected
-from ims.ingest import KINDS, ingest_file
 from ims.management.base import AuditedCommand
 from ims.progress import progress_bar
+from orchestration.ingest import KINDS, ingest_file
 
 
 class Command(AuditedCommand):

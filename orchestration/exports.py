@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 
 from channels.models import Channel
+from ims.audit_csv import AUDIT_COLUMNS, audit_rows
 from ims.db import by_bytes
-from ims.models import AuditEvent
 from inventory.models import STATES, StockLevel
 from orders.selectors import MOVEMENT_COLUMNS, ORDER_COLUMNS, movement_rows, order_rows
 from reconcile.reports import EXCEPTION_COLUMNS, exception_rows
@@ -29,42 +28,6 @@ def stock_rows() -> Iterator[list]:
 def channel_rows() -> Iterator[list]:
     for ch in Channel.objects.order_by(by_bytes("code")):
         yield [ch.code, ch.kind, ch.sync_mode, ch.status, ch.pause_reason]
-
-
-AUDIT_COLUMNS = (
-    "at",
-    "actor",
-    "action",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "before",
-    "after",
-    "reason",
-    "origin",
-)
-
-
-def _json_cell(value) -> str:
-    return "" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def audit_rows(queryset=None) -> Iterator[list]:
-    """The audit trail oldest first (or the events of `queryset`); before/after as JSON text."""
-    events = (AuditEvent.objects.all() if queryset is None else queryset).order_by("at", "id")
-    for event in events.iterator(chunk_size=5000):
-        yield [
-            event.at.isoformat(),
-            event.actor_name,
-            event.action,
-            event.object_type,
-            event.object_id,
-            event.object_repr,
-            _json_cell(event.before),
-            _json_cell(event.after),
-            event.reason,
-            event.origin,
-        ]
 
 
 EXPORTS: dict[str, Callable[[], tuple[tuple[str, ...], Iterable]]] = {

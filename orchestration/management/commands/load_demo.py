@@ -7,11 +7,11 @@ from django.contrib.auth.models import Group
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from ims.demo import INGEST_ORDER, build_demo
 from ims.errors import FileRejected
-from ims.ingest import ingest_file
 from ims.management.base import AuditedCommand
 from ims.roles import Role
+from orchestration.demo import INGEST_ORDER, build_demo
+from orchestration.ingest import ingest_file
 
 # One demo log-in per role; the password is the username followed by -2026 (demo only).
 DEMO_USERS = {

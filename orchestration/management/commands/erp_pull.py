@@ -4,9 +4,9 @@ from django.core.management.base import CommandError
 
 from erp.errors import ErpUnreachable, ResetRefused
 from erp.models import ErpSource
-from erp.services import erp_pull
 from ims.errors import FileRejected
 from ims.management.base import AuditedCommand
+from orchestration.erp import erp_pull
 
 
 class Command(AuditedCommand):

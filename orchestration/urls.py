@@ -17,7 +17,7 @@ urlpatterns = [
     path("", exception_views.dashboard, name="dashboard"),
     path("exceptions/", include("reconcile.urls")),
     path("products/", include("catalog.product_urls")),
-    path("api/", include("ims.api_urls")),
+    path("api/", include("orchestration.api_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

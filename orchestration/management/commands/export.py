@@ -3,9 +3,9 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from ims import exports
 from ims.csvio import write_csv
 from ims.management.base import AuditedCommand
+from orchestration import exports
 
 
 class Command(AuditedCommand):
