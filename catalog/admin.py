@@ -7,14 +7,9 @@ from django.contrib import admin
 
 from catalog.forms import PriceRuleForm
 from catalog.models import Category, Price, Product
+from catalog.selectors import known_channel_codes
 from catalog.services import price_rule_update
 from ims.admin import ReadOnlyAdmin
-
-
-def _known_channels() -> set[str]:
-    from channels.models import Channel
-
-    return set(Channel.objects.values_list("code", flat=True))
 
 
 @admin.register(Category)
@@ -38,7 +33,7 @@ class CategoryAdmin(admin.ModelAdmin):
             min_margin_pct=data.get("min_margin_pct"),
             luxury=data.get("luxury"),
             excluded_channels=data.get("excluded_channels"),
-            known_channels=_known_channels(),
+            known_channels=known_channel_codes(),
             actor=request.user,
             reason=data.get("reason") or "changed in the admin",
         )

@@ -7,6 +7,7 @@ from django import forms
 
 from catalog.gtin import gtin14
 from catalog.models import Category, ProductStatus, Style
+from catalog.selectors import known_channel_codes
 from ims.csvio import split_list
 from ims.identifiers import validate_identifier
 from ims.money import known_currencies, minor_units
@@ -56,13 +57,11 @@ class PriceRuleForm(forms.ModelForm):
             self.initial["excluded_channels"] = ";".join(codes) if codes is not None else ""
 
     def clean_excluded_channels(self):
-        from django.apps import apps
-
         text = self.cleaned_data["excluded_channels"].strip()
         if not text:
             return None
         codes = split_list(text)
-        known = set(apps.get_model("channels", "Channel").objects.values_list("code", flat=True))
+        known = known_channel_codes()
         unknown = [code for code in codes if code not in known]
         if unknown:
             raise forms.ValidationError(f"unknown channel(s): {', '.join(unknown)}")

@@ -14,7 +14,6 @@ from catalog.selectors import product_detail, product_search
 from catalog.services import EDITABLE_FIELDS, product_create, product_update
 from ims.errors import ApplicationError
 from ims.filters import filter_problems
-from inventory.models import STATES
 
 
 @login_required
@@ -58,7 +57,6 @@ def product_view(request, sku: str):
         "products/detail.html",
         {
             "detail": product_detail(product=product),
-            "states": STATES,
             "can_edit": request.user.has_perm("catalog.change_product"),
         },
     )

@@ -3,7 +3,8 @@ the rules in force, prices that break them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet
@@ -12,6 +13,7 @@ from catalog.governance import KeptOut
 from catalog.gtin import gtin14_or_none
 from catalog.models import Category, Price, PriceStatus, Product
 from catalog.rules import PricePolicy, broken_rule, policies
+from exceptions.selectors import open_exceptions
 
 
 def prices_breaking_rules(
@@ -118,31 +120,18 @@ def product_search(*, q: str = "", category: str = "", status: str = "") -> Quer
 @dataclass
 class ProductDetail:
     product: Product
-    stock: list
-    listings: list
     prices: list
     exceptions: list
-    movements: list
     variants: list
+    # Filled by the apps above catalog (product_read_register): inventory, channels.
+    stock: list = field(default_factory=list)
+    listings: list = field(default_factory=list)
+    movements: list = field(default_factory=list)
 
 
 def product_detail(*, product: Product) -> ProductDetail:
-    from channels.models import ChannelListing
-    from exceptions.selectors import open_exceptions
-    from inventory.models import Movement, StockLevel
-
     return ProductDetail(
         product=product,
-        stock=list(
-            StockLevel.objects.filter(product=product)
-            .select_related("location")
-            .order_by("location__code")
-        ),
-        listings=list(
-            ChannelListing.objects.filter(product=product)
-            .select_related("channel")
-            .order_by("channel__code")
-        ),
         prices=list(
             Price.objects.filter(product=product)
             .select_related("created_by")
@@ -154,12 +143,34 @@ def product_detail(*, product: Product) -> ProductDetail:
             .select_related("channel")
             .order_by("discrepancy")
         ),
-        movements=list(
-            Movement.objects.filter(product=product)
-            .select_related("location", "actor")
-            .order_by("-created_at", "-id")[:20]
-        ),
         variants=list(product.style.variants.exclude(pk=product.pk).order_by("sku"))
         if product.style_id
         else [],
+        **{name: read(product) for name, read in _PRODUCT_READS.items()},
     )
+
+
+# ---------------------------------------------------------------------------
+# What the apps above catalog lend its pages. Catalog imports none of them (they depend on it,
+# not the other way): each registers its reads from its AppConfig.ready (inventory: a
+# product's stock and movements; channels: its listings and the channel codes a price rule
+# may name), and catalog calls what is registered.
+
+_PRODUCT_READS: dict[str, Callable[[Product], list]] = {}
+_CHANNEL_CODES: list[Callable[[], set[str]]] = []
+
+
+def product_read_register(name: str, read: Callable[[Product], list]) -> None:
+    """Show `read(product)` as ProductDetail.<name> (stock, listings, movements)."""
+    if name not in ("stock", "listings", "movements"):
+        raise ValueError(f"ProductDetail has no '{name}'")
+    _PRODUCT_READS[name] = read
+
+
+def channel_codes_register(read: Callable[[], set[str]]) -> None:
+    _CHANNEL_CODES[:] = [read]
+
+
+def known_channel_codes() -> set[str]:
+    """The channel codes a price rule's excluded_channels may name."""
+    return set().union(*(read() for read in _CHANNEL_CODES))

@@ -15,7 +15,12 @@ from django.views.decorators.http import require_POST
 from catalog.errors import ApprovalNotPending, PriceChangeInvalid, PriceRuleBroken
 from catalog.forms import PriceChangeForm, PriceRuleForm, ReasonForm
 from catalog.models import Category, Price, Product
-from catalog.selectors import price_history, price_rule_rows, prices_pending_approval
+from catalog.selectors import (
+    known_channel_codes,
+    price_history,
+    price_rule_rows,
+    prices_pending_approval,
+)
 from catalog.services import price_approve, price_change, price_reject, price_rule_update
 from ims.audit_api import audit_denied, may_read_audit
 from ims.audit_csv import AUDIT_COLUMNS, audit_rows
@@ -93,12 +98,6 @@ def price_change_page(request):
 # Price rules
 
 
-def _known_channels() -> set[str]:
-    from channels.models import Channel
-
-    return set(Channel.objects.values_list("code", flat=True))
-
-
 @login_required
 def price_rules_page(request):
     """Admins and Superadmins edit each category's rules (and the default `*`)."""
@@ -123,7 +122,7 @@ def price_rules_page(request):
                 min_margin_pct=data["min_margin_pct"],
                 luxury=data["luxury"],
                 excluded_channels=data["excluded_channels"],
-                known_channels=_known_channels(),
+                known_channels=known_channel_codes(),
                 actor=request.user,
                 reason=data["reason"],
             )

@@ -5,8 +5,14 @@ class ChannelsConfig(AppConfig):
     name = "channels"
 
     def ready(self) -> None:
+        # Catalog (below) shows a product's listings and checks a price rule's channel codes
+        # with the reads registered here.
+        from catalog.selectors import channel_codes_register, product_read_register
+        from channels.selectors import channel_codes, product_listings
         from inventory.signals import stock_changed
 
+        product_read_register("listings", product_listings)
+        channel_codes_register(channel_codes)
         stock_changed.connect(_stock_changed, dispatch_uid="channels_stock_changed")
 
 

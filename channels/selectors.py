@@ -1,10 +1,25 @@
-"""Reads of channels: sync runs for the runs page, echoes of our own pushes."""
+"""Reads of channels: sync runs for the runs page, echoes of our own pushes, the listings and
+channel codes the catalog's pages show (registered in channels.apps)."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from channels.models import SyncRun
+from catalog.models import Product
+from channels.models import Channel, ChannelListing, SyncRun
+
+
+def channel_codes() -> set[str]:
+    return set(Channel.objects.values_list("code", flat=True))
+
+
+def product_listings(product: Product) -> list[ChannelListing]:
+    """The product's listing on each channel (the product page)."""
+    return list(
+        ChannelListing.objects.filter(product=product)
+        .select_related("channel")
+        .order_by("channel__code")
+    )
 
 
 def sync_run_list(

@@ -74,6 +74,7 @@ from ims.csvio import write_csv
 from ims.db import by_bytes
 from ims.errors import ApplicationError, NotAllowed
 from ims.money import money
+from ims.tasks import enqueue
 from inventory.models import StockLevel
 
 log = logging.getLogger("ims.sync")
@@ -406,7 +407,6 @@ class SyncOutcome:
     runs: list[SyncRun] = field(default_factory=list)
     plan_path: Path | None = None
     problems: list[str] = field(default_factory=list)
-    reconcile: object = None  # the ReconcileRun that recorded the exceptions after the sync
 
 
 def sync(
@@ -423,8 +423,10 @@ def sync(
 ) -> SyncOutcome:
     """Sync every channel (or one) and write sync-plan.csv; one channel's failure stops no other.
 
-    Then (record_exceptions) reconcile the same scope, so what was read live, sent or found
-    failing is in the exceptions at once, in every mode (read_only records exceptions only)."""
+    Then (record_exceptions) queue a reconcile of the same scope after commit
+    (reconcile.tasks.reconcile_task), so what was read live, sent or found failing becomes
+    exceptions in every mode (read_only records exceptions only). The `sync` command passes
+    record_exceptions=False and reconciles itself, to print the run."""
     if mode is not None:
         effective_mode(Channel(sync_mode=SyncMode.PUSH), mode)  # refuses an unknown mode
     channels = [channel] if channel is not None else list(Channel.objects.order_by("code"))
@@ -457,9 +459,7 @@ def sync(
     out = Path(out_dir or settings.IMS_REPORTS_DIR)
     outcome.plan_path = write_plan(runs=outcome.runs, out_dir=out)
     if record_exceptions:
-        from reconcile.reconcile import reconcile
-
-        outcome.reconcile = reconcile(channel=channel, out_dir=out)
+        enqueue("reconcile.tasks.reconcile_task", channel.pk if channel else None, str(out))
     return outcome
 
 

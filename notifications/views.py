@@ -7,15 +7,20 @@ import json
 import logging
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from ims.errors import ApplicationError
+from ims.views import post_action
 from notifications.services import (
     AccessRefused,
+    payment_link_send,
+    prescription_attach,
     prescription_link_open,
     prescription_otp_request,
     prescription_otp_verify,
@@ -23,6 +28,7 @@ from notifications.services import (
     whatsapp_statuses_record,
 )
 from notifications.whatsapp import inbound_messages, signature_valid, status_updates
+from orders.models import ChannelOrder
 
 log = logging.getLogger("ims.webhooks")
 
@@ -111,3 +117,37 @@ def prescription_file(request: HttpRequest, token: str, pk: int) -> HttpResponse
     response["Cache-Control"] = "no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# ---------------------------------------------------------------------------
+# Staff actions on an order's customer messages (buttons on the SLA order page, /sla/orders/…)
+
+
+@login_required
+@permission_required("notifications.add_prescription", raise_exception=True)
+@require_POST
+def prescription_upload_view(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(ChannelOrder, pk=pk)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "choose a file to attach")
+        return redirect(f"/sla/orders/{pk}/")
+    return post_action(
+        request,
+        lambda: prescription_attach(order=order, upload=upload, actor=request.user),
+        f"Prescription {upload.name} attached.",
+        f"/sla/orders/{pk}/",
+    )
+
+
+@login_required
+@permission_required("notifications.send_payment_link", raise_exception=True)
+@require_POST
+def payment_link_view(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(ChannelOrder, pk=pk)
+    return post_action(
+        request,
+        lambda: payment_link_send(order=order, url=request.POST.get("url", ""), actor=request.user),
+        "Payment link queued for the customer.",
+        f"/sla/orders/{pk}/",
+    )

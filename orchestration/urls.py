@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/audit/<int:pk>/", AuditEventDetail.as_view(), name="api-audit-detail"),
     path("api/orders/", include("orders.urls")),
     path("sla/", include("sla.urls")),
+    path("sla/", include("notifications.order_urls")),
     path("whatsapp/", include("notifications.urls")),
     path("rx/", include("notifications.rx_urls")),
     path("channels/", include("channels.urls")),

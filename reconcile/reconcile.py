@@ -20,7 +20,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from catalog.drift import price_drift_record
 from catalog.models import Product, ProductStatus
 from catalog.rules import PricePolicy, policies
 from catalog.services import prices_refresh
@@ -42,6 +41,7 @@ from exceptions.services import (
 from ims.db import as_decimal, binary_collation
 from ims.money import money
 from inventory.models import StockLevel
+from reconcile.drift import price_drift_record
 from reconcile.reports import RollupWriter, write_reports
 from reconcile.selectors import scorecard_summary
 

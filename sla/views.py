@@ -7,20 +7,16 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from ims.errors import ApplicationError
 from ims.filters import filter_problems
 from ims.models import OpsTask
-from notifications.models import Prescription
-from notifications.services import payment_link_send, prescription_attach
+from ims.views import post_action
 from orders.models import ChannelOrder, CustomerReturn
 from orders.services.fulfilment import order_deliver
 from sla import charts
@@ -132,32 +128,11 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "notifications": order.customer_notifications.select_related("delivery").order_by(
                 "created_at", "pk"
             ),
-            "prescriptions": Prescription.objects.filter(order=order).defer("data"),
+            "prescriptions": order.prescriptions.defer("data"),
             "shipped": order.lines.filter(shipped__gt=0).exists(),
             "lines": order.lines.select_related("product", "location").order_by("position"),
         },
     )
-
-
-def _back(request: HttpRequest, fallback: str) -> HttpResponse:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect(fallback)
-
-
-def _act(request: HttpRequest, action, success: str, fallback: str) -> HttpResponse:
-    try:
-        action()
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        if exc.http_status == 403:
-            response = _back(request, fallback)
-            response.status_code = 403
-            return response
-    else:
-        messages.success(request, success)
-    return _back(request, fallback)
 
 
 @login_required
@@ -165,7 +140,7 @@ def _act(request: HttpRequest, action, success: str, fallback: str) -> HttpRespo
 @require_POST
 def order_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(ChannelOrder, pk=pk)
-    return _act(
+    return post_action(
         request,
         lambda: order_acknowledge(order=order, actor=request.user),
         f"Order {order.external_id} acknowledged.",
@@ -178,7 +153,7 @@ def order_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def order_delivered_view(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(ChannelOrder, pk=pk)
-    return _act(
+    return post_action(
         request,
         lambda: order_deliver(order=order, actor=request.user),
         f"Order {order.external_id} delivered.",
@@ -191,7 +166,7 @@ def order_delivered_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def return_processed_view(request: HttpRequest, pk: int) -> HttpResponse:
     customer_return = get_object_or_404(CustomerReturn, pk=pk)
-    return _act(
+    return post_action(
         request,
         lambda: customer_return_processed(customer_return=customer_return, actor=request.user),
         f"Return {customer_return.external_id} processed.",
@@ -204,7 +179,7 @@ def return_processed_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def task_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_object_or_404(OpsTask, pk=pk)
-    return _act(
+    return post_action(
         request,
         lambda: sla_task_acknowledge(task=task, actor=request.user),
         f"Task taken on: {task.title}",
@@ -217,41 +192,11 @@ def task_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def task_close_view(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_object_or_404(OpsTask, pk=pk)
-    return _act(
+    return post_action(
         request,
         lambda: sla_task_close(
             task=task, actor=request.user, resolution=request.POST.get("resolution", "")
         ),
         f"Task closed: {task.title}",
         "/sla/",
-    )
-
-
-@login_required
-@permission_required("notifications.add_prescription", raise_exception=True)
-@require_POST
-def prescription_upload_view(request: HttpRequest, pk: int) -> HttpResponse:
-    order = get_object_or_404(ChannelOrder, pk=pk)
-    upload = request.FILES.get("file")
-    if upload is None:
-        messages.error(request, "choose a file to attach")
-        return redirect(f"/sla/orders/{pk}/")
-    return _act(
-        request,
-        lambda: prescription_attach(order=order, upload=upload, actor=request.user),
-        f"Prescription {upload.name} attached.",
-        f"/sla/orders/{pk}/",
-    )
-
-
-@login_required
-@permission_required("notifications.send_payment_link", raise_exception=True)
-@require_POST
-def payment_link_view(request: HttpRequest, pk: int) -> HttpResponse:
-    order = get_object_or_404(ChannelOrder, pk=pk)
-    return _act(
-        request,
-        lambda: payment_link_send(order=order, url=request.POST.get("url", ""), actor=request.user),
-        "Payment link queued for the customer.",
-        f"/sla/orders/{pk}/",
     )

@@ -146,3 +146,17 @@ def test_the_product_list_searches_by_sku_name_and_barcode(world, client, user_w
     html = client.get("/products/?q=0036000291452").content.decode()
     assert "B-2" in html and "A-1</a>" not in html
     assert "No products found" in client.get("/products/?q=zzz").content.decode()
+
+
+def test_the_product_page_shows_the_stock_movements_and_listings_the_apps_above_lend_it(
+    world, ingest, client, user_with_role
+):
+    """Catalog imports neither inventory nor channels: their reads come registered (apps.py)."""
+    ingest("inventory", "sku_id,location,quantity\nA-1,WH,7\n")
+    ingest("snapshot", "channel,sku_id,quantity,price,currency\nshop,A-1,3,30.00,USD\n")
+    client.force_login(user_with_role(Role.OPS))
+    html = client.get("/products/A-1/").content.decode()
+    assert '<th class="num">available</th><th class="num">reserved</th>' in html
+    assert '<tr><td>WH</td><td class="num">7</td>' in html  # stock by location
+    assert "No stock recorded" not in html and "<td>shop</td>" in html  # the listing
+    assert "ingest:" in html  # the movement the inventory ingest made

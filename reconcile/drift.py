@@ -14,9 +14,12 @@ from collections.abc import Iterable, Mapping
 
 from django.conf import settings
 
+from channels.models import Channel
 from ims.audit import Change, audit_record, audit_record_many
 from ims.models import AuditEvent
+from ims.notify import notify_roles
 from ims.roles import Role
+from ims.services import ops_task_open
 
 ALERT = "price_drift"
 FLAG_TASK = "channel_drift"
@@ -36,10 +39,6 @@ def price_drift_record(*, findings: Iterable, existing: Mapping, now: dt.datetim
     `findings` are reconcile's exceptions.services.Finding; `existing` the open exceptions it
     started from, by key. Returns how many new mismatches were alerted.
     """
-    from channels.models import Channel
-    from ims.notify import notify_roles
-    from ims.services import ops_task_open
-
     new = [f for f in findings if f.discrepancy == PRICE_MISMATCH and f.key not in existing]
     if not new:
         return 0

@@ -8,6 +8,7 @@ from channels.sync import sync
 from ims.audit import audit_origin
 from ims.management.base import AuditedCommand
 from ims.progress import progress_bar
+from reconcile.reconcile import reconcile
 
 
 class Command(AuditedCommand):
@@ -38,7 +39,11 @@ class Command(AuditedCommand):
                 out_dir=out,
                 trigger=SyncTrigger.COMMAND,
                 progress=progress,
+                record_exceptions=False,
             )
+            # Then reconcile the same scope, so what was read, sent or found failing is in the
+            # exceptions at once (sync() alone queues it) and its run is printed.
+            reconciled = reconcile(channel=scope, out_dir=out)
         for run in outcome.runs:
             self.stdout.write(
                 f"{run.channel.code}: sync #{run.pk} {run.mode} {run.status} "
@@ -47,12 +52,10 @@ class Command(AuditedCommand):
                 f"{run.blocked_prices} price(s) blocked by a rule"
             )
         self.stdout.write(f"plan: {outcome.plan_path or Path(out or settings.IMS_REPORTS_DIR)}")
-        if outcome.reconcile is not None:
-            run = outcome.reconcile
-            self.stdout.write(
-                f"exceptions recorded by reconcile #{run.pk}: {run.created} new, "
-                f"{run.updated} changed, {run.resolved} resolved"
-            )
+        self.stdout.write(
+            f"exceptions recorded by reconcile #{reconciled.pk}: {reconciled.created} new, "
+            f"{reconciled.updated} changed, {reconciled.resolved} resolved"
+        )
         if outcome.problems:
             for problem in outcome.problems:
                 self.stderr.write(problem)
