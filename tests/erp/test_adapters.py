@@ -17,8 +17,8 @@ from erp.errors import ErpUnreachable
 from erp.models import ErpSource, ExportRun
 from erp.services import erp_export
 from inventory.models import Location, LocationAlias, Movement
-from orders.services.fulfilment import order_dispatch
 from orchestration.erp import erp_pull
+from orders.services.fulfilment import order_dispatch
 from tests.erp import fakes
 from tests.erp.conftest import at, levels, read_csv
 
