@@ -12,3 +12,9 @@ def require(actor, permission: str, what: str, *, person_only: bool = False) -> 
         return
     if actor is None or not actor.has_perm(permission):
         raise NotAllowed(f"you may not {what}", extra={"permission": permission})
+
+
+def person(actor):
+    """The person acting, or None where IMS itself (or an anonymous request) acts: what a
+    `created_by` / `actor` column keeps."""
+    return actor if actor is not None and actor.is_authenticated else None

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from erp.adapters import adapter_for
 from erp.models import FILE_KINDS, ErpSource
-from erp.services import PullResult, erp_reset, write_pulled
+from erp.services.pull import PullResult, write_pulled
+from erp.services.reset import erp_reset
 from orchestration.ingest import ingest_file
 
 

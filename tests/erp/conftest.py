@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from erp.services import erp_reset
+from erp.services.reset import erp_reset
 from inventory.models import StockLevel
 from orders.models import ChannelOrder
 from tests.orders import payloads as p

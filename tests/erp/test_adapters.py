@@ -15,7 +15,7 @@ from erp.adapters import adapter_for
 from erp.adapters.base import CatalogItem, PriceRow, StockRow
 from erp.errors import ErpUnreachable
 from erp.models import ErpSource, ExportRun
-from erp.services import erp_export
+from erp.services.export import erp_export
 from inventory.models import Location, LocationAlias, Movement
 from orchestration.erp import erp_pull
 from orders.services.fulfilment import order_dispatch
@@ -395,7 +395,7 @@ def test_the_hand_over_goes_to_sap_as_a_goods_issue_and_is_marked(
     order = shop_order(1, [("A", 2)])
     order_dispatch(order=order, items=[("A", 2)], now=at(0, 9))
     monkeypatch.setattr(
-        "erp.adapters.adapter_for",
+        "erp.services.export.adapter_for",
         lambda source, transport=None: _sap_adapter(source, fake),
     )
     run = erp_export(out_dir=tmp_path, now=at(0, 22))
@@ -418,7 +418,7 @@ def test_a_refused_hand_over_marks_nothing(sap, shop_order, tmp_path, monkeypatc
     order_dispatch(order=order, items=[("A", 1)], now=at(0, 9))
     monkeypatch.setenv("IMS_ERP_SAP_PASSWORD", "wrong")
     monkeypatch.setattr(
-        "erp.adapters.adapter_for", lambda source, transport=None: _sap_adapter(source, fake)
+        "erp.services.export.adapter_for", lambda source, transport=None: _sap_adapter(source, fake)
     )
     with pytest.raises(ErpUnreachable) as refused:
         erp_export(out_dir=tmp_path / "out", now=at(0, 22))

@@ -10,7 +10,7 @@ from catalog.models import Product
 from channels.models import Channel, ChannelListing
 from erp.errors import ResetRefused
 from erp.models import ResetRun
-from erp.services import erp_export
+from erp.services.export import erp_export
 from exceptions.models import OpsException
 from inventory.models import Location, Movement, StockLevel
 from orders.providers.base import ReturnLineIn

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from erp.errors import ResetRefused
 from erp.models import ResetRun
-from erp.services import erp_reset
+from erp.services.reset import erp_reset
 from ims.errors import FileRejected
 from tests.erp.conftest import at
 from tests.ims.test_ingest_fuzz import CELLS

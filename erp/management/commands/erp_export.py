@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from erp.errors import ErpUnreachable
-from erp.services import erp_export
+from erp.services.export import erp_export
 from ims.management.base import AuditedCommand
 
 

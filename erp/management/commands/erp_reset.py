@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 
 from erp.errors import ResetRefused
 from erp.models import ErpSource
-from erp.services import erp_reset
+from erp.services.reset import erp_reset
 from ims.errors import FileRejected
 from ims.management.base import AuditedCommand
 from ims.progress import progress_bar

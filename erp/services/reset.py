@@ -1,5 +1,4 @@
-"""Writes for the ERP side: the morning reset with its exact variance, and the hand-over of
-IMS's movements to the ERP.
+"""The morning reset: the ERP's full stock file applied with its exact variance.
 
 The reset, in one transaction:
 1. read the file in blocks (erp.reader, polars) in a thread of its own, keeping only rows
@@ -43,17 +42,15 @@ from django.utils import timezone
 
 from catalog.models import Product, ProductAlias, ProductStatus
 from channels.models import ChannelListing
-from erp.adapters.base import HANDOVER_COLUMNS, HandoverRecord
-from erp.errors import ErpUnreachable, ResetRefused
-from erp.models import ErpSource, ExportRun, ResetRun, RunStatus
+from erp.errors import ResetRefused
+from erp.models import ErpSource, ResetRun, RunStatus
 from erp.reader import INACTIVE, MAX_LISTED, WATCHED, Scan, reset_scan
-from erp.selectors import handover_due, variance_sql
+from erp.selectors import variance_sql
 from exceptions.models import Discrepancy, ExceptionSource, OpsException
 from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.audit import audit_record
-from ims.csvio import write_csv
 from ims.errors import FileRejected, RowError
-from ims.money import money
+from ims.permissions import person
 from inventory.models import Location, LocationAlias, Movement, MovementReason, StockLevel
 from inventory.signals import stock_changed
 
@@ -83,10 +80,6 @@ class ResetSummary:
             f"variance file: {self.variance_path}",
         ]
         return lines + list(run.messages)
-
-
-# ---------------------------------------------------------------------------
-# The reset
 
 
 def erp_reset(
@@ -122,7 +115,7 @@ def erp_reset(
                 as_of=as_of,
                 started_at=now,
                 status=RunStatus.APPLIED,
-                actor=_person(actor),
+                actor=person(actor),
             )
             scan = _reset_apply(
                 run=run,
@@ -146,14 +139,10 @@ def erp_reset(
             finished_at=timezone.now(),
             status=RunStatus.REJECTED,
             messages=messages[:1000],
-            actor=_person(actor),
+            actor=person(actor),
         )
         raise
     return ResetSummary(run=run, scan=scan, variance_path=variance_path)
-
-
-def _person(actor):
-    return actor if actor is not None and actor.is_authenticated else None
 
 
 def _check_time(*, as_of: dt.datetime, now: dt.datetime, source: ErpSource | None) -> None:
@@ -721,7 +710,7 @@ def _apply_plan(
                 f"INSERT INTO {PLAN} ({columns}) VALUES (%s, %s, %s, %s, %s)", changed.iter_rows()
             )
     stamp = connection.ops.adapt_datetimefield_value(now)
-    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    actor_id = getattr(person(actor), "pk", None)
     _execute(
         """
         INSERT INTO {level} (product_id, location_id, available, reserved, in_transit,
@@ -897,240 +886,3 @@ def _watched_exceptions(*, scan: Scan, now: dt.datetime) -> None:
         now=now,
         reason="no longer in the ERP's stock file",
     )
-
-
-# ---------------------------------------------------------------------------
-# The hand-over to the ERP
-
-KIND_OF_REASON = {
-    MovementReason.DISPATCH: "shipment",
-    MovementReason.CUSTOMER_RETURN: "customer_return",
-    MovementReason.TRANSFER: "transfer",
-    MovementReason.RECEIPT: "receipt",
-    MovementReason.POS_SALE: "pos_sale",
-    MovementReason.VENDOR_RETURN: "vendor_return",
-    MovementReason.ADJUSTMENT: "adjustment",
-}
-
-
-def _handover_records(ids: list[int], alias_scope: str = "erp") -> Iterator[HandoverRecord]:
-    """The movements as hand-over records; `erp_location` is the location's code in the
-    alias scope (an ERP source's own codes), blank where it has none."""
-    erp_codes = dict(
-        LocationAlias.objects.filter(scope=alias_scope).values_list("location_id", "code")
-    )
-    for start in range(0, len(ids), 5000):
-        rows = (
-            Movement.objects.filter(pk__in=ids[start : start + 5000])
-            .order_by("pk")
-            .values_list(
-                "pk",
-                "reason",
-                "ref",
-                "product__sku",
-                "location_id",
-                "location__code",
-                "from_state",
-                "quantity",
-                "created_at",
-            )
-        )
-        for pk, reason, ref, sku, location_id, code, from_state, quantity, at in rows:
-            signed = quantity if from_state == "" else -quantity
-            kind = KIND_OF_REASON.get(reason, str(reason))
-            if reason == MovementReason.TRANSFER:
-                kind = "transfer_in" if signed > 0 else "transfer_out"
-            yield HandoverRecord(
-                movement_id=pk,
-                kind=kind,
-                ref=ref,
-                sku=sku,
-                location=code,
-                erp_location=erp_codes.get(location_id, ""),
-                quantity=signed,
-                at=at.isoformat(),
-            )
-
-
-def erp_export(
-    *,
-    out_dir: str | Path | None = None,
-    actor=None,
-    now: dt.datetime | None = None,
-    sources=None,
-) -> ExportRun:
-    """Hand the ERP what it has not been told: write the records (the file adapter's CSV
-    form), send them to every active ERP source whose adapter accepts them, and mark the
-    movements handed over at `now`. All or nothing: if a source refuses, nothing is marked
-    (the refusal is kept as a failed ExportRun and raised)."""
-    from erp.adapters import adapter_for
-
-    now = now or timezone.now()
-    out = Path(out_dir or settings.IMS_REPORTS_DIR)
-    path = out / f"erp-handover-{now.strftime('%Y%m%dT%H%M%SZ')}.csv"
-    sources = list(
-        ErpSource.objects.filter(active=True).prefetch_related("locations")
-        if sources is None
-        else sources
-    )
-    try:
-        with transaction.atomic():
-            due = handover_due()
-            ids = list(due.select_for_update().order_by("pk").values_list("pk", flat=True))
-            by_kind: dict[str, int] = {}
-
-            def counted():
-                for record in _handover_records(ids):
-                    by_kind[record.kind] = by_kind.get(record.kind, 0) + 1
-                    yield record
-
-            count = write_csv(
-                path,
-                HANDOVER_COLUMNS,
-                (
-                    (
-                        r.movement_id,
-                        r.kind,
-                        r.ref,
-                        r.sku,
-                        r.location,
-                        r.erp_location,
-                        r.quantity,
-                        r.at,
-                    )
-                    for r in counted()
-                ),
-            )
-            sent: dict[str, str] = {}
-            for source in sources:
-                adapter = adapter_for(source)
-                try:
-                    if not adapter.accepts_handover:
-                        sent[source.code] = "not accepted by this system (the file is the record)"
-                        continue
-                    codes = {loc.code for loc in source.locations.all()}
-                    records = [
-                        r
-                        for r in _handover_records(ids, source.alias_scope)
-                        if not codes or r.location in codes
-                    ]
-                    sent[source.code] = (
-                        adapter.push_handover(records) if records else "nothing to send"
-                    )
-                finally:
-                    adapter.close()
-            for start in range(0, len(ids), 5000):
-                Movement.objects.filter(pk__in=ids[start : start + 5000]).update(
-                    handed_to_erp_at=now
-                )
-            run = ExportRun.objects.create(
-                exported_at=now,
-                finished_at=timezone.now(),
-                status=RunStatus.APPLIED,
-                movements=count,
-                by_kind=by_kind,
-                files=[str(path)],
-                sources=sent,
-                actor=_person(actor),
-            )
-            audit_record(
-                actor=actor,
-                action="erp_export",
-                obj=run,
-                after={"movements": count, "by_kind": by_kind, "file": str(path), "sources": sent},
-                reason="movements handed over to the ERP",
-                at=now,
-            )
-    except ErpUnreachable as exc:
-        path.unlink(missing_ok=True)
-        ExportRun.objects.create(
-            exported_at=now,
-            finished_at=timezone.now(),
-            status=RunStatus.FAILED,
-            messages=[exc.message],
-            actor=_person(actor),
-        )
-        raise
-    return run
-
-
-# ---------------------------------------------------------------------------
-# Pulling from an ERP source (API or file drop), then the reset: what an API source holds is
-# written here in IMS's file forms; orchestration.erp.erp_pull runs the ingests and the reset.
-
-
-@dataclass
-class PullResult:
-    source: ErpSource
-    as_of: dt.datetime
-    files: dict[str, Path]
-    reset: ResetSummary | None
-    ingested: dict[str, str]
-
-    def lines(self) -> list[str]:
-        lines = [f"{self.source.code}: pulled as of {self.as_of.isoformat()}"]
-        lines += [f"{kind}: {path}" for kind, path in self.files.items()]
-        lines += [f"{kind}: {what}" for kind, what in self.ingested.items()]
-        if self.reset:
-            lines += self.reset.lines()
-        return lines
-
-
-def _known_products() -> dict[str, tuple]:
-    """IMS's products by SKU with the fields a pulled catalog row keeps from IMS."""
-    return {
-        sku: rest
-        for sku, *rest in Product.objects.values_list(
-            "sku", "barcode", "category__name", "uom", "cost", "mrp", "price", "currency"
-        ).iterator(chunk_size=5000)
-    }
-
-
-def write_pulled(adapter, folder: Path) -> dict[str, Path]:
-    """What an API source holds, written in IMS's file forms: the full stock in the reset
-    form; catalog and prices for the products IMS knows (IMS never creates a product from an
-    ERP pull; fields the ERP lacks keep IMS's values). The files are IMS's own staging, read
-    back by the ingests, so they are written verbatim (no spreadsheet formula guard)."""
-    from catalog.services import CATALOG_COLUMNS
-
-    known = _known_products()
-    files = {"stock": folder / "stock.csv", "prices": folder / "prices.csv"}
-    write_csv(
-        files["stock"],
-        ("sku_id", "location", "quantity"),
-        ((r.sku, r.location, r.quantity) for r in adapter.fetch_stock()),
-        verbatim=True,
-    )
-    write_csv(
-        files["prices"],
-        ("sku_id", "currency", "price"),
-        (
-            (r.sku, r.currency or known[r.sku][6], money(r.price, r.currency or known[r.sku][6]))
-            for r in adapter.fetch_prices()
-            if r.sku in known
-        ),
-        verbatim=True,
-    )
-
-    def catalog_rows():
-        for item in adapter.fetch_catalog():
-            ims = known.get(item.sku)
-            if ims is None:
-                continue
-            barcode, category, uom, cost, mrp, price, currency = ims
-            yield (
-                item.sku,
-                item.name,
-                item.barcode or barcode,
-                category,
-                item.uom or uom,
-                money(item.cost if item.cost is not None else cost, currency),
-                money(mrp, currency),
-                money(price, currency),
-                currency,
-                "active" if item.active else "inactive",
-            )
-
-    files["catalog"] = folder / "catalog.csv"
-    write_csv(files["catalog"], (*CATALOG_COLUMNS, "status"), catalog_rows(), verbatim=True)
-    return files
