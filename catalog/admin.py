@@ -8,7 +8,7 @@ from django.contrib import admin
 from catalog.forms import PriceRuleForm
 from catalog.models import Category, Price, Product
 from catalog.selectors import known_channel_codes
-from catalog.services import price_rule_update
+from catalog.services.price_rules import price_rule_update
 from ims.admin import ReadOnlyAdmin
 
 

@@ -4,7 +4,7 @@ from rest_framework.response import Response
 
 from catalog.filters import ProductFilter
 from catalog.models import Category, Product, ProductStatus, Style
-from catalog.services import EDITABLE_FIELDS, product_create, product_update
+from catalog.services.products import EDITABLE_FIELDS, product_create, product_update
 from ims.api import Amount, RolePermissions, Text
 from ims.identifiers import validate_identifier
 

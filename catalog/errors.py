@@ -43,3 +43,9 @@ class PriceRuleInvalid(ApplicationError):
     def __init__(self, message: str, *, field: str):
         self.field = field
         super().__init__(message, extra={"field": field})
+
+
+class ProductRefused(ApplicationError):
+    """A product that cannot be created or edited as asked (SKU, barcode, its first price)."""
+
+    code = "product_refused"

@@ -64,7 +64,7 @@ class Product(models.Model):
     uom = models.CharField("unit of measure", max_length=16, blank=True, default="EA")
     cost = models.DecimalField(**MONEY)
     mrp = models.DecimalField("MRP", **MONEY)
-    # The offer price in force now, kept current by catalog.services.prices_refresh.
+    # The offer price in force now, kept current by catalog.services.prices.prices_refresh.
     price = models.DecimalField("offer price", null=True, blank=True, **MONEY)
     currency = models.CharField(max_length=3)
     status = models.CharField(

@@ -11,7 +11,7 @@ from catalog.filters import ProductFilter
 from catalog.forms import ProductEditForm, ProductForm
 from catalog.models import Category, Product, ProductStatus
 from catalog.selectors import product_detail, product_search
-from catalog.services import EDITABLE_FIELDS, product_create, product_update
+from catalog.services.products import EDITABLE_FIELDS, product_create, product_update
 from ims.errors import ApplicationError
 from ims.filters import filter_problems
 

@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from catalog.services import prices_refresh
+from catalog.services.prices import prices_refresh
 
 
 def prices_refresh_task() -> int:

@@ -4,7 +4,7 @@ Superadmin's audit trail (filter, an object's history, CSV export of the current
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect, StreamingHttpResponse
@@ -21,7 +21,8 @@ from catalog.selectors import (
     price_rule_rows,
     prices_pending_approval,
 )
-from catalog.services import price_approve, price_change, price_reject, price_rule_update
+from catalog.services.price_rules import price_rule_update
+from catalog.services.prices import price_approve, price_change, price_reject
 from ims.audit_api import audit_denied, may_read_audit
 from ims.audit_csv import AUDIT_COLUMNS, audit_rows
 from ims.csvio import csv_chunks
@@ -33,19 +34,14 @@ from ims.money import money
 AUDIT_PAGE_SIZE = 50
 
 
-def _require(request, permission: str) -> None:
-    if not request.user.has_perm(permission):
-        raise PermissionDenied(f"needs {permission}")
-
-
 # ---------------------------------------------------------------------------
 # HQ price change
 
 
 @login_required
+@permission_required("catalog.add_price", raise_exception=True)
 def price_change_page(request):
     """Pricing (HQ), Admin and Superadmin set an offer price (and MRP) with a date and a reason."""
-    _require(request, "catalog.add_price")
     form = PriceChangeForm(request.POST or None, initial={"sku": request.GET.get("sku", "")})
     sku = (request.POST or request.GET).get("sku", "").strip()
     unreadable = "\x00" in sku  # no SKU has one, and PostgreSQL cannot even compare it
@@ -99,9 +95,9 @@ def price_change_page(request):
 
 
 @login_required
+@permission_required("catalog.change_category", raise_exception=True)
 def price_rules_page(request):
     """Admins and Superadmins edit each category's rules (and the default `*`)."""
-    _require(request, "catalog.change_category")
     failed = None
     if request.method == "POST":
         instance = Category.objects.filter(pk=request.POST.get("category_id") or None).first()
@@ -147,9 +143,9 @@ def price_rules_page(request):
 
 
 @login_required
+@permission_required("catalog.approve_price", raise_exception=True)
 def governance_page(request):
     """Open price-rule violations, changes waiting for approval, open audit tasks, drifting channels."""
-    _require(request, "catalog.approve_price")
     from exceptions.models import Discrepancy
     from exceptions.selectors import open_exceptions
     from ims.models import OpsTask, TaskStatus

@@ -43,7 +43,7 @@ from django.utils import timezone
 from catalog.gtin import gtin14_or_none
 from catalog.models import Product, ProductStatus
 from catalog.rules import PricePolicy, broken_rule, policies
-from catalog.services import prices_refresh
+from catalog.services.prices import prices_refresh
 from channels.adapters import adapter_for, is_live
 from channels.adapters.base import (
     PRICE,

@@ -14,7 +14,8 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.services import catalog_ingest, price_rules_ingest, prices_ingest
+from catalog.services.ingest import catalog_ingest, prices_ingest
+from catalog.services.price_rules import price_rules_ingest
 from channels.models import Channel
 from channels.services import channels_ingest, snapshot_ingest
 from exceptions.models import Discrepancy, ExceptionSource, OpsException

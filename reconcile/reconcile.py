@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from catalog.models import Product, ProductStatus
 from catalog.rules import PricePolicy, policies
-from catalog.services import prices_refresh
+from catalog.services.prices import prices_refresh
 from channels.models import Channel, ChannelListing
 from exceptions.models import (
     Discrepancy,

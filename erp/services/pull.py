@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalog.models import Product
-from catalog.services import CATALOG_COLUMNS
+from catalog.services.ingest import CATALOG_COLUMNS
 from erp.models import ErpSource
 from erp.services.reset import ResetSummary
 from ims.csvio import write_csv

@@ -10,13 +10,8 @@ import pytest
 from catalog.errors import ApprovalNotPending, PriceChangeInvalid, PriceRuleBroken
 from catalog.models import Category, Price, PriceStatus, Product
 from catalog.selectors import prices_breaking_rules, prices_pending_approval
-from catalog.services import (
-    price_approve,
-    price_change,
-    price_reject,
-    price_rule_update,
-    prices_refresh,
-)
+from catalog.services.price_rules import price_rule_update
+from catalog.services.prices import price_approve, price_change, price_reject, prices_refresh
 from catalog.tasks import prices_refresh_task
 from exceptions.models import OpsException
 from exceptions.selectors import price_sync_blocked

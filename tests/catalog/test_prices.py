@@ -114,7 +114,7 @@ def test_the_latest_start_wins_and_a_tie_goes_to_the_later_ingested(world, inges
         "sku_id,currency,price,effective_date\nA-1,USD,26.00,2026-12-01\n",
         at=now + dt.timedelta(minutes=1),
     )
-    from catalog.services import prices_refresh
+    from catalog.services.prices import prices_refresh
 
     prices_refresh(now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
     assert Product.objects.get(sku="A-1").price == Decimal("26.00")
@@ -125,7 +125,7 @@ def test_the_latest_start_wins_and_a_tie_goes_to_the_later_ingested(world, inges
 def test_effective_dates_begin_in_the_business_time_zone(world, ingest, now, settings):
     settings.IMS_BUSINESS_TZ = "Asia/Kolkata"
     ingest("prices", "sku_id,currency,price,effective_date\nA-1,USD,25.00,2026-12-01\n")
-    from catalog.services import prices_refresh
+    from catalog.services.prices import prices_refresh
 
     # Midnight in Kolkata is 18:30 UTC the day before.
     prices_refresh(now=dt.datetime(2026, 11, 30, 18, 29, tzinfo=dt.UTC))
