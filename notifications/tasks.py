@@ -6,7 +6,8 @@ from dataclasses import asdict
 
 from ims.audit import audit_origin
 from notifications.models import InboundMessage
-from notifications.services import customer_notifications_send, inbound_reply
+from notifications.services.outbox import customer_notifications_send
+from notifications.services.webhook import inbound_reply
 
 
 def customer_notifications_send_task() -> dict:

@@ -17,16 +17,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ims.errors import ApplicationError
 from ims.views import post_action
-from notifications.services import (
-    AccessRefused,
-    payment_link_send,
+from notifications.errors import AccessRefused
+from notifications.services.outbox import payment_link_send
+from notifications.services.prescriptions import (
     prescription_attach,
     prescription_link_open,
     prescription_otp_request,
     prescription_otp_verify,
-    whatsapp_inbound_record,
-    whatsapp_statuses_record,
 )
+from notifications.services.webhook import whatsapp_inbound_record, whatsapp_statuses_record
 from notifications.whatsapp import inbound_messages, signature_valid, status_updates
 from orders.models import ChannelOrder
 

@@ -10,7 +10,7 @@ import pytest
 from channels.models import Channel
 from exceptions.models import Discrepancy, OpsException
 from notifications.models import ChannelMessaging, MessageDelivery, Route, TemplateStatus
-from notifications.services import customer_notifications_claim, customer_notifications_send
+from notifications.services.outbox import customer_notifications_claim, customer_notifications_send
 from orders.models import CustomerNotification
 from tests.notifications.conftest import PHONE
 from tests.sla.conftest import ny

@@ -11,10 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from ims.models import AuditEvent
 from ims.roles import Role
+from notifications.errors import AccessRefused, MessageError
 from notifications.models import Prescription, PrescriptionOtp
-from notifications.services import (
-    AccessRefused,
-    MessageError,
+from notifications.services.prescriptions import (
     prescription_attach,
     prescription_link_open,
     prescription_otp_request,

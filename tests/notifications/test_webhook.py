@@ -13,7 +13,7 @@ import pytest
 from catalog.models import Price, Product
 from exceptions.models import Discrepancy, OpsException
 from notifications.models import InboundMessage, MessageDelivery
-from notifications.services import customer_notifications_send
+from notifications.services.outbox import customer_notifications_send
 from orders.models import ChannelOrder, CustomerNotification
 from tests.notifications.conftest import PHONE
 from tests.sla.conftest import ny
