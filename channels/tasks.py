@@ -11,7 +11,7 @@ from ims.audit import audit_origin
 
 def sync_task(channel_id: int | None = None, mode: str | None = None) -> list[int]:
     """The scheduled sync of every channel (or one), each in its own mode."""
-    from channels.sync import sync
+    from channels.sync.engine import sync
 
     channel = Channel.objects.get(pk=channel_id) if channel_id else None
     with audit_origin("task sync"):
@@ -21,7 +21,7 @@ def sync_task(channel_id: int | None = None, mode: str | None = None) -> list[in
 
 def sync_runs_sweep_task() -> list[int]:
     """Each minute: mark interrupted the running syncs whose worker is gone (no heartbeat)."""
-    from channels.sync import sync_runs_interrupt_stale
+    from channels.sync.runs import sync_runs_interrupt_stale
 
     with audit_origin("task sync_runs_sweep"):
         return [run.pk for run in sync_runs_interrupt_stale()]
@@ -29,7 +29,7 @@ def sync_runs_sweep_task() -> list[int]:
 
 def sync_paused_task(channel_id: int) -> int | None:
     """A channel was paused: set its listings to zero availability (in its mode)."""
-    from channels.sync import sync_channel
+    from channels.sync.engine import sync_channel
 
     channel = Channel.objects.get(pk=channel_id)
     with audit_origin("task sync_paused"):
@@ -41,7 +41,7 @@ def sync_paused_task(channel_id: int) -> int | None:
 
 def sync_pending_task(channel_id: int) -> int | None:
     """Flush the products whose stock changed on one channel (the debounced push)."""
-    from channels.sync import sync_pending
+    from channels.sync.engine import sync_pending
 
     channel = Channel.objects.get(pk=channel_id)
     with audit_origin("task sync_pending"):
@@ -61,7 +61,7 @@ def sync_pending_all_task() -> list[int]:
 
 
 def sync_push_correction_task(exception_id: int, actor_id: int | None = None) -> str:
-    from channels.sync import sync_correction_push
+    from channels.sync.engine import sync_correction_push
     from exceptions.models import OpsException
 
     exception = OpsException.objects.select_related("channel").get(pk=exception_id)
@@ -71,7 +71,7 @@ def sync_push_correction_task(exception_id: int, actor_id: int | None = None) ->
 
 
 def sync_run_approve_task(run_id: int, actor_id: int) -> str:
-    from channels.sync import sync_run_approve
+    from channels.sync.send import sync_run_approve
 
     run = SyncRun.objects.select_related("channel").get(pk=run_id)
     actor = get_user_model().objects.get(pk=actor_id)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from channels.filters import SyncLineFilter, SyncRunFilter
 from channels.models import Channel, LineState, SyncRun, SyncStatus
 from channels.selectors import sync_run_lines, sync_run_list
-from channels.sync import sync_run_discard, sync_run_live, sync_runs_interrupt_stale
+from channels.sync.runs import sync_run_discard, sync_run_live, sync_runs_interrupt_stale
 from ims.errors import ApplicationError
 from ims.filters import filter_problems
 from ims.tasks import enqueue

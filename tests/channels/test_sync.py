@@ -20,7 +20,9 @@ from channels.models import (
     SyncRun,
 )
 from channels.services import channel_pause, stock_changed
-from channels.sync import sync, sync_run_approve, sync_run_discard
+from channels.sync.engine import sync
+from channels.sync.runs import sync_run_discard
+from channels.sync.send import sync_run_approve
 from exceptions.models import Discrepancy, OpsException
 from exceptions.services import Finding, ops_exceptions_record
 from ims.errors import NotAllowed
@@ -381,7 +383,7 @@ def test_a_run_keeps_its_heartbeat_during_a_long_call(shop, tmp_path, settings, 
 
 def test_a_worker_whose_run_was_marked_interrupted_stops_sending(shop, tmp_path, monkeypatch):
     from channels.adapters import shopify
-    from channels.sync import sync_runs_interrupt_stale
+    from channels.sync.runs import sync_runs_interrupt_stale
 
     original = shopify.ShopifyAdapter.push_inventory
 

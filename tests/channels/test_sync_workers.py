@@ -20,7 +20,8 @@ from django_q.tasks import async_task
 
 from channels.errors import SyncBusy
 from channels.models import Channel, SyncRun
-from channels.sync import sync, sync_channel, sync_runs_interrupt_stale
+from channels.sync.engine import sync, sync_channel
+from channels.sync.runs import sync_runs_interrupt_stale
 from channels.tasks import sync_task
 from ims.models import AuditEvent
 from tests.fakes.shopify import FakeShopify

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from channels.models import SYNC_MODE_RANK, Channel, SyncTrigger
-from channels.sync import sync
+from channels.sync.engine import sync
 from ims.audit import audit_origin
 from ims.management.base import AuditedCommand
 from ims.progress import progress_bar
