@@ -38,11 +38,3 @@ def sync_run_lines(*, run: SyncRun, state: str | None = None):
     if state:
         lines = lines.filter(state=state)
     return lines
-
-
-def channel_push_echo(*, channel, product_id: int, field: str, value: str) -> bool:
-    """True when `value` is what IMS itself last sent for this product and field (its echo:
-    a webhook or a read showing it is not a channel edit)."""
-    from channels.sync.read import push_echoes
-
-    return product_id in push_echoes(channel=channel, field=field, values={product_id: value})

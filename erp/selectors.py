@@ -4,7 +4,7 @@ be handed over."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from django.db import connection
 from django.db.models import CharField, Q, QuerySet, Value
@@ -34,16 +34,6 @@ def variance_sql(*, as_of: dt.datetime, location_ids: Sequence[int]) -> tuple[st
     """
     params = [*NOT_PHYSICAL, connection.ops.adapt_datetimefield_value(as_of), *location_ids]
     return sql, params
-
-
-def variance_by_pair(
-    *, as_of: dt.datetime, location_ids: Iterable[int]
-) -> dict[tuple[int, int], int]:
-    """The variance of every (product, location) that has one (zeros left out)."""
-    sql, params = variance_sql(as_of=as_of, location_ids=list(location_ids))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {(p, loc): int(v) for p, loc, v in cursor.fetchall() if v}
 
 
 def handover_due() -> QuerySet[Movement]:

@@ -38,17 +38,7 @@ log = logging.getLogger("ims.whatsapp")
 
 # Meta's error codes (Cloud API "Error codes" page).
 THROTTLED = {4, 80007, 130429, 131048, 131056}  # rate limits: try again later
-TEMPLATE_REFUSED = {
-    132000: "parameter count mismatch",
-    132001: "template does not exist (name or language)",
-    132005: "translated text too long",
-    132007: "template format character policy violated",
-    132012: "parameter format mismatch",
-    132015: "template is paused",
-    132016: "template is disabled",
-}
 TEMPLATE_STATUS = {132001: "rejected", 132015: "paused", 132016: "disabled"}
-RECIPIENT_REFUSED = {131026, 131030, 131047, 131051}  # not on WhatsApp, not allowed, …
 
 
 class PhoneInvalid(ValueError):
