@@ -14,7 +14,7 @@ from catalog.errors import PriceRuleInvalid
 from catalog.governance import price_violations_raise
 from catalog.models import Category, Product
 from catalog.selectors import prices_breaking_rules
-from ims.audit import Change, audit_record, audit_record_many
+from ims.audit import Change, audit_record_many
 from ims.csvio import CsvSource, IngestResult, Row, column_lengths, parse_bool, split_list
 from ims.errors import FileRejected
 from ims.permissions import require
@@ -75,22 +75,15 @@ def price_rules_ingest(
     changes = []
     for name, fields in parsed:
         result.rows += 1
-        category = existing.get(name)
-        if category is None:
-            category = Category.objects.create(name=name, **fields)
-            changes.append(Change("price_rule_create", category, after=_rule_fields(category)))
-            result.created += 1
-        elif any(getattr(category, key) != value for key, value in fields.items()):
-            before = _rule_fields(category)
-            for key, value in fields.items():
-                setattr(category, key, value)
-            category.save()
-            changes.append(
-                Change("price_rule_update", category, before=before, after=_rule_fields(category))
-            )
-            result.updated += 1
-        else:
+        _category, change = _rules_set(existing.get(name), name, fields)
+        if change is None:
             result.unchanged += 1
+            continue
+        changes.append(change)
+        if change.action == "price_rule_create":
+            result.created += 1
+        else:
+            result.updated += 1
     audit_record_many(actor=actor, changes=changes)
     return result
 
@@ -100,6 +93,28 @@ RULE_FIELDS = ("max_discount_pct", "min_margin_pct", "luxury", "excluded_channel
 
 def _rule_fields(category: Category) -> dict:
     return {name: getattr(category, name) for name in RULE_FIELDS}
+
+
+def _rules_set(
+    category: Category | None, name: str, fields: dict, reason: str = ""
+) -> tuple[Category, Change | None]:
+    """The category created with these rules, or its rules set: with the audit trail's Change,
+    None when they were already so."""
+    if category is None:
+        category = Category.objects.create(name=name, **fields)
+        return category, Change(
+            "price_rule_create", category, after=_rule_fields(category), reason=reason
+        )
+    before = _rule_fields(category)
+    if before == fields:
+        return category, None
+    for key, value in fields.items():
+        setattr(category, key, value)
+    category.save()
+    after = _rule_fields(category)
+    return category, Change(
+        "price_rule_update", category, before=before, after=after, reason=reason
+    )
 
 
 def _rule_pct(value, field: str) -> Decimal | None:
@@ -150,33 +165,12 @@ def price_rule_update(
             raise PriceRuleInvalid(
                 f"excluded_channels: unknown channel '{code}'", field="excluded_channels"
             )
-    category = Category.objects.select_for_update().filter(name=name).first()
-    if category is None:
-        category = Category.objects.create(name=name, **fields)
-        audit_record(
-            actor=actor,
-            action="price_rule_create",
-            obj=category,
-            after=_rule_fields(category),
-            reason=reason,
-            at=now,
-        )
-    else:
-        before = _rule_fields(category)
-        if before == fields:
-            return category
-        for key, value in fields.items():
-            setattr(category, key, value)
-        category.save()
-        audit_record(
-            actor=actor,
-            action="price_rule_update",
-            obj=category,
-            before=before,
-            after=_rule_fields(category),
-            reason=reason,
-            at=now,
-        )
+    category, change = _rules_set(
+        Category.objects.select_for_update().filter(name=name).first(), name, fields, reason
+    )
+    if change is None:
+        return category
+    audit_record_many(actor=actor, changes=[change], at=now)
     scope = Product.objects.filter(price__isnull=False)
     if name != Category.DEFAULT:
         scope = scope.filter(category=category)

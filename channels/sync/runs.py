@@ -242,25 +242,37 @@ def sync_run_taken_over(run: SyncRun) -> SyncRun:
     return run
 
 
-def sync_run_discard(*, run: SyncRun, actor, reason: str = "") -> SyncRun:
-    require(actor, "channels.approve_syncrun", "discard a halted sync", person_only=True)
+def sync_run_decide(*, run: SyncRun, actor, approve: bool, reason: str | None = None) -> SyncRun:
+    """An admin's decision on a halted run, audited: approved, it runs again (claiming its
+    channel; the caller sends the plan), or discarded. Refused unless the run is halted."""
+    now = timezone.now()
     with transaction.atomic():
         locked = SyncRun.objects.select_for_update().get(pk=run.pk)
         if locked.status != SyncStatus.HALTED:
             raise SyncNotAllowed(f"sync #{run.pk} is {locked.status}, not halted")
-        locked.status, locked.decided_by, locked.decided_at = (
-            SyncStatus.DISCARDED,
-            actor,
-            timezone.now(),
-        )
-        locked.save(update_fields=["status", "decided_by", "decided_at"])
+        fields = ["status", "decided_by", "decided_at"]
+        if approve:
+            try:
+                sync_run_claim(locked.channel)
+            except SyncBusy as busy:
+                raise SyncBusy(f"{busy.message}; approve when it ends") from None
+            locked.heartbeat_at = now
+            fields.append("heartbeat_at")
+        status = SyncStatus.RUNNING if approve else SyncStatus.DISCARDED
+        locked.status, locked.decided_by, locked.decided_at = status, actor, now
+        locked.save(update_fields=fields)
         audit_record(
             actor=actor,
-            action="sync_discard",
+            action="sync_approve" if approve else "sync_discard",
             obj=locked,
             before={"status": SyncStatus.HALTED},
-            after={"status": SyncStatus.DISCARDED},
-            reason=reason,
+            after={"status": status},
+            reason=locked.halt_reason if reason is None else reason,
         )
     run.refresh_from_db()
     return run
+
+
+def sync_run_discard(*, run: SyncRun, actor, reason: str = "") -> SyncRun:
+    require(actor, "channels.approve_syncrun", "discard a halted sync", person_only=True)
+    return sync_run_decide(run=run, actor=actor, approve=False, reason=reason)

@@ -23,7 +23,7 @@ from channels.adapters.base import (
     StockUpdate,
     chunks,
 )
-from channels.errors import SyncBusy, SyncNotAllowed, SyncTakenOver
+from channels.errors import SyncTakenOver
 from channels.models import (
     Channel,
     ChannelListing,
@@ -37,11 +37,10 @@ from channels.sync.runs import (
     Heartbeat,
     adapter_calls_count,
     line_counts,
-    sync_run_claim,
+    sync_run_decide,
     sync_run_finish,
     sync_run_taken_over,
 )
-from ims.audit import audit_record
 from ims.errors import ApplicationError
 from ims.permissions import require
 
@@ -268,27 +267,7 @@ def sync_run_approve(*, run: SyncRun, actor, adapter_options: dict | None = None
     """Send a halted run's plan as it stands (compare-and-set / re-read still guard each value)."""
     require(actor, "channels.approve_syncrun", "approve a halted sync", person_only=True)
     channel = run.channel
-    now = timezone.now()
-    with transaction.atomic():
-        locked = SyncRun.objects.select_for_update().get(pk=run.pk)
-        if locked.status != SyncStatus.HALTED:
-            raise SyncNotAllowed(f"sync #{run.pk} is {locked.status}, not halted")
-        try:
-            sync_run_claim(channel)
-        except SyncBusy as busy:
-            raise SyncBusy(f"{busy.message}; approve when it ends") from None
-        locked.status, locked.decided_by, locked.decided_at = SyncStatus.RUNNING, actor, now
-        locked.heartbeat_at = now
-        locked.save(update_fields=["status", "decided_by", "decided_at", "heartbeat_at"])
-        audit_record(
-            actor=actor,
-            action="sync_approve",
-            obj=locked,
-            before={"status": SyncStatus.HALTED},
-            after={"status": SyncStatus.RUNNING},
-            reason=locked.halt_reason,
-        )
-    run.refresh_from_db()
+    sync_run_decide(run=run, actor=actor, approve=True)
     adapter = adapter_for(channel, **(adapter_options or {}))
     with Heartbeat(run):
         try:
