@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
@@ -61,6 +61,10 @@ class HandoverRecord:
     erp_location: str
     quantity: int
     at: str
+
+    def row(self) -> tuple:
+        """The record in the hand-over file's columns (HANDOVER_COLUMNS, in this order)."""
+        return astuple(self)
 
 
 HANDOVER_COLUMNS = (

@@ -107,14 +107,7 @@ class FileAdapter:
         outbox = self.folder / self.config.option("outbox", "outbox")
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = outbox / f"ims-handover-{stamp}.csv"
-        write_csv(
-            path,
-            HANDOVER_COLUMNS,
-            (
-                (r.movement_id, r.kind, r.ref, r.sku, r.location, r.erp_location, r.quantity, r.at)
-                for r in records
-            ),
-        )
+        write_csv(path, HANDOVER_COLUMNS, (r.row() for r in records))
         return f"wrote {path}"
 
     def close(self) -> None:

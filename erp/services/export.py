@@ -102,23 +102,7 @@ def erp_export(
                     by_kind[record.kind] = by_kind.get(record.kind, 0) + 1
                     yield record
 
-            count = write_csv(
-                path,
-                HANDOVER_COLUMNS,
-                (
-                    (
-                        r.movement_id,
-                        r.kind,
-                        r.ref,
-                        r.sku,
-                        r.location,
-                        r.erp_location,
-                        r.quantity,
-                        r.at,
-                    )
-                    for r in counted()
-                ),
-            )
+            count = write_csv(path, HANDOVER_COLUMNS, (r.row() for r in counted()))
             sent: dict[str, str] = {}
             for source in sources:
                 adapter = adapter_for(source)

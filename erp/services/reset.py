@@ -106,17 +106,13 @@ def erp_reset(
     variance_path = Path(variance_out or Path(settings.IMS_REPORTS_DIR) / "variance.csv")
     zero_share = settings.IMS_ERP_MAX_ZERO_SHARE if zero_share is None else zero_share
     columns = columns or (source.options.get("columns") if source else None) or {}
+    # What the run records whether the file is applied or refused.
+    named = {"source": source, "file_name": label[:500], "as_of": as_of, "started_at": now}
+    named["actor"] = person(actor)
     try:
         _check_time(as_of=as_of, now=now, source=source)
         with transaction.atomic():
-            run = ResetRun.objects.create(
-                source=source,
-                file_name=label[:500],
-                as_of=as_of,
-                started_at=now,
-                status=RunStatus.APPLIED,
-                actor=person(actor),
-            )
+            run = ResetRun.objects.create(**named, status=RunStatus.APPLIED)
             scan = _reset_apply(
                 run=run,
                 path=path,
@@ -132,14 +128,10 @@ def erp_reset(
     except (FileRejected, ResetRefused) as exc:
         messages = [str(e) for e in exc.errors] if isinstance(exc, FileRejected) else exc.problems
         ResetRun.objects.create(
-            source=source,
-            file_name=label[:500],
-            as_of=as_of,
-            started_at=now,
+            **named,
             finished_at=timezone.now(),
             status=RunStatus.REJECTED,
             messages=messages[:1000],
-            actor=person(actor),
         )
         raise
     return ResetSummary(run=run, scan=scan, variance_path=variance_path)
