@@ -237,11 +237,13 @@ def _price_figures(product: Product) -> dict:
 
 
 def _bring_in_force(*, product: Product, price: Price, now: dt.datetime) -> None:
-    """A change in force from now: its MRP becomes the product's and the price in force follows."""
+    """A change in force from now: its MRP becomes the product's and the price in force follows
+    (`product` shows both after)."""
     if price.mrp is not None and price.mrp != product.mrp:
         product.mrp = price.mrp
         product.save(update_fields=["mrp", "updated_at"])
     prices_refresh(now=now, product_ids=[product.id])
+    product.refresh_from_db(fields=["price", "mrp"])
 
 
 @transaction.atomic
@@ -320,7 +322,6 @@ def price_change(
         return price
     if not later:
         _bring_in_force(product=product, price=price, now=now)
-        product.refresh_from_db(fields=["price", "mrp"])
     audit_record(
         actor=actor,
         action="price_schedule" if later else "price_change",
@@ -404,7 +405,6 @@ def price_approve(*, price: Price, actor, note: str = "", now: dt.datetime | Non
     price.save(update_fields=["status", "decided_by", "decided_at", "effective_from", "scheduled"])
     if not later:
         _bring_in_force(product=product, price=price, now=now)
-        product.refresh_from_db(fields=["price", "mrp"])
     audit_record(
         actor=actor,
         action="price_approve",
