@@ -8,6 +8,7 @@ from django import forms
 from catalog.gtin import gtin14
 from catalog.models import Category, ProductStatus, Style
 from catalog.selectors import known_channel_codes
+from catalog.services.ingest import parse_attributes
 from ims.csvio import split_list
 from ims.identifiers import validate_identifier
 from ims.money import known_currencies, minor_units
@@ -111,13 +112,10 @@ class ProductForm(forms.Form):
         return value
 
     def clean_attributes(self):
-        pairs = {}
-        for part in filter(None, (p.strip() for p in self.cleaned_data["attributes"].split(";"))):
-            key, sep, value = part.partition("=")
-            if not sep or not key.strip():
-                raise forms.ValidationError(f"'{part}' is not key=value")
-            pairs[key.strip()] = value.strip()
-        return pairs
+        try:
+            return parse_attributes(self.cleaned_data["attributes"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean(self):
         data = super().clean()

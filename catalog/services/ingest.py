@@ -151,7 +151,8 @@ class _CatalogRecord:
     attributes: dict = field(default_factory=dict)
 
 
-def _attributes(text: str) -> dict:
+def parse_attributes(text: str) -> dict:
+    """Variant attributes written `size=M;colour=red` (a catalog file's column, the product form)."""
     pairs = {}
     for part in split_list(text):
         key, sep, value = part.partition("=")
@@ -188,7 +189,7 @@ def _catalog_row(row: Row, seen_sku: dict, seen_gtin: dict) -> _CatalogRecord | 
     gtin = row.parse("barcode", gtin14, required=False) if row.get("barcode") else None
     category = row.required("category")
     status = row.parse("status", _status, required=False) or ProductStatus.ACTIVE
-    attributes = row.parse("attributes", _attributes, required=False) or {}
+    attributes = row.parse("attributes", parse_attributes, required=False) or {}
     sku = row.get("sku_id")
     if sku and "sku_id" not in row.failed:
         row.parse("sku_id", parse_identifier)
