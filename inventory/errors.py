@@ -37,3 +37,23 @@ class InsufficientStock(ApplicationError):
             ),
             extra={"shortfalls": [asdict(s) for s in shortfalls]},
         )
+
+
+class InvalidLines(ApplicationError):
+    """Lines of a request (an order's, a transfer's, a vendor return's …) that do not fit:
+    a field message per line."""
+
+    code = "invalid_lines"
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__(
+            "; ".join(f"{k}: {v}" for k, v in problems.items()), extra={"fields": problems}
+        )
+
+
+class FlowError(ApplicationError):
+    """A transfer or vendor-return action that cannot be done in its state (nothing was
+    changed): a transfer received twice, a vendor return closed twice."""
+
+    code = "flow_error"
+    http_status = status.HTTP_409_CONFLICT

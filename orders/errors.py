@@ -3,6 +3,7 @@
 from rest_framework import status
 
 from ims.errors import ApplicationError
+from inventory.errors import InvalidLines  # noqa: F401  (where it lives; the order services raise it too)
 
 
 class OrderError(ApplicationError):
@@ -15,14 +16,3 @@ class OrderError(ApplicationError):
 class OrderNotFound(ApplicationError):
     code = "order_not_found"
     http_status = status.HTTP_404_NOT_FOUND
-
-
-class InvalidLines(ApplicationError):
-    """Lines of a request that do not fit the order: a field message per line."""
-
-    code = "invalid_lines"
-
-    def __init__(self, problems: dict[str, str]):
-        super().__init__(
-            "; ".join(f"{k}: {v}" for k, v in problems.items()), extra={"fields": problems}
-        )

@@ -1,0 +1,29 @@
+"""What the stock flows share: their lines summed per product, and the person to store as
+the author of a document (transfers and vendor returns here; POS sales in orders)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from inventory.errors import InvalidLines
+
+
+def lines_summed(lines: Sequence[tuple[int, int]]) -> dict[int, int]:
+    """(product_id, quantity) pairs summed per product; refuses a non-positive quantity."""
+    total: dict[int, int] = defaultdict(int)
+    problems = {}
+    for index, (product_id, quantity) in enumerate(lines):
+        if quantity <= 0:
+            problems[f"lines[{index}].quantity"] = "must be a positive whole number"
+        total[product_id] += quantity
+    if problems:
+        raise InvalidLines(problems)
+    if not total:
+        raise InvalidLines({"lines": "name at least one product"})
+    return dict(total)
+
+
+def person(actor):
+    """The acting user to store as a document's author, or None for the system."""
+    return actor if actor is not None and actor.is_authenticated else None
