@@ -1,5 +1,6 @@
 """Orders from channels, the webhook inbox, and the stock flows around them: shipments,
-transfers, customer and vendor returns, POS sales, and the customer-notification outbox.
+customer returns, POS sales, and the customer-notification outbox. (Transfers and vendor
+returns are inventory's: inventory/models.py.)
 
 Stock itself lives in inventory (StockLevel, Movement); every quantity here is what an
 order, return or sale holds, and every change to stock goes through inventory's services.
@@ -272,57 +273,7 @@ class CustomerNotification(models.Model):
 
 
 # ---------------------------------------------------------------------------
-# Transfers between locations
-
-
-class TransferStatus(models.TextChoices):
-    IN_TRANSIT = "in_transit", "in transit"
-    RECEIVED = "received"
-
-
-class Transfer(models.Model):
-    source = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
-    destination = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=12, choices=TransferStatus.choices)
-    reason = models.CharField(max_length=255)
-    created_at = models.DateTimeField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    received_at = models.DateTimeField(null=True, blank=True)
-    received_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-
-    class Meta:
-        permissions = [("receive_transfer", "Can receive transfers")]
-        constraints = [
-            models.CheckConstraint(
-                condition=~Q(source=F("destination")), name="transfer_between_two_locations"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"transfer {self.pk} {self.source_id}→{self.destination_id} ({self.status})"
-
-
-class TransferLine(models.Model):
-    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["transfer", "product"], name="transfer_line_unique"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="transfer_line_quantity"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.product_id} × {self.quantity}"
-
-
-# ---------------------------------------------------------------------------
-# Customer returns (started on a channel) and vendor returns (only in IMS)
+# Customer returns (started on a channel)
 
 
 class CustomerReturn(models.Model):
@@ -360,79 +311,6 @@ class CustomerReturnLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} × {self.quantity}"
-
-
-class CreditNote(models.Model):
-    """A vendor's credit for returned goods (Finance records it)."""
-
-    vendor = models.CharField(max_length=255)
-    number = models.CharField(max_length=64)
-    amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3)
-    issued_on = models.DateField()
-    created_at = models.DateTimeField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["vendor", "number"], name="credit_note_unique"),
-            models.CheckConstraint(condition=Q(amount__gte=0), name="credit_note_amount"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.vendor} credit note {self.number}"
-
-
-class VendorReturnStatus(models.TextChoices):
-    SHIPPED = "shipped"
-    CLOSED = "closed"
-
-
-class VendorReturn(models.Model):
-    """Goods sent back to a vendor: created only in IMS, with a tracking number; it closes
-    only once the vendor's credit note is linked."""
-
-    vendor = models.CharField(max_length=255)
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
-    tracking_number = models.CharField(max_length=128)
-    reason = models.CharField(max_length=255)
-    status = models.CharField(max_length=8, choices=VendorReturnStatus.choices)
-    credit_note = models.OneToOneField(
-        CreditNote, on_delete=models.PROTECT, null=True, blank=True, related_name="vendor_return"
-    )
-    created_at = models.DateTimeField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    closed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        permissions = [("close_vendorreturn", "Can link a credit note and close a vendor return")]
-        constraints = [
-            models.CheckConstraint(
-                condition=~Q(tracking_number=""), name="vendor_return_tracking_required"
-            ),
-            models.CheckConstraint(
-                condition=~Q(status="closed") | Q(credit_note__isnull=False),
-                name="vendor_return_closed_has_credit_note",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"vendor return {self.pk} to {self.vendor} ({self.status})"
-
-
-class VendorReturnLine(models.Model):
-    vendor_return = models.ForeignKey(VendorReturn, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
-    # The state the units leave from: damaged (the usual) or available.
-    from_state = models.CharField(max_length=12)
-    quantity = models.PositiveIntegerField()
-
-    def __str__(self) -> str:
-        return f"{self.product_id} × {self.quantity} ({self.from_state})"
 
 
 # ---------------------------------------------------------------------------

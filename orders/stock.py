@@ -1,13 +1,10 @@
-"""Writes for the stock flows beside orders: transfers, POS sales (with the override
-approval), vendor returns and their credit notes. Each takes an actor and a reason and
-changes stock only through movements."""
+"""POS sales (with the override approval): a store sale takes available units at once; one that
+needs units reserved for online orders is held until an admin lets it divert them from the
+newest orders."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Sequence
-from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,21 +21,15 @@ from ims.permissions import require
 from ims.roles import Role
 from ims.services import ops_task_close, ops_task_open
 from inventory.models import Location, MovementReason, StockState
+from inventory.services.lines import lines_summed as _quantities
 from inventory.services.stock import StockMove, stock_levels_lock, stock_moves_apply
 from orders.errors import InvalidLines, OrderError
 from orders.models import (
     ChannelOrder,
-    CreditNote,
     OrderLine,
     PosSale,
     PosSaleLine,
     PosSaleStatus,
-    Transfer,
-    TransferLine,
-    TransferStatus,
-    VendorReturn,
-    VendorReturnLine,
-    VendorReturnStatus,
 )
 from orders.providers.base import PosSaleIn
 from orders.services.state import (
@@ -56,117 +47,6 @@ AVAILABLE, RESERVED, IN_TRANSIT, DAMAGED = (
     StockState.IN_TRANSIT,
     StockState.DAMAGED,
 )
-
-
-def _quantities(lines: Sequence[tuple[int, int]]) -> dict[int, int]:
-    """(product_id, quantity) pairs summed per product; refuses a non-positive quantity."""
-    total: dict[int, int] = defaultdict(int)
-    problems = {}
-    for index, (product_id, quantity) in enumerate(lines):
-        if quantity <= 0:
-            problems[f"lines[{index}].quantity"] = "must be a positive whole number"
-        total[product_id] += quantity
-    if problems:
-        raise InvalidLines(problems)
-    if not total:
-        raise InvalidLines({"lines": "name at least one product"})
-    return dict(total)
-
-
-# ---------------------------------------------------------------------------
-# Transfers: source available → out; destination in → in_transit → available on receipt
-
-
-def transfer_send(
-    *,
-    source: Location,
-    destination: Location,
-    lines: Sequence[tuple[int, int]],
-    actor,
-    reason: str,
-    now: dt.datetime | None = None,
-) -> Transfer:
-    require(actor, "orders.add_transfer", "send transfers")
-    if source.pk == destination.pk:
-        raise InvalidLines({"destination": "must differ from the source"})
-    quantities = _quantities(lines)
-    now = now or timezone.now()
-    with transaction.atomic():
-        transfer = Transfer.objects.create(
-            source=source,
-            destination=destination,
-            status=TransferStatus.IN_TRANSIT,
-            reason=reason[:255],
-            created_at=now,
-            created_by=person(actor),
-        )
-        moves = [StockMove(p, source.pk, AVAILABLE, "", q) for p, q in quantities.items()] + [
-            StockMove(p, destination.pk, "", IN_TRANSIT, q) for p, q in quantities.items()
-        ]
-        levels = stock_levels_lock(pairs=[m.pair for m in moves])
-        stock_moves_apply(
-            moves=moves,
-            levels=levels,
-            reason=MovementReason.TRANSFER,
-            ref=f"transfer:{transfer.pk}",
-            actor=actor,
-            now=now,
-            note=reason,
-        )
-        TransferLine.objects.bulk_create(
-            TransferLine(transfer=transfer, product_id=p, quantity=q) for p, q in quantities.items()
-        )
-        audit_record(
-            actor=actor,
-            action="transfer_send",
-            obj=transfer,
-            after={"from": source.code, "to": destination.code, "lines": quantities},
-            reason=reason,
-            at=now,
-        )
-    return transfer
-
-
-def transfer_receive(
-    *, transfer: Transfer, actor, reason: str = "received", now: dt.datetime | None = None
-) -> Transfer:
-    require(actor, "orders.receive_transfer", "receive transfers")
-    now = now or timezone.now()
-    with transaction.atomic():
-        locked = Transfer.objects.select_for_update().get(pk=transfer.pk)
-        if locked.status != TransferStatus.IN_TRANSIT:
-            raise OrderError(f"transfer {locked.pk} was already received", code="transfer_received")
-        moves = [
-            StockMove(line.product_id, locked.destination_id, IN_TRANSIT, AVAILABLE, line.quantity)
-            for line in locked.lines.all()
-        ]
-        levels = stock_levels_lock(pairs=[m.pair for m in moves])
-        stock_moves_apply(
-            moves=moves,
-            levels=levels,
-            reason=MovementReason.TRANSFER,
-            ref=f"transfer:{locked.pk}",
-            actor=actor,
-            now=now,
-            note=reason,
-        )
-        locked.status, locked.received_at, locked.received_by = (
-            TransferStatus.RECEIVED,
-            now,
-            person(actor),
-        )
-        locked.save(update_fields=["status", "received_at", "received_by"])
-        audit_record(
-            actor=actor,
-            action="transfer_receive",
-            obj=locked,
-            before={"status": TransferStatus.IN_TRANSIT},
-            after={"status": locked.status},
-            reason=reason,
-            at=now,
-        )
-    transfer.refresh_from_db()
-    return transfer
 
 
 # ---------------------------------------------------------------------------
@@ -441,152 +321,3 @@ def _close_override_task(sale: PosSale, actor, resolution: str, now) -> None:
     ).first()
     if task:
         ops_task_close(task=task, actor=person(actor), resolution=resolution, now=now)
-
-
-# ---------------------------------------------------------------------------
-# Vendor returns and credit notes
-
-
-def vendor_return_create(
-    *,
-    vendor: str,
-    location: Location,
-    tracking_number: str,
-    lines: Sequence[tuple[int, int]],
-    actor,
-    reason: str,
-    from_state: str = DAMAGED,
-    now: dt.datetime | None = None,
-) -> VendorReturn:
-    """Send goods back to a vendor (only from IMS): a tracking number is mandatory."""
-    require(actor, "orders.add_vendorreturn", "create vendor returns")
-    problems = {}
-    if not tracking_number.strip():
-        problems["tracking_number"] = "is required"
-    if not vendor.strip():
-        problems["vendor"] = "is required"
-    if from_state not in (DAMAGED, AVAILABLE, StockState.QUARANTINED):
-        problems["from_state"] = "one of damaged, available, quarantined"
-    if problems:
-        raise InvalidLines(problems)
-    quantities = _quantities(lines)
-    now = now or timezone.now()
-    with transaction.atomic():
-        vendor_return = VendorReturn.objects.create(
-            vendor=vendor.strip()[:255],
-            location=location,
-            tracking_number=tracking_number.strip()[:128],
-            reason=reason[:255],
-            status=VendorReturnStatus.SHIPPED,
-            created_at=now,
-            created_by=person(actor),
-        )
-        moves = [StockMove(p, location.pk, from_state, "", q) for p, q in quantities.items()]
-        levels = stock_levels_lock(pairs=[m.pair for m in moves])
-        stock_moves_apply(
-            moves=moves,
-            levels=levels,
-            reason=MovementReason.VENDOR_RETURN,
-            ref=f"vendor_return:{vendor_return.pk}",
-            actor=actor,
-            now=now,
-            note=reason,
-        )
-        VendorReturnLine.objects.bulk_create(
-            VendorReturnLine(
-                vendor_return=vendor_return, product_id=p, from_state=from_state, quantity=q
-            )
-            for p, q in quantities.items()
-        )
-        audit_record(
-            actor=actor,
-            action="vendor_return",
-            obj=vendor_return,
-            after={
-                "vendor": vendor_return.vendor,
-                "tracking_number": vendor_return.tracking_number,
-                "lines": quantities,
-            },
-            reason=reason,
-            at=now,
-        )
-    return vendor_return
-
-
-def credit_note_record(
-    *,
-    vendor: str,
-    number: str,
-    amount: Decimal,
-    currency: str,
-    issued_on: dt.date,
-    actor,
-    now: dt.datetime | None = None,
-) -> CreditNote:
-    require(actor, "orders.add_creditnote", "record credit notes")
-    if amount < 0:
-        raise InvalidLines({"amount": "must not be negative"})
-    now = now or timezone.now()
-    with transaction.atomic():
-        note = CreditNote.objects.create(
-            vendor=vendor.strip()[:255],
-            number=number.strip()[:64],
-            amount=amount,
-            currency=currency,
-            issued_on=issued_on,
-            created_at=now,
-            created_by=person(actor),
-        )
-        audit_record(
-            actor=actor,
-            action="credit_note",
-            obj=note,
-            after={
-                "vendor": note.vendor,
-                "number": note.number,
-                "amount": str(amount),
-                "currency": currency,
-            },
-            at=now,
-        )
-    return note
-
-
-def vendor_return_close(
-    *, vendor_return: VendorReturn, credit_note: CreditNote, actor, now: dt.datetime | None = None
-) -> VendorReturn:
-    """Link the vendor's credit note; only then is the vendor return closed."""
-    require(actor, "orders.close_vendorreturn", "close vendor returns")
-    now = now or timezone.now()
-    with transaction.atomic():
-        locked = VendorReturn.objects.select_for_update().get(pk=vendor_return.pk)
-        if locked.status == VendorReturnStatus.CLOSED:
-            raise OrderError(f"vendor return {locked.pk} is already closed", code="closed")
-        if credit_note.vendor != locked.vendor:
-            raise InvalidLines(
-                {"credit_note": f"is from {credit_note.vendor}, not {locked.vendor}"}
-            )
-        if VendorReturn.objects.filter(credit_note=credit_note).exists():
-            raise InvalidLines({"credit_note": "is already linked to another vendor return"})
-        locked.credit_note, locked.status, locked.closed_at = (
-            credit_note,
-            VendorReturnStatus.CLOSED,
-            now,
-        )
-        locked.save(update_fields=["credit_note", "status", "closed_at"])
-        audit_record(
-            actor=actor,
-            action="vendor_return_close",
-            obj=locked,
-            before={"status": VendorReturnStatus.SHIPPED},
-            after={"status": locked.status, "credit_note": credit_note.number},
-            at=now,
-        )
-        notify_roles(
-            Role.FINANCE,
-            kind="vendor_return_closed",
-            subject=f"Vendor return {locked.pk} to {locked.vendor} closed",
-            body=f"Credit note {credit_note.number}: {credit_note.amount} {credit_note.currency}",
-        )
-    vendor_return.refresh_from_db()
-    return vendor_return

@@ -13,11 +13,11 @@ from erp.models import ResetRun
 from erp.services.export import erp_export
 from exceptions.models import OpsException
 from inventory.models import Location, Movement, StockLevel
+from inventory.services.transfers import transfer_receive, transfer_send
 from orders.providers.base import ReturnLineIn
 from orders.services.fulfilment import order_dispatch
 from orders.services.reservation import order_cancel
 from orders.services.returns import customer_return_record
-from orders.stock import transfer_receive, transfer_send
 from reconcile.reconcile import reconcile
 from tests.erp.conftest import at, levels, read_csv
 

@@ -14,24 +14,20 @@ from exceptions.models import OpsException
 from ims.errors import NotAllowed
 from ims.models import AuditEvent, Notification, OpsTask
 from ims.roles import Role
-from inventory.errors import InsufficientStock
-from inventory.models import Location, Movement
+from inventory.errors import InsufficientStock, InvalidLines
+from inventory.models import Location, Movement, VendorReturn
 from inventory.services.stock import stock_quarantine_release, stock_write_off
-from orders.errors import InvalidLines
-from orders.models import ChannelOrder, CustomerReturn, VendorReturn
-from orders.providers.base import LineIn, PosSaleIn
-from orders.services.fulfilment import order_dispatch
-from orders.services.reservation import order_cancel
-from orders.stock import (
+from inventory.services.transfers import transfer_receive, transfer_send
+from inventory.services.vendor_returns import (
     credit_note_record,
-    pos_sale_approve,
-    pos_sale_record,
-    pos_sale_reject,
-    transfer_receive,
-    transfer_send,
     vendor_return_close,
     vendor_return_create,
 )
+from orders.models import ChannelOrder, CustomerReturn
+from orders.providers.base import LineIn, PosSaleIn
+from orders.services.fulfilment import order_dispatch
+from orders.services.reservation import order_cancel
+from orders.stock import pos_sale_approve, pos_sale_record, pos_sale_reject
 from tests.orders import payloads as p
 from tests.orders.conftest import level
 
