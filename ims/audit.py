@@ -20,6 +20,7 @@ from django.db import models
 from django.utils import timezone
 
 from ims.models import AuditEvent
+from ims.permissions import person
 
 _origin: contextvars.ContextVar[str] = contextvars.ContextVar("audit_origin", default="")
 
@@ -77,7 +78,7 @@ class Change:
             object_repr = object_repr or str(self.obj)[:255]
         return AuditEvent(
             at=at,
-            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor=person(actor),
             actor_name=actor.get_username()
             if actor is not None and actor.is_authenticated
             else "system",

@@ -7,13 +7,12 @@ cut the 99th-percentile latency (README, "Serving").
 
 Workers are processes, one per core by default: the webhook path is CPU-bound Python
 between short database round trips, so more processes than cores only queue on the CPU.
-When PostgreSQL runs on the same machine it needs about as much CPU per order as IMS, so the
-workers then get half the cores (at least one). On the 2-core benchmark machine one worker
-gave a lower 99th percentile than two (keep-alive connections stay with the process that
-accepted them, and the two rarely get 8 each), two a higher rate (README, "Orders
-benchmark"). Each worker runs 6 threads, so some compute while others wait on PostgreSQL
-(row locks, commits); 8 or 12 gave a higher 99th percentile there (more requests contend
-for the one interpreter lock at once), 4 a lower rate. Database connections persist across
+When PostgreSQL runs on the same machine it takes about a third of the CPU of a webhook order
+(the ORM's Python about two thirds), so the workers then get three quarters of the cores,
+rounded up (2 of 2, 3 of 4, 6 of 8): on the 2-core benchmark machine two workers took 166
+orders/s where one took 117, bound by one interpreter lock (README, "Orders benchmark").
+Each worker runs 6 threads, so some compute while others wait on PostgreSQL (row locks,
+commits). Database connections persist across
 requests (DATABASE_CONN_MAX_AGE, read by ims/settings.py), so a request does not pay for a
 new PostgreSQL connection. Override with IMS_WEB_BIND, WEB_CONCURRENCY, IMS_WEB_THREADS,
 DATABASE_CONN_MAX_AGE, IMS_WEB_LOG_LEVEL and IMS_WEB_ACCESS_LOG=1.
@@ -51,7 +50,7 @@ def main() -> None:
         workers=int(
             os.environ.get("WEB_CONCURRENCY")
             or (
-                max(1, cores // 2)
+                cores - cores // 4
                 if database_is_local(os.environ.get("DATABASE_URL", ""))
                 else cores
             )

@@ -18,8 +18,8 @@ from ims.openapi import CONFLICT
 from orders.models import ChannelOrder, OrderStatus, PosSale
 from orders.selectors import order_list
 from orders.services.fulfilment import order_deliver, order_dispatch
+from orders.services.pos import pos_sale_approve, pos_sale_reject
 from orders.services.reservation import order_backorder_decide, order_cancel
-from orders.stock import pos_sale_approve, pos_sale_reject
 
 
 def require_perm(request: Request, permission: str) -> None:

@@ -1,5 +1,5 @@
-"""What the stock flows share: their lines summed per product, and the person to store as
-the author of a document (transfers and vendor returns here; POS sales in orders)."""
+"""What the stock flows share: their lines summed per product (transfers and vendor returns
+here; POS sales in orders)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,3 @@ def lines_summed(lines: Sequence[tuple[int, int]]) -> dict[int, int]:
     if not total:
         raise InvalidLines({"lines": "name at least one product"})
     return dict(total)
-
-
-def person(actor):
-    """The acting user to store as a document's author, or None for the system."""
-    return actor if actor is not None and actor.is_authenticated else None

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ims.audit import audit_record
-from ims.permissions import require
+from ims.permissions import person, require
 from inventory.errors import InsufficientStock, Short
 from inventory.models import STATES, Movement, MovementReason, StockLevel, StockState
 from inventory.signals import stock_changed
@@ -119,7 +119,6 @@ def stock_moves_apply(
             setattr(level, state, value)
         level.updated_at = now
         StockLevel.objects.filter(pk=level.pk).update(**states, updated_at=now)
-    person = actor if actor is not None and actor.is_authenticated else None
     movements = Movement.objects.bulk_create(
         Movement(
             product_id=m.product_id,
@@ -130,7 +129,7 @@ def stock_moves_apply(
             reason=reason,
             ref=ref,
             note=note[:255],
-            actor=person,
+            actor=person(actor),
             created_at=now,
         )
         for m in moves

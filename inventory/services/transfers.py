@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ims.audit import audit_record
-from ims.permissions import require
+from ims.permissions import person, require
 from inventory.errors import FlowError, InvalidLines
 from inventory.models import (
     Location,
@@ -21,7 +21,7 @@ from inventory.models import (
     TransferLine,
     TransferStatus,
 )
-from inventory.services.lines import lines_summed, person
+from inventory.services.lines import lines_summed
 from inventory.services.stock import StockMove, stock_move
 
 AVAILABLE, IN_TRANSIT = StockState.AVAILABLE, StockState.IN_TRANSIT

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ims.audit import audit_record
 from ims.notify import notify_roles
-from ims.permissions import require
+from ims.permissions import person, require
 from ims.roles import Role
 from inventory.errors import FlowError, InvalidLines
 from inventory.models import (
@@ -25,7 +25,7 @@ from inventory.models import (
     VendorReturnLine,
     VendorReturnStatus,
 )
-from inventory.services.lines import lines_summed, person
+from inventory.services.lines import lines_summed
 from inventory.services.stock import StockMove, stock_move
 
 # The states a vendor return may take units from.

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ims.audit import audit_record
-from ims.permissions import require
+from ims.permissions import person, require
 from inventory.models import MovementReason, StockState
 from inventory.services.stock import StockMove, stock_move
 from orders.errors import InvalidLines, OrderError
@@ -21,7 +21,6 @@ from orders.services.state import (
     order_event_emit,
     order_lock,
     order_refresh,
-    person,
 )
 
 RESERVED = StockState.RESERVED

@@ -30,6 +30,7 @@ from inventory.services.stock import StockMove, stock_levels_lock, stock_moves_a
 from orders.errors import OrderNotFound
 from orders.models import ChannelOrder, OrderLine, OrderStatus
 from orders.providers.base import Event, EventKind, LineIn, OrderIn, ReturnLineIn
+from orders.services.pos import pos_sale_record
 from orders.services.reservation import order_cancel, unknown_skus_refresh
 from orders.services.returns import customer_return_record
 from orders.services.state import (
@@ -41,7 +42,6 @@ from orders.services.state import (
     order_refresh,
     order_status,
 )
-from orders.stock import pos_sale_record
 
 AVAILABLE, RESERVED = StockState.AVAILABLE, StockState.RESERVED
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ims.audit import audit_record
 from ims.notify import notify_roles
-from ims.permissions import require
+from ims.permissions import person, require
 from ims.roles import Role
 from inventory.models import MovementReason, StockState
 from inventory.services.stock import StockMove, stock_move
@@ -18,7 +18,7 @@ from orders.errors import InvalidLines
 from orders.models import ChannelOrder, CustomerReturn, CustomerReturnLine, OrderLine
 from orders.providers.base import ReturnLineIn
 from orders.services.reservation import order_cancel
-from orders.services.state import customer_notify, lines_match, order_event_emit, order_lock, person
+from orders.services.state import customer_notify, lines_match, order_event_emit, order_lock
 
 QUARANTINED = StockState.QUARANTINED
 

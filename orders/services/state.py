@@ -134,11 +134,6 @@ def lines_match(
     return dict(taken), problems
 
 
-def person(actor):
-    """The user behind an action, or None for the system."""
-    return actor if actor is not None and actor.is_authenticated else None
-
-
 @dataclass(frozen=True)
 class LinesRead:
     """What receiving lines reads before it locks anything (lines_read)."""

@@ -26,8 +26,8 @@ from inventory.services.vendor_returns import (
 from orders.models import ChannelOrder, CustomerReturn
 from orders.providers.base import LineIn, PosSaleIn
 from orders.services.fulfilment import order_dispatch
+from orders.services.pos import pos_sale_approve, pos_sale_record, pos_sale_reject
 from orders.services.reservation import order_cancel
-from orders.stock import pos_sale_approve, pos_sale_record, pos_sale_reject
 from tests.orders import payloads as p
 from tests.orders.conftest import level
 

@@ -17,7 +17,7 @@ from ims.audit import audit_record
 from ims.errors import ApplicationError
 from ims.models import OpsTask, TaskStatus
 from ims.notify import notify_roles
-from ims.permissions import require
+from ims.permissions import person, require
 from ims.roles import Role
 from ims.services import ops_task_close, ops_task_open
 from inventory.models import Location, MovementReason, StockState
@@ -37,7 +37,6 @@ from orders.services.state import (
     customer_notify,
     order_lock,
     order_refresh,
-    person,
     products_for_lines,
 )
 
