@@ -296,7 +296,7 @@ def orders_bench(args, *, table, timed) -> None:
     ims_rate, ref_rate = orders / seconds, len(ref_latencies) / ref_seconds
     table(
         f"orders reserved through POST /webhooks/<code>/ (granian, {CLIENTS} clients on loopback; "
-        "target ≥ 10 % of the bare loop, p99 < 100 ms, zero oversell)",
+        "target ≥ 8 % of the bare loop, p99 < 100 ms, zero oversell)",
         [
             (
                 "reference: bare SELECT … FOR UPDATE loop",

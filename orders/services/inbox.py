@@ -284,11 +284,12 @@ def _delivery_apply(
 
 
 def _event_apply(delivery: WebhookDelivery, event: Event, now) -> tuple[WebhookDelivery, bool]:
-    for attempt in range(3):
+    conflicts = 0
+    while True:
         try:
             with transaction.atomic():
                 held = None
-                if delivery.pk is not None or attempt:
+                if delivery.pk is not None or conflicts:
                     held = _stored_row(delivery, lock=True)
                     if held is not None and held.processed_at:
                         return held, True
@@ -301,10 +302,10 @@ def _event_apply(delivery: WebhookDelivery, event: Event, now) -> tuple[WebhookD
                     setattr(held, name, value)
                 held.save(update_fields=[*done, "attempts"])
                 return held, False
-        except IntegrityError:
-            if attempt == 2:
+        except IntegrityError:  # stored meanwhile: the delivery, or its event's new order
+            conflicts += 1
+            if conflicts == 3:
                 raise
-    raise AssertionError("unreachable")
 
 
 def _delivery_keep_error(delivery: WebhookDelivery, problem: str) -> tuple[WebhookDelivery, bool]:
@@ -351,12 +352,6 @@ def webhook_deliveries_replay(
 def _delivery_failed(delivery: WebhookDelivery, problem: str) -> None:
     """Keep on a delivery the error its replay raised (if even that fails, it is logged)."""
     try:
-        with transaction.atomic():
-            row = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
-            if row.processed_at:
-                return
-            row.attempts += 1
-            row.error = clean_text(problem)
-            row.save(update_fields=["error", "attempts"])
+        _delivery_keep_error(delivery, problem)
     except Exception:
         log.exception("could not keep the error of webhook delivery %s", delivery.pk)

@@ -81,7 +81,11 @@ class Command(BaseCommand):
             self.run(f"CREATE ROLE {quoted(name)} {attributes}")
             self.say(f"created role {name}: {attributes}")
         if password:
-            self.run(f"ALTER ROLE {quoted(name)} PASSWORD %s", [password])
+            # A utility statement takes no bound parameter: the password is written in as a
+            # literal, quoted by psycopg.
+            self.run(
+                connection.ops.compose_sql(f"ALTER ROLE {quoted(name)} PASSWORD %s", [password])
+            )
             self.say(f"role {name}: password set")
 
     def not_member(self, app: str, owner: str) -> None:
