@@ -31,7 +31,6 @@ from channels.adapters.base import (
     PRICE,
     QUANTITY,
     AdapterConfig,
-    Capabilities,
     ListingState,
     PriceUpdate,
     PushResult,
@@ -41,7 +40,7 @@ from channels.adapters.base import (
     json_dumps,
     json_loads,
 )
-from channels.adapters.http import ProviderClient
+from channels.adapters.http import HttpAdapter, ProviderClient
 from channels.errors import ChannelUnreachable, ProviderRefused
 from ims.http import RateLimiter
 
@@ -61,9 +60,9 @@ RATES = {
 GENERIC_PRODUCT_TYPE = "PRODUCT"  # Amazon's product type for offer-only changes
 
 
-class AmazonAdapter:
+class AmazonAdapter(HttpAdapter):
     kind = "amazon"
-    capabilities = Capabilities(webhooks=True, compare_and_set=False)
+    rates = RATES
     stock_batch = 25_000  # messages in one JSON_LISTINGS_FEED
     price_batch = 25_000
 
@@ -72,10 +71,9 @@ class AmazonAdapter:
         config: AdapterConfig,
         *,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        **options,
     ):
-        self.config = config
         self.seller = config.secret("SELLER_ID")
         self.client_id = config.secret("LWA_CLIENT_ID")
         self.client_secret = config.secret("LWA_CLIENT_SECRET")
@@ -86,24 +84,20 @@ class AmazonAdapter:
         self.feed_threshold = int(config.setting("FEED_THRESHOLD", "20"))
         self.feed_poll = float(config.setting("FEED_POLL_SECONDS", "15"))
         self.feed_wait = float(config.setting("FEED_WAIT_SECONDS", "1200"))
-        self.sleep, self.clock = sleep, clock
-        self.client = ProviderClient(
-            channel=config.code,
-            base_url=config.base_url,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-            limiter=RateLimiter(key=f"amazon:{config.code}", rates=RATES, sleep=sleep),
-            transport=transport,
-            sleep=sleep,
-            on_unauthorized=self._refresh,
-        )
+        self.clock = clock
+        super().__init__(config, transport=transport, on_unauthorized=self._refresh, **options)
         # Token and uploads go to other hosts (LWA, the presigned document URLs).
         self.outside = ProviderClient(
-            channel=config.code, base_url="", transport=transport, sleep=sleep
+            channel=config.code, base_url="", transport=transport, sleep=self.sleep
         )
         self.expires_at = 0.0
 
+    def limiter(self, sleep: Callable[[float], None]) -> RateLimiter:
+        """Per operation, and waited through the adapter's own sleep."""
+        return RateLimiter(key=f"amazon:{self.config.code}", rates=self.rates, sleep=sleep)
+
     def close(self) -> None:
-        self.client.close()
+        super().close()
         self.outside.close()
 
     # -- auth ------------------------------------------------------------------------

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
-from channels.errors import ChannelNotConfigured
+from channels.errors import ChannelNotConfigured, ProviderRefused
 
 QUANTITY = "quantity"
 PRICE = "price"
@@ -168,6 +168,41 @@ def json_loads(text: str | bytes) -> Any:
 def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def push_in_halves(
+    updates: Sequence,
+    field: str,
+    size: int,
+    send: Callable[[list], object],
+    *,
+    ref: str,
+    missing: str,
+    split_on: tuple[int, ...],
+    stale_marker: str | None = None,
+) -> list[PushResult]:
+    """Send the updates that carry `ref` through `send(batch)`, `size` a call (the others fail
+    with `missing`). A provider that refuses a whole batch for one bad item answers with a
+    status in `split_on`: such a batch is halved until the refused items are found. A refusal
+    whose message holds `stale_marker` marks its items stale."""
+
+    def send_halving(batch: list) -> list[PushResult]:
+        try:
+            send(batch)
+        except ProviderRefused as exc:
+            if exc.status not in split_on or len(batch) == 1:
+                stale = stale_marker is not None and stale_marker in exc.message
+                return [
+                    PushResult(u.sku, field, False, exc.message[:400], stale=stale) for u in batch
+                ]
+            half = len(batch) // 2
+            return send_halving(batch[:half]) + send_halving(batch[half:])
+        return [PushResult(u.sku, field, True) for u in batch]
+
+    results = [PushResult(u.sku, field, False, missing) for u in updates if not u.ref.get(ref)]
+    for batch in chunks([u for u in updates if u.ref.get(ref)], size):
+        results.extend(send_halving(list(batch)))
+    return results
 
 
 def as_price(value) -> Decimal | None:

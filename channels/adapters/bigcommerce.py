@@ -17,8 +17,7 @@ base_url is `https://api.bigcommerce.com/stores/<store hash>`.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import httpx
 
@@ -26,7 +25,6 @@ from channels.adapters.base import (
     PRICE,
     QUANTITY,
     AdapterConfig,
-    Capabilities,
     ListingState,
     PriceUpdate,
     PushResult,
@@ -36,45 +34,23 @@ from channels.adapters.base import (
     chunks,
     json_dumps,
     json_loads,
+    push_in_halves,
 )
-from channels.adapters.http import ProviderClient
-from channels.errors import ProviderRefused
-from ims.http import RateLimiter
+from channels.adapters.http import HttpAdapter
 
 
-class BigCommerceAdapter:
+class BigCommerceAdapter(HttpAdapter):
     kind = "bigcommerce"
-    capabilities = Capabilities(webhooks=True, compare_and_set=False)
+    rates = {"default": "150/30 seconds"}
     stock_batch = 2000
     price_batch = 50
 
-    def __init__(
-        self,
-        config: AdapterConfig,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.config = config
+    def __init__(self, config: AdapterConfig, **options):
         self.location = int(config.setting("LOCATION_ID", "1"))
-        self.sleep = sleep
-        self.client = ProviderClient(
-            channel=config.code,
-            base_url=config.base_url,
-            headers={
-                "X-Auth-Token": config.secret("ACCESS_TOKEN"),
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-            },
-            limiter=RateLimiter(
-                key=f"bigcommerce:{config.code}", rates={"default": "150/30 seconds"}
-            ),
-            transport=transport,
-            sleep=sleep,
-        )
+        super().__init__(config, **options)
 
-    def close(self) -> None:
-        self.client.close()
+    def auth_headers(self) -> dict[str, str]:
+        return {"X-Auth-Token": self.config.secret("ACCESS_TOKEN")}
 
     def _call(self, method: str, url: str, **kwargs) -> httpx.Response:
         response = self.client.request(method, url, **kwargs)
@@ -146,24 +122,12 @@ class BigCommerceAdapter:
         return self._push(updates, PRICE, self.price_batch, send)
 
     def _push(self, updates, field: str, size: int, send) -> list[PushResult]:
-        results = [
-            PushResult(u.sku, field, False, "no BigCommerce variant for this SKU")
-            for u in updates
-            if not u.ref.get("variant_id")
-        ]
-        ready = [u for u in updates if u.ref.get("variant_id")]
-        for batch in chunks(ready, size):
-            results.extend(self._send_split(list(batch), field, send))
-        return results
-
-    def _send_split(self, batch, field: str, send) -> list[PushResult]:
-        try:
-            send(batch)
-        except ProviderRefused as exc:
-            if exc.status != 422 or len(batch) == 1:
-                return [PushResult(u.sku, field, False, exc.message[:400]) for u in batch]
-            half = len(batch) // 2
-            return self._send_split(batch[:half], field, send) + self._send_split(
-                batch[half:], field, send
-            )
-        return [PushResult(u.sku, field, True) for u in batch]
+        return push_in_halves(
+            updates,
+            field,
+            size,
+            send,
+            ref="variant_id",
+            missing="no BigCommerce variant for this SKU",
+            split_on=(422,),
+        )

@@ -27,7 +27,6 @@ from channels.adapters.base import (
     PRICE,
     QUANTITY,
     AdapterConfig,
-    Capabilities,
     ListingState,
     PriceUpdate,
     PushResult,
@@ -37,44 +36,23 @@ from channels.adapters.base import (
     json_dumps,
     json_loads,
 )
-from channels.adapters.http import ProviderClient
-from ims.http import RateLimiter
+from channels.adapters.http import HttpAdapter
 
 MAX_SKUS = 10
 
 
-class FlipkartAdapter:
+class FlipkartAdapter(HttpAdapter):
     kind = "flipkart"
-    capabilities = Capabilities(webhooks=True, compare_and_set=False)
     stock_batch = MAX_SKUS
     price_batch = MAX_SKUS
     lists_all = False  # the engine names the SKUs to read
 
-    def __init__(
-        self,
-        config: AdapterConfig,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-    ):
-        self.config = config
+    def __init__(self, config: AdapterConfig, *, clock: Callable[[], float] = time.time, **options):
         self.app = (config.secret("APP_ID"), config.secret("APP_SECRET"))
         self.location = config.setting("LOCATION_ID")
         self.clock = clock
-        self.client = ProviderClient(
-            channel=config.code,
-            base_url=config.base_url,
-            headers={"Accept": "application/json", "Content-Type": "application/json"},
-            limiter=RateLimiter(key=f"flipkart:{config.code}", rates={"default": "10/second"}),
-            transport=transport,
-            sleep=sleep,
-            on_unauthorized=self._token,
-        )
+        super().__init__(config, on_unauthorized=self._token, **options)
         self.expires_at = 0.0
-
-    def close(self) -> None:
-        self.client.close()
 
     def _token(self) -> bool:
         response = self.client.http.get(

@@ -1,12 +1,18 @@
 """The channel adapters' HTTP client: the one client (`ims.http`) with a channel's name and
-the channels' errors (ChannelUnreachable once retrying gave up, ProviderRefused for a 4xx)."""
+the channels' errors (ChannelUnreachable once retrying gave up, ProviderRefused for a 4xx);
+and HttpAdapter, the constructor and close() the HTTP adapters share."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Mapping
+from typing import ClassVar
+
 import httpx
 
+from channels.adapters.base import AdapterConfig, Capabilities
 from channels.errors import ChannelUnreachable, ProviderRefused
-from ims.http import HttpClient, Refused, Retryable, excerpt, safe_url
+from ims.http import HttpClient, RateLimiter, Refused, Retryable, excerpt, safe_url
 
 
 class ProviderClient(HttpClient):
@@ -34,3 +40,46 @@ class ProviderClient(HttpClient):
                 f"{excerpt(exc.response)}",
                 status=exc.status,
             ) from None
+
+
+class HttpAdapter:
+    """What every adapter over one provider's JSON API shares: its config, one ProviderClient
+    paced by a RateLimiter (`rates`, keyed by kind and channel) and close(). A subclass gives
+    its auth headers (`auth_headers`) and any other client option (auth, on_unauthorized)."""
+
+    kind: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities(webhooks=True, compare_and_set=False)
+    rates: ClassVar[Mapping[str, str]] = {"default": "10/second"}
+
+    def __init__(
+        self,
+        config: AdapterConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        **client_options,
+    ):
+        self.config = config
+        self.sleep = sleep
+        self.client = ProviderClient(
+            channel=config.code,
+            base_url=config.base_url,
+            headers={
+                **self.auth_headers(),
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+            limiter=self.limiter(sleep),
+            transport=transport,
+            sleep=sleep,
+            **client_options,
+        )
+
+    def auth_headers(self) -> dict[str, str]:
+        return {}
+
+    def limiter(self, sleep: Callable[[float], None]) -> RateLimiter:
+        return RateLimiter(key=f"{self.kind}:{self.config.code}", rates=self.rates)
+
+    def close(self) -> None:
+        self.client.close()

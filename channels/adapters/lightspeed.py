@@ -16,16 +16,12 @@ base_url is `https://<domain prefix>.retail.lightspeed.app`.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
-
-import httpx
+from collections.abc import Iterator, Sequence
 
 from channels.adapters.base import (
     PRICE,
     QUANTITY,
     AdapterConfig,
-    Capabilities,
     ListingState,
     PriceUpdate,
     PushResult,
@@ -35,41 +31,22 @@ from channels.adapters.base import (
     json_dumps,
     json_loads,
 )
-from channels.adapters.http import ProviderClient
+from channels.adapters.http import HttpAdapter
 from channels.errors import ProviderRefused
-from ims.http import RateLimiter
 
 
-class LightspeedAdapter:
+class LightspeedAdapter(HttpAdapter):
     kind = "lightspeed"
-    capabilities = Capabilities(webhooks=True, compare_and_set=False)
+    rates = {"default": "5/second"}
     stock_batch = 1
     price_batch = 1
 
-    def __init__(
-        self,
-        config: AdapterConfig,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.config = config
+    def __init__(self, config: AdapterConfig, **options):
         self.outlet = config.secret("OUTLET_ID")
-        self.client = ProviderClient(
-            channel=config.code,
-            base_url=config.base_url,
-            headers={
-                "Authorization": f"Bearer {config.secret('ACCESS_TOKEN')}",
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-            },
-            limiter=RateLimiter(key=f"lightspeed:{config.code}", rates={"default": "5/second"}),
-            transport=transport,
-            sleep=sleep,
-        )
+        super().__init__(config, **options)
 
-    def close(self) -> None:
-        self.client.close()
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.secret('ACCESS_TOKEN')}"}
 
     def _versioned(self, url: str) -> Iterator[dict]:
         after = 0

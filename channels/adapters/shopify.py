@@ -21,8 +21,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 
-import httpx
-
 from channels.adapters.base import (
     PRICE,
     QUANTITY,
@@ -37,9 +35,8 @@ from channels.adapters.base import (
     json_dumps,
     json_loads,
 )
-from channels.adapters.http import ProviderClient
+from channels.adapters.http import HttpAdapter
 from channels.errors import ChannelUnreachable, ProviderRefused
-from ims.http import RateLimiter
 
 READ_PAGE = 100
 # A first estimate of each document's cost per item (Shopify's documented calculation: one point
@@ -141,45 +138,28 @@ class ThrottleState:
                 self.at = now
 
 
-class ShopifyAdapter:
+class ShopifyAdapter(HttpAdapter):
     kind = "shopify"
     capabilities = Capabilities(webhooks=True, compare_and_set=True)
+    # Cost is what Shopify limits; this only keeps one worker from hammering it.
+    rates = {"default": "40/second"}
     stock_batch = 250
     price_batch = 250  # variants; grouped into documents of PRICE_PRODUCTS products
     PRICE_PRODUCTS = 25
 
     def __init__(
-        self,
-        config: AdapterConfig,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        self, config: AdapterConfig, *, clock: Callable[[], float] = time.monotonic, **options
     ):
-        self.config = config
         self.version = config.setting("API_VERSION", "2025-01")
-        self.sleep = sleep
-        self.client = ProviderClient(
-            channel=config.code,
-            base_url=config.base_url,
-            headers={
-                "X-Shopify-Access-Token": config.secret("ACCESS_TOKEN"),
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            },
-            # Cost is what Shopify limits; this only keeps one worker from hammering it.
-            limiter=RateLimiter(key=f"shopify:{config.code}", rates={"default": "40/second"}),
-            transport=transport,
-            sleep=sleep,
-        )
+        super().__init__(config, **options)
         self.throttle = ThrottleState(clock)
         self.cost_per_item: dict[str, float] = {}
         self._location: str | None = config.setting("LOCATION_ID") or None
         self.points_used = 0.0
         self.throttled = 0
 
-    def close(self) -> None:
-        self.client.close()
+    def auth_headers(self) -> dict[str, str]:
+        return {"X-Shopify-Access-Token": self.config.secret("ACCESS_TOKEN")}
 
     # -- transport -----------------------------------------------------------
     def graphql(self, document: str, variables: dict, *, operation: str, items: int = 1) -> dict:

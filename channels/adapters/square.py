@@ -19,17 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
-
-import httpx
 
 from channels.adapters.base import (
     PRICE,
     QUANTITY,
     AdapterConfig,
-    Capabilities,
     ListingState,
     PriceUpdate,
     PushResult,
@@ -38,10 +34,9 @@ from channels.adapters.base import (
     chunks,
     json_dumps,
     json_loads,
+    push_in_halves,
 )
-from channels.adapters.http import ProviderClient
-from channels.errors import ProviderRefused
-from ims.http import RateLimiter
+from channels.adapters.http import HttpAdapter
 from ims.money import minor_units
 
 
@@ -52,37 +47,20 @@ def idempotency_key(kind: str, updates) -> str:
     return f"ims-{kind}-" + hashlib.sha256(keys.encode()).hexdigest()[:40]
 
 
-class SquareAdapter:
+class SquareAdapter(HttpAdapter):
     kind = "square"
-    capabilities = Capabilities(webhooks=True, compare_and_set=False)
     stock_batch = 100
     price_batch = 1000
 
-    def __init__(
-        self,
-        config: AdapterConfig,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.config = config
+    def __init__(self, config: AdapterConfig, **options):
         self.location = config.secret("LOCATION_ID")
-        self.client = ProviderClient(
-            channel=config.code,
-            base_url=config.base_url,
-            headers={
-                "Authorization": f"Bearer {config.secret('ACCESS_TOKEN')}",
-                "Square-Version": config.setting("SQUARE_VERSION", "2025-08-20"),
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            },
-            limiter=RateLimiter(key=f"square:{config.code}", rates={"default": "10/second"}),
-            transport=transport,
-            sleep=sleep,
-        )
+        super().__init__(config, **options)
 
-    def close(self) -> None:
-        self.client.close()
+    def auth_headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.config.secret('ACCESS_TOKEN')}",
+            "Square-Version": self.config.setting("SQUARE_VERSION", "2025-08-20"),
+        }
 
     def _post(self, url: str, body: dict) -> dict:
         return json_loads(self.client.request("POST", url, content=json_dumps(body)).content)
@@ -211,28 +189,17 @@ class SquareAdapter:
         )
 
     def _send(self, updates, field: str, size: int, post) -> list[PushResult]:
-        results = [
-            PushResult(u.sku, field, False, "no Square variation for this SKU")
-            for u in updates
-            if not u.ref.get("object")
-        ]
-        for batch in chunks([u for u in updates if u.ref.get("object")], size):
-            results.extend(self._split(list(batch), field, post))
-        return results
-
-    def _split(self, batch, field: str, post) -> list[PushResult]:
-        """Square refuses a whole batch for one bad object: halve it until the bad ones are found."""
-        try:
-            post(batch)
-        except ProviderRefused as exc:
-            if exc.status not in (400, 409) or len(batch) == 1:
-                stale = "VERSION_MISMATCH" in exc.message
-                return [
-                    PushResult(u.sku, field, False, exc.message[:400], stale=stale) for u in batch
-                ]
-            half = len(batch) // 2
-            return self._split(batch[:half], field, post) + self._split(batch[half:], field, post)
-        return [PushResult(u.sku, field, True) for u in batch]
+        """Square refuses a whole batch (400, 409) for one bad object; VERSION_MISMATCH: stale."""
+        return push_in_halves(
+            updates,
+            field,
+            size,
+            post,
+            ref="object",
+            missing="no Square variation for this SKU",
+            split_on=(400, 409),
+            stale_marker="VERSION_MISMATCH",
+        )
 
 
 def _to_minor(amount: Decimal, currency: str) -> int:

@@ -13,9 +13,8 @@ Settings (environment): `IMS_CHANNEL_<CODE>_CONSUMER_KEY`, `…_CONSUMER_SECRET`
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import httpx
 
@@ -23,7 +22,6 @@ from channels.adapters.base import (
     PRICE,
     QUANTITY,
     AdapterConfig,
-    Capabilities,
     ListingState,
     PriceUpdate,
     PushResult,
@@ -34,38 +32,19 @@ from channels.adapters.base import (
     json_dumps,
     json_loads,
 )
-from channels.adapters.http import ProviderClient
-from ims.http import RateLimiter
+from channels.adapters.http import HttpAdapter
 
 API = "/wp-json/wc/v3"
 
 
-class WooCommerceAdapter:
+class WooCommerceAdapter(HttpAdapter):
     kind = "woocommerce"
-    capabilities = Capabilities(webhooks=True, compare_and_set=False)
     stock_batch = 100
     price_batch = 100
 
-    def __init__(
-        self,
-        config: AdapterConfig,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.config = config
-        self.client = ProviderClient(
-            channel=config.code,
-            base_url=config.base_url,
-            auth=httpx.BasicAuth(config.secret("CONSUMER_KEY"), config.secret("CONSUMER_SECRET")),
-            headers={"Accept": "application/json", "Content-Type": "application/json"},
-            limiter=RateLimiter(key=f"woocommerce:{config.code}", rates={"default": "10/second"}),
-            transport=transport,
-            sleep=sleep,
-        )
-
-    def close(self) -> None:
-        self.client.close()
+    def __init__(self, config: AdapterConfig, **options):
+        auth = httpx.BasicAuth(config.secret("CONSUMER_KEY"), config.secret("CONSUMER_SECRET"))
+        super().__init__(config, auth=auth, **options)
 
     def _pages(self, url: str, params: dict | None = None) -> Iterator[dict]:
         next_url, next_params = url, {"per_page": 100, **(params or {})}
