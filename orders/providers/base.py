@@ -307,6 +307,15 @@ def load_json(body: bytes):
         raise BadDelivery(f"body is not JSON: {printable(str(exc))}") from None
 
 
+def body_time(payload, *fields: str) -> dt.datetime | None:
+    """The body's own time, which the signature covers: the first of `fields` the body has
+    (else the last); None when that is absent too or the body is no JSON object."""
+    if not isinstance(payload, dict):
+        return None
+    where = next((name for name in fields if payload.get(name)), fields[-1])
+    return parse_time(payload.get(where), where=where)
+
+
 def parse_time(value, *, where: str = "time") -> dt.datetime | None:
     """An ISO-8601 / RFC 3339 time (naive ones are UTC), or a Unix time in seconds; None
     when absent. BadDelivery if it is there but no time (NaN, 1e20, 'soon')."""

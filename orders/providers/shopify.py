@@ -27,6 +27,7 @@ from orders.providers.base import (
     LineIn,
     OrderIn,
     ReturnLineIn,
+    body_time,
     check_age,
     check_base64_hmac,
     header,
@@ -40,6 +41,7 @@ from orders.providers.base import (
 ORDER_TOPICS = {"orders/create", "orders/updated", "orders/paid"}
 # Financial statuses of an order not yet paid for: its reservation may expire.
 UNCONFIRMED = {"pending"}
+SIGNED_TIME = ("updated_at", "created_at")  # the body's own time: the first it has
 
 
 class Shopify:
@@ -57,7 +59,7 @@ class Shopify:
         check_base64_hmac(
             secret=secret, message=body, given=header(headers, "X-Shopify-Hmac-Sha256")
         )
-        check_age(_signed_at(load_json(body)), now=ctx.now, max_age=MAX_BODY_AGE)
+        check_age(body_time(load_json(body), *SIGNED_TIME), now=ctx.now, max_age=MAX_BODY_AGE)
 
     def delivery(self, *, headers: Mapping[str, str], body: bytes) -> Delivery:
         delivery_id = header(headers, "X-Shopify-Webhook-Id")
@@ -68,7 +70,8 @@ class Shopify:
     def parse(self, *, headers, body: bytes, ctx: Context) -> Event:
         topic = header(headers, "X-Shopify-Topic")
         payload = load_json(body)
-        _signed_at(payload)  # read as verify read it: a replay from the inbox refuses it too
+        # Read as verify read it: a replay from the inbox refuses it too.
+        body_time(payload, *SIGNED_TIME)
         if topic in ORDER_TOPICS or topic == "orders/cancelled":
             order = _order(payload)
             if order.cancelled:  # the signed body says so, whatever the topic
@@ -87,14 +90,6 @@ class Shopify:
         if topic == "refunds/create":
             return _refund(payload)
         return Event(EventKind.IGNORE, note=f"topic {topic or '(none)'} is not an order event")
-
-
-def _signed_at(payload):
-    """The body's own time, which the signature covers: `updated_at`, else `created_at`."""
-    if not isinstance(payload, dict):
-        return None
-    where = "updated_at" if payload.get("updated_at") else "created_at"
-    return parse_time(payload.get(where), where=where)
 
 
 def _order(payload: dict) -> OrderIn:

@@ -31,6 +31,7 @@ from orders.providers.base import (
     LineIn,
     OrderIn,
     ReturnLineIn,
+    body_time,
     check_age,
     check_base64_hmac,
     header,
@@ -57,7 +58,7 @@ class Square:
             message=ctx.url.encode() + body,
             given=header(headers, "x-square-hmacsha256-signature"),
         )
-        check_age(_signed_at(load_json(body)), now=ctx.now, max_age=MAX_BODY_AGE)
+        check_age(body_time(load_json(body), "created_at"), now=ctx.now, max_age=MAX_BODY_AGE)
 
     def delivery(self, *, headers: Mapping[str, str], body: bytes) -> Delivery:
         payload = load_json(body)
@@ -67,7 +68,8 @@ class Square:
 
     def parse(self, *, headers, body: bytes, ctx: Context) -> Event:
         payload = load_json(body)
-        _signed_at(payload)  # read as verify read it: a replay from the inbox refuses it too
+        # Read as verify read it: a replay from the inbox refuses it too.
+        body_time(payload, "created_at")
         kind = text(payload.get("type"))
         data = payload.get("data") or {}
         obj = data.get("object") or {}
@@ -88,13 +90,6 @@ class Square:
                 return Event(EventKind.IGNORE, note="refund without an order")
             return _refund(_client(ctx), refund)
         return Event(EventKind.IGNORE, note=f"event {kind or '(none)'} is not an order event")
-
-
-def _signed_at(payload):
-    """The body's own time, which the signature covers: `created_at`."""
-    if not isinstance(payload, dict):
-        return None
-    return parse_time(payload.get("created_at"), where="created_at")
 
 
 def _client(ctx: Context) -> httpx.Client:

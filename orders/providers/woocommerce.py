@@ -29,6 +29,7 @@ from orders.providers.base import (
     EventKind,
     LineIn,
     OrderIn,
+    body_time,
     check_age,
     check_base64_hmac,
     header,
@@ -42,6 +43,7 @@ from orders.providers.base import (
 UNCONFIRMED = {"pending", "on-hold", "checkout-draft"}
 CANCELLED = {"cancelled", "failed", "trash"}
 _PING = re.compile(rb"^webhook_id=\d+$")
+SIGNED_TIME = ("date_modified_gmt", "date_created_gmt")  # the body's own time: the first it has
 
 
 class WooCommerce:
@@ -66,7 +68,7 @@ class WooCommerce:
         payload = load_json(body)
         if _id_only(payload):
             return  # a deletion naming only the id: it has no time, and it changes nothing
-        check_age(_signed_at(payload), now=ctx.now, max_age=MAX_BODY_AGE)
+        check_age(body_time(payload, *SIGNED_TIME), now=ctx.now, max_age=MAX_BODY_AGE)
 
     def delivery(self, *, headers: Mapping[str, str], body: bytes) -> Delivery:
         delivery_id = header(headers, "X-WC-Webhook-Delivery-ID")
@@ -79,7 +81,8 @@ class WooCommerce:
         if not topic.startswith("order."):
             return Event(EventKind.IGNORE, note=f"topic {topic or '(none)'} is not an order event")
         payload = load_json(body)
-        _signed_at(payload)  # read as verify read it: a replay from the inbox refuses it too
+        # Read as verify read it: a replay from the inbox refuses it too.
+        body_time(payload, *SIGNED_TIME)
         try:
             external_id = text(payload["id"])
         except (KeyError, TypeError):
@@ -123,15 +126,6 @@ class WooCommerce:
 
 def _id_only(payload) -> bool:
     return isinstance(payload, dict) and set(payload) == {"id"}
-
-
-def _signed_at(payload):
-    """The body's own time, which the signature covers: `date_modified_gmt`, else
-    `date_created_gmt`."""
-    if not isinstance(payload, dict):
-        return None
-    where = "date_modified_gmt" if payload.get("date_modified_gmt") else "date_created_gmt"
-    return parse_time(payload.get(where), where=where)
 
 
 def _order(payload: dict) -> OrderIn:
