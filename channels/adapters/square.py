@@ -81,57 +81,44 @@ class SquareAdapter(HttpAdapter):
                 ref={"object": v},
             )
 
+    def _pages(self, method: str, url: str, request: dict) -> Iterator[dict]:
+        """Each answer of a call Square pages by cursor: asked again with the last cursor."""
+        while True:
+            if method == "GET":
+                body = json_loads(self.client.request("GET", url, params=request).content)
+            else:
+                body = self._post(url, request)
+            yield body
+            if not body.get("cursor"):
+                return
+            request = {**request, "cursor": body["cursor"]}
+
     def _variations(self, skus) -> Iterator[dict]:
         if skus is None:
-            cursor = None
-            while True:
-                params = {"types": "ITEM_VARIATION"}
-                if cursor:
-                    params["cursor"] = cursor
-                body = json_loads(
-                    self.client.request("GET", "/v2/catalog/list", params=params).content
-                )
+            for body in self._pages("GET", "/v2/catalog/list", {"types": "ITEM_VARIATION"}):
                 yield from body.get("objects") or []
-                cursor = body.get("cursor")
-                if not cursor:
-                    return
+            return
         for group in chunks(list(skus), 250):
-            cursor = None
-            while True:
-                request = {
-                    "object_types": ["ITEM_VARIATION"],
-                    "query": {
-                        "set_query": {"attribute_name": "sku", "attribute_values": list(group)}
-                    },
-                    "limit": 1000,
-                }
-                if cursor:
-                    request["cursor"] = cursor
-                body = self._post("/v2/catalog/search", request)
+            request = {
+                "object_types": ["ITEM_VARIATION"],
+                "query": {"set_query": {"attribute_name": "sku", "attribute_values": list(group)}},
+                "limit": 1000,
+            }
+            for body in self._pages("POST", "/v2/catalog/search", request):
                 yield from body.get("objects") or []
-                cursor = body.get("cursor")
-                if not cursor:
-                    break
 
     def _counts(self, ids: list[str]) -> dict[str, int]:
         counts: dict[str, int] = {}
         for group in chunks(ids, 1000):
-            cursor = None
-            while True:
-                request = {
-                    "catalog_object_ids": list(group),
-                    "location_ids": [self.location],
-                    "states": ["IN_STOCK"],
-                }
-                if cursor:
-                    request["cursor"] = cursor
-                body = self._post("/v2/inventory/counts/batch-retrieve", request)
+            request = {
+                "catalog_object_ids": list(group),
+                "location_ids": [self.location],
+                "states": ["IN_STOCK"],
+            }
+            for body in self._pages("POST", "/v2/inventory/counts/batch-retrieve", request):
                 for count in body.get("counts") or []:
                     if count.get("state") == "IN_STOCK":
                         counts[count["catalog_object_id"]] = as_quantity(count["quantity"])
-                cursor = body.get("cursor")
-                if not cursor:
-                    break
         return counts
 
     # -- push ------------------------------------------------------------------------
