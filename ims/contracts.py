@@ -23,11 +23,6 @@ def snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def contract_errors(name: str, record: dict) -> list[tuple[str, str]]:
     """(csv column, reason) for each way `record` breaks the contract `name`."""
     problems = []

@@ -174,12 +174,6 @@ def sync_groups(apps, schema_editor=None) -> None:
         group.permissions.set(wanted)
 
 
-def roles_of(user) -> list[str]:
-    if not user.is_authenticated:
-        return []
-    return sorted(user.groups.values_list("name", flat=True))
-
-
 def users_with_role(*roles: Role):
     from django.contrib.auth import get_user_model
 
