@@ -92,9 +92,9 @@ class AmazonAdapter(HttpAdapter):
         )
         self.expires_at = 0.0
 
-    def limiter(self, sleep: Callable[[float], None]) -> RateLimiter:
+    def limiter(self) -> RateLimiter:
         """Per operation, and waited through the adapter's own sleep."""
-        return RateLimiter(key=f"amazon:{self.config.code}", rates=self.rates, sleep=sleep)
+        return RateLimiter(key=f"amazon:{self.config.code}", rates=self.rates, sleep=self.sleep)
 
     def close(self) -> None:
         super().close()

@@ -69,16 +69,17 @@ class HttpAdapter:
                 "Accept": "application/json",
                 "Content-Type": "application/json",
             },
-            limiter=self.limiter(sleep),
+            limiter=self.limiter(),
             transport=transport,
             sleep=sleep,
             **client_options,
         )
 
     def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate every call (none where auth comes otherwise)."""
         return {}
 
-    def limiter(self, sleep: Callable[[float], None]) -> RateLimiter:
+    def limiter(self) -> RateLimiter:
         return RateLimiter(key=f"{self.kind}:{self.config.code}", rates=self.rates)
 
     def close(self) -> None:
