@@ -155,7 +155,6 @@ class ShopifyAdapter(HttpAdapter):
         self.throttle = ThrottleState(clock)
         self.cost_per_item: dict[str, float] = {}
         self._location: str | None = config.setting("LOCATION_ID") or None
-        self.points_used = 0.0
         self.throttled = 0
 
     def auth_headers(self) -> dict[str, str]:
@@ -197,7 +196,6 @@ class ShopifyAdapter(HttpAdapter):
                     f"{self.config.code}: {operation}: "
                     + "; ".join(str(e.get("message")) for e in errors)[:400]
                 )
-            self.points_used += float(cost.get("actualQueryCost") or 0)
             return body["data"]
         raise ChannelUnreachable(f"{self.config.code}: {operation}: still throttled after 30 tries")
 
