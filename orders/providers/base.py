@@ -179,7 +179,7 @@ def event_of(provider: Provider, *, headers: Mapping[str, str], body: bytes, ctx
             f"the body is not of the shape a {provider.kind} delivery has: "
             f"{type(exc).__name__}: {printable(str(exc))}"
         ) from None
-    return event_checked(event)
+    return _checked(event, "")
 
 
 # Fields that identify something (an order, a line, a product, a location): text IMS cannot
@@ -218,10 +218,6 @@ def clean_text(value: str) -> str:
 def printable(value: str) -> str:
     """A text for an error message: storable, control characters escaped."""
     return clean_text(value).encode("unicode_escape").decode("ascii")
-
-
-def event_checked(event: Event) -> Event:
-    return _checked(event, "")
 
 
 def _checked(obj, where: str):
