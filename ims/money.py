@@ -30,6 +30,14 @@ def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
 
 
+def from_minor(amount, currency: str | None) -> Decimal | None:
+    """An amount given in the currency's smallest unit (cents; USD's when no currency is
+    named) as Decimal; None for none."""
+    if amount is None:
+        return None
+    return Decimal(int(amount)).scaleb(-minor_units(currency or "USD"))
+
+
 def parse_amount(text: str, currency: str) -> Decimal:
     """Parse a decimal written with `.`; refuse floats' exponents and sub-minor-unit digits."""
     text = text.strip()

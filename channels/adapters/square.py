@@ -37,7 +37,7 @@ from channels.adapters.base import (
     push_in_halves,
 )
 from channels.adapters.http import HttpAdapter
-from ims.money import minor_units
+from ims.money import from_minor, minor_units
 
 
 def idempotency_key(kind: str, updates) -> str:
@@ -75,7 +75,7 @@ class SquareAdapter(HttpAdapter):
             yield ListingState(
                 sku=data.get("sku") or "",
                 quantity=counts.get(v["id"], 0) if data.get("track_inventory", True) else None,
-                price=_from_minor(money.get("amount"), money.get("currency")),
+                price=from_minor(money.get("amount"), money.get("currency")),
                 currency=money.get("currency") or self.config.currency,
                 external_id=v["id"],
                 ref={"object": v},
@@ -191,9 +191,3 @@ class SquareAdapter(HttpAdapter):
 
 def _to_minor(amount: Decimal, currency: str) -> int:
     return int((amount * (10 ** minor_units(currency))).to_integral_exact())
-
-
-def _from_minor(amount, currency) -> Decimal | None:
-    if amount is None:
-        return None
-    return Decimal(int(amount)).scaleb(-minor_units(currency or "USD"))

@@ -15,12 +15,11 @@ through a product alias (scope: the channel's code).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import ClassVar
 
 import httpx
 
-from ims.money import minor_units
+from ims.money import from_minor
 from orders.providers.base import (
     MAX_BODY_AGE,
     BadDelivery,
@@ -105,7 +104,6 @@ def _fetch_order(client: httpx.Client, order_id: str) -> dict:
 
 
 def _order_in(order: dict) -> OrderIn:
-    money = lambda m: (m or {}).get("amount")  # noqa: E731
     lines = []
     currency = ""
     for i, item in enumerate(order.get("line_items") or []):
@@ -117,7 +115,7 @@ def _order_in(order: dict) -> OrderIn:
                 sku="",
                 item_id=text(item.get("catalog_object_id")),
                 quantity=parse_quantity(item.get("quantity"), where=f"line_items[{i}]"),
-                unit_price=None if money(price) is None else _minor(money(price), currency),
+                unit_price=from_minor(price.get("amount"), currency),
                 not_stocked=not_stocked(item),
                 name=text(item.get("name")),
             )
@@ -152,11 +150,6 @@ def not_stocked(item: dict) -> str:
     if not item.get("catalog_object_id"):
         return "no catalog item"
     return ""
-
-
-def _minor(amount: int, currency: str) -> Decimal:
-    """Square's amounts are in the currency's smallest unit (cents)."""
-    return Decimal(int(amount)).scaleb(-minor_units(currency or "USD"))
 
 
 def _refund(client: httpx.Client, refund: dict) -> Event:
