@@ -9,13 +9,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache, partial
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from catalog.gtin import gtin14
 from catalog.models import Product, ProductAlias
+from channels.errors import SyncNotAllowed
 from channels.models import (
     Channel,
     ChannelKind,
@@ -27,9 +30,15 @@ from channels.models import (
     secrets_clash,
     secrets_name,
 )
+from exceptions.models import Discrepancy, PushStatus
+from ims.audit import Change, audit_record, audit_record_many
 from ims.csvio import CsvSource, IngestResult, Row, column_lengths, parse_int, split_list
 from ims.errors import FileRejected
 from ims.money import parse_amount, parse_currency
+from ims.notify import notify_roles
+from ims.permissions import require
+from ims.roles import Role
+from ims.tasks import enqueue
 from inventory.models import Location
 
 CHANNELS_COLUMNS = ("code", "name", "kind", "sync_mode", "locations", "safety_buffer", "currency")
@@ -129,7 +138,6 @@ def channels_ingest(*, path, label: str | None = None, actor=None) -> IngestResu
         channel__in=existing.values()
     ).values_list("channel_id", "location_id"):
         current[channel_id].append(location_id)
-    from ims.audit import Change, audit_record_many
 
     codes = {pk: code for code, pk in locations.items()}
     changes = []
@@ -375,10 +383,6 @@ def channel_pause(
 
     Returns False when it was already paused (the first reason stays).
     """
-    from ims.audit import audit_record
-    from ims.notify import notify_roles
-    from ims.roles import Role
-
     now = now or dt.datetime.now(dt.UTC)
     with transaction.atomic():
         locked = Channel.objects.select_for_update().get(pk=channel.pk)
@@ -401,7 +405,6 @@ def channel_pause(
             at=now,
         )
         # Its listings go to zero availability as soon as it can be reached (in its mode).
-        from ims.tasks import enqueue
 
         enqueue("channels.tasks.sync_paused_task", locked.pk)
         notify_roles(
@@ -417,11 +420,7 @@ def channel_pause(
 
 def channel_resume(*, channel: Channel, actor, reason: str = "") -> None:
     """Sell again on a paused channel. Only an admin may."""
-    from ims.audit import audit_record
-    from ims.errors import NotAllowed
-
-    if actor is None or not actor.has_perm("channels.resume_channel"):
-        raise NotAllowed("only an admin can resume a paused channel", code="not_allowed")
+    require(actor, "channels.resume_channel", "resume a paused channel", person_only=True)
     with transaction.atomic():
         locked = Channel.objects.select_for_update().get(pk=channel.pk)
         if locked.status != ChannelStatus.PAUSED:
@@ -455,11 +454,6 @@ def stock_changed(*, product_ids, now=None) -> None:
     each minute, so a burst of orders makes one push, not one per order. With the in-process
     queue (IMS_QUEUE=sync: the demo, the tests) the flush runs once the transaction commits.
     """
-    from django.conf import settings
-    from django.utils import timezone
-
-    from ims.tasks import enqueue
-
     product_ids = sorted({int(p) for p in product_ids})
     if not product_ids:
         return
@@ -512,14 +506,7 @@ def sync_push_correction(*, exception, actor) -> None:
     The push runs in the background in the channel's mode; the exception's push_status goes
     queued → pushed (or failed, with push_error). Reconcile later finds it aligned (verified).
     """
-    from channels.errors import SyncNotAllowed
-    from exceptions.models import Discrepancy, PushStatus
-    from ims.audit import audit_record
-    from ims.errors import NotAllowed
-    from ims.tasks import enqueue
-
-    if actor is None or not actor.has_perm("exceptions.push_opsexception"):
-        raise NotAllowed("your role cannot push corrections", code="not_allowed")
+    require(actor, "exceptions.push_opsexception", "push corrections", person_only=True)
     if not exception.is_open:
         raise SyncNotAllowed(f"exception #{exception.pk} is {exception.status}")
     if (

@@ -5,14 +5,16 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 
 from channels.errors import SyncBusy
-from channels.models import Channel, SyncRun, SyncTrigger
+from channels.models import Channel, PendingPush, SyncRun, SyncTrigger
+from channels.sync.engine import sync, sync_channel, sync_correction_push, sync_pending
+from channels.sync.runs import sync_runs_interrupt_stale
+from channels.sync.send import sync_run_approve
+from exceptions.models import OpsException
 from ims.audit import audit_origin
 
 
 def sync_task(channel_id: int | None = None, mode: str | None = None) -> list[int]:
     """The scheduled sync of every channel (or one), each in its own mode."""
-    from channels.sync.engine import sync
-
     channel = Channel.objects.get(pk=channel_id) if channel_id else None
     with audit_origin("task sync"):
         outcome = sync(channel=channel, mode=mode, trigger=SyncTrigger.SCHEDULE)
@@ -21,16 +23,12 @@ def sync_task(channel_id: int | None = None, mode: str | None = None) -> list[in
 
 def sync_runs_sweep_task() -> list[int]:
     """Each minute: mark interrupted the running syncs whose worker is gone (no heartbeat)."""
-    from channels.sync.runs import sync_runs_interrupt_stale
-
     with audit_origin("task sync_runs_sweep"):
         return [run.pk for run in sync_runs_interrupt_stale()]
 
 
 def sync_paused_task(channel_id: int) -> int | None:
     """A channel was paused: set its listings to zero availability (in its mode)."""
-    from channels.sync.engine import sync_channel
-
     channel = Channel.objects.get(pk=channel_id)
     with audit_origin("task sync_paused"):
         try:
@@ -41,8 +39,6 @@ def sync_paused_task(channel_id: int) -> int | None:
 
 def sync_pending_task(channel_id: int) -> int | None:
     """Flush the products whose stock changed on one channel (the debounced push)."""
-    from channels.sync.engine import sync_pending
-
     channel = Channel.objects.get(pk=channel_id)
     with audit_origin("task sync_pending"):
         try:
@@ -54,16 +50,11 @@ def sync_pending_task(channel_id: int) -> int | None:
 
 def sync_pending_all_task() -> list[int]:
     """Each minute: flush every channel that has products waiting (see stock_changed)."""
-    from channels.models import PendingPush
-
     channel_ids = sorted(set(PendingPush.objects.values_list("channel_id", flat=True)))
     return [run for run in (sync_pending_task(pk) for pk in channel_ids) if run]
 
 
 def sync_push_correction_task(exception_id: int, actor_id: int | None = None) -> str:
-    from channels.sync.engine import sync_correction_push
-    from exceptions.models import OpsException
-
     exception = OpsException.objects.select_related("channel").get(pk=exception_id)
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
     with audit_origin("task push_correction"):
@@ -71,8 +62,6 @@ def sync_push_correction_task(exception_id: int, actor_id: int | None = None) ->
 
 
 def sync_run_approve_task(run_id: int, actor_id: int) -> str:
-    from channels.sync.send import sync_run_approve
-
     run = SyncRun.objects.select_related("channel").get(pk=run_id)
     actor = get_user_model().objects.get(pk=actor_id)
     with audit_origin("task sync_approve"):

@@ -13,7 +13,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from exceptions.models import ExceptionStatus, OpsException, PushStatus, ReconcileRun
-from ims.errors import ApplicationError, NotAllowed
+from ims.audit import Change, audit_record_many
+from ims.errors import ApplicationError
+from ims.permissions import require
 
 Key = tuple[str, int | None, str]  # (sku_id, channel_id, discrepancy)
 
@@ -143,8 +145,6 @@ def ops_exceptions_resolve(
     *, ids: Iterable[int], now: dt.datetime, actor=None, reason: str = ""
 ) -> int:
     """Mark exceptions resolved (the disagreement is gone), each recorded in the audit trail."""
-    from ims.audit import Change, audit_record_many
-
     ids = list(ids)
     count = 0
     for start in range(0, len(ids), 1000):
@@ -181,15 +181,14 @@ def ops_exception_acknowledge(*, exceptions: Iterable[OpsException], reason: str
 
     A reason is required; resolved exceptions are left as they are. Returns how many changed.
     """
-    from ims.audit import Change, audit_record_many
-
     reason = (reason or "").strip()
     if not reason:
         raise AcknowledgeRefused(
             "a reason is required to acknowledge", extra={"fields": {"reason": ["required"]}}
         )
-    if actor is None or not actor.has_perm("exceptions.acknowledge_opsexception"):
-        raise NotAllowed("your role cannot acknowledge exceptions")
+    require(
+        actor, "exceptions.acknowledge_opsexception", "acknowledge exceptions", person_only=True
+    )
     now = timezone.now()
     with transaction.atomic():
         locked = list(

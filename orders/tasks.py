@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from ims.audit import audit_origin
+from ims.notify import notify_roles
+from ims.roles import Role
 from inventory.services.ledger import ledger_drift
 from orders.models import WebhookDelivery
 from orders.services.inbox import webhook_deliveries_replay
@@ -22,9 +24,6 @@ def ledger_check_task() -> int:
     for drift in drifts:
         log.error("ledger drift: %s", drift)
     if drifts:
-        from ims.notify import notify_roles
-        from ims.roles import Role
-
         notify_roles(
             Role.ADMIN,
             kind="ledger_drift",

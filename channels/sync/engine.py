@@ -61,6 +61,8 @@ from channels.sync.runs import (
     sync_run_start,
 )
 from channels.sync.send import Progress, sync_run_conclude, sync_run_fail, sync_run_send
+from exceptions.models import Discrepancy, PushStatus
+from exceptions.selectors import price_sync_blocked
 from ims.audit import audit_record
 from ims.errors import ApplicationError
 from ims.tasks import enqueue
@@ -226,8 +228,6 @@ def sync_pending(*, channel: Channel, now: dt.datetime | None = None) -> SyncRun
 def sync_correction_push(*, exception, actor=None) -> str:
     """Push HQ's value for the exception's SKU to its channel in the channel's mode; set
     push_status pushed or failed (push_error says why). Returns the new push_status."""
-    from exceptions.models import Discrepancy, PushStatus
-    from exceptions.selectors import price_sync_blocked
 
     channel = exception.channel
     wanted = {

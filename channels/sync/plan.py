@@ -26,6 +26,7 @@ from channels.models import (
     SyncRun,
 )
 from channels.sync.runs import sync_setting
+from exceptions.selectors import price_sync_blocked
 from ims.csvio import write_csv
 from ims.db import by_bytes
 from ims.money import money
@@ -79,8 +80,6 @@ def build_plan(
     *, channel: Channel, product_ids: Sequence[int] | None = None, paused: bool = False
 ) -> Plan:
     """What must change on the channel, set-based: three queries, no query per SKU."""
-    from exceptions.selectors import price_sync_blocked
-
     plan = Plan()
     locations = list(channel.channel_locations.values_list("location_id", flat=True))
     listings = ChannelListing.objects.filter(channel=channel, product__isnull=False)

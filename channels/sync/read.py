@@ -22,7 +22,9 @@ from channels.models import (
     ChannelListing,
     PushRecord,
 )
+from channels.services import _ListingRow, _listings_apply, product_matcher
 from ims.audit import Change, audit_record_many
+from ims.csvio import IngestResult
 from ims.money import money
 
 
@@ -43,8 +45,6 @@ def listings_apply_live(
 
     A price that changed on the channel since the last read, and is not a value IMS sent, is
     a channel edit: recorded in the audit trail (reconcile raises the drift; HQ's price wins)."""
-    from channels.services import _ListingRow, _listings_apply, product_matcher
-    from ims.csvio import IngestResult
 
     rows: list[_ListingRow] = []
     seen: set[str] = set()

@@ -9,7 +9,7 @@ import os
 import threading
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -22,7 +22,9 @@ from channels.models import (
     SyncStatus,
 )
 from ims.audit import audit_record
+from ims.notify import notify_roles
 from ims.permissions import person, require
+from ims.roles import Role
 
 log = logging.getLogger("ims.sync")
 
@@ -160,8 +162,6 @@ class Heartbeat:
         self.thread.join(timeout=30)
 
     def _beat(self) -> None:
-        from django.db import connection
-
         try:
             while not self.stop.wait(self.every):
                 try:
@@ -184,9 +184,6 @@ def adapter_calls_count(run: SyncRun, adapter) -> None:
 
 
 def sync_run_halt(run: SyncRun, channel: Channel, reason: str) -> SyncRun:
-    from ims.notify import notify_roles
-    from ims.roles import Role
-
     run.halt_reason = reason[:500]
     sync_run_finish(run, SyncStatus.HALTED)
     audit_record(

@@ -33,6 +33,7 @@ from channels.models import (
     SyncRun,
     SyncStatus,
 )
+from channels.services import channel_pause
 from channels.sync.runs import (
     Heartbeat,
     adapter_calls_count,
@@ -41,6 +42,8 @@ from channels.sync.runs import (
     sync_run_finish,
     sync_run_taken_over,
 )
+from exceptions.models import Discrepancy, ExceptionSource, OpsException
+from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.errors import ApplicationError
 from ims.permissions import require
 
@@ -184,9 +187,6 @@ def _listings_show(channel: Channel, sent: Sequence[SyncLine], field_name: str, 
 
 def sync_run_conclude(run: SyncRun, channel: Channel) -> SyncRun:
     """Finish a push: refused SKUs become Sync_Failures, the ones now sent resolve theirs."""
-    from exceptions.models import Discrepancy, ExceptionSource, OpsException
-    from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
-
     now = timezone.now()
     failed = list(
         run.lines.filter(state=LineState.FAILED).values_list(
@@ -229,10 +229,6 @@ def sync_run_conclude(run: SyncRun, channel: Channel) -> SyncRun:
 
 def sync_run_fail(run: SyncRun, channel: Channel, stage: str, exc: Exception) -> SyncRun:
     """A run that could not complete: a Sync_Failure for the channel, and the channel paused."""
-    from channels.services import channel_pause
-    from exceptions.models import Discrepancy, ExceptionSource
-    from exceptions.services import Finding, ops_exceptions_record
-
     message = exc.message if isinstance(exc, ApplicationError) else f"{type(exc).__name__}: {exc}"
     if isinstance(exc, SyncTakenOver):
         log.warning("%s", message)

@@ -126,7 +126,7 @@ def test_work_a_failed_processing_scheduled_after_commit_never_runs(
     """The reservation queued these products' stock push for the channels; the processing was
     undone, so nothing is queued and no push starts."""
     started = []
-    monkeypatch.setattr("ims.tasks.enqueue", lambda name, *args, **_: started.append(name))
+    monkeypatch.setattr("channels.services.enqueue", lambda name, *args, **_: started.append(name))
     with django_capture_on_commit_callbacks(execute=True):
         post("shop", *shopify_delivery())
     assert started == [] and not PendingPush.objects.exists()

@@ -28,7 +28,9 @@ KINDS = ["shop", "woo", "bc", "sq", "market", "fk", "store"]
 def queued(monkeypatch):
     """The background tasks enqueued (a pause queues the zero-stock push of its listings)."""
     tasks: list[str] = []
-    monkeypatch.setattr("ims.tasks.enqueue", lambda func, *args, **kwargs: tasks.append(func))
+    monkeypatch.setattr(
+        "channels.services.enqueue", lambda func, *args, **kwargs: tasks.append(func)
+    )
     return tasks
 
 
