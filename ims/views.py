@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from ims.errors import ApplicationError
 
@@ -31,3 +33,23 @@ def post_action(request: HttpRequest, action, success: str, fallback: str) -> Ht
     else:
         messages.success(request, success)
     return redirect_back(request, fallback)
+
+
+def object_action(model, permission: str, act, success: str, fallback: str):
+    """A form-post view on the `model` row its URL names (`pk`), for holders of `permission`:
+    post_action of `act(row, request)`. `success` and `fallback` are formatted with the row
+    (`{row.pk}`) as it is before the action."""
+
+    @login_required
+    @permission_required(permission, raise_exception=True)
+    @require_POST
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        row = get_object_or_404(model, pk=pk)
+        return post_action(
+            request,
+            lambda: act(row, request),
+            success.format(row=row),
+            fallback.format(row=row),
+        )
+
+    return view

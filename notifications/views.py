@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ims.errors import ApplicationError
-from ims.views import post_action
+from ims.views import object_action, post_action
 from notifications.errors import AccessRefused
 from notifications.services.outbox import payment_link_send
 from notifications.services.prescriptions import (
@@ -139,14 +139,12 @@ def prescription_upload_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("notifications.send_payment_link", raise_exception=True)
-@require_POST
-def payment_link_view(request: HttpRequest, pk: int) -> HttpResponse:
-    order = get_object_or_404(ChannelOrder, pk=pk)
-    return post_action(
-        request,
-        lambda: payment_link_send(order=order, url=request.POST.get("url", ""), actor=request.user),
-        "Payment link queued for the customer.",
-        f"/sla/orders/{pk}/",
-    )
+payment_link_view = object_action(
+    ChannelOrder,
+    "notifications.send_payment_link",
+    lambda order, request: payment_link_send(
+        order=order, url=request.POST.get("url", ""), actor=request.user
+    ),
+    "Payment link queued for the customer.",
+    "/sla/orders/{row.pk}/",
+)

@@ -12,11 +12,11 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from ims.filters import filter_problems
 from ims.models import OpsTask
-from ims.views import post_action
+from ims.views import object_action
 from orders.models import ChannelOrder, CustomerReturn
 from orders.services.fulfilment import order_deliver
 from sla import charts
@@ -135,68 +135,42 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("sla.act_slaclock", raise_exception=True)
-@require_POST
-def order_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
-    order = get_object_or_404(ChannelOrder, pk=pk)
-    return post_action(
-        request,
-        lambda: order_acknowledge(order=order, actor=request.user),
-        f"Order {order.external_id} acknowledged.",
-        f"/sla/orders/{pk}/",
-    )
-
-
-@login_required
-@permission_required("orders.dispatch_order", raise_exception=True)
-@require_POST
-def order_delivered_view(request: HttpRequest, pk: int) -> HttpResponse:
-    order = get_object_or_404(ChannelOrder, pk=pk)
-    return post_action(
-        request,
-        lambda: order_deliver(order=order, actor=request.user),
-        f"Order {order.external_id} delivered.",
-        f"/sla/orders/{pk}/",
-    )
-
-
-@login_required
-@permission_required("sla.act_slaclock", raise_exception=True)
-@require_POST
-def return_processed_view(request: HttpRequest, pk: int) -> HttpResponse:
-    customer_return = get_object_or_404(CustomerReturn, pk=pk)
-    return post_action(
-        request,
-        lambda: customer_return_processed(customer_return=customer_return, actor=request.user),
-        f"Return {customer_return.external_id} processed.",
-        f"/sla/orders/{customer_return.order_id}/",
-    )
-
-
-@login_required
-@permission_required("sla.act_slaclock", raise_exception=True)
-@require_POST
-def task_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
-    task = get_object_or_404(OpsTask, pk=pk)
-    return post_action(
-        request,
-        lambda: sla_task_acknowledge(task=task, actor=request.user),
-        f"Task taken on: {task.title}",
-        "/sla/",
-    )
-
-
-@login_required
-@permission_required("sla.act_slaclock", raise_exception=True)
-@require_POST
-def task_close_view(request: HttpRequest, pk: int) -> HttpResponse:
-    task = get_object_or_404(OpsTask, pk=pk)
-    return post_action(
-        request,
-        lambda: sla_task_close(
-            task=task, actor=request.user, resolution=request.POST.get("resolution", "")
-        ),
-        f"Task closed: {task.title}",
-        "/sla/",
-    )
+order_acknowledge_view = object_action(
+    ChannelOrder,
+    "sla.act_slaclock",
+    lambda order, request: order_acknowledge(order=order, actor=request.user),
+    "Order {row.external_id} acknowledged.",
+    "/sla/orders/{row.pk}/",
+)
+order_delivered_view = object_action(
+    ChannelOrder,
+    "orders.dispatch_order",
+    lambda order, request: order_deliver(order=order, actor=request.user),
+    "Order {row.external_id} delivered.",
+    "/sla/orders/{row.pk}/",
+)
+return_processed_view = object_action(
+    CustomerReturn,
+    "sla.act_slaclock",
+    lambda customer_return, request: customer_return_processed(
+        customer_return=customer_return, actor=request.user
+    ),
+    "Return {row.external_id} processed.",
+    "/sla/orders/{row.order_id}/",
+)
+task_acknowledge_view = object_action(
+    OpsTask,
+    "sla.act_slaclock",
+    lambda task, request: sla_task_acknowledge(task=task, actor=request.user),
+    "Task taken on: {row.title}",
+    "/sla/",
+)
+task_close_view = object_action(
+    OpsTask,
+    "sla.act_slaclock",
+    lambda task, request: sla_task_close(
+        task=task, actor=request.user, resolution=request.POST.get("resolution", "")
+    ),
+    "Task closed: {row.title}",
+    "/sla/",
+)
