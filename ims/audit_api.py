@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import generics, permissions, serializers
 
 from ims.audit import audit_record
+from ims.audit_csv import AUDIT_COLUMNS
 from ims.filters import AuditEventFilter
 from ims.models import AuditEvent
 
@@ -33,19 +34,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "at",
-            "actor",
-            "action",
-            "object_type",
-            "object_id",
-            "object_repr",
-            "before",
-            "after",
-            "reason",
-            "origin",
-        ]
+        fields = ["id", *AUDIT_COLUMNS]
         read_only_fields = fields
 
 
