@@ -20,7 +20,16 @@ from pathlib import Path
 
 from stdnum import ean
 
+from catalog.services.ingest import (
+    CATALOG_COLUMNS,
+    CATALOG_OPTIONAL,
+    PRICES_COLUMNS,
+    PRICES_OPTIONAL,
+)
+from catalog.services.price_rules import PRICE_RULES_COLUMNS
+from channels.services import CHANNELS_COLUMNS
 from ims.csvio import write_csv
+from inventory.services.ingest import INVENTORY_COLUMNS, LOCATIONS_COLUMNS, LOCATIONS_OPTIONAL
 
 SEED = 20261122
 CURRENCY = "USD"
@@ -449,33 +458,16 @@ class DemoBuilder:
             "inventory": folder / "inventory.csv",
             "prices": folder / "prices.csv",
         }
-        _write(files["locations"], ["code", "name", "kind", "erp_code"], LOCATIONS)
-        _write(
+        write_csv(files["locations"], [*LOCATIONS_COLUMNS, *LOCATIONS_OPTIONAL], LOCATIONS)
+        write_csv(
             files["channels"],
-            ["code", "name", "kind", "sync_mode", "locations", "safety_buffer", "currency"],
+            CHANNELS_COLUMNS,
             [(c, n, k, m, ";".join(locs), b, CURRENCY) for c, n, k, m, locs, b in CHANNELS],
         )
-        _write(
-            files["price_rules"],
-            ["category", "max_discount_pct", "min_margin_pct", "luxury", "excluded_channels"],
-            PRICE_RULES,
-        )
-        _write(
+        write_csv(files["price_rules"], PRICE_RULES_COLUMNS, PRICE_RULES)
+        write_csv(
             files["catalog"],
-            [
-                "sku_id",
-                "name",
-                "barcode",
-                "category",
-                "uom",
-                "cost",
-                "mrp",
-                "price",
-                "currency",
-                "status",
-                "style",
-                "attributes",
-            ],
+            [*CATALOG_COLUMNS, *CATALOG_OPTIONAL],
             [
                 (
                     p.sku,
@@ -496,37 +488,23 @@ class DemoBuilder:
         )
         # The ERP names locations by its own codes.
         erp = {code: erp_code for code, _, _, erp_code in LOCATIONS}
-        _write(
+        write_csv(
             files["inventory"],
-            ["sku_id", "location", "quantity"],
+            INVENTORY_COLUMNS,
             [(p.sku, erp[loc], q) for p in self.products for loc, q in p.stock.items()],
         )
-        _write(
+        write_csv(
             files["prices"],
-            ["sku_id", "currency", "price", "effective_date"],
+            [*PRICES_COLUMNS, *PRICES_OPTIONAL],
             [(sku, CURRENCY, price, date) for sku, price, date in self.prices],
         )
+        snapshot = ["channel", "sku_id", "external_id", "barcode", "quantity", "price", "currency"]
         for code, rows in sorted(self.listings.items()):
             path = folder / f"snapshot-{code}.csv"
-            _write(
-                path,
-                ["channel", "sku_id", "external_id", "barcode", "quantity", "price", "currency"],
-                [
-                    (
-                        r["channel"],
-                        r["sku_id"],
-                        r["external_id"],
-                        r["barcode"],
-                        r["quantity"],
-                        r["price"],
-                        r["currency"],
-                    )
-                    for r in rows
-                ],
-            )
+            write_csv(path, snapshot, [[r[name] for name in snapshot] for r in rows])
             files[f"snapshot-{code}"] = path
         gold = sorted(self.gold, key=lambda g: (g.sku_id, g.channel, g.discrepancy))
-        _write(
+        write_csv(
             folder / "gold-exceptions.csv",
             ["sku_id", "channel", "discrepancy", "expected", "actual", "exposure"],
             [(g.sku_id, g.channel, g.discrepancy, g.expected, g.actual, g.exposure) for g in gold],
@@ -572,10 +550,6 @@ def _pct(numerator: int, denominator: int) -> Decimal:
     return (Decimal(numerator) * 100 / Decimal(denominator)).quantize(
         Decimal("0.1"), rounding=ROUND_HALF_UP
     )
-
-
-def _write(path: Path, header, rows) -> None:
-    write_csv(path, header, rows)
 
 
 def build_demo(folder: Path, *, today: dt.date) -> dict[str, Path]:
