@@ -112,15 +112,27 @@ def price_violations_raise(*, kept_out: list[KeptOut], cleared: Iterable[int], n
     """Raise one Price_Rule_Violation (no channel) per SKU kept out and open its audit task;
     resolve the violations and close the tasks of SKUs whose price is valid again.
 
-    For prices kept out outside a file ingest (orchestration.ingest raises those of files itself).
+    For prices kept out outside a file ingest (orchestration.ingest records those of files
+    with price_violations_record; the file's ingest opens their tasks).
     """
+    cleared = set(cleared)
+    kept_out = [k for k in kept_out if k.product_id not in cleared]
+    price_violations_record(kept_out=kept_out, cleared=cleared, now=now)
+    price_audit_tasks(kept_out=kept_out, cleared=cleared, now=now)
+
+
+def price_violations_record(
+    *, kept_out: Iterable[KeptOut], cleared: Iterable[int], now: dt.datetime
+):
+    """One Price_Rule_Violation (no channel: an HQ or ERP price) per SKU kept out and not
+    cleared (its last one); resolve those of the SKUs cleared (a valid price is in force)."""
     from exceptions.models import Discrepancy, ExceptionSource
     from exceptions.selectors import open_exceptions
     from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
     from ims.money import money
 
     cleared = set(cleared)
-    kept_out = [k for k in kept_out if k.product_id not in cleared]
+    last = {k.product_id: k for k in kept_out if k.product_id not in cleared}
     ops_exceptions_record(
         findings=[
             Finding(
@@ -131,7 +143,7 @@ def price_violations_raise(*, kept_out: list[KeptOut], cleared: Iterable[int], n
                 product_id=k.product_id,
                 currency=k.currency,
             )
-            for k in {k.product_id: k for k in kept_out}.values()
+            for k in last.values()
         ],
         source=ExceptionSource.INGEST,
         now=now,
@@ -140,6 +152,7 @@ def price_violations_raise(*, kept_out: list[KeptOut], cleared: Iterable[int], n
         ops_exceptions_resolve(
             ids=open_exceptions()
             .filter(
+                source=ExceptionSource.INGEST,
                 discrepancy=Discrepancy.PRICE_RULE_VIOLATION,
                 channel__isnull=True,
                 product_id__in=ids,
@@ -147,4 +160,3 @@ def price_violations_raise(*, kept_out: list[KeptOut], cleared: Iterable[int], n
             .values_list("pk", flat=True),
             now=now,
         )
-    price_audit_tasks(kept_out=kept_out, cleared=cleared, now=now)

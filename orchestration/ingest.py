@@ -14,6 +14,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.governance import price_violations_record
 from catalog.services.ingest import catalog_ingest, prices_ingest
 from catalog.services.price_rules import price_rules_ingest
 from channels.models import Channel
@@ -23,7 +24,6 @@ from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_r
 from ims.csvio import IngestResult
 from ims.errors import FileRejected
 from ims.models import IngestRun, IngestStatus
-from ims.money import money
 from inventory.services.ingest import inventory_ingest, locations_ingest
 
 KINDS = ("locations", "channels", "price_rules", "catalog", "inventory", "prices", "snapshot")
@@ -73,11 +73,11 @@ def _apply(kind, path, label, now, actor, run) -> IngestResult:
             return price_rules_ingest(path=path, label=label, known_channels=codes, actor=actor)
         case "catalog":
             result = catalog_ingest(path=path, label=label, now=now, actor=actor)
-            _price_violations(result, now)
+            price_violations_record(kept_out=result.kept_out, cleared=result.cleared, now=now)
             return result
         case "prices":
             result = prices_ingest(path=path, label=label, now=now, actor=actor)
-            _price_violations(result, now)
+            price_violations_record(kept_out=result.kept_out, cleared=result.cleared, now=now)
             return result
         case "inventory":
             result = inventory_ingest(
@@ -99,33 +99,6 @@ def _open_ingest_exceptions(discrepancy: str, product_ids) -> list[int]:
             product_id__in=product_ids,
         ).values_list("pk", flat=True)
     )
-
-
-def _price_violations(result: IngestResult, now) -> None:
-    """A kept-out price raises one Price_Rule_Violation per SKU (no channel: it came from the ERP);
-    a later valid price for the SKU resolves it."""
-    last = {k.product_id: k for k in result.kept_out if k.product_id not in result.cleared}
-    ops_exceptions_record(
-        findings=[
-            Finding(
-                k.sku,
-                Discrepancy.PRICE_RULE_VIOLATION,
-                k.rule,
-                money(k.amount, k.currency),
-                product_id=k.product_id,
-                currency=k.currency,
-            )
-            for k in last.values()
-        ],
-        source=ExceptionSource.INGEST,
-        now=now,
-    )
-    cleared = sorted(result.cleared)
-    for start in range(0, len(cleared), 1000):
-        ids = _open_ingest_exceptions(
-            Discrepancy.PRICE_RULE_VIOLATION, cleared[start : start + 1000]
-        )
-        ops_exceptions_resolve(ids=ids, now=now)
 
 
 def _shortfalls(result: IngestResult, now) -> None:
