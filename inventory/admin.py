@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from ims.admin import ReadOnlyAdmin
-from inventory.models import Location, LocationAlias, Movement, StockLevel
+from inventory.models import STATES, Location, LocationAlias, Movement, StockLevel
 
 
 class LocationAliasInline(admin.TabularInline):
@@ -20,16 +20,7 @@ class LocationAdmin(admin.ModelAdmin):
 class StockLevelAdmin(ReadOnlyAdmin):
     """Levels are the ledger's running total: never edited directly."""
 
-    list_display = (
-        "product",
-        "location",
-        "available",
-        "reserved",
-        "in_transit",
-        "damaged",
-        "returned",
-        "quarantined",
-    )
+    list_display = ("product", "location", *STATES)
     list_filter = ("location",)
     search_fields = ("product__sku",)
     list_select_related = ("product", "location")

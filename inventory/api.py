@@ -2,7 +2,7 @@ import django_filters
 from rest_framework import serializers, viewsets
 
 from ims.api import RolePermissions
-from inventory.models import StockLevel
+from inventory.models import STATES, StockLevel
 
 
 class StockLevelFilter(django_filters.FilterSet):
@@ -20,17 +20,7 @@ class StockLevelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StockLevel
-        fields = [
-            "sku_id",
-            "location",
-            "available",
-            "reserved",
-            "in_transit",
-            "damaged",
-            "returned",
-            "quarantined",
-            "updated_at",
-        ]
+        fields = ["sku_id", "location", *STATES, "updated_at"]
 
 
 class StockLevelViewSet(viewsets.ReadOnlyModelViewSet):
