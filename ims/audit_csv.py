@@ -21,7 +21,8 @@ AUDIT_COLUMNS = (
 )
 
 
-def _json_cell(value) -> str:
+def json_cell(value) -> str:
+    """before/after of an audit event as JSON text (`null` shown as nothing)."""
     return "" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
@@ -36,8 +37,8 @@ def audit_rows(queryset=None) -> Iterator[list]:
             event.object_type,
             event.object_id,
             event.object_repr,
-            _json_cell(event.before),
-            _json_cell(event.after),
+            json_cell(event.before),
+            json_cell(event.after),
             event.reason,
             event.origin,
         ]

@@ -1,5 +1,6 @@
 from django import template
 
+from ims.audit_csv import json_cell
 from ims.money import money as money_cell
 
 register = template.Library()
@@ -11,9 +12,4 @@ def money(value, currency: str) -> str:
     return money_cell(value, currency) if value is not None else ""
 
 
-@register.filter
-def as_json(value) -> str:
-    """before/after of an audit event as JSON text (`null` shown as nothing)."""
-    import json
-
-    return "" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+register.filter("as_json", json_cell)
