@@ -87,10 +87,6 @@ class Product(models.Model):
     def __str__(self) -> str:
         return self.sku
 
-    @property
-    def is_active(self) -> bool:
-        return self.status == ProductStatus.ACTIVE
-
 
 class ProductAlias(models.Model):
     """Another name for a product: a channel's id or sku, an ERP code, a second barcode.
