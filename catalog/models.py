@@ -1,10 +1,10 @@
 """The SKU master: categories with their price policy, styles and variants, aliases, prices."""
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from ims.identifiers import validate_identifier
+from ims.models import optional_user_fk
 from ims.money import MONEY
 
 
@@ -143,15 +143,11 @@ class Price(models.Model):
     rule = models.CharField(max_length=32, blank=True, help_text="the rule a rejected price broke")
     reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    created_by = optional_user_fk(models.SET_NULL)
     # Accepted for a later start: prices_refresh applies it (its MRP too) and records it when due.
     scheduled = models.BooleanField(default=False, db_default=False)
     # Who approved or refused a change that needed a Superadmin's approval, and when.
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    decided_by = optional_user_fk(models.SET_NULL)
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

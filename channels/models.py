@@ -3,13 +3,13 @@
 import math
 import re
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Replace, Upper
 
 from catalog.models import Product
+from ims.models import optional_user_fk
 from ims.money import MONEY
 from inventory.models import Location
 
@@ -253,12 +253,8 @@ class SyncRun(models.Model):
     done = models.PositiveIntegerField(default=0, help_text="lines handled so far (progress)")
     error = models.TextField(blank=True)
     halt_reason = models.CharField(max_length=500, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    actor = optional_user_fk(models.SET_NULL)
+    decided_by = optional_user_fk(models.SET_NULL)
     decided_at = models.DateTimeField(null=True, blank=True)
     resumes = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resumed_by"

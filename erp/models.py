@@ -3,10 +3,10 @@ reset and every hand-over export."""
 
 import re
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ims.models import optional_user_fk
 from inventory.models import Location
 
 
@@ -96,9 +96,7 @@ class ResetRun(models.Model):
     timings = models.JSONField(default=dict, blank=True)
     # The problems of a refused file (the first ones), or notes on an applied one.
     messages = models.JSONField(default=list, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    actor = optional_user_fk(models.SET_NULL)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -125,9 +123,7 @@ class ExportRun(models.Model):
     # What each ERP source's adapter did with it (sent, not accepted, failed: why).
     sources = models.JSONField(default=dict, blank=True)
     messages = models.JSONField(default=list, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    actor = optional_user_fk(models.SET_NULL)
 
     class Meta:
         ordering = ["-exported_at", "-id"]

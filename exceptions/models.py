@@ -1,10 +1,10 @@
 """Reconcile runs and the exceptions ops staff triage (OpsException)."""
 
-from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
+from ims.models import optional_user_fk
 from ims.money import MONEY
 
 
@@ -120,9 +120,7 @@ class OpsException(models.Model):
     last_seen = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    acknowledged_by = optional_user_fk(models.SET_NULL)
     acknowledge_reason = models.CharField(max_length=500, blank=True)
     push_status = models.CharField(
         max_length=10, choices=PushStatus.choices, default=PushStatus.NONE, blank=True

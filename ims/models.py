@@ -4,6 +4,13 @@ from django.conf import settings
 from django.db import models
 
 
+def optional_user_fk(on_delete) -> models.ForeignKey:
+    """A link to the person who did something (none for the system), with no reverse accessor."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=on_delete, null=True, blank=True, related_name="+"
+    )
+
+
 class IngestStatus(models.TextChoices):
     APPLIED = "applied"
     REJECTED = "rejected"
@@ -24,9 +31,7 @@ class IngestRun(models.Model):
     kept_out = models.PositiveIntegerField(default=0)
     # The first problems found (a rejected file), or the rows kept out.
     messages = models.JSONField(default=list, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    actor = optional_user_fk(models.SET_NULL)
 
     class Meta:
         ordering = ["-started_at"]
@@ -53,9 +58,7 @@ class AuditEvent(models.Model):
     for the roles that keep the application from switching them off)."""
 
     at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    actor = optional_user_fk(models.PROTECT)
     # The actor's name when it acted (kept if the user is renamed); `system` for IMS itself.
     actor_name = models.CharField(max_length=150)
     action = models.CharField(max_length=40)  # indexed (audit_action), for equality
@@ -126,9 +129,7 @@ class OpsTask(models.Model):
     title = models.CharField(max_length=255)
     detail = models.TextField(blank=True)
     role = models.CharField(max_length=40, blank=True, help_text="the role that should act")
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    assignee = optional_user_fk(models.SET_NULL)
     location = models.ForeignKey(
         "inventory.Location", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -137,9 +138,7 @@ class OpsTask(models.Model):
     status = models.CharField(max_length=8, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     created_at = models.DateTimeField(db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    closed_by = optional_user_fk(models.SET_NULL)
     resolution = models.TextField(blank=True)
 
     class Meta:

@@ -4,12 +4,12 @@ between locations and back to vendors: transfers, vendor returns and their credi
 Transfers and vendor returns began in orders: their tables keep the names they had there
 (`orders_transfer`, …), set with db_table."""
 
-from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
 from catalog.models import MONEY, Product
 from ims.identifiers import validate_identifier
+from ims.models import optional_user_fk
 
 
 class LocationKind(models.TextChoices):
@@ -128,9 +128,7 @@ class Movement(models.Model):
     # What caused it, as `kind:id` (ingest:12, order:55, return:3 …).
     ref = models.CharField(max_length=64, blank=True)  # indexed (movement_ref), for equality
     note = models.CharField(max_length=255, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    actor = optional_user_fk(models.PROTECT)
     created_at = models.DateTimeField(db_index=True)
     # When the movement was handed to the ERP (erp_export); null while it has not been.
     handed_to_erp_at = models.DateTimeField(null=True, blank=True)
@@ -180,13 +178,9 @@ class Transfer(models.Model):
     status = models.CharField(max_length=12, choices=TransferStatus.choices)
     reason = models.CharField(max_length=255)
     created_at = models.DateTimeField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    created_by = optional_user_fk(models.PROTECT)
     received_at = models.DateTimeField(null=True, blank=True)
-    received_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    received_by = optional_user_fk(models.PROTECT)
 
     class Meta:
         db_table = "orders_transfer"  # the table it had in orders
@@ -230,9 +224,7 @@ class CreditNote(models.Model):
     currency = models.CharField(max_length=3)
     issued_on = models.DateField()
     created_at = models.DateTimeField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    created_by = optional_user_fk(models.PROTECT)
 
     class Meta:
         db_table = "orders_creditnote"  # the table it had in orders
@@ -263,9 +255,7 @@ class VendorReturn(models.Model):
         CreditNote, on_delete=models.PROTECT, null=True, blank=True, related_name="vendor_return"
     )
     created_at = models.DateTimeField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    created_by = optional_user_fk(models.PROTECT)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

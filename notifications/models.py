@@ -4,11 +4,11 @@ inbound WhatsApp messages, and prescriptions behind a one-time password."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from channels.models import Channel
+from ims.models import optional_user_fk
 
 
 class TemplateStatus(models.TextChoices):
@@ -123,9 +123,7 @@ class Prescription(models.Model):
     data = models.BinaryField()
     size = models.PositiveIntegerField()
     uploaded_at = models.DateTimeField()
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    uploaded_by = optional_user_fk(models.PROTECT)
 
     class Meta:
         ordering = ["order", "uploaded_at", "id"]

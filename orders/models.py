@@ -6,12 +6,12 @@ Stock itself lives in inventory (StockLevel, Movement); every quantity here is w
 order, return or sale holds, and every change to stock goes through inventory's services.
 """
 
-from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
 from catalog.models import Product
 from channels.models import Channel
+from ims.models import optional_user_fk
 from ims.money import MONEY
 from inventory.models import Location
 
@@ -211,9 +211,7 @@ class Shipment(models.Model):
 
     order = models.ForeignKey(ChannelOrder, on_delete=models.CASCADE, related_name="shipments")
     created_at = models.DateTimeField()
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    actor = optional_user_fk(models.PROTECT)
     tracking_number = models.CharField(max_length=128, blank=True)
 
     def __str__(self) -> str:
@@ -285,9 +283,7 @@ class CustomerReturn(models.Model):
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    created_by = optional_user_fk(models.PROTECT)
 
     class Meta:
         permissions = [
@@ -335,13 +331,9 @@ class PosSale(models.Model):
     external_id = models.CharField(max_length=128)
     status = models.CharField(max_length=10, choices=PosSaleStatus.choices)
     created_at = models.DateTimeField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    created_by = optional_user_fk(models.PROTECT)
     decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    decided_by = optional_user_fk(models.PROTECT)
     decision_reason = models.CharField(max_length=255, blank=True)
 
     class Meta:
