@@ -6,7 +6,7 @@ from __future__ import annotations
 import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
@@ -89,11 +89,8 @@ class OrderOut(serializers.Serializer):
         return order.location.code if order.location else None
 
 
-class OrderList(ListAPIView):
-    """GET /api/orders/?channel=CODE&external_id=ID"""
-
+class _Orders:
     serializer_class = OrderOut
-    filterset_class = OrderFilter
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema is being drawn
@@ -102,14 +99,14 @@ class OrderList(ListAPIView):
         return order_list()
 
 
-class OrderDetail(RetrieveAPIView):
-    serializer_class = OrderOut
+class OrderList(_Orders, ListAPIView):
+    """GET /api/orders/?channel=CODE&external_id=ID"""
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ChannelOrder.objects.none()
-        require_perm(self.request, "orders.view_channelorder")
-        return order_list()
+    filterset_class = OrderFilter
+
+
+class OrderDetail(_Orders, RetrieveAPIView):
+    pass
 
 
 class DispatchLine(serializers.Serializer):
@@ -141,88 +138,79 @@ class PosSaleOut(serializers.Serializer):
 
 
 class _OrderAction(APIView):
+    """A POST on one order by a holder of `permission`: `body` reads the request (if any),
+    `act` does the work, and the answer is the order as it now stands."""
+
     permission = ""
+    body: type[serializers.Serializer] | None = None
 
-    def order(self, request: Request, pk: int) -> ChannelOrder:
+    def post(self, request: Request, pk: int) -> Response:
         require_perm(request, self.permission)
-        return get_object_or_404(ChannelOrder, pk=pk)
+        order = get_object_or_404(ChannelOrder, pk=pk)
+        data = {}
+        if self.body is not None:
+            parsed = self.body(data=request.data)
+            parsed.is_valid(raise_exception=True)
+            data = parsed.validated_data
+        self.act(order, data, request.user)
+        return Response(OrderOut(order_list().get(pk=order.pk)).data)
 
-    def answer(self, order: ChannelOrder, code=status.HTTP_200_OK) -> Response:
-        return Response(OrderOut(order_list().get(pk=order.pk)).data, status=code)
 
-
+@extend_schema(request=DispatchIn, responses={200: OrderOut, 409: CONFLICT})
 class OrderDispatch(_OrderAction):
     """POST /api/orders/{id}/dispatch/ {"lines": [{"sku_id", "quantity"}]}"""
 
     permission = "orders.dispatch_order"
+    body = DispatchIn
 
-    @extend_schema(request=DispatchIn, responses={200: OrderOut, 409: CONFLICT})
-    def post(self, request: Request, pk: int) -> Response:
-        order = self.order(request, pk)
-        data = DispatchIn(data=request.data)
-        data.is_valid(raise_exception=True)
+    def act(self, order, data, actor):
         order_dispatch(
             order=order,
-            items=[(line["sku_id"], line["quantity"]) for line in data.validated_data["lines"]],
-            actor=request.user,
-            tracking_number=data.validated_data["tracking_number"],
+            items=[(line["sku_id"], line["quantity"]) for line in data["lines"]],
+            actor=actor,
+            tracking_number=data["tracking_number"],
         )
-        return self.answer(order)
 
 
+@extend_schema(request=None, responses={200: OrderOut, 409: CONFLICT})
 class OrderDelivered(_OrderAction):
     """POST /api/orders/{id}/delivered/ — the carrier or channel confirmed delivery."""
 
     permission = "orders.dispatch_order"
 
-    @extend_schema(request=None, responses={200: OrderOut, 409: CONFLICT})
-    def post(self, request: Request, pk: int) -> Response:
-        order = self.order(request, pk)
-        order_deliver(order=order, actor=request.user)
-        return self.answer(order)
+    def act(self, order, data, actor):
+        order_deliver(order=order, actor=actor)
 
 
+@extend_schema(request=ReasonIn, responses={200: OrderOut, 409: CONFLICT})
 class OrderCancel(_OrderAction):
     """POST /api/orders/{id}/cancel/ — cancels what is not shipped yet."""
 
     permission = "orders.cancel_order"
+    body = ReasonIn
 
-    @extend_schema(request=ReasonIn, responses={200: OrderOut, 409: CONFLICT})
-    def post(self, request: Request, pk: int) -> Response:
-        order = self.order(request, pk)
-        data = ReasonIn(data=request.data)
-        data.is_valid(raise_exception=True)
+    def act(self, order, data, actor):
+        reason = data["reason"] or "cancelled in IMS"
         if (
-            not order_cancel(
-                order=order,
-                reason=data.validated_data["reason"] or "cancelled in IMS",
-                actor=request.user,
-            )
+            not order_cancel(order=order, reason=reason, actor=actor)
             and order.status != "cancelled"
         ):
             from orders.errors import OrderError
 
             raise OrderError("nothing of this order is left to cancel", code="nothing_to_cancel")
-        return self.answer(order)
 
 
+@extend_schema(request=BackorderIn, responses={200: OrderOut, 409: CONFLICT})
 class OrderBackorder(_OrderAction):
     """POST /api/orders/{id}/backorder/ {"decision": "fill"|"cancel"}"""
 
     permission = "orders.decide_backorder"
+    body = BackorderIn
 
-    @extend_schema(request=BackorderIn, responses={200: OrderOut, 409: CONFLICT})
-    def post(self, request: Request, pk: int) -> Response:
-        order = self.order(request, pk)
-        data = BackorderIn(data=request.data)
-        data.is_valid(raise_exception=True)
+    def act(self, order, data, actor):
         order_backorder_decide(
-            order=order,
-            decision=data.validated_data["decision"],
-            reason=data.validated_data["reason"],
-            actor=request.user,
+            order=order, decision=data["decision"], reason=data["reason"], actor=actor
         )
-        return self.answer(order)
 
 
 class PosSaleDecision(APIView):
