@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
-from ims.audit import audit_record
+from ims.audit import audit_record, snapshot
 from ims.audit_api import VIEW_PERMISSION
 from ims.models import AuditEvent
 
@@ -25,6 +25,29 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Data an admin edits, each save recorded in the audit trail (`{audit_action}_add` or
+    `_change`) with `audit_fields` before and after."""
+
+    audit_action = ""
+    audit_fields: tuple[str, ...] = ()
+
+    def save_model(self, request, obj, form, change):
+        before = (
+            snapshot(type(obj).objects.get(pk=obj.pk), self.audit_fields)
+            if change and obj.pk
+            else None
+        )
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action=f"{self.audit_action}_{'change' if change else 'add'}",
+            obj=obj,
+            before=before,
+            after=snapshot(obj, self.audit_fields),
+        )
 
 
 @admin.register(AuditEvent)
@@ -89,27 +112,24 @@ class AuditedUserAdmin(UserAdmin):
             )
 
 
+def _permissions(group) -> list[str]:
+    return sorted(
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in group.permissions.select_related("content_type")
+    )
+
+
 class AuditedGroupAdmin(GroupAdmin):
     """A role's permissions changed through the admin are recorded."""
 
     def save_model(self, request, obj, form, change):
-        request._ims_before = (
-            sorted(
-                f"{p.content_type.app_label}.{p.codename}"
-                for p in obj.permissions.select_related("content_type")
-            )
-            if change
-            else []
-        )
+        request._ims_before = _permissions(obj) if change else []
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         group = form.instance
-        after = sorted(
-            f"{p.content_type.app_label}.{p.codename}"
-            for p in group.permissions.select_related("content_type")
-        )
+        after = _permissions(group)
         before = getattr(request, "_ims_before", [])
         if after != before:
             audit_record(

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from ims.admin import ReadOnlyAdmin
-from ims.audit import audit_record, snapshot
+from ims.admin import AuditedAdmin, ReadOnlyAdmin
 from notifications.models import (
     ChannelMessaging,
     InboundMessage,
@@ -20,24 +19,11 @@ TEMPLATE_FIELDS = ("kind", "name", "language", "status", "parameters", "button_p
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(AuditedAdmin):
     list_display = ("kind", "name", "language", "status", "status_reason")
     list_filter = ("status",)
-
-    def save_model(self, request, obj, form, change):
-        before = (
-            snapshot(MessageTemplate.objects.get(pk=obj.pk), TEMPLATE_FIELDS)
-            if change and obj.pk
-            else None
-        )
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=request.user,
-            action="template_change" if change else "template_add",
-            obj=obj,
-            before=before,
-            after=snapshot(obj, TEMPLATE_FIELDS),
-        )
+    audit_action = "template"
+    audit_fields = TEMPLATE_FIELDS
 
 
 @admin.register(ChannelMessaging)

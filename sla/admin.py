@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from ims.admin import ReadOnlyAdmin
-from ims.audit import audit_record, snapshot
+from ims.admin import AuditedAdmin, ReadOnlyAdmin
+from ims.audit import audit_record
 from sla.models import (
     BusinessCalendar,
     ClosedDay,
@@ -29,23 +29,12 @@ class EscalationStepInline(admin.TabularInline):
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(AuditedAdmin):
     list_display = ("kind", "channel", "target", "business_hours", "warning_pct", "active")
     list_filter = ("kind", "active", "business_hours")
     inlines = [EscalationStepInline]
-
-    def save_model(self, request, obj, form, change):
-        before = (
-            snapshot(SlaPolicy.objects.get(pk=obj.pk), POLICY_FIELDS) if change and obj.pk else None
-        )
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=request.user,
-            action="sla_policy_change" if change else "sla_policy_add",
-            obj=obj,
-            before=before,
-            after=snapshot(obj, POLICY_FIELDS),
-        )
+    audit_action = "sla_policy"
+    audit_fields = POLICY_FIELDS
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
