@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from channels.filters import SyncLineFilter, SyncRunFilter
@@ -15,10 +16,6 @@ from channels.sync.runs import sync_run_discard, sync_run_live, sync_runs_interr
 from ims.errors import ApplicationError
 from ims.filters import filter_problems
 from ims.tasks import enqueue
-
-
-def _is_htmx(request) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 @login_required
@@ -42,7 +39,7 @@ def run_list(request):
         "any_running": any(r.status == SyncStatus.RUNNING for r in page.object_list),
         "problems": problems,
     }
-    if _is_htmx(request):
+    if request.htmx:
         return render(request, "channels/run_list.html#rows", context)
     return render(request, "channels/run_list.html", context, status=400 if problems else 200)
 
@@ -51,7 +48,7 @@ def run_list(request):
 @permission_required("channels.view_syncrun", raise_exception=True)
 def run_detail(request, pk: int):
     run = get_object_or_404(SyncRun.objects.select_related("channel", "actor", "decided_by"), pk=pk)
-    if _is_htmx(request):
+    if request.htmx:
         return render(request, "channels/run_detail.html#progress", {"run": run})
     filters = SyncLineFilter(request.GET).form
     problems = [] if filters.is_valid() else filter_problems(filters)
@@ -114,13 +111,7 @@ def channel_sync_now(request, code: str):
             f"{live.started_at:%H:%M:%S} UTC, {live.done} of {live.planned} lines done). "
             "Try again when it ends.",
         )
-        return redirect(f"{_runs_url()}?channel={channel.code}")
+        return redirect(f"{reverse('channels:run_list')}?channel={channel.code}")
     enqueue("channels.tasks.sync_task", channel.pk)
     messages.success(request, f"Sync of {channel.code} queued ({channel.get_sync_mode_display()}).")
-    return redirect(f"{_runs_url()}?channel={channel.code}")
-
-
-def _runs_url() -> str:
-    from django.urls import reverse
-
-    return reverse("channels:run_list")
+    return redirect(f"{reverse('channels:run_list')}?channel={channel.code}")
