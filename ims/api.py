@@ -14,18 +14,13 @@ from ims.money import DECIMAL_PLACES, MAX_DIGITS, MAX_WHOLE_DIGITS
 class RolePermissions(permissions.DjangoModelPermissions):
     """Model permissions from the user's role, including `view` for reads.
 
-    An action may name its own permission with `required_perms` on the view
+    An action may name its own permissions in the view's `action_perms`
     (e.g. acknowledging exceptions needs exceptions.acknowledge_opsexception).
     """
 
     perms_map = {
-        "GET": ["%(app_label)s.view_%(model_name)s"],
-        "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
-        "HEAD": ["%(app_label)s.view_%(model_name)s"],
-        "POST": ["%(app_label)s.add_%(model_name)s"],
-        "PUT": ["%(app_label)s.change_%(model_name)s"],
-        "PATCH": ["%(app_label)s.change_%(model_name)s"],
-        "DELETE": ["%(app_label)s.delete_%(model_name)s"],
+        **permissions.DjangoModelPermissions.perms_map,
+        **{method: ["%(app_label)s.view_%(model_name)s"] for method in ("GET", "OPTIONS", "HEAD")},
     }
 
     def has_permission(self, request, view):
