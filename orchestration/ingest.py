@@ -37,11 +37,10 @@ def ingest_file(
         raise ValueError(f"unknown kind '{kind}' (one of {', '.join(KINDS)})")
     now = now or timezone.now()
     label = str(path)
+    named = {"kind": kind, "file_name": label, "started_at": now, "actor": actor}
     try:
         with transaction.atomic():
-            run = IngestRun.objects.create(
-                kind=kind, file_name=label, started_at=now, status=IngestStatus.APPLIED, actor=actor
-            )
+            run = IngestRun.objects.create(**named, status=IngestStatus.APPLIED)
             result = _apply(kind, path, label, now, actor, run)
             run.rows, run.created, run.updated = result.rows, result.created, result.updated
             run.unchanged, run.kept_out = result.unchanged, len(result.kept_out)
@@ -50,13 +49,10 @@ def ingest_file(
             run.save()
     except FileRejected as exc:
         IngestRun.objects.create(
-            kind=kind,
-            file_name=label,
-            started_at=now,
+            **named,
             finished_at=timezone.now(),
             status=IngestStatus.REJECTED,
             messages=[str(e) for e in exc.errors[:1000]],
-            actor=actor,
         )
         raise
     return run, result
