@@ -44,9 +44,8 @@ PAGE_SIZE = 50
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    filterset = SlaClockFilter(
-        {k: v for k, v in request.GET.items() if v and k != "page"}, queryset=clock_list()
-    )
+    given = {k: v for k, v in request.GET.items() if v and k != "page"}
+    filterset = SlaClockFilter(given, queryset=clock_list())
     window = ChartWindowForm(request.GET)
     problems = [
         *([] if filterset.is_valid() else filter_problems(filterset.form)),
@@ -54,12 +53,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     ]
     clocks = clock_list().none() if problems else filterset.qs
     page = Paginator(clocks, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = urlencode({k: v for k, v in request.GET.items() if v and k != "page"})
     context = {
         "filterset": filterset,
         "page": page,
         "rows": clock_rows(list(page.object_list), now=now),
-        "query": query,
+        "query": urlencode(given),
         "now": now,
         "problems": problems,
     }
