@@ -1,8 +1,7 @@
 import django_filters
-from django.db.models import Q
 
-from catalog.gtin import gtin14_or_none
 from catalog.models import Product, ProductStatus
+from catalog.selectors import product_matching
 
 
 class ProductFilter(django_filters.FilterSet):
@@ -16,8 +15,4 @@ class ProductFilter(django_filters.FilterSet):
         fields = []
 
     def filter_search(self, queryset, name, value):
-        condition = Q(sku__startswith=value) | Q(name__icontains=value)
-        gtin = gtin14_or_none(value)
-        if gtin:
-            condition |= Q(gtin=gtin)
-        return queryset.filter(condition)
+        return queryset.filter(product_matching(value))

@@ -100,16 +100,20 @@ def prices_to_push(*, product_ids) -> dict[int, Decimal]:
     }
 
 
+def product_matching(text: str) -> Q:
+    """Products whose SKU starts with `text`, whose name holds it, or whose barcode (any GTIN
+    form) it is."""
+    condition = Q(sku__startswith=text) | Q(name__icontains=text)
+    gtin = gtin14_or_none(text)
+    return condition | Q(gtin=gtin) if gtin else condition
+
+
 def product_search(*, q: str = "", category: str = "", status: str = "") -> QuerySet[Product]:
     """Products by SKU prefix, name words or barcode (any GTIN form), in SKU order."""
     products = Product.objects.select_related("category", "style")
     q = q.strip()
     if q:
-        condition = Q(sku__startswith=q) | Q(name__icontains=q)
-        gtin = gtin14_or_none(q)
-        if gtin:
-            condition |= Q(gtin=gtin)
-        products = products.filter(condition)
+        products = products.filter(product_matching(q))
     if category:
         products = products.filter(category__name=category)
     if status:

@@ -7,8 +7,8 @@ import datetime as dt
 import django_filters
 from django.db.models import Q, Subquery
 
-from catalog.gtin import gtin14_or_none
 from catalog.models import Product
+from catalog.selectors import product_matching
 from channels.models import Channel
 from exceptions.models import Discrepancy, ExceptionStatus, OpsException
 from ims.filters import MultipleChoiceFilter
@@ -66,10 +66,7 @@ class OpsExceptionFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        products = Q(name__icontains=value) | Q(sku__startswith=value)
-        gtin = gtin14_or_none(value)
-        if gtin:
-            products |= Q(gtin=gtin)
+        products = product_matching(value)
         # A narrow search becomes a short id list (index lookups, then a small sort); a broad
         # one stays a subquery, where walking the page's index finds a page quickly.
         ids = list(
