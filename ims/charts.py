@@ -5,6 +5,14 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from django.utils.html import format_html
 
+# The look every chart shares.
+LAYOUT = {
+    "margin": {"l": 50, "r": 20, "t": 40, "b": 60},
+    "height": 320,
+    "template": "plotly_white",
+    "font": {"family": "system-ui, sans-serif", "size": 12},
+}
+
 
 def figure_html(fig: go.Figure, div_id: str) -> str:
     """The figure as a <div> carrying its data as JSON; static/ims/charts.js draws it with

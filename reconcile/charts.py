@@ -6,12 +6,7 @@ from decimal import Decimal
 
 import plotly.graph_objects as go
 
-_LAYOUT = {
-    "margin": {"l": 50, "r": 20, "t": 40, "b": 60},
-    "height": 320,
-    "template": "plotly_white",
-    "font": {"family": "system-ui, sans-serif", "size": 12},
-}
+from ims.charts import LAYOUT
 
 
 def trend_figure(points: list[tuple[str, Decimal, int]]) -> go.Figure:
@@ -36,7 +31,7 @@ def trend_figure(points: list[tuple[str, Decimal, int]]) -> go.Figure:
         yaxis2={"title": "exceptions", "overlaying": "y", "side": "right", "rangemode": "tozero"},
         xaxis={"type": "category"},
         legend={"orientation": "h", "y": -0.25},
-        **_LAYOUT,
+        **LAYOUT,
     )
     return fig
 
@@ -46,5 +41,5 @@ def bar_figure(
 ) -> go.Figure:
     """Bars with their exact values (already formatted) written on them."""
     fig = go.Figure(go.Bar(x=labels, y=[float(v) for v in values], text=texts, textposition="auto"))
-    fig.update_layout(title=title, yaxis={"title": axis, "rangemode": "tozero"}, **_LAYOUT)
+    fig.update_layout(title=title, yaxis={"title": axis, "rangemode": "tozero"}, **LAYOUT)
     return fig
