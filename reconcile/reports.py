@@ -33,6 +33,10 @@ EXCEPTION_COLUMNS = (
     "last_seen",
     "source",
 )
+# The exceptions' fields the columns are read from (a channel and a location by code).
+_EXCEPTION_FIELDS = [
+    {"channel": "channel__code", "location": "location__code"}.get(c, c) for c in EXCEPTION_COLUMNS
+]
 
 
 def _iso(value) -> str:
@@ -41,20 +45,7 @@ def _iso(value) -> str:
 
 def exception_rows(queryset=None) -> Iterator[list[str]]:
     """exceptions.csv rows for open and acknowledged exceptions, in report order."""
-    rows = exceptions_for_report(queryset).values_list(
-        "sku_id",
-        "channel__code",
-        "discrepancy",
-        "expected",
-        "actual",
-        "status",
-        "location__code",
-        "exposure",
-        "currency",
-        "first_seen",
-        "last_seen",
-        "source",
-    )
+    rows = exceptions_for_report(queryset).values_list(*_EXCEPTION_FIELDS)
     for (
         sku,
         channel,
