@@ -18,14 +18,18 @@ class PriceRuleBroken(ApplicationError):
         )
 
 
-class PriceChangeInvalid(ApplicationError):
-    """A price change that cannot be read or made (bad amount, past date, no reason); `field` names the input."""
+class _FieldInvalid(ApplicationError):
+    """An input that cannot be used; `field` names it."""
 
     code = "invalid"
 
     def __init__(self, message: str, *, field: str):
         self.field = field
         super().__init__(message, extra={"field": field})
+
+
+class PriceChangeInvalid(_FieldInvalid):
+    """A price change that cannot be read or made (bad amount, past date, no reason)."""
 
 
 class ApprovalNotPending(ApplicationError):
@@ -35,14 +39,8 @@ class ApprovalNotPending(ApplicationError):
     http_status = 409
 
 
-class PriceRuleInvalid(ApplicationError):
-    """A price rule edit with a bad value; `field` names it."""
-
-    code = "invalid"
-
-    def __init__(self, message: str, *, field: str):
-        self.field = field
-        super().__init__(message, extra={"field": field})
+class PriceRuleInvalid(_FieldInvalid):
+    """A price rule edit with a bad value."""
 
 
 class ProductRefused(ApplicationError):
