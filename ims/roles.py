@@ -97,6 +97,20 @@ CHANNEL_ADMIN = [
     "channels.approve_syncrun",
     "catalog.change_category",
 ]
+ADMIN_ALL = [
+    *VIEW_ALL,
+    *CATALOG_EDIT,
+    *PRICE_EDIT,
+    *TRIAGE,
+    *CHANNEL_ADMIN,
+    *ORDER_ACT,
+    *STORE_FLOOR,
+    *FINANCE_DOCS,
+    *ORDER_ADMIN,
+    *SLA_ACT,
+    *SLA_ADMIN,
+    *CUSTOMER_MESSAGES,
+]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.CATALOG_MANAGER: [*VIEW_ALL, *CATALOG_EDIT],
@@ -118,36 +132,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "notifications.add_prescription",
     ],
     Role.FINANCE: [*VIEW_ALL, *FINANCE_DOCS],
-    Role.ADMIN: [
-        *VIEW_ALL,
-        *CATALOG_EDIT,
-        *PRICE_EDIT,
-        *TRIAGE,
-        *CHANNEL_ADMIN,
-        *ORDER_ACT,
-        *STORE_FLOOR,
-        *FINANCE_DOCS,
-        *ORDER_ADMIN,
-        *SLA_ACT,
-        *SLA_ADMIN,
-        *CUSTOMER_MESSAGES,
-    ],
-    Role.SUPERADMIN: [
-        *VIEW_ALL,
-        *CATALOG_EDIT,
-        *PRICE_EDIT,
-        *TRIAGE,
-        *CHANNEL_ADMIN,
-        *ORDER_ACT,
-        *STORE_FLOOR,
-        *FINANCE_DOCS,
-        *ORDER_ADMIN,
-        *SLA_ACT,
-        *SLA_ADMIN,
-        *CUSTOMER_MESSAGES,
-        "catalog.approve_price",
-        "ims.view_auditevent",
-    ],
+    Role.ADMIN: ADMIN_ALL,
+    # What Admins hold, and the decisions and the audit trail only Superadmins have.
+    Role.SUPERADMIN: [*ADMIN_ALL, "catalog.approve_price", "ims.view_auditevent"],
 }
 
 
