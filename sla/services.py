@@ -51,6 +51,7 @@ from sla.models import (
     SlaPolicy,
 )
 from sla.selectors import repeated_breaches
+from sla.templatetags.sla_tags import duration  # as the SLA pages show a time span
 
 log = logging.getLogger("ims.sla")
 
@@ -720,7 +721,7 @@ def _breaches_raise(clocks: Sequence[SlaClock], *, context: _ClockContext, now) 
         Finding(
             context.ref(c),
             Discrepancy.SLA_BREACH,
-            f"{SlaKind(c.kind).label} within {_duration(c.target)}"
+            f"{SlaKind(c.kind).label} within {duration(c.target)}"
             f"{' business hours' if c.business_hours else ''} (due {c.due_at:%Y-%m-%d %H:%M} UTC)",
             f"not done at {now:%Y-%m-%d %H:%M} UTC",
             channel_id=c.channel_id,
@@ -744,7 +745,7 @@ def _breaches_raise(clocks: Sequence[SlaClock], *, context: _ClockContext, now) 
             OpsTask(
                 kind=TASK_KIND,
                 title=f"SLA breach: {context.describe(c)}"[:255],
-                detail=f"Due {c.due_at:%Y-%m-%d %H:%M} UTC ({_duration(c.target)}"
+                detail=f"Due {c.due_at:%Y-%m-%d %H:%M} UTC ({duration(c.target)}"
                 f"{' business hours' if c.business_hours else ''}). Do the work, then close this task.",
                 role=role.value,
                 location_id=c.location_id,
@@ -770,13 +771,6 @@ def _breaches_raise(clocks: Sequence[SlaClock], *, context: _ClockContext, now) 
             for pk, title, role in opened
         ],
     )
-
-
-def _duration(value: dt.timedelta) -> str:
-    minutes = int(value.total_seconds() // 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    text = f"{minutes // 60}:{minutes % 60:02d}"
-    return f"{days}d {text}" if days else text
 
 
 # ---------------------------------------------------------------------------
