@@ -201,12 +201,6 @@ def _audit_allowed(request) -> None:
         raise PermissionDenied("only a Superadmin may read the audit trail")
 
 
-def _filtered(request, base=None) -> AuditEventFilter:
-    return AuditEventFilter(
-        request.GET, queryset=base if base is not None else AuditEvent.objects.all()
-    )
-
-
 @login_required
 def audit_page(request, object_type: str | None = None, object_id: str | None = None):
     """The audit trail, newest first, filtered; or one object's whole history."""
@@ -214,7 +208,7 @@ def audit_page(request, object_type: str | None = None, object_id: str | None = 
     base = AuditEvent.objects.all()
     if object_type is not None:
         base = base.filter(object_type=object_type, object_id=object_id)
-    filtered = _filtered(request, base)
+    filtered = AuditEventFilter(request.GET, queryset=base)
     events = filtered.qs.order_by("-at", "-id") if filtered.is_valid() else base.none()
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -240,7 +234,7 @@ def audit_page(request, object_type: str | None = None, object_id: str | None = 
 def audit_export(request):
     """The events of the current filter as CSV (the columns of `manage.py export audit`)."""
     _audit_allowed(request)
-    filtered = _filtered(request)
+    filtered = AuditEventFilter(request.GET, queryset=AuditEvent.objects.all())
     events = filtered.qs if filtered.is_valid() else AuditEvent.objects.none()
     response = StreamingHttpResponse(
         csv_chunks(AUDIT_COLUMNS, audit_rows(events)), content_type="text/csv; charset=utf-8"
