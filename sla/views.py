@@ -67,32 +67,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     since = now - dt.timedelta(days=days)
     by_store = breach_stats(by="location", since=since, now=now)
     by_channel = breach_stats(by="channel", since=since, now=now)
-    figures = []
-    for label, stats in (("store", by_store), ("channel", by_channel)):
-        if stats:
-            figures.append(
-                charts.figure_html(
-                    charts.breach_rate_figure(
-                        f"Breach rate by {label}, last {days} days",
-                        [s.label for s in stats],
-                        [s.rate for s in stats],
-                        [s.clocks for s in stats],
-                    ),
-                    f"breach-rate-{label}",
-                )
-            )
-        timed = [s for s in stats if s.dispatch_hours is not None]
-        if timed:
-            figures.append(
-                charts.figure_html(
-                    charts.dispatch_time_figure(
-                        f"Mean time to dispatch by {label}, last {days} days",
-                        [s.label for s in timed],
-                        [s.dispatch_hours for s in timed],
-                    ),
-                    f"dispatch-time-{label}",
-                )
-            )
+    figures = [
+        *charts.breach_charts("store", by_store, days),
+        *charts.breach_charts("channel", by_channel, days),
+    ]
     context.update(
         {
             "days": days,
