@@ -23,8 +23,20 @@ def _amounts_label(amounts: dict[str, Decimal]) -> str:
     return " + ".join(money_label(amounts[c], c) for c in sorted(amounts))
 
 
+class _Labels:
+    """Accuracy and exposure as the pages show them."""
+
+    @property
+    def accuracy_label(self) -> str:
+        return percent_label(self.accuracy)
+
+    @property
+    def exposure_label(self) -> str:
+        return _amounts_label(self.exposure)
+
+
 @dataclass
-class ChannelFigures:
+class ChannelFigures(_Labels):
     code: str
     name: str
     status: str
@@ -37,17 +49,9 @@ class ChannelFigures:
     def accuracy(self) -> Decimal:
         return percent(self.pairs_checked - self.pairs_with_exception, self.pairs_checked)
 
-    @property
-    def accuracy_label(self) -> str:
-        return percent_label(self.accuracy)
-
-    @property
-    def exposure_label(self) -> str:
-        return _amounts_label(self.exposure)
-
 
 @dataclass
-class Scorecard:
+class Scorecard(_Labels):
     """The figures PRODUCT.md defines, from the exceptions open now."""
 
     skus_checked: int = 0
@@ -70,16 +74,8 @@ class Scorecard:
         return percent(self.pairs_with_exception, self.pairs_checked)
 
     @property
-    def accuracy_label(self) -> str:
-        return percent_label(self.accuracy)
-
-    @property
     def exception_rate_label(self) -> str:
         return percent_label(self.exception_rate)
-
-    @property
-    def exposure_label(self) -> str:
-        return _amounts_label(self.exposure)
 
     def as_json(self) -> dict:
         """Plain JSON for ReconcileRun.figures (amounts as strings)."""
