@@ -15,19 +15,16 @@ STOCK_COLUMNS = ("sku_id", "location", *STATES)
 CHANNEL_COLUMNS = ("code", "kind", "sync_mode", "status", "pause_reason")
 
 
-def stock_rows() -> Iterator[list]:
-    levels = (
-        StockLevel.objects.select_related("product", "location")
-        .order_by(by_bytes("product__sku"), by_bytes("location__code"))
+def stock_rows() -> Iterator[tuple]:
+    return (
+        StockLevel.objects.order_by(by_bytes("product__sku"), by_bytes("location__code"))
+        .values_list("product__sku", "location__code", *STATES)
         .iterator(chunk_size=5000)
     )
-    for level in levels:
-        yield [level.product.sku, level.location.code, *(getattr(level, s) for s in STATES)]
 
 
-def channel_rows() -> Iterator[list]:
-    for ch in Channel.objects.order_by(by_bytes("code")):
-        yield [ch.code, ch.kind, ch.sync_mode, ch.status, ch.pause_reason]
+def channel_rows() -> Iterator[tuple]:
+    return Channel.objects.order_by(by_bytes("code")).values_list(*CHANNEL_COLUMNS).iterator()
 
 
 EXPORTS: dict[str, Callable[[], tuple[tuple[str, ...], Iterable]]] = {
