@@ -14,6 +14,7 @@ from catalog.selectors import product_detail, product_search
 from catalog.services.products import EDITABLE_FIELDS, product_create, product_update
 from ims.errors import ApplicationError
 from ims.filters import filter_problems
+from ims.views import query_without
 
 
 @login_required
@@ -30,14 +31,12 @@ def product_list(request):
         )
     )
     page = Paginator(found, 50).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
     context = {
         "page": page,
         "q": q,
         "category": category,
         "status": status,
-        "query": params.urlencode(),
+        "query": query_without(request, "page"),
         "categories": Category.objects.exclude(name=Category.DEFAULT).order_by("name"),
         "statuses": ProductStatus.choices,
         "can_create": request.user.has_perm("catalog.add_product"),

@@ -20,6 +20,14 @@ def redirect_back(request: HttpRequest, fallback: str) -> HttpResponse:
     return redirect(fallback)
 
 
+def query_without(request: HttpRequest, *names: str) -> str:
+    """The page's query string without the parameters `names` (for links that set them)."""
+    params = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()
+
+
 def post_action(request: HttpRequest, action, success: str, fallback: str) -> HttpResponse:
     """Run `action`; its ApplicationError becomes an error message (403 kept), else `success`."""
     try:

@@ -18,6 +18,7 @@ from exceptions.services import ops_exception_acknowledge
 from ims.csvio import csv_chunks
 from ims.errors import ApplicationError
 from ims.filters import filter_problems
+from ims.views import query_without
 from reconcile.filters import OpsExceptionFilter
 from reconcile.reports import EXCEPTION_COLUMNS, exception_rows, scorecard_context
 
@@ -44,13 +45,6 @@ def _filters(request: HttpRequest, *, with_tab: bool = True) -> tuple[OpsExcepti
     else:
         data.pop("discrepancy", None)
     return OpsExceptionFilter(data, queryset=OpsException.objects.all()), tab
-
-
-def _query_without(request: HttpRequest, *names: str) -> str:
-    params = request.GET.copy()
-    for name in names:
-        params.pop(name, None)
-    return params.urlencode()
 
 
 @login_required
@@ -80,8 +74,8 @@ def exception_list(request: HttpRequest) -> HttpResponse:
         .order_by("name")
         .values_list("name", flat=True),
         "statuses": ExceptionStatus.choices,
-        "query": _query_without(request, "cursor"),
-        "query_without_tab": _query_without(request, "cursor", "discrepancy"),
+        "query": query_without(request, "cursor"),
+        "query_without_tab": query_without(request, "cursor", "discrepancy"),
         "can_acknowledge": request.user.has_perm("exceptions.acknowledge_opsexception"),
         "can_push": request.user.has_perm("exceptions.push_opsexception"),
     }
@@ -105,7 +99,7 @@ def exception_counts(request: HttpRequest) -> HttpResponse:
         {
             "tab": tab,
             "tabs": [(d.value, d.label, counts.get(d.value, 0)) for d in Discrepancy],
-            "query_without_tab": _query_without(request, "cursor", "discrepancy"),
+            "query_without_tab": query_without(request, "cursor", "discrepancy"),
             "counted": True,
         },
     )
