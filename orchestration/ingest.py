@@ -86,17 +86,6 @@ def _apply(kind, path, label, now, actor, run) -> IngestResult:
     raise AssertionError(kind)
 
 
-def _open_ingest_exceptions(discrepancy: str, product_ids) -> list[int]:
-    return list(
-        OpsException.objects.filter(
-            source=ExceptionSource.INGEST,
-            discrepancy=discrepancy,
-            channel__isnull=True,
-            product_id__in=product_ids,
-        ).values_list("pk", flat=True)
-    )
-
-
 def _shortfalls(result: IngestResult, now) -> None:
     """Stock below what IMS holds reserved: one Oversell_Risk per SKU (units wanted / available)."""
     per_product = defaultdict(list)
@@ -119,5 +108,12 @@ def _shortfalls(result: IngestResult, now) -> None:
     ops_exceptions_record(findings=findings, source=ExceptionSource.INGEST, now=now)
     cleared = sorted(result.cleared)
     for start in range(0, len(cleared), 1000):
-        ids = _open_ingest_exceptions(Discrepancy.OVERSELL_RISK, cleared[start : start + 1000])
-        ops_exceptions_resolve(ids=ids, now=now)
+        ops_exceptions_resolve(
+            ids=OpsException.objects.filter(
+                source=ExceptionSource.INGEST,
+                discrepancy=Discrepancy.OVERSELL_RISK,
+                channel__isnull=True,
+                product_id__in=cleared[start : start + 1000],
+            ).values_list("pk", flat=True),
+            now=now,
+        )
