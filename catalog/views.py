@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -25,11 +25,11 @@ from catalog.services.price_rules import price_rule_update
 from catalog.services.prices import price_approve, price_change, price_reject
 from ims.audit_api import audit_denied, may_read_audit
 from ims.audit_csv import AUDIT_COLUMNS, audit_rows
-from ims.csvio import csv_chunks
 from ims.errors import NotAllowed
 from ims.filters import AuditEventFilter
 from ims.models import AuditEvent
 from ims.money import money
+from ims.views import csv_download
 
 AUDIT_PAGE_SIZE = 50
 
@@ -236,8 +236,4 @@ def audit_export(request):
     _audit_allowed(request)
     filtered = AuditEventFilter(request.GET, queryset=AuditEvent.objects.all())
     events = filtered.qs if filtered.is_valid() else AuditEvent.objects.none()
-    response = StreamingHttpResponse(
-        csv_chunks(AUDIT_COLUMNS, audit_rows(events)), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = 'attachment; filename="audit.csv"'
-    return response
+    return csv_download(AUDIT_COLUMNS, audit_rows(events), "audit.csv")

@@ -1,14 +1,16 @@
-"""What every app's form-post views share: do the action, say how it went, go back."""
+"""What every app's views share: do a form's action, say how it went, go back; page links;
+CSV downloads."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from ims.csvio import csv_chunks
 from ims.errors import ApplicationError
 
 
@@ -18,6 +20,15 @@ def redirect_back(request: HttpRequest, fallback: str) -> HttpResponse:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return redirect(target)
     return redirect(fallback)
+
+
+def csv_download(header, rows, filename: str) -> StreamingHttpResponse:
+    """A page's CSV download of `header` and `rows`, streamed, saved as `filename`."""
+    response = StreamingHttpResponse(
+        csv_chunks(header, rows), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def query_without(request: HttpRequest, *names: str) -> str:

@@ -15,10 +15,9 @@ from channels.models import Channel
 from exceptions.models import Discrepancy, ExceptionStatus, OpsException
 from exceptions.selectors import SORTS, exception_page, exception_tab_counts
 from exceptions.services import ops_exception_acknowledge
-from ims.csvio import csv_chunks
 from ims.errors import ApplicationError
 from ims.filters import filter_problems
-from ims.views import query_without
+from ims.views import csv_download, query_without
 from reconcile.filters import OpsExceptionFilter
 from reconcile.reports import EXCEPTION_COLUMNS, exception_rows, scorecard_context
 
@@ -116,15 +115,8 @@ def exception_export(request: HttpRequest) -> StreamingHttpResponse:
         return HttpResponse(
             f"Check the filters:\n{problems}\n", status=400, content_type="text/plain"
         )
-    queryset = filterset.qs
-
     name = f"exceptions-{timezone.now():%Y%m%d-%H%M%S}.csv"
-    response = StreamingHttpResponse(
-        csv_chunks(EXCEPTION_COLUMNS, exception_rows(queryset)),
-        content_type="text/csv; charset=utf-8",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return csv_download(EXCEPTION_COLUMNS, exception_rows(filterset.qs), name)
 
 
 def _selected(request: HttpRequest):
