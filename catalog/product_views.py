@@ -20,22 +20,18 @@ from ims.views import query_without
 @login_required
 @permission_required("catalog.view_product", raise_exception=True)
 def product_list(request):
-    q, category, status = (request.GET.get(k, "") for k in ("q", "category", "status"))
+    searched = ("q", "category", "status")  # as given, shown back in the form
     filters = ProductFilter(request.GET).form
     problems = [] if filters.is_valid() else filter_problems(filters)
     found = (
         Product.objects.none()
         if problems
-        else product_search(
-            **{k: filters.cleaned_data[k] or "" for k in ("q", "category", "status")}
-        )
+        else product_search(**{k: filters.cleaned_data[k] or "" for k in searched})
     )
     page = Paginator(found, 50).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "q": q,
-        "category": category,
-        "status": status,
+        **{k: request.GET.get(k, "") for k in searched},
         "query": query_without(request, "page"),
         "categories": Category.objects.exclude(name=Category.DEFAULT).order_by("name"),
         "statuses": ProductStatus.choices,
