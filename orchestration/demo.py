@@ -355,15 +355,7 @@ class DemoBuilder:
     def _listing(
         self, code: str, p: DemoProduct, quantity: int, price: Decimal, currency: str
     ) -> dict:
-        row = {
-            "channel": code,
-            "sku_id": p.sku,
-            "quantity": quantity,
-            "price": str(price),
-            "currency": currency,
-            "barcode": "",
-            "external_id": "",
-        }
+        row = _snapshot_row(code, quantity, price, currency, sku_id=p.sku)
         if code == "amazon":
             row["external_id"] = f"B0{int(p.sku[4:]):08d}"
         if code == "woocommerce" and len(p.barcode) == 12 and int(p.sku[4:]) % 4 == 0:
@@ -391,17 +383,9 @@ class DemoBuilder:
                     self.rng.randint(1, 20),
                     _money(Decimal(self.rng.randint(500, 5000)) / 100),
                 )
-                row = {
-                    "channel": code,
-                    "sku_id": "",
-                    "quantity": quantity,
-                    "price": str(price),
-                    "currency": CURRENCY,
-                    "barcode": "",
-                    "external_id": "",
-                }
-                row[column] = value
-                self.listings[code].append(row)
+                self.listings[code].append(
+                    _snapshot_row(code, quantity, price, CURRENCY, **{column: value})
+                )
                 self.gold.append(
                     GoldRow(
                         value, code, "Channel_Only_SKU", "null", "present", _money(quantity * price)
@@ -544,6 +528,20 @@ class DemoBuilder:
             "oversell_skus": len(oversell),
             "by_discrepancy": dict(sorted(Counter(g.discrepancy for g in self.gold).items())),
         }
+
+
+def _snapshot_row(code: str, quantity: int, price: Decimal, currency: str, **named) -> dict:
+    """A listing as a snapshot file shows it, `named` by sku_id, barcode or external_id."""
+    return {
+        "channel": code,
+        "sku_id": "",
+        "quantity": quantity,
+        "price": str(price),
+        "currency": currency,
+        "barcode": "",
+        "external_id": "",
+        **named,
+    }
 
 
 def _pct(numerator: int, denominator: int) -> Decimal:
