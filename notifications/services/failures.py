@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from exceptions.models import Discrepancy, ExceptionSource, OpsException
-from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
+from exceptions.services import Finding, ops_exceptions_resolve
 from ims.audit import audit_record
 from notifications.models import MessageTemplate
 from notifications.whatsapp import WhatsAppError, mask
 from orders.models import CustomerNotification, NotificationStatus
+from orders.services.state import findings_record
 
 log = logging.getLogger("ims.notifications")
 
@@ -66,14 +67,7 @@ def failure_raise(
         error[:500],
         channel_id=channel_id,
     )
-    for attempt in range(2):  # a twin opened meanwhile by another sender is refreshed instead
-        try:
-            with transaction.atomic():
-                ops_exceptions_record(findings=[finding], source=ExceptionSource.ORDER, now=now)
-            return
-        except IntegrityError:
-            if attempt:
-                raise
+    findings_record([finding], now=now)  # a twin opened meanwhile is refreshed instead
 
 
 def failure_resolve(*, channel_id: int | None, template_name: str, now) -> None:
