@@ -93,8 +93,13 @@ def _refuse(order: ChannelOrder | None, reason: str, *, phone: str = "") -> Acce
     return AccessRefused(reason)
 
 
-def _orders_for(number: str, phone: str) -> tuple[ChannelOrder | None, ChannelOrder | None]:
-    """(the order with this number, a prescription and this phone; else one with the number)."""
+def _orders_for(number: str, phone: str) -> tuple[str, ChannelOrder | None, ChannelOrder | None]:
+    """(the phone in E.164, the order with this number, a prescription and this phone; else
+    one with the number); AccessRefused for a phone that is no number."""
+    try:
+        phone = e164(phone, settings.IMS_PHONE_REGION)
+    except PhoneInvalid as exc:
+        raise AccessRefused(str(exc)) from exc
     number = number.strip().lstrip("#")
     candidates = list(
         ChannelOrder.objects.filter(
@@ -105,10 +110,10 @@ def _orders_for(number: str, phone: str) -> tuple[ChannelOrder | None, ChannelOr
     for order in candidates:
         try:
             if e164(order.customer_phone, settings.IMS_PHONE_REGION) == phone:
-                return order, order
+                return phone, order, order
         except PhoneInvalid:
             continue
-    return None, (candidates[0] if candidates else None)
+    return phone, None, (candidates[0] if candidates else None)
 
 
 def prescription_otp_request(
@@ -121,11 +126,7 @@ def prescription_otp_request(
     """Send a one-time code to the order's own WhatsApp number. Refused (and recorded) when
     the number is not the order's, or after IMS_OTP_MAX_PER_HOUR codes within the hour."""
     now = now or timezone.now()
-    try:
-        phone = e164(phone, settings.IMS_PHONE_REGION)
-    except PhoneInvalid as exc:
-        raise AccessRefused(str(exc)) from exc
-    order, named = _orders_for(order_number, phone)
+    phone, order, named = _orders_for(order_number, phone)
     if order is None:
         reason = (
             "the phone number is not the order's"
@@ -187,11 +188,7 @@ def prescription_otp_verify(
     Wrong codes count; after IMS_OTP_MAX_ATTEMPTS the code is locked. Every refusal is
     recorded in the audit trail."""
     now = now or timezone.now()
-    try:
-        phone = e164(phone, settings.IMS_PHONE_REGION)
-    except PhoneInvalid as exc:
-        raise AccessRefused(str(exc)) from exc
-    order, named = _orders_for(order_number, phone)
+    phone, order, named = _orders_for(order_number, phone)
     if order is None:
         raise _refuse(named, "the phone number is not the order's", phone=phone)
     refusal = None
