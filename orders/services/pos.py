@@ -24,13 +24,7 @@ from inventory.models import Location, MovementReason, StockState
 from inventory.services.lines import lines_summed as _quantities
 from inventory.services.stock import StockMove, stock_levels_lock, stock_moves_apply
 from orders.errors import InvalidLines, OrderError
-from orders.models import (
-    ChannelOrder,
-    OrderLine,
-    PosSale,
-    PosSaleLine,
-    PosSaleStatus,
-)
+from orders.models import ChannelOrder, OrderLine, PosSale, PosSaleLine, PosSaleStatus
 from orders.providers.base import PosSaleIn
 from orders.services.state import (
     channel_location_ids,
@@ -40,16 +34,7 @@ from orders.services.state import (
     products_for_lines,
 )
 
-AVAILABLE, RESERVED, IN_TRANSIT, DAMAGED = (
-    StockState.AVAILABLE,
-    StockState.RESERVED,
-    StockState.IN_TRANSIT,
-    StockState.DAMAGED,
-)
-
-
-# ---------------------------------------------------------------------------
-# POS sales
+AVAILABLE, RESERVED = StockState.AVAILABLE, StockState.RESERVED
 
 
 def pos_sale_record(
@@ -222,22 +207,15 @@ def pos_sale_approve(
         for line in lines:
             line.from_reserved = taken[line.product_id]
         PosSaleLine.objects.bulk_update(lines, ["from_reserved"])
-        locked.status, locked.decided_at, locked.decided_by, locked.decision_reason = (
+        _decided(
+            locked,
             PosSaleStatus.COMPLETED,
-            now,
+            "pos_override_approve",
             actor,
-            reason[:255],
-        )
-        locked.save(update_fields=["status", "decided_at", "decided_by", "decision_reason"])
-        _close_override_task(locked, actor, f"approved: {reason}", now)
-        audit_record(
-            actor=actor,
-            action="pos_override_approve",
-            obj=locked,
-            before={"status": PosSaleStatus.HELD},
-            after={"status": locked.status, "from_reserved": taken, "orders": diverted},
-            reason=reason,
-            at=now,
+            reason,
+            now,
+            from_reserved=taken,
+            orders=diverted,
         )
     sale.refresh_from_db()
     return sale
@@ -293,30 +271,33 @@ def pos_sale_reject(
         locked = PosSale.objects.select_for_update().get(pk=sale.pk)
         if locked.status != PosSaleStatus.HELD:
             raise OrderError(f"POS sale {locked.external_id} is {locked.status}", code="not_held")
-        locked.status, locked.decided_at, locked.decided_by, locked.decision_reason = (
-            PosSaleStatus.REJECTED,
-            now,
-            person(actor),
-            reason[:255],
-        )
-        locked.save(update_fields=["status", "decided_at", "decided_by", "decision_reason"])
-        _close_override_task(locked, actor, f"rejected: {reason}", now)
-        audit_record(
-            actor=actor,
-            action="pos_override_reject",
-            obj=locked,
-            before={"status": PosSaleStatus.HELD},
-            after={"status": locked.status},
-            reason=reason,
-            at=now,
-        )
+        _decided(locked, PosSaleStatus.REJECTED, "pos_override_reject", actor, reason, now)
     sale.refresh_from_db()
     return sale
 
 
-def _close_override_task(sale: PosSale, actor, resolution: str, now) -> None:
+def _decided(sale: PosSale, status: str, action: str, actor, reason: str, now, **after) -> None:
+    """Record an admin's decision on a held sale (completed: approved; rejected), close the
+    override task and audit it as `action`."""
+    sale.status, sale.decided_at, sale.decided_by, sale.decision_reason = (
+        status,
+        now,
+        person(actor),
+        reason[:255],
+    )
+    sale.save(update_fields=["status", "decided_at", "decided_by", "decision_reason"])
+    verb = "approved" if status == PosSaleStatus.COMPLETED else "rejected"
     task = OpsTask.objects.filter(
         kind="pos_override", ref=f"pos:{sale.pk}", status=TaskStatus.OPEN
     ).first()
     if task:
-        ops_task_close(task=task, actor=person(actor), resolution=resolution, now=now)
+        ops_task_close(task=task, actor=person(actor), resolution=f"{verb}: {reason}", now=now)
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=sale,
+        before={"status": PosSaleStatus.HELD},
+        after={"status": status, **after},
+        reason=reason,
+        at=now,
+    )
