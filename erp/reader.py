@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ims.csvio import BOM, NUL, parse_int
+from ims.csvio import BOM, NUL, header_ok, parse_int
 from ims.errors import RowError
 
 COLUMNS = ("sku_id", "location", "quantity")
@@ -105,28 +105,11 @@ class _Columns:
 
     def __init__(self, header: list[str], names: Mapping[str, str], scan: Scan):
         self.width = len(header)
-        self.ok = True
-        seen: set[str] = set()
-        for number, name in enumerate(header, start=1):
-            if NUL in name:
-                scan.error(1, "header", f"column {number} holds a NUL character (0x00); remove it")
-                self.ok = False
-                continue
-            if name in seen:
-                scan.error(1, name, "column appears twice in the header")
-                self.ok = False
-            seen.add(name)
-        index = {}
-        for column in COLUMNS:
-            wanted = names.get(column, column)
-            if wanted not in seen:
-                scan.error(1, wanted, "required column is missing from the header")
-                self.ok = False
-            else:
-                index[column] = header.index(wanted)
+        wanted = [names.get(column, column) for column in COLUMNS]
+        self.ok = header_ok(header, wanted, scan.error)
         if self.ok:
-            self.sku, self.location, self.quantity = (index[c] for c in COLUMNS)
-            self.names = {c: names.get(c, c) for c in COLUMNS}
+            self.sku, self.location, self.quantity = (header.index(name) for name in wanted)
+            self.names = dict(zip(COLUMNS, wanted, strict=True))
 
 
 def reset_scan(

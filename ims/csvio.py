@@ -44,6 +44,27 @@ def column_lengths(model, **columns: str) -> dict[str, int]:
 progress_hook: contextvars.ContextVar = contextvars.ContextVar("csv_progress", default=None)
 
 
+def header_ok(header: Sequence[str], required: Iterable[str], error) -> bool:
+    """Whether a header names each column once, holds no NUL and has every required column;
+    each problem goes to error(line, column, reason)."""
+    seen: set[str] = set()
+    ok = True
+    for number, name in enumerate(header, start=1):
+        if NUL in name:
+            error(1, "header", f"column {number} holds a NUL character (0x00); remove it")
+            ok = False
+            continue
+        if name in seen:
+            error(1, name, "column appears twice in the header")
+            ok = False
+        seen.add(name)
+    for name in required:
+        if name not in seen:
+            error(1, name, "required column is missing from the header")
+            ok = False
+    return ok
+
+
 class CsvSource:
     """Rows of one input file as (line number, {column: stripped value})."""
 
@@ -103,7 +124,7 @@ class CsvSource:
                 self.error(1, "header", f"unreadable CSV: {exc}")
                 return
             self.header = [name.strip() for name in header]
-            if not self._check_header():
+            if not header_ok(self.header, self.required, self.error):
                 return
             width = len(self.header)
             wanted = set(self.required) | set(self.optional)
@@ -144,24 +165,6 @@ class CsvSource:
                     name,
                     f"is {len(value)} characters long; at most {self.lengths[name]}",
                 )
-                ok = False
-        return ok
-
-    def _check_header(self) -> bool:
-        seen: set[str] = set()
-        ok = True
-        for number, name in enumerate(self.header, start=1):
-            if NUL in name:
-                self.error(1, "header", f"column {number} holds a NUL character (0x00); remove it")
-                ok = False
-                continue
-            if name in seen:
-                self.error(1, name, "column appears twice in the header")
-                ok = False
-            seen.add(name)
-        for name in self.required:
-            if name not in seen:
-                self.error(1, name, "required column is missing from the header")
                 ok = False
         return ok
 
