@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import httpx
 
@@ -107,15 +107,34 @@ class SourceConfig:
         return self.options.get(name, default)
 
 
-class ErpAdapter(Protocol):
-    kind: ClassVar[str]
-    accepts_handover: ClassVar[bool]
+class ErpAdapter:
+    """What every ERP adapter offers. What one does not override reads nothing, refuses a
+    push (the hand-over file is the record) and closes its HTTP client, if it has one."""
 
-    def fetch_catalog(self) -> Iterator[CatalogItem]: ...
-    def fetch_stock(self) -> Iterator[StockRow]: ...
-    def fetch_prices(self) -> Iterator[PriceRow]: ...
-    def push_handover(self, records: Sequence[HandoverRecord]) -> str: ...
-    def close(self) -> None: ...
+    kind: ClassVar[str]
+    accepts_handover: ClassVar[bool] = False
+    http: ErpHttp | None = None
+
+    def __init__(self, config: SourceConfig):
+        self.config = config
+
+    def fetch_catalog(self) -> Iterator[CatalogItem]:
+        return iter(())
+
+    def fetch_stock(self) -> Iterator[StockRow]:
+        return iter(())
+
+    def fetch_prices(self) -> Iterator[PriceRow]:
+        return iter(())
+
+    def push_handover(self, records: Sequence[HandoverRecord]) -> str:
+        raise ErpUnreachable(
+            f"{self.config.code}: {self.kind} takes the hand-over file, not a push"
+        )
+
+    def close(self) -> None:
+        if self.http is not None:
+            self.http.close()
 
 
 # ---------------------------------------------------------------------------

@@ -12,14 +12,13 @@ Secrets: IMS_ERP_<CODE>_USERNAME, IMS_ERP_<CODE>_PASSWORD. Options: `app_id` (de
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import ClassVar
 
 from erp.adapters.base import (
     CatalogItem,
+    ErpAdapter,
     ErpHttp,
-    HandoverRecord,
-    PriceRow,
     SourceConfig,
     StockRow,
     whole,
@@ -29,12 +28,11 @@ from erp.errors import ErpUnreachable
 PAGE = 100
 
 
-class FishbowlAdapter:
+class FishbowlAdapter(ErpAdapter):
     kind: ClassVar[str] = "fishbowl"
-    accepts_handover: ClassVar[bool] = False
 
     def __init__(self, config: SourceConfig):
-        self.config = config
+        super().__init__(config)
         self.http = ErpHttp(config, headers={"Content-Type": "application/json"})
         self.token = ""
 
@@ -101,16 +99,10 @@ class FishbowlAdapter:
                     ),
                 )
 
-    def fetch_prices(self) -> Iterator[PriceRow]:
-        return iter(())
-
-    def push_handover(self, records: Sequence[HandoverRecord]) -> str:
-        raise ErpUnreachable(f"{self.config.code}: Fishbowl takes the hand-over file, not a push")
-
     def close(self) -> None:
         if self.token:
             try:
                 self.http.client.post("api/logout")
             finally:
                 self.token = ""
-        self.http.close()
+        super().close()

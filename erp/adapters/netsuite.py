@@ -12,7 +12,7 @@ Options: `account` (the realm, e.g. 1234567_SB1), `price_level` (default 1, the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import httpx
@@ -21,8 +21,8 @@ from oauthlib.oauth1 import Client as OAuth1Client
 
 from erp.adapters.base import (
     CatalogItem,
+    ErpAdapter,
     ErpHttp,
-    HandoverRecord,
     PriceRow,
     SourceConfig,
     StockRow,
@@ -57,12 +57,11 @@ class TokenAuth(httpx.Auth):
         yield request
 
 
-class NetSuiteAdapter:
+class NetSuiteAdapter(ErpAdapter):
     kind: ClassVar[str] = "netsuite"
-    accepts_handover: ClassVar[bool] = False
 
     def __init__(self, config: SourceConfig):
-        self.config = config
+        super().__init__(config)
         auth = TokenAuth(
             realm=config.option("account", ""),
             consumer_key=config.secret("CONSUMER_KEY"),
@@ -157,9 +156,3 @@ class NetSuiteAdapter:
             price = decimal_or_none(row.get("price"))
             if price is not None:
                 yield PriceRow(str(row["sku"]), str(row.get("currency") or fallback), price)
-
-    def push_handover(self, records: Sequence[HandoverRecord]) -> str:
-        raise ErpUnreachable(f"{self.config.code}: NetSuite takes the hand-over file, not a push")
-
-    def close(self) -> None:
-        self.http.close()

@@ -10,13 +10,13 @@ Secret: IMS_ERP_<CODE>_API_KEY. Options: `database`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import ClassVar
 
 from erp.adapters.base import (
     CatalogItem,
+    ErpAdapter,
     ErpHttp,
-    HandoverRecord,
     PriceRow,
     SourceConfig,
     StockRow,
@@ -33,12 +33,11 @@ def _name(many2one) -> str:
     return str(many2one[1]) if isinstance(many2one, list) and len(many2one) == 2 else ""
 
 
-class OdooAdapter:
+class OdooAdapter(ErpAdapter):
     kind: ClassVar[str] = "odoo"
-    accepts_handover: ClassVar[bool] = False
 
     def __init__(self, config: SourceConfig):
-        self.config = config
+        super().__init__(config)
         headers = {"Authorization": f"bearer {config.secret('API_KEY')}"}
         if config.option("database"):
             headers["X-Odoo-Database"] = str(config.option("database"))
@@ -117,9 +116,3 @@ class OdooAdapter:
             total += whole(quant.get("quantity") or 0, what=f"Odoo product {product[0]}")
         if current is not None and current[0] in self._skus:
             yield StockRow(self._skus[current[0]], current[1], total)
-
-    def push_handover(self, records: Sequence[HandoverRecord]) -> str:
-        raise ErpUnreachable(f"{self.config.code}: Odoo takes the hand-over file, not a push")
-
-    def close(self) -> None:
-        self.http.close()

@@ -16,20 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from erp.adapters.base import (
-    HANDOVER_COLUMNS,
-    CatalogItem,
-    HandoverRecord,
-    PriceRow,
-    SourceConfig,
-    StockRow,
-)
+from erp.adapters.base import HANDOVER_COLUMNS, ErpAdapter, HandoverRecord, SourceConfig
 from erp.errors import ErpUnreachable
 from ims.csvio import write_csv
 
@@ -56,12 +49,14 @@ def as_of_of(path: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
 
 
-class FileAdapter:
+class FileAdapter(ErpAdapter):
+    """Read by the reset itself (the stock file streamed), so it fetches nothing row by row."""
+
     kind: ClassVar[str] = "file"
     accepts_handover: ClassVar[bool] = True
 
     def __init__(self, config: SourceConfig):
-        self.config = config
+        super().__init__(config)
         base = config.base_url
         self.folder = Path(urlsplit(base).path if base.startswith("file:") else base)
 
@@ -93,25 +88,12 @@ class FileAdapter:
         done.mkdir(exist_ok=True)
         return path.replace(done / path.name)
 
-    # A file source is read by the reset itself (streamed), not row by row here.
-    def fetch_catalog(self) -> Iterator[CatalogItem]:
-        return iter(())
-
-    def fetch_stock(self) -> Iterator[StockRow]:
-        return iter(())
-
-    def fetch_prices(self) -> Iterator[PriceRow]:
-        return iter(())
-
     def push_handover(self, records: Sequence[HandoverRecord]) -> str:
         outbox = self.folder / self.config.option("outbox", "outbox")
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = outbox / f"ims-handover-{stamp}.csv"
         write_csv(path, HANDOVER_COLUMNS, (r.row() for r in records))
         return f"wrote {path}"
-
-    def close(self) -> None:
-        pass
 
 
 class RetailProAdapter(FileAdapter):

@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from erp.adapters.base import (
     CatalogItem,
+    ErpAdapter,
     ErpHttp,
     HandoverRecord,
     PriceRow,
@@ -31,12 +32,12 @@ from erp.errors import ErpUnreachable
 SELECT = "ItemCode,ItemName,BarCode,Valid,InventoryUOM,ItemWarehouseInfoCollection,ItemPrices"
 
 
-class SapB1Adapter:
+class SapB1Adapter(ErpAdapter):
     kind: ClassVar[str] = "sap_b1"
     accepts_handover: ClassVar[bool] = True
 
     def __init__(self, config: SourceConfig):
-        self.config = config
+        super().__init__(config)
         self.http = ErpHttp(
             config,
             headers={"Prefer": f"odata.maxpagesize={int(config.option('page_size', 100))}"},
@@ -141,4 +142,4 @@ class SapB1Adapter:
                 self.http.client.post("Logout")
             finally:
                 self.logged_in = False
-        self.http.close()
+        super().close()
