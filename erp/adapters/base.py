@@ -155,7 +155,6 @@ class ErpHttp:
         *,
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | None = None,
-        timeout: float = 30.0,
     ):
         self.config = config
         if not config.base_url:
@@ -167,18 +166,19 @@ class ErpHttp:
             base_url=config.base_url.rstrip("/") + "/",
             headers={"Accept": "application/json", "User-Agent": "IMS", **(headers or {})},
             auth=auth,
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(30.0, connect=10.0),
             transport=config.transport,
             retry=ERP_RETRY,
             logger="ims.erp",
         )
         self.client = self.http.http
 
-    def request(self, method: str, url: str, **kwargs) -> httpx.Response:
-        """Send, retrying 429/5xx and transport errors; raise ErpUnreachable on failure."""
+    def json(self, method: str, url: str, **kwargs) -> Any:
+        """Send, retrying 429/5xx and transport errors, and read the JSON answer; raise
+        ErpUnreachable on failure."""
         what = f"{self.config.code}: {method} {safe_url(url)}"
         try:
-            return self.http.request(method, url, **kwargs)
+            response = self.http.request(method, url, **kwargs)
         except (Retryable, Refused) as exc:
             response = exc.response
             if response is None:
@@ -189,15 +189,10 @@ class ErpHttp:
                 f"{excerpt(response) or response.reason_phrase}",
                 extra={"status": response.status_code},
             ) from None
-
-    def json(self, method: str, url: str, **kwargs) -> Any:
-        response = self.request(method, url, **kwargs)
         try:
             return response.json()
         except ValueError:
-            raise ErpUnreachable(
-                f"{self.config.code}: {method} {safe_url(url)} answered something that is not JSON"
-            ) from None
+            raise ErpUnreachable(f"{what} answered something that is not JSON") from None
 
     def close(self) -> None:
         self.http.close()
