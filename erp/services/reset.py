@@ -210,31 +210,12 @@ class _Pairs:
 
     def index_of_ids(self, frame: pl.DataFrame) -> pl.Series:
         """The pairs of rows with product_id and location_id (every one a pair of the reset)."""
-        numbered = (
-            frame.select("product_id", "location_id")
-            .join(
-                pl.DataFrame(
-                    {
-                        "product_id": self.product_ids,
-                        "product": pl.int_range(1, len(self.skus) + 1, eager=True),
-                    }
-                ),
-                on="product_id",
-                how="left",
-                maintain_order="left",
+        numbered = frame.select("product_id", "location_id")
+        for name, ids in (("product", self.product_ids), ("location", self.location_ids)):
+            numbers = pl.DataFrame(
+                {f"{name}_id": ids, name: pl.int_range(1, len(ids) + 1, eager=True)}
             )
-            .join(
-                pl.DataFrame(
-                    {
-                        "location_id": self.location_ids,
-                        "location": pl.int_range(1, self.width + 1, eager=True),
-                    }
-                ),
-                on="location_id",
-                how="left",
-                maintain_order="left",
-            )
-        )
+            numbered = numbered.join(numbers, on=f"{name}_id", how="left", maintain_order="left")
         return self.index(numbered["product"], numbered["location"])
 
 
@@ -724,32 +705,23 @@ def _apply_plan(
         """,
         [MovementReason.ERP_RESET, run.ref, note, actor_id, stamp],
     )
-    if connection.vendor == "postgresql":
-        # A few changed pairs among many levels: each is looked up by its key. The planner
-        # would rather hash the changes and scan every level (2-4× slower on the benchmark's
-        # 7,797 of 800,000); past a twentieth of the pairs it may.
-        few = changed.height * 20 < pairs.size
-        if few:
-            _execute("SET LOCAL enable_hashjoin = off")
-            _execute("SET LOCAL enable_mergejoin = off")
-        _execute(
-            """
-            UPDATE {level} s SET available = p.new, updated_at = %s FROM {plan} p
-            WHERE s.product_id = p.product_id AND s.location_id = p.location_id
-            """,
-            [stamp],
-        )
-        if few:
-            _execute("RESET enable_hashjoin")
-            _execute("RESET enable_mergejoin")
-    else:
-        _execute(
-            """
-            UPDATE {level} SET available = p.new, updated_at = %s FROM {plan} p
-            WHERE {level}.product_id = p.product_id AND {level}.location_id = p.location_id
-            """,
-            [stamp],
-        )
+    # On PostgreSQL, a few changed pairs among many levels: each is looked up by its key. The
+    # planner would rather hash the changes and scan every level (2-4× slower on the
+    # benchmark's 7,797 of 800,000); past a twentieth of the pairs it may.
+    few = connection.vendor == "postgresql" and changed.height * 20 < pairs.size
+    if few:
+        _execute("SET LOCAL enable_hashjoin = off")
+        _execute("SET LOCAL enable_mergejoin = off")
+    _execute(
+        """
+        UPDATE {level} AS s SET available = p.new, updated_at = %s FROM {plan} p
+        WHERE s.product_id = p.product_id AND s.location_id = p.location_id
+        """,
+        [stamp],
+    )
+    if few:
+        _execute("RESET enable_hashjoin")
+        _execute("RESET enable_mergejoin")
     stock_changed.send(StockLevel, product_ids=set(changed["product_id"].unique()), now=now)
     return changes
 
