@@ -1,8 +1,6 @@
 """ERP sources (where stock, catalog and prices come from), and the record of every morning
 reset and every hand-over export."""
 
-import re
-
 from django.db import models
 from django.db.models import Q
 
@@ -24,7 +22,7 @@ FILE_KINDS = (ErpKind.RETAILPRO, ErpKind.FILE)
 
 class ErpSource(models.Model):
     """One ERP IMS reads from. Its secrets live in the environment, never here:
-    IMS_ERP_<CODE>_<SECRET> (see `env_prefix`)."""
+    IMS_ERP_<CODE>_<SECRET> (see erp.adapters.base.SourceConfig)."""
 
     code = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=255)
@@ -55,11 +53,6 @@ class ErpSource(models.Model):
 
     def __str__(self) -> str:
         return self.code
-
-    @property
-    def env_prefix(self) -> str:
-        """Where this source's secrets live: IMS_ERP_<CODE>_<SECRET>."""
-        return "IMS_ERP_" + re.sub(r"[^A-Z0-9]", "_", self.code.upper()) + "_"
 
 
 class RunStatus(models.TextChoices):
