@@ -91,14 +91,6 @@ class Scan:
         if rows:
             self.skipped[why] += rows
 
-    def _note(self, where: dict[str, list[int]], key: str, first: int, count: int) -> None:
-        seen = where.get(key)
-        if seen is None:
-            where[key] = [first, count]
-        else:
-            seen[0] = min(seen[0], first)
-            seen[1] += count
-
 
 class _Columns:
     """Where the reset's three columns are in this file's header."""
@@ -406,7 +398,9 @@ class _BlockReader:
         for value, first, count in (
             rows.group_by(key).agg(pl.col("line").min(), pl.len()).iter_rows()
         ):
-            self.scan._note(where, value, first, count)
+            seen = where.setdefault(value, [first, 0])
+            seen[0] = min(seen[0], first)
+            seen[1] += count
 
 
 def _quantity(text: str) -> int:

@@ -270,11 +270,6 @@ def _execute(sql: str, params=()) -> int:
         return cursor.rowcount
 
 
-def _drop_temp() -> None:
-    if connection.vendor != "postgresql":  # PostgreSQL drops it at commit
-        _execute(f"DROP TABLE IF EXISTS {PLAN}")
-
-
 def _reset_apply(
     *,
     run: ResetRun,
@@ -356,7 +351,8 @@ def _reset_apply(
     run.variance_file = str(variance_path)[:500]
     _write_variance(plan, pairs=pairs, path=variance_path)
     clock("variance file")
-    _drop_temp()
+    if connection.vendor != "postgresql":  # PostgreSQL drops the plan's table at commit
+        _execute(f"DROP TABLE IF EXISTS {PLAN}")
     run.messages = _notes(scan)
     log.info("erp reset %s: %s", run.ref, clock)
     run.timings = clock.seconds
@@ -594,12 +590,6 @@ def _levels(pairs: _Pairs, scope: list[int]) -> Iterator[pl.DataFrame]:
             )
 
 
-def _target() -> pl.Expr:
-    """What the ERP's count leaves to sell: erp + variance − reserved − other."""
-    n = pl.col
-    return n("erp") + n("variance") - n("reserved") - n("other")
-
-
 @dataclass
 class _Outcome:
     """What the plan comes to: the totals, the changed pairs (pair, has_level, old, new
@@ -623,7 +613,8 @@ class _Outcome:
         totals = [0, 0, 0, 0]
         changed, short = [], []
         for part in plan.slices():
-            part = part.with_columns(target=_target())
+            # What the ERP's count leaves to sell.
+            part = part.with_columns(target=n("erp") + n("variance") - n("reserved") - n("other"))
             sums = part.select(
                 omitted=out.sum(),
                 omitted_units=held.filter(out).sum(),
