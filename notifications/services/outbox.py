@@ -65,7 +65,6 @@ def message_values(notification: CustomerNotification) -> dict[str, str]:
     order = notification.order
     values = {
         "customer_name": order.customer_name or "customer",
-        "order": order.name or order.external_id,
         "status": order.status,
         "shop_url": settings.IMS_SHOP_URL,
     }

@@ -90,12 +90,11 @@ def whatsapp_inbound_record(*, messages: list[dict], now: dt.datetime | None = N
                 "wamid", flat=True
             )
         )
-        InboundMessage.objects.bulk_create(
-            [r for r in rows if r.wamid not in known], ignore_conflicts=True
-        )
+        fresh = [r for r in rows if r.wamid not in known]
+        InboundMessage.objects.bulk_create(fresh, ignore_conflicts=True)
         new_ids = list(
             InboundMessage.objects.filter(
-                wamid__in=[r.wamid for r in rows if r.wamid not in known], received_at=now
+                wamid__in=[r.wamid for r in fresh], received_at=now
             ).values_list("pk", flat=True)
         )
         for pk in new_ids:
