@@ -73,11 +73,11 @@ class NetSuiteAdapter(ErpAdapter):
 
     # -- SuiteQL paging ---------------------------------------------------------------
 
-    def query(self, template: str, *, key: Callable[[dict], tuple], start) -> Iterator[dict]:
-        """Every row of a keyset query. `template` holds {after}: the query restarts from the
-        last key seen whenever a query reaches NetSuite's 100,000-result cap (rows with a key
-        not past the last one are dropped, so a key shared across the cut is not lost)."""
-        after, last = start, None
+    def query(self, template: str, *, key: Callable[[dict], tuple]) -> Iterator[dict]:
+        """Every row of a keyset query. `template` holds {after}, 0 at first: the query restarts
+        from the last key seen whenever one reaches NetSuite's 100,000-result cap (rows with a
+        key not past the last one are dropped, so a key shared across the cut is not lost)."""
+        after, last = 0, None
         while True:
             offset, reached_cap = 0, False
             q = template.format(after=after)
@@ -111,7 +111,6 @@ class NetSuiteAdapter(ErpAdapter):
             "SELECT id, itemid, displayname, upccode, isinactive, cost FROM item "
             "WHERE id > {after} ORDER BY id",
             key=lambda r: (int(r["id"]),),
-            start=0,
         )
         for row in rows:
             yield CatalogItem(
@@ -130,7 +129,6 @@ class NetSuiteAdapter(ErpAdapter):
             "JOIN item i ON i.id = iil.item JOIN location l ON l.id = iil.location "
             "WHERE iil.item >= {after} ORDER BY iil.item, iil.location",
             key=lambda r: (int(r["item"]), int(r["location_id"])),
-            start=0,
         )
         for row in rows:
             yield StockRow(
@@ -150,7 +148,6 @@ class NetSuiteAdapter(ErpAdapter):
             f"WHERE p.pricelevel = {level} AND p.item >= {{after}} "
             "ORDER BY p.item, p.currency",
             key=lambda r: (int(r["item"]), int(r.get("currency_id") or 0)),
-            start=0,
         )
         for row in rows:
             price = decimal_or_none(row.get("price"))
