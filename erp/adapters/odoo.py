@@ -11,6 +11,7 @@ Secret: IMS_ERP_<CODE>_API_KEY. Options: `database`.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import groupby
 from typing import ClassVar
 
 from erp.adapters.base import (
@@ -103,16 +104,12 @@ class OdooAdapter(ErpAdapter):
             fields=["product_id", "location_id", "quantity"],
             order="product_id, location_id, id",
         )
-        current, total = None, 0
-        for quant in quants:
-            product, location = quant.get("product_id"), quant.get("location_id")
-            if not product or not location:
-                continue
-            key = (int(product[0]), _name(location))
-            if key != current:
-                if current is not None and current[0] in self._skus:
-                    yield StockRow(self._skus[current[0]], current[1], total)
-                current, total = key, 0
-            total += whole(quant.get("quantity") or 0, what=f"Odoo product {product[0]}")
-        if current is not None and current[0] in self._skus:
-            yield StockRow(self._skus[current[0]], current[1], total)
+        placed = (q for q in quants if q.get("product_id") and q.get("location_id"))
+        for (product, location), group in groupby(
+            placed, key=lambda q: (int(q["product_id"][0]), _name(q["location_id"]))
+        ):
+            total = sum(
+                whole(q.get("quantity") or 0, what=f"Odoo product {product}") for q in group
+            )
+            if product in self._skus:
+                yield StockRow(self._skus[product], location, total)
