@@ -65,7 +65,6 @@ class ResetSummary:
     """What a reset did, for the command to print (the run keeps the same figures)."""
 
     run: ResetRun
-    scan: Scan
     variance_path: Path
 
     def lines(self) -> list[str]:
@@ -113,7 +112,7 @@ def erp_reset(
         _check_time(as_of=as_of, now=now, source=source)
         with transaction.atomic():
             run = ResetRun.objects.create(**named, status=RunStatus.APPLIED)
-            scan = _reset_apply(
+            _reset_apply(
                 run=run,
                 path=path,
                 label=label,
@@ -134,7 +133,7 @@ def erp_reset(
             messages=messages[:1000],
         )
         raise
-    return ResetSummary(run=run, scan=scan, variance_path=variance_path)
+    return ResetSummary(run=run, variance_path=variance_path)
 
 
 def _check_time(*, as_of: dt.datetime, now: dt.datetime, source: ErpSource | None) -> None:
@@ -282,7 +281,7 @@ def _reset_apply(
     actor,
     variance_path: Path,
     progress,
-) -> Scan:
+) -> None:
     clock = _Phases()
     scope = _scope_location_ids(source)
     pairs = _Pairs.of(scope)
@@ -375,7 +374,6 @@ def _reset_apply(
         reason=f"ERP stock as of {run.as_of.isoformat()} from {label}",
         at=now,
     )
-    return scan
 
 
 class _Phases:
