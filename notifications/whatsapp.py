@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 import phonenumbers
@@ -122,7 +122,6 @@ class WhatsAppError(Exception):
     retryable: bool = False
     retry_after: float | None = None
     template_status: str = ""
-    details: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
         where = f"HTTP {self.status}" if self.status else "no answer"
@@ -241,7 +240,6 @@ class WhatsAppClient:
             retryable=retryable,
             retry_after=retry_after(response) if retryable else None,
             template_status=TEMPLATE_STATUS.get(code, ""),
-            details={"fbtrace_id": error.get("fbtrace_id", ""), "type": error.get("type", "")},
         )
 
 
