@@ -76,7 +76,6 @@ def erp_export(
     out_dir: str | Path | None = None,
     actor=None,
     now: dt.datetime | None = None,
-    sources=None,
 ) -> ExportRun:
     """Hand the ERP what it has not been told: write the records (the file adapter's CSV
     form), send them to every active ERP source whose adapter accepts them, and mark the
@@ -86,11 +85,7 @@ def erp_export(
     now = now or timezone.now()
     out = Path(out_dir or settings.IMS_REPORTS_DIR)
     path = out / f"erp-handover-{now.strftime('%Y%m%dT%H%M%SZ')}.csv"
-    sources = list(
-        ErpSource.objects.filter(active=True).prefetch_related("locations")
-        if sources is None
-        else sources
-    )
+    sources = list(ErpSource.objects.filter(active=True).prefetch_related("locations"))
     try:
         with transaction.atomic():
             due = handover_due()
