@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,8 +90,6 @@ def erp_reset(
     actor=None,
     now: dt.datetime | None = None,
     zero_share: float | None = None,
-    columns: Mapping[str, str] | None = None,
-    label: str | None = None,
     progress=None,
 ) -> ResetSummary:
     """Apply the ERP's full stock file as of `as_of`, with the variance, in one transaction.
@@ -101,10 +99,9 @@ def erp_reset(
     as a ResetRun.
     """
     now = now or timezone.now()
-    label = label or str(path)
+    label = str(path)
     variance_path = Path(variance_out or Path(settings.IMS_REPORTS_DIR) / "variance.csv")
     zero_share = settings.IMS_ERP_MAX_ZERO_SHARE if zero_share is None else zero_share
-    columns = columns or (source.options.get("columns") if source else None) or {}
     # What the run records whether the file is applied or refused.
     named = {"source": source, "file_name": label[:500], "as_of": as_of, "started_at": now}
     named["actor"] = person(actor)
@@ -119,7 +116,6 @@ def erp_reset(
                 source=source,
                 now=now,
                 zero_share=zero_share,
-                columns=columns,
                 actor=actor,
                 variance_path=variance_path,
                 progress=progress,
@@ -277,7 +273,6 @@ def _reset_apply(
     source: ErpSource | None,
     now: dt.datetime,
     zero_share: float,
-    columns,
     actor,
     variance_path: Path,
     progress,
@@ -299,7 +294,7 @@ def _reset_apply(
             locations=codes,
             out_of_scope=outside,
             sink=counts,
-            columns=columns,
+            columns=(source.options.get("columns") if source else None) or {},
             progress=progress,
         )
         if connection.vendor == "postgresql":
