@@ -103,9 +103,6 @@ class SourceConfig:
             )
         return value
 
-    def option(self, name: str, default: Any = None) -> Any:
-        return self.options.get(name, default)
-
 
 class ErpAdapter:
     """What every ERP adapter offers. What one does not override reads nothing, refuses a

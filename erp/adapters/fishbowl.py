@@ -43,7 +43,7 @@ class FishbowlAdapter(ErpAdapter):
             json={
                 "appName": "IMS",
                 "appDescription": "IMS reads parts and inventory for the nightly stock reset",
-                "appId": int(self.config.option("app_id", 7410)),
+                "appId": int(self.config.options.get("app_id", 7410)),
                 "username": self.config.secret("USERNAME"),
                 "password": self.config.secret("PASSWORD"),
             },
@@ -81,7 +81,7 @@ class FishbowlAdapter(ErpAdapter):
             )
 
     def fetch_stock(self) -> Iterator[StockRow]:
-        groups = self.config.option("location_groups") or {}
+        groups = self.config.options.get("location_groups") or {}
         if not groups:
             raise ErpUnreachable(
                 f"{self.config.code}: name the Fishbowl location groups to read in the "

@@ -63,7 +63,7 @@ class NetSuiteAdapter(ErpAdapter):
     def __init__(self, config: SourceConfig):
         super().__init__(config)
         auth = TokenAuth(
-            realm=config.option("account", ""),
+            realm=config.options.get("account", ""),
             consumer_key=config.secret("CONSUMER_KEY"),
             consumer_secret=config.secret("CONSUMER_SECRET"),
             token_id=config.secret("TOKEN_ID"),
@@ -138,8 +138,8 @@ class NetSuiteAdapter(ErpAdapter):
             )
 
     def fetch_prices(self) -> Iterator[PriceRow]:
-        level = int(self.config.option("price_level", 1))
-        fallback = self.config.option("currency", "")
+        level = int(self.config.options.get("price_level", 1))
+        fallback = self.config.options.get("currency", "")
         rows = self.query(
             "SELECT p.item AS item, i.itemid AS sku, p.unitprice AS price, "
             "c.symbol AS currency, p.currency AS currency_id "

@@ -40,8 +40,8 @@ class OdooAdapter(ErpAdapter):
     def __init__(self, config: SourceConfig):
         super().__init__(config)
         headers = {"Authorization": f"bearer {config.secret('API_KEY')}"}
-        if config.option("database"):
-            headers["X-Odoo-Database"] = str(config.option("database"))
+        if config.options.get("database"):
+            headers["X-Odoo-Database"] = str(config.options.get("database"))
         self.http = ErpHttp(config, headers=headers)
         self._skus: dict[int, str] | None = None
 

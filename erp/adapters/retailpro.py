@@ -69,18 +69,18 @@ class FileAdapter(ErpAdapter):
     def pick_up(self) -> PickedUp:
         if not self.folder.is_dir():
             raise ErpUnreachable(f"{self.config.code}: no folder {self.folder}")
-        stock = self._newest(self.config.option("stock_pattern", "*.csv"))
+        stock = self._newest(self.config.options.get("stock_pattern", "*.csv"))
         if stock is None:
             raise ErpUnreachable(
                 f"{self.config.code}: no stock file in {self.folder} "
-                f"({self.config.option('stock_pattern', '*.csv')})",
+                f"({self.config.options.get('stock_pattern', '*.csv')})",
                 code="erp_no_file",
             )
         return PickedUp(
             stock=stock,
             as_of=as_of_of(stock),
-            catalog=self._newest(self.config.option("catalog_pattern")),
-            prices=self._newest(self.config.option("prices_pattern")),
+            catalog=self._newest(self.config.options.get("catalog_pattern")),
+            prices=self._newest(self.config.options.get("prices_pattern")),
         )
 
     def archive(self, path: Path) -> Path:
@@ -89,7 +89,7 @@ class FileAdapter(ErpAdapter):
         return path.replace(done / path.name)
 
     def push_handover(self, records: Sequence[HandoverRecord]) -> str:
-        outbox = self.folder / self.config.option("outbox", "outbox")
+        outbox = self.folder / self.config.options.get("outbox", "outbox")
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = outbox / f"ims-handover-{stamp}.csv"
         write_csv(path, HANDOVER_COLUMNS, (r.row() for r in records))

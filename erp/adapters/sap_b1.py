@@ -40,7 +40,7 @@ class SapB1Adapter(ErpAdapter):
         super().__init__(config)
         self.http = ErpHttp(
             config,
-            headers={"Prefer": f"odata.maxpagesize={int(config.option('page_size', 100))}"},
+            headers={"Prefer": f"odata.maxpagesize={int(config.options.get('page_size', 100))}"},
         )
         self.logged_in = False
 
@@ -50,7 +50,7 @@ class SapB1Adapter(ErpAdapter):
             "POST",
             "Login",
             json={
-                "CompanyDB": self.config.option("company_db", ""),
+                "CompanyDB": self.config.options.get("company_db", ""),
                 "UserName": self.config.secret("USERNAME"),
                 "Password": self.config.secret("PASSWORD"),
             },
@@ -102,7 +102,7 @@ class SapB1Adapter(ErpAdapter):
                 )
 
     def fetch_prices(self) -> Iterator[PriceRow]:
-        wanted = int(self.config.option("price_list", 1))
+        wanted = int(self.config.options.get("price_list", 1))
         for item in self.items():
             for price in item.get("ItemPrices") or []:
                 amount = decimal_or_none(price.get("Price"))
