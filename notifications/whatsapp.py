@@ -3,7 +3,7 @@
 Adapters translate, services decide: this module knows the URL, the auth header, the
 payload and the error shapes, and returns plain dataclasses; it never touches the ORM.
 It calls through the one HTTP client (`ims.http`), with timeouts; 429, 5xx and Meta's
-throttling codes are retried with backoff, honouring Retry-After (up to `max_wait` seconds; a
+throttling codes are retried with backoff, honouring Retry-After (up to 30 seconds; a
 longer wait is handed back to the caller as a retryable error). The access token is never logged, and
 phone numbers appear in logs only masked.
 
@@ -153,16 +153,14 @@ class WhatsAppClient:
         phone_number_id: str,
         access_token: str,
         timeout: float = 10.0,
-        max_attempts: int = 3,
-        max_wait: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
     ):
         if not (base_url and phone_number_id and access_token):
             raise ValueError("WhatsApp needs a base URL, a phone number id and an access token")
         self.phone_number_id = phone_number_id
-        # Waits of 1 s, 2 s, … (+ up to 0.5 s) or what Retry-After asks; a longer ask than
-        # `max_wait` is handed back at once: the outbox tries again later.
+        # Three calls at most, 1 s, 2 s (+ up to 0.5 s) apart or what Retry-After asks; an ask
+        # longer than 30 s is handed back at once: the outbox tries again later.
         self.http = HttpClient(
             name="WhatsApp",
             base_url=base_url.rstrip("/") + "/",
@@ -170,10 +168,10 @@ class WhatsAppClient:
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
             retry=RetryPolicy(
-                attempts=max_attempts,
+                attempts=3,
                 initial=1.0,
-                maximum=max_wait,
-                longest_wait=max_wait,
+                maximum=30.0,
+                longest_wait=30.0,
                 jitter=0.5,
                 hand_back_longer_waits=True,
             ),
@@ -243,7 +241,7 @@ class WhatsAppClient:
         )
 
 
-def client_from_settings(**kwargs) -> WhatsAppClient | None:
+def client_from_settings() -> WhatsAppClient | None:
     """The configured client, or None where WhatsApp is not set up (IMS_WHATSAPP_*)."""
     from django.conf import settings
 
@@ -253,7 +251,6 @@ def client_from_settings(**kwargs) -> WhatsAppClient | None:
         base_url=settings.IMS_WHATSAPP_BASE_URL,
         phone_number_id=settings.IMS_WHATSAPP_PHONE_NUMBER_ID,
         access_token=settings.IMS_WHATSAPP_ACCESS_TOKEN,
-        **kwargs,
     )
 
 
