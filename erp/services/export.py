@@ -21,16 +21,6 @@ from ims.csvio import write_csv
 from ims.permissions import person
 from inventory.models import LocationAlias, Movement, MovementReason
 
-KIND_OF_REASON = {
-    MovementReason.DISPATCH: "shipment",
-    MovementReason.CUSTOMER_RETURN: "customer_return",
-    MovementReason.TRANSFER: "transfer",
-    MovementReason.RECEIPT: "receipt",
-    MovementReason.POS_SALE: "pos_sale",
-    MovementReason.VENDOR_RETURN: "vendor_return",
-    MovementReason.ADJUSTMENT: "adjustment",
-}
-
 
 def _handover_records(ids: list[int], alias_scope: str = "erp") -> Iterator[HandoverRecord]:
     """The movements as hand-over records; `erp_location` is the location's code in the
@@ -56,7 +46,9 @@ def _handover_records(ids: list[int], alias_scope: str = "erp") -> Iterator[Hand
         )
         for pk, reason, ref, sku, location_id, code, from_state, quantity, at in rows:
             signed = quantity if from_state == "" else -quantity
-            kind = KIND_OF_REASON.get(reason, str(reason))
+            # A record's kind is its movement's reason, but a dispatch is a shipment and a
+            # transfer says which way it went.
+            kind = "shipment" if reason == MovementReason.DISPATCH else reason
             if reason == MovementReason.TRANSFER:
                 kind = "transfer_in" if signed > 0 else "transfer_out"
             yield HandoverRecord(
