@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ims.csvio import BOM, NUL, header_ok, parse_int
+from ims.csvio import BOM, NUL, header_ok, not_utf8, parse_int
 from ims.errors import RowError
 
 COLUMNS = ("sku_id", "location", "quantity")
@@ -299,14 +299,7 @@ class _BlockReader:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                problems.append(
-                    (
-                        number,
-                        "encoding",
-                        f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at character "
-                        f"{exc.start + 1}); save the file as UTF-8",
-                    )
-                )
+                problems.append((number, "encoding", not_utf8(raw, exc)))
                 continue
             if not text.strip():
                 continue

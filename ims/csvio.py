@@ -44,6 +44,14 @@ def column_lengths(model, **columns: str) -> dict[str, int]:
 progress_hook: contextvars.ContextVar = contextvars.ContextVar("csv_progress", default=None)
 
 
+def not_utf8(raw: bytes, exc: UnicodeDecodeError) -> str:
+    """The problem of a line that is not UTF-8, naming its first bad byte."""
+    return (
+        f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at character {exc.start + 1});"
+        " save the file as UTF-8"
+    )
+
+
 def header_ok(header: Sequence[str], required: Iterable[str], error) -> bool:
     """Whether a header names each column once, holds no NUL and has every required column;
     each problem goes to error(line, column, reason)."""
@@ -99,12 +107,7 @@ class CsvSource:
             try:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                self.error(
-                    number,
-                    "encoding",
-                    f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at character {exc.start + 1});"
-                    " save the file as UTF-8",
-                )
+                self.error(number, "encoding", not_utf8(raw, exc))
                 yield raw.decode("utf-8", errors="replace")
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
