@@ -321,7 +321,9 @@ def _reset_apply(
             )
         raise FileRejected(errors)
 
-    plan = held.counted(counts)
+    plan = _Plan(  # with the file's counts
+        dense=held.dense.with_columns(erp=counts.erp, in_file=counts.line > 0), sparse=held.sparse
+    )
     del held, counts
     run.rows_read, run.kept, run.skipped = scan.rows_read, scan.kept, dict(+scan.skipped)
     outcome = _Outcome.of(plan)
@@ -463,13 +465,6 @@ class _Plan:
     sparse: pl.DataFrame  # pair, variance, reserved, other (sorted by pair)
 
     STEP: ClassVar[int] = 1 << 17
-
-    def counted(self, counts: _Counts) -> _Plan:
-        """The plan with the file's counts."""
-        return _Plan(
-            dense=self.dense.with_columns(erp=counts.erp, in_file=counts.line > 0),
-            sparse=self.sparse,
-        )
 
     def slices(self) -> Iterator[pl.DataFrame]:
         """The plan a slice of pairs at a time, every column in full, with the pair."""
