@@ -78,6 +78,7 @@ def erp_export(
     out = Path(out_dir or settings.IMS_REPORTS_DIR)
     path = out / f"erp-handover-{now.strftime('%Y%m%dT%H%M%SZ')}.csv"
     sources = list(ErpSource.objects.filter(active=True).prefetch_related("locations"))
+    named = {"exported_at": now, "actor": person(actor)}  # the run's, applied or failed
     try:
         with transaction.atomic():
             due = handover_due()
@@ -113,14 +114,13 @@ def erp_export(
                     handed_to_erp_at=now
                 )
             run = ExportRun.objects.create(
-                exported_at=now,
+                **named,
                 finished_at=timezone.now(),
                 status=RunStatus.APPLIED,
                 movements=count,
                 by_kind=by_kind,
                 files=[str(path)],
                 sources=sent,
-                actor=person(actor),
             )
             audit_record(
                 actor=actor,
@@ -133,11 +133,7 @@ def erp_export(
     except ErpUnreachable as exc:
         path.unlink(missing_ok=True)
         ExportRun.objects.create(
-            exported_at=now,
-            finished_at=timezone.now(),
-            status=RunStatus.FAILED,
-            messages=[exc.message],
-            actor=person(actor),
+            **named, finished_at=timezone.now(), status=RunStatus.FAILED, messages=[exc.message]
         )
         raise
     return run
