@@ -99,11 +99,10 @@ def erp_reset(
     as a ResetRun.
     """
     now = now or timezone.now()
-    label = str(path)
     variance_path = Path(variance_out or Path(settings.IMS_REPORTS_DIR) / "variance.csv")
     zero_share = settings.IMS_ERP_MAX_ZERO_SHARE if zero_share is None else zero_share
     # What the run records whether the file is applied or refused.
-    named = {"source": source, "file_name": label[:500], "as_of": as_of, "started_at": now}
+    named = {"source": source, "file_name": str(path)[:500], "as_of": as_of, "started_at": now}
     named["actor"] = person(actor)
     try:
         _check_time(as_of=as_of, now=now, source=source)
@@ -112,7 +111,6 @@ def erp_reset(
             _reset_apply(
                 run=run,
                 path=path,
-                label=label,
                 source=source,
                 now=now,
                 zero_share=zero_share,
@@ -269,7 +267,6 @@ def _reset_apply(
     *,
     run: ResetRun,
     path,
-    label: str,
     source: ErpSource | None,
     now: dt.datetime,
     zero_share: float,
@@ -278,6 +275,7 @@ def _reset_apply(
     progress,
 ) -> None:
     clock = _Phases()
+    label = str(path)
     scope = _scope_location_ids(source)
     pairs = _Pairs.of(scope)
     kinds, codes, outside = _reset_maps(source, pairs)
