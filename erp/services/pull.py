@@ -48,7 +48,7 @@ def write_pulled(adapter, folder: Path) -> dict[str, Path]:
     ERP pull; fields the ERP lacks keep IMS's values). The files are IMS's own staging, read
     back by the ingests, so they are written verbatim (no spreadsheet formula guard)."""
     known = _known_products()
-    files = {"stock": folder / "stock.csv", "prices": folder / "prices.csv"}
+    files = {name: folder / f"{name}.csv" for name in ("stock", "prices", "catalog")}
     write_csv(
         files["stock"],
         ("sku_id", "location", "quantity"),
@@ -85,6 +85,5 @@ def write_pulled(adapter, folder: Path) -> dict[str, Path]:
                 "active" if item.active else "inactive",
             )
 
-    files["catalog"] = folder / "catalog.csv"
     write_csv(files["catalog"], (*CATALOG_COLUMNS, "status"), catalog_rows(), verbatim=True)
     return files
