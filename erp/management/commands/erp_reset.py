@@ -52,11 +52,9 @@ class Command(AuditedCommand):
         as_of = as_of_argument(as_of)
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
-        erp_source = None
-        if source:
-            erp_source = ErpSource.objects.filter(code=source).first()
-            if erp_source is None:
-                raise CommandError(f"--source: no ERP source '{source}'")
+        erp_source = ErpSource.objects.filter(code=source).first() if source else None
+        if source and erp_source is None:
+            raise CommandError(f"--source: no ERP source '{source}'")
         size = file.stat().st_size
         with progress_bar("erp_reset", unit="B") as progress:
             try:
