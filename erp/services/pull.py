@@ -32,22 +32,18 @@ class PullResult:
         return lines
 
 
-def _known_products() -> dict[str, tuple]:
-    """IMS's products by SKU with the fields a pulled catalog row keeps from IMS."""
-    return {
-        sku: rest
-        for sku, *rest in Product.objects.values_list(
-            "sku", "barcode", "category__name", "uom", "cost", "mrp", "price", "currency"
-        ).iterator(chunk_size=5000)
-    }
-
-
 def write_pulled(adapter, folder: Path) -> dict[str, Path]:
     """What an API source holds, written in IMS's file forms: the full stock in the reset
     form; catalog and prices for the products IMS knows (IMS never creates a product from an
     ERP pull; fields the ERP lacks keep IMS's values). The files are IMS's own staging, read
     back by the ingests, so they are written verbatim (no spreadsheet formula guard)."""
-    known = _known_products()
+    # IMS's products by SKU, with the fields a pulled catalog row keeps from IMS.
+    known = {
+        sku: rest
+        for sku, *rest in Product.objects.values_list(
+            "sku", "barcode", "category__name", "uom", "cost", "mrp", "price", "currency"
+        ).iterator(chunk_size=5000)
+    }
     files = {name: folder / f"{name}.csv" for name in ("stock", "prices", "catalog")}
     write_csv(
         files["stock"],
