@@ -43,8 +43,7 @@ def whatsapp_statuses_record(*, statuses: list[dict], now: dt.datetime | None = 
         status = by_id[delivery.provider_message_id]
         state = str(status.get("status", ""))[:16]
         if state == "failed":
-            errors = status.get("errors") or [{}]
-            error = errors[0]
+            error = (status.get("errors") or [{}])[0]
             text = f"{error.get('title') or error.get('message') or 'failed'} (code {error.get('code')})"
             customer_notification_fail(
                 delivery.notification, text, now, template_name=delivery.template
