@@ -14,11 +14,13 @@ from inventory.models import NOT_PHYSICAL, Movement, MovementReason
 from orders.models import ChannelOrder
 
 
-def variance_sql(*, as_of: dt.datetime, location_ids: Sequence[int]) -> tuple[str, list]:
-    """SQL for (product_id, location_id, variance): the net of the movements that changed the
-    physical count at a location (one side of the movement is outside IMS: shipped, received,
-    returned, transferred out or in) and that the ERP had not been handed by `as_of`.
-    Moves between states within a location are not variance."""
+def variance_compute(
+    *, as_of: dt.datetime, location_ids: Sequence[int]
+) -> list[tuple[int, int, int]]:
+    """(product_id, location_id, variance) at these locations: the net of the movements that
+    changed the physical count at a location (one side of the movement is outside IMS:
+    shipped, received, returned, transferred out or in) and that the ERP had not been handed
+    by `as_of`. Moves between states within a location are not variance."""
     table = Movement._meta.db_table
     marks = ", ".join(["%s"] * len(location_ids)) or "NULL"
     reasons = ", ".join(["%s"] * len(NOT_PHYSICAL))
@@ -33,7 +35,9 @@ def variance_sql(*, as_of: dt.datetime, location_ids: Sequence[int]) -> tuple[st
         GROUP BY m.product_id, m.location_id
     """
     params = [*NOT_PHYSICAL, connection.ops.adapt_datetimefield_value(as_of), *location_ids]
-    return sql, params
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def handover_due() -> QuerySet[Movement]:

@@ -5,7 +5,7 @@ The reset, in one transaction:
    of active products at locations the source may reset; each block's kept rows fill in
    the ERP's count of every (product, location) pair, held in memory as one column of the
    pairs' length (the file is never held). Meanwhile lock the stock levels and read them
-   (a location at a time) and the variance (erp.selectors.variance_sql) into polars;
+   (a location at a time) and the variance (erp.selectors.variance_compute) into polars;
 2. refuse the file, changing nothing, if any kept row is bad or repeated;
 3. plan every (active product, location in scope) in polars, a slice at a time: ERP count
    (0 where the file omits the pair), variance, what IMS holds there;
@@ -45,7 +45,7 @@ from channels.models import ChannelListing
 from erp.errors import ResetRefused
 from erp.models import ErpSource, ResetRun, RunStatus
 from erp.reader import INACTIVE, MAX_LISTED, WATCHED, Scan, reset_scan
-from erp.selectors import variance_sql
+from erp.selectors import variance_compute
 from exceptions.models import Discrepancy, ExceptionSource, OpsException
 from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.audit import audit_record
@@ -486,14 +486,11 @@ def _held(pairs: _Pairs, *, as_of: dt.datetime, scope: list[int]) -> _Plan:
     """The plan without the file's counts yet: the variance and the stock levels, scattered
     into columns of the pairs' length (no join of the pairs)."""
     sparse = []
-    sql, params = variance_sql(as_of=as_of, location_ids=scope)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        moved = pl.DataFrame(
-            cursor.fetchall(),
-            schema={"product_id": pl.Int64, "location_id": pl.Int64, "variance": pl.Int64},
-            orient="row",
-        )
+    moved = pl.DataFrame(
+        variance_compute(as_of=as_of, location_ids=scope),
+        schema={"product_id": pl.Int64, "location_id": pl.Int64, "variance": pl.Int64},
+        orient="row",
+    )
     moved = moved.filter(pl.col("product_id").is_in(pairs.product_ids.implode()))
     sparse.append(
         moved.select(pair=pairs.index_of_ids(moved), variance="variance", reserved=0, other=0)

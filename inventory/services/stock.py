@@ -8,7 +8,9 @@ order and never deadlock.
     stock_move(moves=…, reason=…, ref=…)       lock, check, write, audit: most flows
     stock_levels_lock(pairs=…) + stock_moves_apply(moves=…, levels=…)
                                                a flow that decides on the locked levels first
-                                               (an order choosing its fulfilment location)
+                                               (an order choosing its fulfilment location);
+                                               stock_reserve(lines=…, levels=…) holds an
+                                               order's units that way
 
 Once the movements are written, `inventory.signals.stock_changed` is sent in the same
 transaction: the channels queue their ATP push there (a lower layer never calls a higher one).
@@ -136,6 +138,31 @@ def stock_moves_apply(
     )
     stock_changed.send(StockLevel, product_ids={m.product_id for m in moves}, now=now)
     return movements
+
+
+def stock_reserve(
+    *,
+    lines: Iterable[tuple[int, int, int]],
+    levels: dict[Pair, StockLevel],
+    ref: str,
+    now: dt.datetime,
+    actor=None,
+    note: str = "",
+) -> list[Movement]:
+    """Hold units for an order: each (product, location, units) moves available → reserved on
+    levels locked already (stock_levels_lock); InsufficientStock, nothing written, if one
+    has too few."""
+    return stock_moves_apply(
+        moves=[
+            StockMove(p, loc, StockState.AVAILABLE, StockState.RESERVED, q) for p, loc, q in lines
+        ],
+        levels=levels,
+        reason=MovementReason.ORDER,
+        ref=ref,
+        actor=actor,
+        now=now,
+        note=note,
+    )
 
 
 def stock_move(

@@ -25,8 +25,8 @@ from ims.audit import audit_record
 from ims.notify import notify_roles
 from ims.roles import Role
 from ims.services import ops_task_open
-from inventory.models import MovementReason, StockLevel, StockState
-from inventory.services.stock import StockMove, stock_levels_lock, stock_moves_apply
+from inventory.models import StockLevel
+from inventory.services.stock import stock_levels_lock, stock_reserve
 from orders.errors import OrderNotFound
 from orders.models import ChannelOrder, OrderLine, OrderStatus
 from orders.providers.base import Event, EventKind, LineIn, OrderIn, ReturnLineIn
@@ -42,8 +42,6 @@ from orders.services.state import (
     order_refresh,
     order_status,
 )
-
-AVAILABLE, RESERVED = StockState.AVAILABLE, StockState.RESERVED
 
 
 def order_event_apply(*, channel: Channel, event: Event, now) -> tuple[str, ChannelOrder | None]:
@@ -187,7 +185,7 @@ def order_receive(
     locations are read (one query); the levels of those products there are locked in key
     order (stock_levels_lock); the fulfilment location is the one that covers the most lines;
     the order and its lines are inserted; the reserved units move available → reserved
-    (stock_moves_apply: the levels, the movements, the channels' push queued); the audit
+    (stock_reserve: the levels, the movements, the channels' push queued); the audit
     event, the customer's message and the SLA clocks (the `reserved` event) follow. A
     concurrent delivery of the same order fails on the order's unique key (IntegrityError):
     the caller's transaction rolls back and it finds the order known.
@@ -253,14 +251,9 @@ def order_receive(
         for line in lines:
             line.order = order
         OrderLine.objects.bulk_create(lines)
-        stock_moves_apply(
-            moves=[
-                StockMove(line.product_id, location_id, AVAILABLE, RESERVED, line.reserved)
-                for line in lines
-                if line.reserved
-            ],
+        stock_reserve(
+            lines=[(line.product_id, location_id, line.reserved) for line in lines],
             levels=levels,
-            reason=MovementReason.ORDER,
             ref=f"order:{order.pk}",
             actor=actor,
             now=now,

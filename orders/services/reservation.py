@@ -19,7 +19,12 @@ from exceptions.services import Finding, ops_exceptions_resolve
 from ims.audit import audit_record
 from ims.permissions import require
 from inventory.models import MovementReason, StockState
-from inventory.services.stock import StockMove, stock_levels_lock, stock_move, stock_moves_apply
+from inventory.services.stock import (
+    StockMove,
+    stock_levels_lock,
+    stock_move,
+    stock_reserve,
+)
 from orders.errors import InvalidLines, OrderError
 from orders.models import BackorderDecision, ChannelOrder, OrderLine, OrderStatus
 from orders.providers.base import LineIn, ReturnLineIn
@@ -177,22 +182,15 @@ def order_backorders_fill(*, order: ChannelOrder, now=None) -> int:
             pair = (line.product_id, location_id)
             if left[pair] >= line.backordered:
                 left[pair] -= line.backordered
-                moves.append(
-                    StockMove(line.product_id, location_id, AVAILABLE, RESERVED, line.backordered)
-                )
+                moves.append((line.product_id, location_id, line.backordered))
                 line.reserved += line.backordered
                 line.backordered = 0
                 line.location_id = location_id
                 filled.append(line)
         if not filled:
             return 0
-        stock_moves_apply(
-            moves=moves,
-            levels=levels,
-            reason=MovementReason.ORDER,
-            ref=f"order:{locked.pk}",
-            now=now,
-            note="backorder filled",
+        stock_reserve(
+            lines=moves, levels=levels, ref=f"order:{locked.pk}", now=now, note="backorder filled"
         )
         OrderLine.objects.bulk_update(filled, ["reserved", "backordered", "location"])
         order_refresh(locked, lines, now)
