@@ -84,6 +84,9 @@ INACTIVE = 12
 NEGATIVE_STOCK = 3
 RULE_BREAKING_PRICES = 5
 
+# The order files are ingested in: each refers only to what came before it.
+INGEST_ORDER = ["locations", "channels", "price_rules", "catalog", "inventory", "prices"]
+
 
 def _money(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -91,6 +94,14 @@ def _money(value: Decimal) -> Decimal:
 
 def _ends_99(value: Decimal) -> Decimal:
     return Decimal(math.floor(value)) + Decimal("0.99") if value >= 1 else _money(value)
+
+
+def _policy(category: str) -> tuple[Decimal, Decimal]:
+    """(max discount %, min margin %) of a category, as PRICE_RULES sets them."""
+    return {
+        "electronics": (Decimal(30), Decimal(5)),
+        "watches": (Decimal(10), Decimal(10)),
+    }.get(category, (Decimal(50), Decimal(10)))
 
 
 def _with_check_digit(digits: str) -> str:
@@ -146,8 +157,7 @@ class DemoBuilder:
             n += 1
             cost = _money(Decimal(rng.randint(300, 20000)) / 100)
             mrp = _ends_99(cost * Decimal(rng.choice(["1.8", "2.0", "2.2", "2.5"])))
-            cap = {"electronics": Decimal(30), "watches": Decimal(10)}.get(category, Decimal(50))
-            margin = {"electronics": Decimal(5)}.get(category, Decimal(10))
+            cap, margin = _policy(category)
             floor = max(cost * (1 + margin / 100), mrp * (1 - cap / 100))
             discount = Decimal(rng.choice([0, 0, 5, 10, 15, 20])) / 100
             price = max(_money(mrp * (1 - discount)), _money(floor + Decimal("0.01")))
@@ -201,16 +211,8 @@ class DemoBuilder:
         self.in_force = {p.sku: p.price for p in self.products}
 
     # -- ERP prices --------------------------------------------------------
-    @staticmethod
-    def policy(p: DemoProduct) -> tuple[Decimal, Decimal]:
-        """(max discount %, min margin %) of the product's category, as PRICE_RULES sets them."""
-        return {
-            "electronics": (Decimal(30), Decimal(5)),
-            "watches": (Decimal(10), Decimal(10)),
-        }.get(p.category, (Decimal(50), Decimal(10)))
-
     def broken_rule(self, p: DemoProduct, offer: Decimal) -> str:
-        cap, margin = self.policy(p)
+        cap, margin = _policy(p.category)
         if offer > p.mrp:
             return "above_mrp"
         if offer < p.cost * (1 + margin / 100):
@@ -221,7 +223,7 @@ class DemoBuilder:
 
     def valid_price(self, p: DemoProduct, fraction: str) -> Decimal:
         """A price `fraction` of the way from the lowest the rules allow up to MRP."""
-        cap, margin = self.policy(p)
+        cap, margin = _policy(p.category)
         low = max(p.cost * (1 + margin / 100), p.mrp * (1 - cap / 100)) + Decimal("0.01")
         price = min(p.mrp, _money(low + (p.mrp - low) * Decimal(fraction)))
         assert not self.broken_rule(p, price), (p.sku, price)
@@ -434,14 +436,7 @@ class DemoBuilder:
     # -- output ------------------------------------------------------------
     def write(self, folder: Path) -> dict[str, Path]:
         folder.mkdir(parents=True, exist_ok=True)
-        files = {
-            "locations": folder / "locations.csv",
-            "channels": folder / "channels.csv",
-            "price_rules": folder / "price_rules.csv",
-            "catalog": folder / "catalog.csv",
-            "inventory": folder / "inventory.csv",
-            "prices": folder / "prices.csv",
-        }
+        files = {kind: folder / f"{kind}.csv" for kind in INGEST_ORDER}
         write_csv(files["locations"], [*LOCATIONS_COLUMNS, *LOCATIONS_OPTIONAL], LOCATIONS)
         write_csv(
             files["channels"],
@@ -558,7 +553,3 @@ def build_demo(folder: Path, *, today: dt.date) -> dict[str, Path]:
     builder.build_prices()
     builder.build_listings()
     return builder.write(folder)
-
-
-# The order files are ingested in: each refers only to what came before it.
-INGEST_ORDER = ["locations", "channels", "price_rules", "catalog", "inventory", "prices"]
