@@ -67,12 +67,9 @@ def _apply(kind, path, label, now, actor, run) -> IngestResult:
         case "price_rules":
             codes = set(Channel.objects.values_list("code", flat=True))
             return price_rules_ingest(path=path, label=label, known_channels=codes, actor=actor)
-        case "catalog":
-            result = catalog_ingest(path=path, label=label, now=now, actor=actor)
-            price_violations_record(kept_out=result.kept_out, cleared=result.cleared, now=now)
-            return result
-        case "prices":
-            result = prices_ingest(path=path, label=label, now=now, actor=actor)
+        case "catalog" | "prices":
+            ingest = catalog_ingest if kind == "catalog" else prices_ingest
+            result = ingest(path=path, label=label, now=now, actor=actor)
             price_violations_record(kept_out=result.kept_out, cleared=result.cleared, now=now)
             return result
         case "inventory":
