@@ -35,7 +35,7 @@ PRODUCT_FIELDS = (
 EDITABLE_FIELDS = tuple(name for name in PRODUCT_FIELDS if name != "mrp")
 
 
-def _check_product(*, sku: str, barcode: str, exclude_pk=None) -> str:
+def _check_product(*, barcode: str, exclude_pk=None) -> str:
     """The barcode's GTIN-14, refusing a bad check digit or a GTIN another product holds."""
     try:
         gtin = gtin14(barcode)
@@ -80,7 +80,7 @@ def product_create(
         raise ProductRefused(
             f"SKU {sku} already exists", extra={"fields": {"sku": ["already exists"]}}
         )
-    gtin = _check_product(sku=sku, barcode=barcode)
+    gtin = _check_product(barcode=barcode)
     policy = Policies().of(category)
     rule = broken_rule(offer=price, mrp=mrp, cost=cost, policy=policy)
     if rule:
@@ -142,9 +142,7 @@ def product_update(*, product: Product, actor, reason: str = "", **changes) -> P
         return locked
     before = snapshot(locked, changed)
     if "barcode" in changed:
-        locked.gtin = _check_product(
-            sku=locked.sku, barcode=changes["barcode"], exclude_pk=locked.pk
-        )
+        locked.gtin = _check_product(barcode=changes["barcode"], exclude_pk=locked.pk)
         changed.append("gtin")
     for name in changed:
         if name != "gtin":
