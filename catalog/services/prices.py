@@ -255,7 +255,6 @@ def price_change(
     effective_date: dt.date | None = None,
     reason: str,
     actor,
-    source: str = PriceSource.HQ,
     now: dt.datetime | None = None,
 ) -> Price:
     """HQ sets a product's offer price (and optionally its MRP), from now or from a later date.
@@ -294,7 +293,7 @@ def price_change(
         currency=product.currency,
         effective_from=business_day_start(effective_date) if later else now,
         effective_date=effective_date,
-        source=source,
+        source=PriceSource.HQ,
         status=PriceStatus.PENDING if needs_approval else PriceStatus.ACCEPTED,
         reason=reason[:255],
         created_by=actor,
