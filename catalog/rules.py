@@ -14,8 +14,6 @@ from decimal import Decimal
 
 from catalog.models import Category
 
-RULE_ORDER = ("above_mrp", "min_margin", "max_discount", "luxury_channel")
-
 
 @dataclass(frozen=True)
 class PricePolicy:
@@ -54,7 +52,7 @@ def policies() -> dict[int, PricePolicy]:
 
 
 def broken_rule(*, offer: Decimal, mrp: Decimal, cost: Decimal, policy: PricePolicy) -> str | None:
-    """The first rule an offer price breaks, in RULE_ORDER, or None."""
+    """The first rule an offer price breaks, in the order above, or None."""
     if offer > mrp:
         return "above_mrp"
     if policy.min_margin_pct is not None and offer < cost * (1 + policy.min_margin_pct / 100):
