@@ -173,10 +173,7 @@ class Policies:
     """Category policies, looked up lazily and kept for one ingest."""
 
     def __init__(self):
-        self._categories = {c.id: c for c in Category.objects.all()}
-        self._default = next(
-            (c for c in self._categories.values() if c.name == Category.DEFAULT), None
-        )
+        self._default = Category.objects.filter(name=Category.DEFAULT).first()
         self._cache: dict[int, PricePolicy] = {}
 
     def of(self, category: Category) -> PricePolicy:
@@ -204,11 +201,6 @@ def _entered_amount(value, currency: str, field: str) -> Decimal:
 
 def _business_today(now: dt.datetime) -> dt.date:
     return now.astimezone(zoneinfo.ZoneInfo(settings.IMS_BUSINESS_TZ)).date()
-
-
-def _policy(category: Category) -> PricePolicy:
-    default = Category.objects.filter(name=Category.DEFAULT).first()
-    return policy_of(category, default)
 
 
 def _refuse_if_broken(
@@ -281,7 +273,7 @@ def price_change(
             field="effective_date",
         )
     later = effective_date is not None and effective_date > today
-    policy = _policy(product.category)
+    policy = Policies().of(product.category)
     _refuse_if_broken(
         product=product, offer=offer, mrp=mrp if mrp is not None else product.mrp, policy=policy
     )
@@ -395,7 +387,7 @@ def price_approve(*, price: Price, actor, note: str = "", now: dt.datetime | Non
         product=product,
         offer=price.amount,
         mrp=price.mrp if price.mrp is not None else product.mrp,
-        policy=_policy(product.category),
+        policy=Policies().of(product.category),
     )
     before = _price_figures(product)
     later = price.effective_from > now
