@@ -80,11 +80,8 @@ def price_audit_tasks(*, kept_out: Iterable[KeptOut], cleared: Iterable[int], no
             )
         )
     for task in closed:
-        task.status, task.closed_at, task.resolution = (
-            TaskStatus.DONE,
-            now,
-            "a valid price is in force",
-        )
+        task.status, task.closed_at = TaskStatus.DONE, now
+        task.resolution = "a valid price is in force"
     OpsTask.objects.bulk_update(closed, ["status", "closed_at", "resolution"], batch_size=1000)
     audit_record_many(
         actor=None,
