@@ -11,7 +11,7 @@ from functools import partial
 
 from django.db import transaction
 
-from catalog.governance import price_audit_tasks
+from catalog.governance import KeptOut, price_audit_tasks
 from catalog.gtin import gtin14
 from catalog.models import Category, Price, PriceSource, PriceStatus, Product, ProductStatus, Style
 from catalog.rules import PricePolicy, broken_rule
@@ -39,16 +39,11 @@ PRICES_OPTIONAL = ("effective_date",)
 
 
 @dataclass(frozen=True)
-class KeptOutPrice:
-    """A price refused by a rule: the previous price stays in force."""
+class KeptOutPrice(KeptOut):
+    """A file's price refused by a rule, with the file and line it came from."""
 
     label: str
     line: int
-    product_id: int
-    sku: str
-    rule: str
-    amount: Decimal
-    currency: str
 
     def __str__(self) -> str:
         return f"{self.label}:{self.line}: price: {self.amount} {self.currency} for {self.sku} breaks {self.rule}"
@@ -84,7 +79,7 @@ def _price_record(
     rule = broken_rule(offer=amount, mrp=product.mrp, cost=product.cost, policy=policy)
     if rule:
         result.kept_out.append(
-            KeptOutPrice(label, line, product.id, product.sku, rule, amount, product.currency)
+            KeptOutPrice(product.id, product.sku, rule, amount, product.currency, label, line)
         )
         result.cleared.discard(product.id)
     else:
