@@ -29,6 +29,7 @@ from catalog.services.ingest import (
 from catalog.services.price_rules import PRICE_RULES_COLUMNS
 from channels.services import CHANNELS_COLUMNS
 from ims.csvio import write_csv
+from ims.money import percent
 from inventory.services.ingest import INVENTORY_COLUMNS, LOCATIONS_COLUMNS, LOCATIONS_OPTIONAL
 
 SEED = 20261122
@@ -514,11 +515,11 @@ class DemoBuilder:
         return {
             "skus_checked": len(active),
             "skus_aligned": len(active) - len(unaligned),
-            "accuracy": str(_pct(len(active) - len(unaligned), len(active))),
+            "accuracy": str(percent(len(active) - len(unaligned), len(active))),
             "exceptions": len(self.gold),
             "pairs_checked": pairs_checked,
             "pairs_with_exception": len(pairs),
-            "exception_rate": str(_pct(len(pairs), pairs_checked)),
+            "exception_rate": str(percent(len(pairs), pairs_checked)),
             "exposure": {CURRENCY: str(_money(exposure))},
             "oversell_skus": len(oversell),
             "by_discrepancy": dict(sorted(Counter(g.discrepancy for g in self.gold).items())),
@@ -537,12 +538,6 @@ def _snapshot_row(code: str, quantity: int, price: Decimal, currency: str, **nam
         "external_id": "",
         **named,
     }
-
-
-def _pct(numerator: int, denominator: int) -> Decimal:
-    return (Decimal(numerator) * 100 / Decimal(denominator)).quantize(
-        Decimal("0.1"), rounding=ROUND_HALF_UP
-    )
 
 
 def build_demo(folder: Path, *, today: dt.date) -> dict[str, Path]:
