@@ -166,14 +166,11 @@ def _status(text: str) -> str:
 
 def _catalog_row(row: Row, seen_sku: dict, seen_gtin: dict) -> _CatalogRecord | None:
     record = {
-        key: row.get(column)
-        for key, column in (
-            ("skuId", "sku_id"),
-            ("name", "name"),
-            ("barcode", "barcode"),
-            ("category", "category"),
-            ("uom", "uom"),
-        )
+        "skuId": row.get("sku_id"),
+        "name": row.get("name"),
+        "barcode": row.get("barcode"),
+        "category": row.get("category"),
+        "uom": row.get("uom"),
     }
     row.check_contract("SKU", record)
     currency = row.parse("currency", parse_currency)
