@@ -14,8 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from exceptions.models import Discrepancy, ExceptionSource
+from exceptions.selectors import open_exceptions
+from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.audit import Change, audit_record_many
 from ims.models import OpsTask, TaskStatus
+from ims.money import money
 from ims.roles import Role
 
 TASK_KIND = "price_rule_violation"
@@ -43,8 +47,6 @@ def _chunks(items: list, size: int = 1000):
 
 def price_audit_tasks(*, kept_out: Iterable[KeptOut], cleared: Iterable[int], now: dt.datetime):
     """Open one audit task per SKU kept out (unless one is open); close those of SKUs cleared."""
-    from ims.money import money
-
     cleared = set(cleared)
     wanted = {k.product_id: k for k in kept_out if k.product_id not in cleared}
     cleared = sorted(cleared)
@@ -123,11 +125,6 @@ def price_violations_record(
 ):
     """One Price_Rule_Violation (no channel: an HQ or ERP price) per SKU kept out and not
     cleared (its last one); resolve those of the SKUs cleared (a valid price is in force)."""
-    from exceptions.models import Discrepancy, ExceptionSource
-    from exceptions.selectors import open_exceptions
-    from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
-    from ims.money import money
-
     cleared = set(cleared)
     last = {k.product_id: k for k in kept_out if k.product_id not in cleared}
     ops_exceptions_record(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from catalog.models import Category
+from ims.money import money
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,6 @@ def explain(
     rule: str, *, offer: Decimal, mrp: Decimal, cost: Decimal, policy: PricePolicy, currency: str
 ) -> str:
     """A person's reading of why `offer` breaks `rule`, with the figures that decide it."""
-    from ims.money import money
-
     if rule == "above_mrp":
         return f"offer {money(offer, currency)} is above the MRP {money(mrp, currency)}"
     if rule == "min_margin":

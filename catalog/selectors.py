@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from catalog.governance import KeptOut
 from catalog.gtin import gtin14_or_none
 from catalog.models import Category, Price, PriceStatus, Product
 from catalog.rules import PricePolicy, broken_rule, policies
-from exceptions.selectors import open_exceptions
+from exceptions.selectors import open_exceptions, price_sync_blocked
 
 
 def prices_breaking_rules(
@@ -73,8 +73,6 @@ class RuleRow:
 
 def price_rule_rows() -> list[RuleRow]:
     """Every category's rules, the default `*` first."""
-    from django.db.models import Count
-
     by_id = policies()
     categories = Category.objects.annotate(n=Count("products")).order_by("name")
     rows = [RuleRow(c, by_id[c.id], c.n) for c in categories]
@@ -87,8 +85,6 @@ def prices_to_push(*, product_ids) -> dict[int, Decimal]:
     an open Price_Rule_Violation without a channel (a price kept out, awaiting a valid one), a
     price in force that breaks the rules in force now, or no price at all. Stock is not this
     selector's business: a blocked SKU's quantity goes out all the same."""
-    from exceptions.selectors import price_sync_blocked
-
     product_ids = list(product_ids)
     blocked = price_sync_blocked(product_ids)
     blocked |= {k.product_id for k in prices_breaking_rules(product_ids=product_ids)}

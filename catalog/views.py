@@ -23,11 +23,13 @@ from catalog.selectors import (
 )
 from catalog.services.price_rules import price_rule_update
 from catalog.services.prices import price_approve, price_change, price_reject
+from exceptions.models import Discrepancy
+from exceptions.selectors import open_exceptions
 from ims.audit_api import audit_denied, may_read_audit
 from ims.audit_csv import AUDIT_COLUMNS, audit_rows
 from ims.errors import NotAllowed
 from ims.filters import AuditEventFilter
-from ims.models import AuditEvent
+from ims.models import AuditEvent, OpsTask, TaskStatus
 from ims.money import money
 from ims.views import csv_download
 
@@ -146,10 +148,6 @@ def price_rules_page(request):
 @permission_required("catalog.approve_price", raise_exception=True)
 def governance_page(request):
     """Open price-rule violations, changes waiting for approval, open audit tasks, drifting channels."""
-    from exceptions.models import Discrepancy
-    from exceptions.selectors import open_exceptions
-    from ims.models import OpsTask, TaskStatus
-
     violations = (
         open_exceptions()
         .filter(discrepancy=Discrepancy.PRICE_RULE_VIOLATION)
