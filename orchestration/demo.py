@@ -495,22 +495,16 @@ class DemoBuilder:
     def figures(self) -> dict:
         """The scorecard figures PRODUCT.md defines, worked out from the gold rows."""
         active = [p for p in self.products if p.active]
-        by_sku = {p.sku: p for p in self.products}
+        by_sku = {p.sku: p for p in active}
         pairs_checked = sum(1 for p in active for c in CHANNELS if not self.withheld(p, c[0]))
-        on_channel = [
-            g for g in self.gold if g.channel and g.sku_id in by_sku and by_sku[g.sku_id].active
-        ]
+        on_channel = [g for g in self.gold if g.channel and g.sku_id in by_sku]
         pairs = {
             (g.sku_id, g.channel)
             for g in on_channel
             if not self.withheld(by_sku[g.sku_id], g.channel)
         }
         unaligned = {g.sku_id for g in on_channel}
-        oversell = {
-            g.sku_id
-            for g in self.gold
-            if g.oversell and g.sku_id in by_sku and by_sku[g.sku_id].active
-        }
+        oversell = {g.sku_id for g in self.gold if g.oversell and g.sku_id in by_sku}
         exposure = sum((g.exposure for g in self.gold), Decimal(0))
         return {
             "skus_checked": len(active),
