@@ -49,13 +49,12 @@ def price_audit_tasks(*, kept_out: Iterable[KeptOut], cleared: Iterable[int], no
     """Open one audit task per SKU kept out (unless one is open); close those of SKUs cleared."""
     cleared = set(cleared)
     wanted = {k.product_id: k for k in kept_out if k.product_id not in cleared}
-    cleared = sorted(cleared)
     opened: list[OpsTask] = []
-    refs = [task_ref(pid) for pid in wanted]
-    for refs_chunk in _chunks(refs):
+    for chunk in _chunks(list(wanted.values())):
+        refs = [task_ref(k.product_id) for k in chunk]
         already = set(
             OpsTask.objects.filter(
-                kind=TASK_KIND, status=TaskStatus.OPEN, ref__in=refs_chunk
+                kind=TASK_KIND, status=TaskStatus.OPEN, ref__in=refs
             ).values_list("ref", flat=True)
         )
         opened.extend(
@@ -70,12 +69,12 @@ def price_audit_tasks(*, kept_out: Iterable[KeptOut], cleared: Iterable[int], no
                 ref=task_ref(k.product_id),
                 created_at=now,
             )
-            for k in (wanted[int(ref.split(":")[1])] for ref in refs_chunk)
+            for k in chunk
             if task_ref(k.product_id) not in already
         )
     OpsTask.objects.bulk_create(opened, batch_size=1000)
     closed: list[OpsTask] = []
-    for ids in _chunks(cleared):
+    for ids in _chunks(sorted(cleared)):
         closed.extend(
             OpsTask.objects.filter(
                 kind=TASK_KIND, status=TaskStatus.OPEN, ref__in=[task_ref(pid) for pid in ids]
