@@ -53,12 +53,12 @@ def prices_pending_approval() -> QuerySet[Price]:
     )
 
 
-def price_history(*, product: Product, limit: int = 20) -> QuerySet[Price]:
+def price_history(*, product: Product) -> QuerySet[Price]:
     """A product's prices, newest first, whatever became of them."""
     return (
         Price.objects.filter(product=product)
         .select_related("created_by", "decided_by")
-        .order_by("-created_at", "-pk")[:limit]
+        .order_by("-created_at", "-pk")[:20]
     )
 
 
