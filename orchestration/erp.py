@@ -33,10 +33,8 @@ def erp_pull(
     try:
         if source.kind in FILE_KINDS:
             picked = adapter.pick_up()
-            files = {"stock": picked.stock}
-            files.update(
-                {k: p for k, p in (("catalog", picked.catalog), ("prices", picked.prices)) if p}
-            )
+            files = {"stock": picked.stock, "catalog": picked.catalog, "prices": picked.prices}
+            files = {kind: path for kind, path in files.items() if path}
             as_of = picked.as_of
         else:
             folder.mkdir(parents=True, exist_ok=True)
