@@ -274,9 +274,8 @@ def price_change(
         )
     later = effective_date is not None and effective_date > today
     policy = Policies().of(product.category)
-    _refuse_if_broken(
-        product=product, offer=offer, mrp=mrp if mrp is not None else product.mrp, policy=policy
-    )
+    new_mrp = mrp if mrp is not None else product.mrp
+    _refuse_if_broken(product=product, offer=offer, mrp=new_mrp, policy=policy)
     needs_approval = policy.luxury
     price = Price.objects.create(
         product=product,
@@ -295,7 +294,7 @@ def price_change(
     asked = {
         "price_id": price.pk,
         "offered": offer,
-        "mrp": mrp if mrp is not None else product.mrp,
+        "mrp": new_mrp,
         "effective_from": price.effective_from,
         "status": price.status,
     }
