@@ -170,7 +170,7 @@ def business_day_start(day: dt.date) -> dt.datetime:
 
 
 class Policies:
-    """Category policies, looked up lazily and kept for one ingest."""
+    """Category policies, looked up lazily and kept for one ingest or price change."""
 
     def __init__(self):
         self._default = Category.objects.filter(name=Category.DEFAULT).first()
