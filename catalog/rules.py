@@ -52,7 +52,9 @@ def policies() -> dict[int, PricePolicy]:
     return {c.id: policy_of(c, default) for c in categories}
 
 
-def broken_rule(*, offer: Decimal, mrp: Decimal, cost: Decimal, policy: PricePolicy) -> str | None:
+def price_rule_check(
+    *, offer: Decimal, mrp: Decimal, cost: Decimal, policy: PricePolicy
+) -> str | None:
     """The first rule an offer price breaks, in the order above, or None."""
     if offer > mrp:
         return "above_mrp"

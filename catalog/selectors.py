@@ -12,7 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from catalog.governance import KeptOut
 from catalog.gtin import gtin14_or_none
 from catalog.models import Category, Price, PriceStatus, Product
-from catalog.rules import PricePolicy, broken_rule, policies
+from catalog.rules import PricePolicy, policies, price_rule_check
 from exceptions.selectors import open_exceptions, price_sync_blocked
 
 
@@ -36,7 +36,7 @@ def prices_breaking_rules(
         .iterator(chunk_size=5000)
     )
     for pk, sku, category_id, price, mrp, cost, currency in rows:
-        rule = broken_rule(
+        rule = price_rule_check(
             offer=price, mrp=mrp, cost=cost, policy=by_category.get(category_id, PricePolicy())
         )
         if rule:

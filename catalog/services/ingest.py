@@ -14,7 +14,7 @@ from django.db import transaction
 from catalog.governance import KeptOut, price_audit_tasks
 from catalog.gtin import gtin14
 from catalog.models import Category, Price, PriceSource, PriceStatus, Product, ProductStatus, Style
-from catalog.rules import PricePolicy, broken_rule
+from catalog.rules import PricePolicy, price_rule_check
 from catalog.services.prices import Policies, business_day_start, prices_refresh
 from ims.audit import Change, audit_record_many
 from ims.csvio import CsvSource, IngestResult, Row, column_lengths, split_list
@@ -76,7 +76,7 @@ def _price_record(
     actor=None,
 ) -> Price:
     """A Price for a file row, accepted or kept out by the rules (recorded in `result`)."""
-    rule = broken_rule(offer=amount, mrp=product.mrp, cost=product.cost, policy=policy)
+    rule = price_rule_check(offer=amount, mrp=product.mrp, cost=product.cost, policy=policy)
     if rule:
         result.kept_out.append(
             KeptOutPrice(product.id, product.sku, rule, amount, product.currency, label, line)

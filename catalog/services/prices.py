@@ -16,7 +16,7 @@ from django.utils import timezone
 from catalog.errors import ApprovalNotPending, PriceChangeInvalid, PriceRuleBroken
 from catalog.governance import KeptOut, price_violations_raise
 from catalog.models import Category, Price, PriceSource, PriceStatus, Product
-from catalog.rules import PricePolicy, broken_rule, explain, policy_of
+from catalog.rules import PricePolicy, explain, policy_of, price_rule_check
 from ims.audit import Change, audit_record, audit_record_many
 from ims.errors import NotAllowed
 from ims.models import OpsTask, TaskStatus
@@ -113,7 +113,7 @@ def scheduled_prices_apply(*, now: dt.datetime, product_ids: list[int] | None = 
             product.id, _Due(product, [], {"price": product.price, "mrp": product.mrp})
         )
         mrp = price.mrp if price.mrp is not None else product.mrp
-        rule = broken_rule(
+        rule = price_rule_check(
             offer=price.amount, mrp=mrp, cost=product.cost, policy=policies.of(product.category)
         )
         price.scheduled = False
@@ -206,7 +206,7 @@ def _business_today(now: dt.datetime) -> dt.date:
 def _refuse_if_broken(
     *, product: Product, offer: Decimal, mrp: Decimal, policy: PricePolicy
 ) -> None:
-    rule = broken_rule(offer=offer, mrp=mrp, cost=product.cost, policy=policy)
+    rule = price_rule_check(offer=offer, mrp=mrp, cost=product.cost, policy=policy)
     if rule:
         raise PriceRuleBroken(
             rule=rule,

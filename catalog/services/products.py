@@ -11,7 +11,7 @@ from django.db import transaction
 from catalog.errors import ProductRefused
 from catalog.gtin import gtin14
 from catalog.models import Category, Price, PriceSource, PriceStatus, Product, ProductStatus, Style
-from catalog.rules import broken_rule
+from catalog.rules import price_rule_check
 from catalog.services.prices import Policies, approval_requested, prices_refresh
 from ims.audit import audit_record, snapshot
 from ims.identifiers import identifier_problem
@@ -82,7 +82,7 @@ def product_create(
         )
     gtin = _check_product(barcode=barcode)
     policy = Policies().of(category)
-    rule = broken_rule(offer=price, mrp=mrp, cost=cost, policy=policy)
+    rule = price_rule_check(offer=price, mrp=mrp, cost=cost, policy=policy)
     if rule:
         message = f"the offer price {price} {currency} breaks {rule}"
         raise ProductRefused(

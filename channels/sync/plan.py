@@ -12,7 +12,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from catalog.models import ProductStatus
-from catalog.rules import PricePolicy, broken_rule, policies
+from catalog.rules import PricePolicy, policies, price_rule_check
 from channels.adapters.base import (
     PRICE,
     QUANTITY,
@@ -144,7 +144,9 @@ def build_plan(
             continue
         if money(shown_price, currency) != money(price, currency):
             # Checked again before the push: a rule tightened under the price in force blocks it too.
-            if product_id in blocked or broken_rule(offer=price, mrp=mrp, cost=cost, policy=policy):
+            if product_id in blocked or price_rule_check(
+                offer=price, mrp=mrp, cost=cost, policy=policy
+            ):
                 plan.blocked_prices += 1
                 continue
             plan.lines.append(

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import Category, Product
-from catalog.rules import PricePolicy, broken_rule, policies
+from catalog.rules import PricePolicy, policies, price_rule_check
 from exceptions.models import OpsException
 from reconcile.reconcile import reconcile
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 def test_rule_boundaries_are_inclusive(offer, rule):
     policy = PricePolicy(max_discount_pct=Decimal(50), min_margin_pct=Decimal(10))
     assert (
-        broken_rule(
+        price_rule_check(
             offer=Decimal(offer), mrp=Decimal("40.00"), cost=Decimal("10.00"), policy=policy
         )
         == rule
@@ -39,11 +39,15 @@ def test_rule_boundaries_are_inclusive(offer, rule):
 def test_the_margin_floor_is_inclusive_and_checked_before_the_discount():
     policy = PricePolicy(max_discount_pct=Decimal(50), min_margin_pct=Decimal(10))
     assert (
-        broken_rule(offer=Decimal("10.99"), mrp=Decimal("40"), cost=Decimal("10"), policy=policy)
+        price_rule_check(
+            offer=Decimal("10.99"), mrp=Decimal("40"), cost=Decimal("10"), policy=policy
+        )
         == "min_margin"
     )
     assert (
-        broken_rule(offer=Decimal("11.00"), mrp=Decimal("20"), cost=Decimal("10"), policy=policy)
+        price_rule_check(
+            offer=Decimal("11.00"), mrp=Decimal("20"), cost=Decimal("10"), policy=policy
+        )
         is None
     )
 
