@@ -161,3 +161,13 @@ def calendars_for(location_ids: Iterable[int]) -> dict[int, WorkCalendar]:
             label=f"the calendar of {cal.location.code}",
         )
     return result
+
+
+def clock_calendars(clocks) -> dict[int, WorkCalendar | RoundTheClock]:
+    """Each clock's calendar by its id: its location's if it counts business hours and the
+    location has one, else round the clock (one load for all the clocks' locations)."""
+    calendars = calendars_for({c.location_id for c in clocks if c.business_hours and c.location_id})
+    return {
+        c.pk: calendars.get(c.location_id, ROUND_THE_CLOCK) if c.business_hours else ROUND_THE_CLOCK
+        for c in clocks
+    }

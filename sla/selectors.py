@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db.models import Avg, Count, Q, QuerySet
 
 from ims.models import OpsTask, TaskStatus
-from sla.calendar import ROUND_THE_CLOCK, calendars_for
-from sla.models import ClockStatus, SlaClock, SlaKind
+from sla.calendar import clock_calendars
+from sla.models import ClockStatus, SlaClock, SlaEscalation, SlaKind
 
 TASK_KIND = "sla_breach"
 
@@ -55,9 +55,7 @@ class ClockRow:
 
 def clock_rows(clocks: list[SlaClock], *, now: dt.datetime) -> list[ClockRow]:
     """Time left, ladder reached and open task of a page of clocks (three queries)."""
-    from sla.models import SlaEscalation
-
-    calendars = calendars_for({c.location_id for c in clocks if c.business_hours and c.location_id})
+    calendars = clock_calendars(clocks)
     reached: dict[int, str] = {}
     for esc in (
         SlaEscalation.objects.filter(clock__in=clocks)
@@ -78,12 +76,7 @@ def clock_rows(clocks: list[SlaClock], *, now: dt.datetime) -> list[ClockRow]:
     for clock in clocks:
         left = None
         if clock.status == ClockStatus.RUNNING:
-            calendar = (
-                calendars.get(clock.location_id, ROUND_THE_CLOCK)
-                if clock.business_hours
-                else ROUND_THE_CLOCK
-            )
-            left = calendar.between(now, clock.due_at)
+            left = calendars[clock.pk].between(now, clock.due_at)
         rows.append(ClockRow(clock, left, reached.get(clock.pk, ""), tasks.get(f"sla:{clock.pk}")))
     return rows
 
@@ -165,13 +158,11 @@ class RepeatedBreach:
 _DIMENSIONS = (("store", "location__code"), ("channel", "channel__code"), ("kind", "kind"))
 
 
-def repeated_breaches(
-    *, now: dt.datetime, window: dt.timedelta | None = None, threshold: int | None = None
-) -> list[RepeatedBreach]:
-    """Stores, channels and kinds with `threshold` or more breaches within the window."""
-    window = window or dt.timedelta(hours=settings.IMS_SLA_REPEAT_WINDOW_HOURS)
-    threshold = threshold or settings.IMS_SLA_REPEAT_COUNT
-    since = now - window
+def repeated_breaches(*, now: dt.datetime) -> list[RepeatedBreach]:
+    """Stores, channels and kinds with IMS_SLA_REPEAT_COUNT or more breaches within the last
+    IMS_SLA_REPEAT_WINDOW_HOURS."""
+    threshold = settings.IMS_SLA_REPEAT_COUNT
+    since = now - dt.timedelta(hours=settings.IMS_SLA_REPEAT_WINDOW_HOURS)
     found = []
     base = SlaClock.objects.filter(breached_at__gt=since, breached_at__lte=now)
     for dimension, column in _DIMENSIONS:

@@ -36,7 +36,7 @@ from ims.roles import Role
 from ims.services import ops_task_close
 from inventory.models import Location, LocationKind
 from orders.models import ChannelOrder, CustomerReturn
-from sla.calendar import ROUND_THE_CLOCK, CalendarNeverOpen, calendars_for
+from sla.calendar import ROUND_THE_CLOCK, CalendarNeverOpen, calendars_for, clock_calendars
 from sla.errors import SlaError
 from sla.models import (
     Anchor,
@@ -50,12 +50,10 @@ from sla.models import (
     SlaKind,
     SlaPolicy,
 )
-from sla.selectors import repeated_breaches
+from sla.selectors import TASK_KIND, repeated_breaches
 from sla.templatetags.sla_tags import duration  # as the SLA pages show a time span
 
 log = logging.getLogger("ims.sla")
-
-TASK_KIND = "sla_breach"
 
 # Which order events start and stop which clocks (PRODUCT.md "Orders and SLAs").
 STARTS: dict[str, tuple[str, ...]] = {
@@ -72,12 +70,6 @@ STOPS: dict[str, tuple[str, ...]] = {
 
 # ---------------------------------------------------------------------------
 # Policies, calendars, the points of a clock
-
-
-def clock_calendar(*, business_hours: bool, location_id: int | None, calendars: dict):
-    if business_hours and location_id in calendars:
-        return calendars[location_id]
-    return ROUND_THE_CLOCK
 
 
 @dataclass(frozen=True)
@@ -143,37 +135,20 @@ def clocks_start(
     customer_return: CustomerReturn | None = None,
 ) -> list[SlaClock]:
     """Start a clock per kind that has a policy (a clock already running for the same order,
-    return and kind is left as it is)."""
+    return and kind is left as it is). Reads the location's calendar only if a policy counts
+    business hours."""
     policies, steps = policies_in_force(channel_id=order.channel_id, kinds=kinds)
     if not policies:
         return []
-    clocks = clocks_plan(
-        order=order, policies=policies, steps=steps, at=at, customer_return=customer_return
-    )
-    SlaClock.objects.bulk_create(clocks, ignore_conflicts=True)
-    return clocks
-
-
-def clocks_plan(
-    *,
-    order: ChannelOrder,
-    policies: dict[str, SlaPolicy],
-    steps: dict[int, list[EscalationStep]],
-    at: dt.datetime,
-    customer_return: CustomerReturn | None = None,
-) -> list[SlaClock]:
-    """The clocks these policies start for the order at `at` (not saved); `steps` are each
-    policy's escalation steps in position order. Reads the location's calendar only if a
-    policy counts business hours."""
     location_id = customer_return.location_id if customer_return else order.location_id
     calendars = {}
     if location_id and any(p.business_hours for p in policies.values()):
         calendars = calendars_for([location_id])
     clocks = []
     for kind, policy in policies.items():
-        calendar = clock_calendar(
-            business_hours=policy.business_hours, location_id=location_id, calendars=calendars
-        )
+        calendar = calendars.get(location_id, ROUND_THE_CLOCK)
+        if not policy.business_hours:
+            calendar = ROUND_THE_CLOCK
         try:
             warn_at = calendar.add(at, policy.warning_after)
             due_at = calendar.add(at, policy.target)
@@ -205,6 +180,7 @@ def clocks_plan(
                 business_hours=calendar is not ROUND_THE_CLOCK,
             )
         )
+    SlaClock.objects.bulk_create(clocks, ignore_conflicts=True)
     return clocks
 
 
@@ -271,11 +247,9 @@ def clocks_stop(
     clocks = list(running.order_by("pk"))
     if not clocks:
         return []
-    calendars = calendars_for({c.location_id for c in clocks if c.business_hours and c.location_id})
+    calendars = clock_calendars(clocks)
     for clock in clocks:
-        calendar = clock_calendar(
-            business_hours=clock.business_hours, location_id=clock.location_id, calendars=calendars
-        )
+        calendar = calendars[clock.pk]
         late = at > clock.due_at
         clock.stopped_at, clock.next_at = at, None
         clock.elapsed = max(calendar.between(clock.started_at, at), dt.timedelta(0))
@@ -309,19 +283,19 @@ def _breach_followups_close(*, order, clocks: Sequence[SlaClock], at, actor) -> 
         ): c
         for c in breached
     }
-    ids = (
-        OpsException.objects.open()
+    ops_exceptions_resolve(
+        ids=OpsException.objects.open()
         .filter(
             discrepancy=Discrepancy.SLA_BREACH,
             source=ExceptionSource.SLA,
             channel_id=order.channel_id,
             sku_id__in=list(refs),
         )
-        .values_list("pk", flat=True)
+        .values_list("pk", flat=True),
+        now=at,
+        actor=actor,
+        reason="the work was done, late",
     )
-    ids = list(ids)
-    if ids:
-        ops_exceptions_resolve(ids=ids, now=at, actor=actor, reason="the work was done, late")
     for task in OpsTask.objects.filter(
         kind=TASK_KIND, ref__in=[f"sla:{c.pk}" for c in breached], status=TaskStatus.OPEN
     ):
@@ -467,19 +441,16 @@ def _sweep_batch(clocks: list[SlaClock], *, now, result: SweepResult) -> list[Sl
         "position"
     ):
         steps[step.policy_id].append(step)
-    calendars = calendars_for({c.location_id for c in clocks if c.business_hours and c.location_id})
+    calendars = clock_calendars(clocks)
 
     due: list[tuple[SlaClock, DuePoint]] = []
     for clock in clocks:
-        calendar = clock_calendar(
-            business_hours=clock.business_hours, location_id=clock.location_id, calendars=calendars
-        )
         points = clock_points(
             started_at=clock.started_at,
             warn_at=clock.warn_at,
             due_at=clock.due_at,
             steps=steps[clock.policy_id],
-            calendar=calendar,
+            calendar=calendars[clock.pk],
         )
         due += [(clock, p) for p in points if p.at <= now]
         clock.next_at = min((p.at for p in points if p.at > now), default=None)
