@@ -67,7 +67,6 @@ def open_exceptions_by_key(queryset: QuerySet) -> dict[Key, OpenException]:
 class RecordResult:
     created: int = 0
     updated: int = 0
-    unchanged: int = 0
     unchanged_ids: list[int] = field(default_factory=list)
 
 
@@ -138,7 +137,7 @@ def ops_exceptions_record(
             OpsException.objects.filter(pk__in=unchanged[start : start + 1000]).update(
                 last_seen=now, last_run=run
             )
-    return RecordResult(len(new), len(changed), len(unchanged), unchanged)
+    return RecordResult(len(new), len(changed), unchanged)
 
 
 def ops_exceptions_resolve(

@@ -33,7 +33,6 @@ from exceptions.models import (
 )
 from exceptions.services import (
     Finding,
-    RecordResult,
     open_exceptions_by_key,
     ops_exceptions_record,
     ops_exceptions_resolve,
@@ -271,7 +270,7 @@ def _reconcile(run, scope, now, rollup: RollupWriter, progress) -> tuple[int, in
             if progress:
                 progress(done, total)
     findings.extend(_channel_only(channels))
-    recorded: RecordResult = ops_exceptions_record(
+    recorded = ops_exceptions_record(
         findings=findings,
         source=ExceptionSource.RECONCILE,
         now=now,

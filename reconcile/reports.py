@@ -46,28 +46,10 @@ def _iso(value) -> str:
 def exception_rows(queryset=None) -> Iterator[list[str]]:
     """exceptions.csv rows for open and acknowledged exceptions, in report order."""
     rows = exceptions_for_report(queryset).values_list(*_EXCEPTION_FIELDS)
-    for (
-        sku,
-        channel,
-        disc,
-        expected,
-        actual,
-        status,
-        location,
-        exposure,
-        currency,
-        first,
-        last,
-        source,
-    ) in rows.iterator(chunk_size=5000):
+    # sku_id … location are text (a missing channel or location blank), then the amount and dates.
+    for *text, exposure, currency, first, last, source in rows.iterator(chunk_size=5000):
         yield [
-            sku,
-            channel or "",
-            disc,
-            expected,
-            actual,
-            status,
-            location or "",
+            *(value or "" for value in text),
             money(exposure, currency),
             currency,
             _iso(first),

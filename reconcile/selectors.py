@@ -17,12 +17,6 @@ from exceptions.selectors import open_exceptions
 from ims.money import money, money_label, percent, percent_label
 
 
-def _amounts_label(amounts: dict[str, Decimal]) -> str:
-    if not amounts:
-        return "0.00"
-    return " + ".join(money_label(amounts[c], c) for c in sorted(amounts))
-
-
 class _Labels:
     """Accuracy and exposure as the pages show them."""
 
@@ -32,7 +26,10 @@ class _Labels:
 
     @property
     def exposure_label(self) -> str:
-        return _amounts_label(self.exposure)
+        """Each currency's amount, joined by +; 0.00 when none."""
+        if not self.exposure:
+            return "0.00"
+        return " + ".join(money_label(self.exposure[c], c) for c in sorted(self.exposure))
 
 
 @dataclass
