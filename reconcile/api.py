@@ -12,6 +12,7 @@ from ims.api import RolePermissions, Text, Whole
 from ims.money import money
 from ims.openapi import CONFLICT
 from reconcile.filters import OpsExceptionFilter
+from reconcile.reports import EXCEPTION_COLUMNS
 
 
 class KeysetPagination(BasePagination):
@@ -87,19 +88,10 @@ class OpsExceptionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OpsException
+        # exceptions.csv's columns up to last_seen, then when it was resolved, before its source.
         fields = [
             "id",
-            "sku_id",
-            "channel",
-            "discrepancy",
-            "expected",
-            "actual",
-            "status",
-            "location",
-            "exposure",
-            "currency",
-            "first_seen",
-            "last_seen",
+            *EXCEPTION_COLUMNS[: EXCEPTION_COLUMNS.index("last_seen") + 1],
             "resolved_at",
             "source",
             "acknowledged_at",

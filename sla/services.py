@@ -563,11 +563,10 @@ class _ClockContext:
                 pk__in={c.location_id for c in clocks if c.location_id}
             ).values_list("pk", "code", "kind")
         }
-        return_ids = {c.customer_return_id for c in clocks if c.customer_return_id}
-        returns = (
-            dict(CustomerReturn.objects.filter(pk__in=return_ids).values_list("pk", "external_id"))
-            if return_ids
-            else {}
+        returns = dict(
+            CustomerReturn.objects.filter(
+                pk__in={c.customer_return_id for c in clocks if c.customer_return_id}
+            ).values_list("pk", "external_id")
         )
         return cls(orders, locations, returns)
 
