@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from django.conf import settings
 
 from channels.models import Channel
+from exceptions.models import Discrepancy
 from ims.audit import Change, audit_record, audit_record_many
 from ims.models import AuditEvent
 from ims.notify import notify_roles
@@ -23,25 +24,19 @@ from ims.services import ops_task_open
 
 ALERT = "price_drift"
 FLAG_TASK = "channel_drift"
-PRICE_MISMATCH = "Price_Mismatch"
 
 
-def drift_thresholds() -> tuple[int, dt.timedelta]:
-    return (
-        int(getattr(settings, "IMS_DRIFT_FLAG_COUNT", 10)),
-        dt.timedelta(hours=float(getattr(settings, "IMS_DRIFT_WINDOW_HOURS", 168))),
-    )
-
-
-def price_drift_record(*, findings: Iterable, existing: Mapping, now: dt.datetime) -> int:
+def price_drift_record(*, findings: Iterable, existing: Mapping, now: dt.datetime) -> None:
     """Alert on the price mismatches found now that were not open before; flag drifting channels.
 
     `findings` are reconcile's exceptions.services.Finding; `existing` the open exceptions it
-    started from, by key. Returns how many new mismatches were alerted.
+    started from, by key.
     """
-    new = [f for f in findings if f.discrepancy == PRICE_MISMATCH and f.key not in existing]
+    new = [
+        f for f in findings if f.discrepancy == Discrepancy.PRICE_MISMATCH and f.key not in existing
+    ]
     if not new:
-        return 0
+        return
     per_channel = defaultdict(list)
     for finding in new:
         per_channel[finding.channel_id].append(finding)
@@ -65,7 +60,8 @@ def price_drift_record(*, findings: Iterable, existing: Mapping, now: dt.datetim
             for f in new
         ],
     )
-    count, window = drift_thresholds()
+    count = settings.IMS_DRIFT_FLAG_COUNT
+    window = dt.timedelta(hours=settings.IMS_DRIFT_WINDOW_HOURS)
     for channel_id, items in sorted(per_channel.items()):
         code = codes[channel_id]
         link = f"/audit/object/channels.channel/{channel_id}/"
@@ -110,4 +106,3 @@ def price_drift_record(*, findings: Iterable, existing: Mapping, now: dt.datetim
                 at=now,
             )
             notify_roles(Role.ADMIN, kind=FLAG_TASK, subject=title, body=task.detail, link=link)
-    return len(new)

@@ -106,10 +106,9 @@ def scorecard_summary() -> Scorecard:
     figures = {ch.id: ChannelFigures(ch.code, ch.name, ch.status) for ch in channels}
     withheld: dict[int, set[int]] = defaultdict(set)
     for ch in channels:
-        withheld_here = {c for c, p in by_category.items() if p.withholds(ch.code)}
-        withheld[ch.id] = withheld_here
+        withheld[ch.id] = {c for c, p in by_category.items() if p.withholds(ch.code)}
         figures[ch.id].pairs_checked = card.skus_checked - sum(
-            active_per_category.get(c, 0) for c in withheld_here
+            active_per_category.get(c, 0) for c in withheld[ch.id]
         )
     card.pairs_checked = sum(f.pairs_checked for f in figures.values())
 
