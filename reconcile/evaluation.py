@@ -93,10 +93,9 @@ def evaluate(*, gold_dir: Path, figures: dict) -> Evaluation:
             kinds[key[2]].matched += 1
     for key in found:
         kinds[key[2]].found += 1
-    result = Evaluation(
+    return Evaluation(
         kinds=[k for k in kinds.values() if k.gold or k.found],
         figures=[(name, gold_figures.get(name), figures.get(name)) for name in FIGURES],
         missed=sorted((*k, *v, found.get(k)) for k, v in gold.items() if found.get(k) != v),
         unexpected=sorted((*k, *v) for k, v in found.items() if k not in gold),
     )
-    return result

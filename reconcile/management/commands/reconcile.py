@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import CommandError
 
 from channels.models import Channel
@@ -38,6 +39,4 @@ class Command(AuditedCommand):
             f"reconcile #{run.pk}: {run.created} new, {run.updated} changed, {run.resolved} resolved exceptions"
         )
         print_figures(self.stdout, run.figures)
-        from django.conf import settings
-
         self.stdout.write(f"reports in {out or settings.IMS_REPORTS_DIR}")
