@@ -1,8 +1,13 @@
 """WooCommerce webhooks: order.created, order.updated, order.deleted, order.restored.
 
 Signature: `X-WC-Webhook-Signature` = base64 HMAC-SHA256 of the raw body with the
-webhook's secret. Delivery id: `X-WC-Webhook-Delivery-ID`. Age: the order's
-`date_modified_gmt` (in the signed body). The order's `status` says what happened:
+webhook's secret. Age: the order's `date_modified_gmt` (in the signed body).
+
+Identity: `X-WC-Webhook-Delivery-ID` is a hash of the webhook id and the current *second*
+(`WC_Webhook::get_new_delivery_id`), so two events sent within one second share it: it is
+kept with the delivery's headers, never used to deduplicate. A delivery is known by what
+identifies its event: topic, resource id and `date_modified_gmt` (a deletion, `{"id": N}`,
+by topic and id). The order's `status` says what happened:
 pending / on-hold (not paid yet), processing / completed, cancelled / failed / trash,
 refunded.
 
@@ -71,10 +76,15 @@ class WooCommerce:
         check_age(body_time(payload, *SIGNED_TIME), now=ctx.now, max_age=MAX_BODY_AGE)
 
     def delivery(self, *, headers: Mapping[str, str], body: bytes) -> Delivery:
-        delivery_id = header(headers, "X-WC-Webhook-Delivery-ID")
-        if not delivery_id:
-            raise BadDelivery("X-WC-Webhook-Delivery-ID header is missing")
-        return Delivery(delivery_id, header(headers, "X-WC-Webhook-Topic"))
+        """The event's identity (see the module): `topic:id@date_modified_gmt`."""
+        topic = header(headers, "X-WC-Webhook-Topic")
+        payload = load_json(body)
+        if not isinstance(payload, dict) or payload.get("id") in (None, ""):
+            raise BadDelivery("the body names no resource `id`")
+        event = f"{topic}:{text(payload['id'])}"
+        if not _id_only(payload):
+            event += f"@{text(payload.get('date_modified_gmt'))}"
+        return Delivery(event, topic)
 
     def parse(self, *, headers, body: bytes, ctx: Context) -> Event:
         topic = header(headers, "X-WC-Webhook-Topic")

@@ -178,6 +178,45 @@ def test_woocommerce_ping_on_webhook_creation_is_answered_and_not_stored(channel
     assert not WebhookDelivery.objects.exists()
 
 
+def test_woocommerce_orders_sent_within_one_second_share_a_delivery_id_and_are_both_received(
+    channels, post
+):
+    """WooCommerce's X-WC-Webhook-Delivery-ID is a hash of the webhook id and the current
+    second (../shared/specs/README.md, WooCommerce, "Delivery id"): two orders placed within
+    one second arrive under the same one. Both are received and reserved, each known by its
+    topic, order id and date_modified_gmt; the delivery id stays with the headers; the first
+    order sent again changes nothing. The bodies are WooCommerce's own "Retrieve an order"
+    sample (its product "Bar3" is A-1 on this store)."""
+    from catalog.models import Product, ProductAlias
+    from tests.fakes.specs import specs_dir
+
+    ProductAlias.objects.create(product=Product.objects.get(sku="A-1"), scope="woo", value="Bar3")
+    sample = json.loads(
+        (specs_dir() / "woocommerce/samples/order-retrieve-response.json").read_text()
+    )
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0).isoformat()
+    bodies = [
+        json.dumps(
+            {**sample, "id": order_id, "date_created_gmt": now, "date_modified_gmt": now}
+        ).encode()
+        for order_id in (727, 728)
+    ]
+    shared = "5c3c7b2b0e5e2f1d0f1e8d8b8a2a6c3f4e1d2c3b"
+    answers = [post("woo", body, p.woo_headers(body, delivery_id=shared)).json() for body in bodies]
+
+    assert [a["status"] for a in answers] == ["stored", "stored"]
+    assert sorted(ChannelOrder.objects.values_list("external_id", flat=True)) == ["727", "728"]
+    assert level("A-1", "WH").reserved == 2  # each order's "Bar3" × 1
+    deliveries = WebhookDelivery.objects.order_by("pk")
+    assert [d.delivery_id for d in deliveries] == [
+        f"order.created:727@{now}",
+        f"order.created:728@{now}",
+    ]
+    assert {d.headers["x-wc-webhook-delivery-id"] for d in deliveries} == {shared}
+    again = post("woo", bodies[0], p.woo_headers(bodies[0], delivery_id=shared)).json()
+    assert again["status"] == "duplicate" and level("A-1", "WH").reserved == 2
+
+
 def test_unknown_channel_is_404_and_a_get_is_405(channels, client):
     assert (
         client.post("/webhooks/nope/", data=b"{}", content_type="application/json").status_code
