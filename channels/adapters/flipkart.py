@@ -1,14 +1,17 @@
 """Flipkart through the Marketplace Seller API, listings v3.
 
-- Auth: OAuth client credentials (`/oauth-service/oauth/token?grant_type=client_credentials
+- Auth: OAuth client credentials at the API host's root, not under `/sellers`
+  (`https://api.flipkart.net/oauth-service/oauth/token?grant_type=client_credentials
   &scope=Seller_Api`, HTTP Basic with the application id and secret), renewed before it expires
   and when the API answers 401.
 - Read: `GET /listings/v3/{sku,sku,…}`, at most 10 SKUs a call (Flipkart cannot list every
   listing: IMS names the SKUs it expects). Price is MRP + selling price; stock per location.
 - Push: `POST /listings/v3/update/price` (`{sku: {product_id, price: {mrp, selling_price,
   currency}}}`) and `POST /listings/v3/update/inventory` (`{sku: {product_id, locations:
-  [{id, inventory}]}}`), at most 10 SKUs a call. The answer is HTTP 200 with a status per SKU:
-  a `FAILURE` is that SKU's refusal with Flipkart's error descriptions.
+  [{id, status, inventory}]}}`), at most 10 SKUs a call. Price amounts are integers (whole
+  rupees, the SDK's `Price`): a price with paise is refused here, unsent, rather than rounded.
+  The answer is HTTP 200 with a status per SKU: `FAILURE` is that SKU's refusal with
+  Flipkart's error descriptions; `WARNING` is applied, its warnings logged.
 
 Settings (environment): `IMS_CHANNEL_<CODE>_APP_ID`, `…_APP_SECRET` (secrets),
 `…_LOCATION_ID` (the Flipkart warehouse location id; default: the one each listing shows).
@@ -17,6 +20,7 @@ base_url is `https://api.flipkart.net/sellers`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import quote
@@ -39,6 +43,9 @@ from channels.adapters.base import (
 from channels.adapters.http import HttpAdapter
 
 MAX_SKUS = 10
+APPLIED = ("SUCCESS", "WARNING")
+
+log = logging.getLogger("ims.sync")
 
 
 class FlipkartAdapter(HttpAdapter):
@@ -56,7 +63,9 @@ class FlipkartAdapter(HttpAdapter):
 
     def _token(self) -> bool:
         response = self.client.http.get(
-            "/oauth-service/oauth/token",
+            httpx.URL(self.config.base_url).copy_with(
+                path="/oauth-service/oauth/token", query=None
+            ),
             params={"grant_type": "client_credentials", "scope": "Seller_Api"},
             auth=httpx.BasicAuth(*self.app),
         )
@@ -91,26 +100,45 @@ class FlipkartAdapter(HttpAdapter):
                     ref={
                         "product_id": listing.get("product_id"),
                         "location_id": location["id"] if location else self.location,
+                        "location_status": (location or {}).get("status") or "ENABLED",
                         "mrp": str(price.get("mrp")) if price.get("mrp") is not None else None,
                     },
                 )
 
     def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        def mrp(u: PriceUpdate):
+            return u.mrp if u.mrp is not None else as_price(u.ref.get("mrp")) or u.price
+
         def body(u: PriceUpdate) -> dict:
-            mrp = u.mrp if u.mrp is not None else as_price(u.ref.get("mrp")) or u.price
             return {
                 "product_id": u.ref.get("product_id"),
-                "price": {"mrp": mrp, "selling_price": u.price, "currency": u.currency},
+                "price": {
+                    "mrp": int(mrp(u)),
+                    "selling_price": int(u.price),
+                    "currency": u.currency,
+                },
             }
 
-        return self._post("/listings/v3/update/price", updates, PRICE, body)
+        paise = [u for u in updates if u.price % 1 or mrp(u) % 1]
+        refused = [
+            PushResult(
+                u.sku, PRICE, False, f"Flipkart takes whole rupees: {u.price} (MRP {mrp(u)}) is not"
+            )
+            for u in paise
+        ]
+        sent = [u for u in updates if u not in paise]
+        return refused + self._post("/listings/v3/update/price", sent, PRICE, body)
 
     def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
         def body(u: StockUpdate) -> dict:
             return {
                 "product_id": u.ref.get("product_id"),
                 "locations": [
-                    {"id": u.ref.get("location_id") or self.location, "inventory": u.quantity}
+                    {
+                        "id": u.ref.get("location_id") or self.location,
+                        "status": u.ref.get("location_status") or "ENABLED",
+                        "inventory": u.quantity,
+                    }
                 ],
             }
 
@@ -122,12 +150,14 @@ class FlipkartAdapter(HttpAdapter):
             answer = self.call("POST", url, content=json_dumps({u.sku: body(u) for u in group}))
             for u in group:
                 status = answer.get(u.sku) or {}
-                if status.get("status") == "SUCCESS":
+                errors = "; ".join(
+                    f"{e.get('code')}: {e.get('description')}" for e in status.get("errors", [])
+                )
+                if status.get("status") in APPLIED:
+                    if errors:
+                        log.info("flipkart %s: %s applied with warnings: %s", url, u.sku, errors)
                     results.append(PushResult(u.sku, field, True))
                 else:
-                    errors = "; ".join(
-                        f"{e.get('code')}: {e.get('description')}" for e in status.get("errors", [])
-                    )
                     results.append(
                         PushResult(u.sku, field, False, errors[:400] or "no status for this SKU")
                     )

@@ -1,4 +1,7 @@
-"""Flipkart listings v3 against a fake: 10 SKUs a call, per-SKU failures inside a 200 answer."""
+"""Flipkart listings v3 against a fake that keeps to the seller API as Flipkart's SDK defines it
+(../shared/specs/flipkart/seller-api-summary.md): the token at the API host's root, 10 SKUs a
+call, integer prices, a status on every location, per-SKU SUCCESS / WARNING / FAILURE inside a
+200 answer."""
 
 import json
 from decimal import Decimal
@@ -25,8 +28,10 @@ class FakeFlipkart:
         self.calls = []
 
     def handle(self, request):
+        if request.url.path.startswith("/sellers/oauth-service"):
+            return httpx.Response(404, json={"error": "not found"})
         path = request.url.path.removeprefix("/sellers")
-        if path == "/oauth-service/oauth/token":
+        if request.url.path == "/oauth-service/oauth/token":
             assert request.url.params["grant_type"] == "client_credentials"
             assert request.headers["Authorization"].startswith("Basic ")
             self.tokens += 1
@@ -56,7 +61,11 @@ class FakeFlipkart:
                 },
             )
         body = json.loads(request.content)
+        self.last_body = body
         assert len(body) <= 10
+        wrong = _off_the_model(body)
+        if wrong:
+            return httpx.Response(400, json={"errors": [{"code": 400, "description": wrong}]})
         answer = {}
         for sku, change in body.items():
             listing = self.listings.get(sku)
@@ -88,7 +97,34 @@ class FakeFlipkart:
                 else:
                     listing["locations"][0]["inventory"] = change["locations"][0]["inventory"]
                 answer[sku] = {"status": "SUCCESS"}
+                if (
+                    "price" in change
+                    and change["price"]["selling_price"] * 2 < change["price"]["mrp"]
+                ):
+                    answer[sku] = {
+                        "status": "WARNING",
+                        "errors": [
+                            {
+                                "severity": "WARNING",
+                                "code": 2301,
+                                "description": "selling price is less than half the MRP",
+                            }
+                        ],
+                    }
         return httpx.Response(200, json=answer)
+
+
+def _off_the_model(body: dict) -> str:
+    """What in a push body is not as the SDK's UpdatePriceRequest / UpdateInventoryRequest
+    define it (Price amounts are Integer; a Location needs its status), or ''."""
+    for sku, change in body.items():
+        for name, value in (change.get("price") or {}).items():
+            if name != "currency" and not isinstance(value, int):
+                return f"{sku}: price.{name} must be an integer, not {value!r}"
+        for location in change.get("locations") or []:
+            if location.get("status") not in ("ENABLED", "DISABLED"):
+                return f"{sku}: locations[].status is required (ENABLED or DISABLED)"
+    return ""
 
 
 @pytest.fixture
@@ -154,3 +190,41 @@ def test_an_expired_token_is_renewed(fake, adapter):
     fake.valid = set()
     assert len(list(adapter.fetch_snapshot(skus=["FK-01"]))) == 1
     assert fake.tokens == 2
+
+
+def test_logs_in_at_the_oauth_service_on_the_api_host_not_under_sellers(fake, adapter):
+    """The token URL is https://api.flipkart.net/oauth-service/oauth/token, beside the API
+    (https://api.flipkart.net/sellers), not under it."""
+    assert len(list(adapter.fetch_snapshot(skus=["FK-01"]))) == 1
+    assert fake.tokens == 1
+
+
+def test_prices_go_in_whole_rupees_and_a_price_with_paise_is_refused_unsent(fake, adapter):
+    ref = next(adapter.fetch_snapshot(skus=["FK-01"])).ref
+    results = adapter.push_prices(
+        [
+            PriceUpdate("FK-01", Decimal("850.00"), "INR", mrp=Decimal("999.00"), ref=ref),
+            PriceUpdate("FK-02", Decimal("849.50"), "INR", mrp=Decimal("999.00"), ref=ref),
+        ]
+    )
+    assert {r.sku: r.ok for r in results} == {"FK-01": True, "FK-02": False}
+    assert "whole rupees" in next(r.error for r in results if r.sku == "FK-02")
+    assert fake.listings["FK-01"]["price"]["selling_price"] == 850
+    assert fake.listings["FK-02"]["price"]["selling_price"] == 899  # not sent
+
+
+def test_a_warning_is_applied_not_a_failure(fake, adapter):
+    ref = next(adapter.fetch_snapshot(skus=["FK-03"])).ref
+    [result] = adapter.push_prices(
+        [PriceUpdate("FK-03", Decimal("400"), "INR", mrp=Decimal("999"), ref=ref)]
+    )
+    assert result.ok and result.error == ""
+    assert fake.listings["FK-03"]["price"]["selling_price"] == 400
+
+
+def test_stock_goes_with_the_location_status_the_listing_has(fake, adapter):
+    fake.listings["FK-04"]["locations"][0]["status"] = "DISABLED"
+    ref = next(adapter.fetch_snapshot(skus=["FK-04"])).ref
+    [result] = adapter.push_inventory([StockUpdate("FK-04", 7, ref=ref)])
+    assert result.ok and fake.listings["FK-04"]["locations"][0]["inventory"] == 7
+    assert fake.last_body["FK-04"]["locations"][0]["status"] == "DISABLED"
