@@ -1,10 +1,13 @@
 """BigCommerce through its REST API (catalog v3 variants, inventory v3 absolute adjustments).
 
-- Read: `GET /v3/catalog/variants` 250 a page (meta.pagination current_page / total_pages);
-  named SKUs with `sku:in=A,B,…`. A variant without its own price shows its product's
-  (`calculated_price`).
+- Read: `GET /v3/catalog/variants` 250 a page (meta.pagination current_page / total_pages).
+  The endpoint's documented filters take one SKU (`sku=`), not a list: a few named SKUs are
+  read one call each, more by reading the pages and keeping those named. A variant without
+  its own price shows its product's (`calculated_price`).
 - Stock: `PUT /v3/inventory/adjustments/absolute` with `{reason, items: [{location_id,
-  variant_id, quantity}]}`, up to 2,000 items a call.
+  variant_id | product_id, quantity}]}`, up to 2,000 items a call. A product without
+  variants (its one base variant has no option values) is tracked by product and adjusted by
+  `product_id`: BigCommerce refuses its variant id with 422 "tracked by product".
 - Prices: `PUT /v3/catalog/variants` (batch) with `[{id, price}]`, up to 50 a call.
 - A refused batch (422) is split in halves until the refused variants are found, so one bad
   variant does not hold back the others.
@@ -31,12 +34,14 @@ from channels.adapters.base import (
     StockUpdate,
     as_price,
     as_quantity,
-    chunks,
     json_dumps,
     json_loads,
     push_in_halves,
 )
 from channels.adapters.http import HttpAdapter
+
+# Named SKUs up to this many are read one `sku=` call each; more, by reading every page.
+ONE_BY_ONE = 10
 
 
 class BigCommerceAdapter(HttpAdapter):
@@ -62,9 +67,12 @@ class BigCommerceAdapter(HttpAdapter):
     def fetch_snapshot(self, *, skus: Sequence[str] | None = None) -> Iterator[ListingState]:
         if skus is None:
             yield from self._variants({})
-            return
-        for group in chunks(list(skus), 50):
-            yield from self._variants({"sku:in": ",".join(group)})
+        elif len(skus) <= ONE_BY_ONE:
+            for sku in skus:
+                yield from self._variants({"sku": sku})
+        else:
+            named = set(skus)
+            yield from (state for state in self._variants({}) if state.sku in named)
 
     def _variants(self, params: dict) -> Iterator[ListingState]:
         page = 1
@@ -82,7 +90,11 @@ class BigCommerceAdapter(HttpAdapter):
                     price=as_price(price if price is not None else variant.get("calculated_price")),
                     currency=self.config.currency,
                     external_id=str(variant["id"]),
-                    ref={"variant_id": variant["id"], "product_id": variant["product_id"]},
+                    ref={
+                        "variant_id": variant["id"],
+                        "product_id": variant["product_id"],
+                        "by_product": not variant.get("option_values"),
+                    },
                 )
             pagination = body.get("meta", {}).get("pagination", {})
             if pagination.get("current_page", page) >= pagination.get("total_pages", page):
@@ -100,7 +112,11 @@ class BigCommerceAdapter(HttpAdapter):
                         "items": [
                             {
                                 "location_id": self.location,
-                                "variant_id": u.ref["variant_id"],
+                                **(
+                                    {"product_id": u.ref["product_id"]}
+                                    if u.ref.get("by_product")
+                                    else {"variant_id": u.ref["variant_id"]}
+                                ),
                                 "quantity": u.quantity,
                             }
                             for u in batch

@@ -1,4 +1,9 @@
-"""BigCommerce v3 against a fake: page pagination, absolute inventory, batch prices, 429 resets."""
+"""BigCommerce v3 against a fake: page pagination, absolute inventory, batch prices, 429 resets.
+
+The fake keeps to BigCommerce's documents (../shared/specs/bigcommerce/): the variants list
+takes only its documented filters (one `sku`, ignoring others, as the store does), an
+absolute adjustment must validate against inventory.v3.yml's AdjustmentsAbsoluteRequest, and
+a product without variants refuses an adjustment by variant id with the documented 422."""
 
 import json
 from decimal import Decimal
@@ -8,6 +13,11 @@ import pytest
 
 from channels.adapters.base import PriceUpdate, StockUpdate
 from channels.adapters.bigcommerce import BigCommerceAdapter
+from tests.fakes.specs import bigcommerce_inventory_spec, openapi_validator
+
+TRACKED_BY_PRODUCT = (
+    "[Item with variant_id {} is tracked by product, please update stock by product id]"
+)
 
 
 class FakeBigCommerce:
@@ -20,12 +30,20 @@ class FakeBigCommerce:
                 "price": None if i % 2 else 20.0,
                 "calculated_price": 19.5,
                 "inventory_level": i,
+                # Every tenth product has no variants: its one base variant has no options.
+                "option_values": []
+                if i % 10 == 0
+                else [{"id": i, "label": "M", "option_id": 1, "option_display_name": "Size"}],
             }
             for i in range(1, n + 1)
         ]
         self.faults = []
         self.calls = []
         self.reject = set()
+        self.adjusted = []
+        self.adjustment = openapi_validator(
+            bigcommerce_inventory_spec(), "AdjustmentsAbsoluteRequest"
+        )
 
     def handle(self, request):
         assert request.headers["X-Auth-Token"] == "tok"
@@ -39,8 +57,8 @@ class FakeBigCommerce:
         if request.method == "GET":
             limit, page = int(request.url.params["limit"]), int(request.url.params["page"])
             rows = self.variants
-            if "sku:in" in request.url.params:
-                rows = [v for v in rows if v["sku"] in request.url.params["sku:in"].split(",")]
+            if "sku" in request.url.params:  # documented; any other filter is ignored
+                rows = [v for v in rows if v["sku"] == request.url.params["sku"]]
             total_pages = max(1, -(-len(rows) // limit))
             return httpx.Response(
                 200,
@@ -60,13 +78,24 @@ class FakeBigCommerce:
         body = json.loads(request.content)
         by_id = {v["id"]: v for v in self.variants}
         if path == "/v3/inventory/adjustments/absolute":
+            errors = [e.message for e in self.adjustment.iter_errors(body)]
+            if errors:
+                return httpx.Response(400, json={"status": 400, "title": "; ".join(errors)})
             items = body["items"]
-            if any(i["variant_id"] in self.reject for i in items):
+            self.adjusted.extend(items)
+            by_product = {v["product_id"]: v for v in self.variants}
+            for i in items:
+                variant = by_id.get(i.get("variant_id")) or by_product[i.get("product_id")]
+                if "variant_id" in i and not variant["option_values"]:
+                    title = TRACKED_BY_PRODUCT.format(i["variant_id"])
+                    return httpx.Response(422, json={"status": 422, "title": title, "errors": {}})
+            if any(i.get("variant_id") in self.reject for i in items):
                 return httpx.Response(
                     422, json={"status": 422, "title": "Inventory adjustment failed", "errors": {}}
                 )
             for i in items:
-                by_id[i["variant_id"]]["inventory_level"] = i["quantity"]
+                variant = by_id.get(i.get("variant_id")) or by_product[i.get("product_id")]
+                variant["inventory_level"] = i["quantity"]
             return httpx.Response(200, json={"transaction_id": "t1"})
         assert len(body) <= 50
         for change in body:
@@ -118,3 +147,27 @@ def test_a_429_waits_for_the_reset_the_store_gives(fake, adapter, clock):
     fake.faults = [429, 429]
     assert len(list(adapter.fetch_snapshot(skus=["BC-001"]))) == 1
     assert clock.sleeps[:2] == [0.75, 0.75]
+
+
+def test_a_product_without_variants_is_adjusted_by_its_product_id(fake, adapter):
+    """inventory.v3.yml: "If a product has no variants, use product_id"; its variant id is
+    refused with 422 "tracked by product"."""
+    states = {s.sku: s for s in adapter.fetch_snapshot(skus=["BC-010", "BC-011"])}
+    results = adapter.push_inventory([StockUpdate(sku, 4, ref=s.ref) for sku, s in states.items()])
+    assert all(r.ok for r in results)
+    assert fake.adjusted == [
+        {"location_id": 1, "product_id": 1010, "quantity": 4},
+        {"location_id": 1, "variant_id": 11, "quantity": 4},
+    ]
+    assert fake.variants[9]["inventory_level"] == 4 and fake.variants[10]["inventory_level"] == 4
+
+
+def test_named_skus_are_read_with_the_documented_filter_only(fake, adapter):
+    """GET /v3/catalog/variants documents `sku` (one), not `sku:in`, which the store would
+    ignore and answer with every variant."""
+    few = list(adapter.fetch_snapshot(skus=["BC-001", "BC-002"]))
+    assert [s.sku for s in few] == ["BC-001", "BC-002"]
+    named = [f"BC-{i:03d}" for i in range(100, 130)]
+    fake.calls.clear()
+    many = list(adapter.fetch_snapshot(skus=named))
+    assert sorted(s.sku for s in many) == named and len(fake.calls) == 2  # the two pages

@@ -77,3 +77,13 @@ def openapi_validator(spec: dict, component: str):
 
     schema = {"$ref": f"#/components/schemas/{component}", "components": spec["components"]}
     return Draft4Validator(schema)
+
+
+@functools.cache
+def bigcommerce_inventory_spec() -> dict:
+    """BigCommerce's Inventory v3 OpenAPI file (absolute and relative adjustments)."""
+    import yaml
+
+    return yaml.safe_load(
+        (specs_dir() / "bigcommerce" / "reference" / "inventory.v3.yml").read_text()
+    )
