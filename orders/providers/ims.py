@@ -117,6 +117,8 @@ class Amazon:
             )
         if not summary.get("OrderItems"):
             return Event(EventKind.IGNORE, order_id, note="change without order items")
+        # Fulfilled by Amazon (AFN): Amazon ships from its own stock, none of ours is held.
+        afn = summary.get("FulfillmentType") == "AFN"
         order = OrderIn(
             external_id=order_id,
             name=order_id,
@@ -127,7 +129,9 @@ class Amazon:
                     external_id=text(item.get("OrderItemId")),
                     sku=text(item.get("SellerSKU")),
                     quantity=parse_quantity(item.get("Quantity"), where=f"OrderItems[{i}]"),
-                    not_stocked="" if item.get("SellerSKU") else "no SellerSKU",
+                    not_stocked="fulfilled by Amazon (AFN)"
+                    if afn
+                    else ("" if item.get("SellerSKU") else "no SellerSKU"),
                 )
                 for i, item in enumerate(summary["OrderItems"])
             ),

@@ -37,6 +37,7 @@ from orders.providers.base import (
     load_json,
     parse_quantity,
     parse_time,
+    printable,
     text,
 )
 
@@ -109,14 +110,18 @@ def _order_in(order: dict) -> OrderIn:
     for i, item in enumerate(order.get("line_items") or []):
         price = item.get("base_price_money") or {}
         currency = currency or text(price.get("currency"))
+        measure = _measure(item)
         lines.append(
             LineIn(
                 external_id=text(item.get("uid")),
                 sku="",
                 item_id=text(item.get("catalog_object_id")),
-                quantity=parse_quantity(item.get("quantity"), where=f"line_items[{i}]"),
+                # A measured line (2.5 lb) is no count of units: kept as one, never reserved.
+                quantity=1
+                if measure
+                else parse_quantity(item.get("quantity"), where=f"line_items[{i}]"),
                 unit_price=from_minor(price.get("amount"), currency),
-                not_stocked=not_stocked(item),
+                not_stocked=measure or not_stocked(item),
                 name=text(item.get("name")),
             )
         )
@@ -137,6 +142,23 @@ def _order_in(order: dict) -> OrderIn:
         customer_email=text(recipient.get("email_address")),
         customer_phone=text(recipient.get("phone_number")),
     )
+
+
+def _measure(item: dict) -> str:
+    """Why a line sold by measure (`quantity_unit` with a measurement unit: `2.5` pounds of
+    broccoli) is no count of units IMS holds, or '' for a line counted in units."""
+    unit = (item.get("quantity_unit") or {}).get("measurement_unit") or {}
+    name = next(
+        (
+            value.get("name") if isinstance(value, dict) else value
+            for key, value in unit.items()
+            if key.endswith("_unit") and value
+        ),
+        None,
+    )
+    if not name:
+        return ""
+    return f"sold by measure: {printable(text(item.get('quantity')))} {printable(text(name))}"
 
 
 def not_stocked(item: dict) -> str:
@@ -160,8 +182,8 @@ def _refund(client: httpx.Client, refund: dict) -> Event:
     for r in returns:
         source = source or text(r.get("source_order_id"))
         for i, item in enumerate(r.get("return_line_items") or []):
-            if not_stocked(item):
-                continue  # a returned gift card or custom amount gives back no stock
+            if not_stocked(item) or _measure(item):
+                continue  # a returned gift card, custom amount or measure gives back no units
             lines.append(
                 ReturnLineIn(
                     quantity=parse_quantity(item.get("quantity"), where=f"return_line_items[{i}]"),

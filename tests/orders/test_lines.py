@@ -280,6 +280,17 @@ def test_a_real_shortfall_on_a_known_product_still_pauses_the_channel(deliver, q
         ("sq", {"item_type": "GIFT_CARD"}, "gift card"),
         ("sq", {"item_type": "CUSTOM_AMOUNT"}, "custom amount"),
         ("sq", {"catalog_object_id": None}, "no catalog item"),
+        (
+            "sq",
+            {
+                "quantity": "2.5",
+                "quantity_unit": {
+                    "measurement_unit": {"weight_unit": "IMPERIAL_POUND"},
+                    "precision": 1,
+                },
+            },
+            "sold by measure: 2.5 IMPERIAL_POUND",
+        ),
         ("market", {"SellerSKU": ""}, "no SellerSKU"),
         ("fk", {"stocked": False}, "sent as not stocked"),
     ],
@@ -430,3 +441,54 @@ def test_a_pos_sale_takes_no_stock_for_a_line_sent_as_not_stocked(channels, post
         "ignored: sale R-2 has no stocked line"
     )
     assert PosSale.objects.count() == 1
+
+
+def test_a_square_order_with_a_line_sold_by_weight_is_received_and_its_counted_line_reserved(
+    deliver, post, fake_api
+):
+    """Square's OrderLineItem: with `quantity_unit`, `quantity` is a measurement ("2.25
+    pounds of broccoli"), not a count. The order is received; that line is kept as sold by
+    measure and never reserved, the counted line is (it used to refuse the whole order)."""
+    order = p.square_order("SQ77", [(SQUARE_A1, 2), ("BROCCOLI", 1)])
+    order["order"]["line_items"][1].update(
+        quantity="2.25",
+        quantity_unit={"measurement_unit": {"weight_unit": "IMPERIAL_POUND"}, "precision": 2},
+    )
+    p.square_validate(order, "RetrieveOrderResponse")
+    fake_api.routes["/v2/orders/SQ77"] = order
+    body = p.dumps(p.square_event("order.created", "SQ77"))
+    answer = post("sq", body, p.square_headers(body, SQUARE_URL)).json()
+    assert answer["processed"] and answer["error"] == ""
+    received = the_order("sq")
+    assert [(ln.sku, ln.reserved) for ln in received.lines.all()] == [(SQUARE_A1, 2)]
+    assert [(n["name"], n["why"]) for n in received.not_stocked] == [
+        ("BROCCOLI", "sold by measure: 2.25 IMPERIAL_POUND")
+    ]
+    assert level("A-1", "NYC").reserved == 2
+
+
+def test_an_amazon_order_fulfilled_by_amazon_holds_none_of_our_stock(deliver, post):
+    """ORDER_CHANGE with FulfillmentType AFN (Amazon's sample notification, its SellerSKU
+    named A-1 here): Amazon ships from its own stock, so nothing is reserved; the same order
+    fulfilled by the merchant (MFN) is."""
+    import json
+
+    from tests.fakes.specs import specs_dir
+
+    sample = json.loads(
+        (specs_dir() / "amazon-sp-api/samples/order-change-notification.json").read_text()
+    )
+    change = sample["Payload"]["OrderChangeNotification"]
+    sample["EventTime"] = change["Summary"]["PurchaseDate"] = p.iso(p.utc())
+    change["Summary"]["OrderItems"][0].update(SellerSKU="A-1", Quantity=2)
+    for fulfilment, order_id in (("AFN", "111-AFN"), ("MFN", "111-MFN")):
+        change["AmazonOrderId"] = order_id
+        change["Summary"]["FulfillmentType"] = fulfilment
+        sample["NotificationMetadata"]["NotificationId"] = order_id
+        body = p.dumps(sample)
+        answer = post("market", body, p.ims_headers(body)).json()
+        assert answer["processed"], answer
+    afn = WebhookDelivery.objects.get(delivery_id="111-AFN")
+    assert "fulfilled by Amazon (AFN)" in afn.outcome and afn.order is None
+    assert list(ChannelOrder.objects.values_list("external_id", flat=True)) == ["111-MFN"]
+    assert level("A-1", "WH").reserved == 2
