@@ -10,9 +10,13 @@
 - Push, many SKUs: one JSON_LISTINGS_FEED (PATCH messages, up to 25,000 a feed): createFeedDocument,
   upload, createFeed, wait for DONE, read the processing report; a message with an ERROR issue is
   that SKU's error.
-- Rate limits per operation, from the models (patch 5/s, search 5/s, getListingsItem 5/s burst 10,
-  createFeed 15 per 2 minutes…), taken before each call; 429s wait as x-amzn-RateLimit-Limit and
-  Retry-After say.
+- The price is `merge`d into `purchasable_offer` (a `replace` would wipe what IMS does not
+  send: handling time, sale price, minimum and maximum prices).
+- A processing report may come gzipped (`compressionAlgorithm: GZIP`): it is unpacked.
+- Rate limits per operation, no faster than the models' tables (rate per second and burst):
+  patch 5/s, search 5/s, getListingsItem 5/s burst 10, createFeed 0.0083/s burst 15 (15 per
+  31 minutes), getFeedDocument 0.0222/s burst 10…; taken before each call; 429s wait as
+  x-amzn-RateLimit-Limit and Retry-After say.
 
 Settings (environment): `IMS_CHANNEL_<CODE>_LWA_CLIENT_ID`, `…_LWA_CLIENT_SECRET`,
 `…_REFRESH_TOKEN`, `…_SELLER_ID` (secrets); `…_MARKETPLACE_ID` (default ATVPDKIKX0DER),
@@ -21,6 +25,7 @@ Settings (environment): `IMS_CHANNEL_<CODE>_LWA_CLIENT_ID`, `…_LWA_CLIENT_SECR
 
 from __future__ import annotations
 
+import gzip
 import time
 from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import quote
@@ -47,15 +52,16 @@ from ims.http import RateLimiter
 LISTINGS = "/listings/2021-08-01/items"
 FEEDS = "/feeds/2021-06-30"
 INCLUDED = "summaries,offers,fulfillmentAvailability"
+# Each a burst over the time the documented rate takes to restore it (burst / rate per second).
 RATES = {
     "default": "5/second",
     "searchListingsItems": "5/second",
     "getListingsItem": "10/2 seconds",
     "patchListingsItem": "5/second",
-    "createFeedDocument": "15/30 seconds",
-    "createFeed": "15/2 minutes",
-    "getFeed": "15/7 seconds",
-    "getFeedDocument": "15/2 minutes",
+    "createFeedDocument": "15/30 seconds",  # 0.5/s, burst 15
+    "createFeed": "15/31 minutes",  # 0.0083/s, burst 15
+    "getFeed": "15/8 seconds",  # 2/s, burst 15
+    "getFeedDocument": "10/8 minutes",  # 0.0222/s, burst 10
 }
 GENERIC_PRODUCT_TYPE = "PRODUCT"  # Amazon's product type for offer-only changes
 
@@ -194,7 +200,7 @@ class AmazonAdapter(HttpAdapter):
 
     def price_patch(self, u: PriceUpdate) -> dict:
         return {
-            "op": "replace",
+            "op": "merge",
             "path": "/attributes/purchasable_offer",
             "value": [
                 {
@@ -291,7 +297,10 @@ class AmazonAdapter(HttpAdapter):
             f"{FEEDS}/documents/{status['resultFeedDocumentId']}",
             operation="getFeedDocument",
         )
-        report = json_loads(self.outside.request("GET", result["url"]).content)
+        content = self.outside.request("GET", result["url"]).content
+        if result.get("compressionAlgorithm") == "GZIP":
+            content = gzip.decompress(content)
+        report = json_loads(content)
         errors: dict[int, list[str]] = {}
         for issue in report.get("issues") or []:
             if issue.get("severity") == "ERROR" and issue.get("messageId"):

@@ -100,3 +100,50 @@ def test_a_429_storm_and_a_server_error_are_waited_out(fake, adapter, clock):
     fake.faults = [429, 429, 429, 500, "timeout"]
     assert len(list(adapter.fetch_snapshot())) == 1
     assert clock.sleeps[:3] == [1.0, 1.0, 1.0]  # Retry-After honoured
+
+
+def test_a_price_is_merged_into_the_offer_and_keeps_what_the_seller_set_besides(fake, adapter):
+    """patchListingsItem's PatchOperation takes `merge`; a `replace` of purchasable_offer
+    would wipe the offer's other fields (here its minimum price)."""
+    fake.add("AM-1", 2, "10.00")
+    [result] = adapter.push_prices([PriceUpdate("AM-1", Decimal("11.99"), "USD")])
+    assert result.ok and fake.items["AM-1"]["price"] == Decimal("11.99")
+    assert fake.items["AM-1"]["offer_extras"]  # still there
+
+
+def test_a_gzipped_processing_report_is_read(fake, adapter):
+    """FeedDocument: "If the feed document contents have been compressed, the compression
+    algorithm used is returned … and you must decompress the feed when you download"."""
+    fake.gzip_reports = True
+    for i in range(30):
+        fake.add(f"AM-{i:02d}", 0, "5.00")
+    fake.invalid["AM-07"] = "Offer not found in this marketplace."
+    results = adapter.push_inventory([StockUpdate(f"AM-{i:02d}", 4) for i in range(30)])
+    assert fake.calls["createFeed"] == 1
+    assert [r.sku for r in results if not r.ok] == ["AM-07"]
+    assert "Offer not found" in next(r.error for r in results if not r.ok)
+
+
+def test_no_operation_is_called_faster_than_amazons_models_allow():
+    """Each operation's limit is no faster than the rate and burst in its model's table
+    (createFeed: 0.0083 per second, burst 15)."""
+    import re
+
+    from channels.adapters.amazon import RATES
+    from ims.http import parse_rate
+    from tests.fakes.specs import amazon_model
+
+    documented = {}
+    for name in ("feeds_2021-06-30.json", "listingsItems_2021-08-01.json"):
+        for operations in amazon_model(name)["paths"].values():
+            for op in operations.values():
+                if isinstance(op, dict) and "operationId" in op:
+                    table = re.search(r"\|\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|", op["description"])
+                    documented[op["operationId"]] = (float(table[1]), int(table[2]))
+    for operation, rate in RATES.items():
+        if operation == "default":
+            continue
+        item = parse_rate(rate)
+        per_second, burst = documented[operation]
+        assert item.amount <= burst, (operation, rate)
+        assert item.amount / item.get_expiry() <= per_second, (operation, rate)

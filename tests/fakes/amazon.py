@@ -4,6 +4,7 @@ JSON_LISTINGS_FEED v2 schema, and so is every answer it gives."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter
 from decimal import Decimal
@@ -30,6 +31,7 @@ class FakeAmazon:
         self.documents: dict[str, bytes] = {}
         self.feeds: dict[str, dict] = {}
         self.faults: list = []
+        self.gzip_reports = False
         self.model = amazon_model("listingsItems_2021-08-01.json")
         self.feeds_model = amazon_model("feeds_2021-06-30.json")
 
@@ -40,6 +42,11 @@ class FakeAmazon:
             "product_type": product_type,
             "quantity": quantity,
             "price": Decimal(str(price)),
+            # What the seller set on the offer besides the price: a `replace` of
+            # purchasable_offer wipes it, a `merge` keeps it.
+            "offer_extras": {
+                "minimum_seller_allowed_price": [{"schedule": [{"value_with_tax": 1}]}]
+            },
         }
 
     def expire_tokens(self) -> None:
@@ -87,11 +94,13 @@ class FakeAmazon:
             return self._get_feed(path.rsplit("/", 1)[1])
         if request.method == "GET" and path.startswith("/feeds/2021-06-30/documents/"):
             document_id = path.rsplit("/", 1)[1]
-            return self._answer(
-                self.feeds_model,
-                "FeedDocument",
-                {"feedDocumentId": document_id, "url": f"https://s3.fake/reports/{document_id}"},
-            )
+            document = {
+                "feedDocumentId": document_id,
+                "url": f"https://s3.fake/reports/{document_id}",
+            }
+            if self.gzip_reports:
+                document["compressionAlgorithm"] = "GZIP"
+            return self._answer(self.feeds_model, "FeedDocument", document)
         return httpx.Response(404, json={"errors": [{"code": "NotFound", "message": path}]})
 
     def _answer(self, model, definition, body, status=200) -> httpx.Response:
@@ -175,6 +184,8 @@ class FakeAmazon:
                 self.writes[(sku, "quantity")] += 1
             elif patch["path"] == "/attributes/purchasable_offer":
                 item["price"] = value["our_price"][0]["schedule"][0]["value_with_tax"]
+                if patch["op"] == "replace":
+                    item["offer_extras"] = {}
                 self.writes[(sku, "price")] += 1
         return None
 
@@ -253,7 +264,7 @@ class FakeAmazon:
                 )
         feed_id = str(50000 + len(self.feeds))
         report_id = f"amzn1.tortuga.report{feed_id}"
-        self.documents[report_id] = json.dumps(
+        self.documents[report_id] = self._report(
             {
                 "header": {"sellerId": self.seller, "version": "2.0", "feedId": feed_id},
                 "issues": issues,
@@ -265,7 +276,7 @@ class FakeAmazon:
                     "messagesInvalid": len(issues),
                 },
             }
-        ).encode()
+        )
         self.feeds[feed_id] = {
             "polls": 0,
             "report": report_id,
@@ -273,6 +284,11 @@ class FakeAmazon:
         }
         self.calls["createFeed"] += 1
         return self._answer(self.feeds_model, "CreateFeedResponse", {"feedId": feed_id}, 202)
+
+    def _report(self, report: dict) -> bytes:
+        """The processing report as Amazon stores it: gzipped when gzip_reports is set."""
+        data = json.dumps(report).encode()
+        return gzip.compress(data) if self.gzip_reports else data
 
     def _get_feed(self, feed_id: str) -> httpx.Response:
         feed = self.feeds[feed_id]
