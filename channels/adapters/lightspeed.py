@@ -5,12 +5,15 @@
   `inventory_level` at the channel's outlet, the price `price_excluding_tax`.
 - Push: `PUT /api/2.1/products/{id}` per product (Lightspeed has no batch write): the price as
   `details.price_excluding_tax`, the count as `details.inventory: [{outlet_id, current_amount}]`.
-- Rate limits: `X-RateLimit-Limit` / `X-RateLimit-Remaining` / `X-RateLimit-Reset`; a 429's
-  `Retry-After` (or the reset time) is waited, and a limiter keeps one worker to the plan.
+- Rate limits: Lightspeed allows 300 requests per register plus 50, per 5 minutes (the
+  limiter keeps to that, `…_REGISTERS` registers, default 1: 350 per 5 minutes);
+  `X-RateLimit-Limit` / `X-RateLimit-Remaining` / `X-RateLimit-Reset`; a 429's `Retry-After`
+  (or the reset time) is waited.
 No machine-readable specification of this API is in ../shared/specs; the payloads follow
 Lightspeed's published reference.
 
-Settings (environment): `IMS_CHANNEL_<CODE>_ACCESS_TOKEN` (secret), `…_OUTLET_ID` (required);
+Settings (environment): `IMS_CHANNEL_<CODE>_ACCESS_TOKEN` (secret), `…_OUTLET_ID` (required),
+`…_REGISTERS` (the store's registers, default 1);
 base_url is `https://<domain prefix>.retail.lightspeed.app`.
 """
 
@@ -37,12 +40,13 @@ from channels.errors import ProviderRefused
 
 class LightspeedAdapter(HttpAdapter):
     kind = "lightspeed"
-    rates = {"default": "5/second"}
     stock_batch = 1
     price_batch = 1
 
     def __init__(self, config: AdapterConfig, **options):
         self.outlet = config.secret("OUTLET_ID")
+        registers = int(config.setting("REGISTERS", "1"))
+        self.rates = {"default": f"{300 * registers + 50}/5 minutes"}
         super().__init__(config, **options)
 
     def auth_headers(self) -> dict[str, str]:

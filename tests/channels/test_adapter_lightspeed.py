@@ -84,3 +84,24 @@ def test_updates_each_product_and_waits_a_rate_limit_reset(fake, adapter, clock)
         ),
         ("/api/2.1/products/p1", {"details": {"price_excluding_tax": 11.25}}),
     ]
+
+
+@pytest.mark.parametrize(("registers", "allowed"), [("", 350), ("3", 950)])
+def test_the_limiter_keeps_to_lightspeeds_300_a_register_plus_50_per_5_minutes(
+    fake, config, clock, registers, allowed
+):
+    from ims.http import parse_rate
+
+    adapter = LightspeedAdapter(
+        config(
+            "lightspeed",
+            base_url="https://shop.retail.lightspeed.app",
+            access_token="tok",
+            outlet_id="o1",
+            registers=registers,
+        ),
+        transport=httpx.MockTransport(fake.handle),
+        sleep=clock.sleep,
+    )
+    limit = parse_rate(adapter.rates["default"])
+    assert (limit.amount, limit.get_expiry()) == (allowed, 300)
