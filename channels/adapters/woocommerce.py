@@ -2,7 +2,10 @@
 
 - Read: products, 100 a page, following the `Link: <…>; rel="next"` header; a variable
   product's variations are read from `/products/{id}/variations` the same way. Named SKUs are
-  read with `?sku=A,B,…` (comma-separated).
+  read with `?sku=A,B,…` (comma-separated), which answers a variation's SKU with the
+  variation itself (`type: variation`, its `parent_id`): it is pushed through its parent.
+- A price is `regular_price`. While a sale runs (`on_sale`, a `sale_price`), shoppers pay the
+  sale price: a new regular price is not sent then, and the SKU's result says why.
 - Push: `POST /products/batch` (and `/products/{parent}/variations/batch` for variations) with
   `update: [{id, stock_quantity, manage_stock}]` or `{id, regular_price}`, at most 100 objects a
   call; an object answered with an `error` is that SKU's refusal, the others are applied.
@@ -68,16 +71,20 @@ class WooCommerceAdapter(HttpAdapter):
                     if variation.get("sku"):
                         yield self._state(variation, parent=product["id"])
             elif product.get("sku"):
-                yield self._state(product, parent=None)
+                parent = product.get("parent_id") if product.get("type") == "variation" else None
+                yield self._state(product, parent=parent or None)
 
     def _state(self, obj: dict, *, parent) -> ListingState:
+        ref = {"id": obj["id"], "parent_id": parent}
+        if obj.get("on_sale") and obj.get("sale_price"):
+            ref["sale_price"] = obj["sale_price"]
         return ListingState(
             sku=obj["sku"],
             quantity=as_quantity(obj.get("stock_quantity")) if obj.get("manage_stock") else None,
             price=as_price(obj.get("regular_price")),
             currency=self.config.currency,
             external_id=str(obj["id"]),
-            ref={"id": obj["id"], "parent_id": parent},
+            ref=ref,
         )
 
     def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
@@ -86,7 +93,19 @@ class WooCommerceAdapter(HttpAdapter):
         )
 
     def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
-        return self._batch(updates, PRICE, lambda u: {"regular_price": format(u.price, "f")})
+        on_sale = [u for u in updates if u.ref.get("sale_price")]
+        held = [
+            PushResult(
+                u.sku,
+                PRICE,
+                False,
+                f"a sale price ({u.ref['sale_price']}) is running on WooCommerce: regular price "
+                f"{u.price} not sent (end the sale there, or wait for it to end)",
+            )
+            for u in on_sale
+        ]
+        rest = [u for u in updates if u not in on_sale]
+        return held + self._batch(rest, PRICE, lambda u: {"regular_price": format(u.price, "f")})
 
     def _batch(self, updates, field: str, values) -> list[PushResult]:
         results = []

@@ -1,4 +1,8 @@
-"""WooCommerce REST v3 against a fake: Link-header pagination, variations, batch updates."""
+"""WooCommerce REST v3 against a fake: Link-header pagination, variations, batch updates.
+
+As WooCommerce does, the fake answers `GET /products?sku=` for a variation's SKU with the
+variation itself (type `variation`, its `parent_id`), and refuses a variation's id in
+`/products/batch` (woocommerce_rest_product_invalid_id)."""
 
 import json
 from decimal import Decimal
@@ -30,7 +34,12 @@ class FakeWoo:
                 rows = self.products
                 if request.url.params.get("sku"):
                     wanted = request.url.params["sku"].split(",")
-                    rows = [p for p in rows if p["sku"] in wanted]
+                    rows = [p for p in rows if p["sku"] in wanted] + [
+                        {**v, "type": "variation", "parent_id": parent}
+                        for parent, variations in self.variations.items()
+                        for v in variations
+                        if v["sku"] in wanted
+                    ]
             else:
                 rows = self.variations[int(path.split("/")[2])]
             chunk = rows[(page - 1) * per : page * per]
@@ -148,3 +157,30 @@ def test_batch_updates_apply_what_they_can_and_report_each_refusal(fake, adapter
 def test_named_skus_and_a_server_error(fake, adapter):
     fake.faults = [502]
     assert [s.sku for s in adapter.fetch_snapshot(skus=["W-002", "W-003"])] == ["W-002", "W-003"]
+
+
+def test_a_variation_read_by_its_sku_is_pushed_through_its_parent(fake, adapter):
+    """A scoped read (`?sku=TEE-M`) answers with the variation: its push goes to
+    /products/500/variations/batch, not /products/batch (which refuses a variation's id)."""
+    [tee] = adapter.fetch_snapshot(skus=["TEE-M"])
+    assert tee.ref["parent_id"] == 500
+    fake.requests.clear()
+    [result] = adapter.push_inventory([StockUpdate("TEE-M", 9, ref=tee.ref)])
+    assert result.ok and fake.variations[500][1]["stock_quantity"] == 9
+    assert [path for method, path in fake.requests if method == "POST"] == [
+        "/wp-json/wc/v3/products/500/variations/batch"
+    ]
+
+
+def test_a_regular_price_is_not_overwritten_while_a_sale_runs_and_the_result_says_so(fake, adapter):
+    fake.products[1].update(sale_price="7.00", on_sale=True)
+    states = {s.sku: s for s in adapter.fetch_snapshot(skus=["W-001", "W-002"])}
+    results = {
+        r.sku: r
+        for r in adapter.push_prices(
+            [PriceUpdate(sku, Decimal("10.25"), "USD", ref=s.ref) for sku, s in states.items()]
+        )
+    }
+    assert results["W-001"].ok and fake.products[0]["regular_price"] == "10.25"
+    assert not results["W-002"].ok and fake.products[1]["regular_price"] == "9.50"
+    assert "sale price (7.00) is running" in results["W-002"].error
