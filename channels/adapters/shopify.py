@@ -1,23 +1,30 @@
-"""Shopify through the Admin GraphQL API (2025-01 documents, valid against the published schema).
+"""Shopify through the Admin GraphQL API (2026-04 by default; documents valid against the
+published schema of the version sent).
 
 - Read: `productVariants` (cursor pagination, 100 a page) with each variant's price and its
   `available` quantity at the channel's location (`inventoryItem.inventoryLevel`).
-- Stock: `inventorySetQuantities` with `compareQuantity` (compare-and-set: Shopify refuses a
-  write whose compare value is stale), up to 250 quantities a call. A call is all or nothing:
-  the items Shopify names in `userErrors` are reported and the rest are sent again at once.
+- Stock: `inventorySetQuantities`, up to 250 quantities a call, compare-and-set: from 2026-04
+  each quantity carries `changeFromQuantity` (always, `null` where nothing was read: Shopify
+  requires the field) and the call an `@idempotent(key:)` (required from 2026-04; one key per
+  call, the same when the call is sent again); before 2026-04, `compareQuantity`. A stale
+  value is refused (CHANGE_FROM_QUANTITY_STALE, COMPARE_QUANTITY_STALE). A call is all or
+  nothing: the items Shopify names in `userErrors` are reported and the rest are sent again.
 - Prices: `productVariantsBulkUpdate` per product, 25 products aliased into one document.
 - Throttle: cost-based. Every answer carries `extensions.cost.throttleStatus`
   (maximumAvailable, currentlyAvailable, restoreRate); before a call the adapter waits until
   the bucket holds the call's expected cost, and a THROTTLED answer waits what is missing.
 
 Settings (environment): `IMS_CHANNEL_<CODE>_ACCESS_TOKEN` (Admin API access token, secret),
-`…_LOCATION_ID` (a Location gid; default: the shop's first location), `…_API_VERSION` (2025-01).
+`…_LOCATION_ID` (a Location gid; default: the shop's first location), `…_API_VERSION`
+(2026-04; Shopify answers a retired version with its oldest supported one, so the default
+moves with the versions IMS's documents are checked against).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 
@@ -73,7 +80,20 @@ query FirstLocation {
 }
 """
 
+API_VERSION = "2026-04"
+# The first version whose inventory mutations take changeFromQuantity and @idempotent.
+IDEMPOTENT_FROM = "2026-04"
+
 SET_QUANTITIES = """
+mutation SetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+
+SET_QUANTITIES_BEFORE_2026_04 = """
 mutation SetQuantities($input: InventorySetQuantitiesInput!) {
   inventorySetQuantities(input: $input) {
     inventoryAdjustmentGroup { id }
@@ -81,6 +101,7 @@ mutation SetQuantities($input: InventorySetQuantitiesInput!) {
   }
 }
 """
+STALE = ("CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE")
 
 
 def prices_document(count: int) -> str:
@@ -150,7 +171,7 @@ class ShopifyAdapter(HttpAdapter):
     def __init__(
         self, config: AdapterConfig, *, clock: Callable[[], float] = time.monotonic, **options
     ):
-        self.version = config.setting("API_VERSION", "2025-01")
+        self.version = config.setting("API_VERSION", API_VERSION)
         super().__init__(config, **options)
         self.throttle = ThrottleState(clock)
         self.cost_per_item: dict[str, float] = {}
@@ -254,6 +275,7 @@ class ShopifyAdapter(HttpAdapter):
         if not batch:
             return results
         location = self.location_id()
+        idempotent = self.version >= IDEMPOTENT_FROM
         quantities = []
         for u in batch:
             item = {
@@ -262,23 +284,23 @@ class ShopifyAdapter(HttpAdapter):
                 "quantity": u.quantity,
             }
             # Compare-and-set: Shopify refuses the write when the quantity is no longer `previous`.
-            if u.previous is not None:
+            if idempotent:
+                item["changeFromQuantity"] = u.previous
+            elif u.previous is not None:
                 item["compareQuantity"] = u.previous
             quantities.append(item)
-        data = self.graphql(
-            SET_QUANTITIES,
-            {
-                "input": {
-                    "name": "available",
-                    "reason": "correction",
-                    "referenceDocumentUri": f"ims://sync/{batch[0].key or 'push'}",
-                    "ignoreCompareQuantity": False,
-                    "quantities": quantities,
-                }
-            },
-            operation="SetQuantities",
-            items=len(batch),
-        )
+        given = {
+            "name": "available",
+            "reason": "correction",
+            "referenceDocumentUri": f"ims://sync/{batch[0].key or 'push'}",
+            "quantities": quantities,
+        }
+        if idempotent:
+            document, variables = SET_QUANTITIES, {"input": given, "key": str(uuid.uuid4())}
+        else:
+            document = SET_QUANTITIES_BEFORE_2026_04
+            variables = {"input": {**given, "ignoreCompareQuantity": False}}
+        data = self.graphql(document, variables, operation="SetQuantities", items=len(batch))
         errors = data["inventorySetQuantities"]["userErrors"]
         if not errors:
             return results + [PushResult(u.sku, QUANTITY, True) for u in batch]
@@ -376,7 +398,7 @@ def _index(path, collection: str) -> int | None:
 
 
 def _refused(u, errors: list[dict], field: str, message: str) -> PushResult:
-    stale = any(e.get("code") == "COMPARE_QUANTITY_STALE" for e in errors)
+    stale = any(e.get("code") in STALE for e in errors)
     return PushResult(u.sku, field, False, message[:400], stale=stale)
 
 

@@ -15,6 +15,7 @@ is cancelled, any other is placed or updated. `orders/cancelled` with a body who
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import ClassVar
 
 from orders.providers.base import (
@@ -142,6 +143,8 @@ def not_stocked(item: dict) -> str:
 
 def _refund(payload: dict) -> Event:
     """A refund: `restock_type` return → units come back; cancel → unshipped units cancelled;
+    legacy_restock (the older option, still in Shopify's 2026-04 samples) → the line's
+    unshipped units (`fulfillable_quantity`) cancelled first, the rest come back;
     no_restock (money only) changes no stock."""
     try:
         order_id = text(payload["order_id"])
@@ -161,6 +164,13 @@ def _refund(payload: dict) -> Event:
             returned.append(line)
         elif item.get("restock_type") == "cancel":
             cancelled.append(line)
+        elif item.get("restock_type") == "legacy_restock":
+            unshipped = (item.get("line_item") or {}).get("fulfillable_quantity")
+            unshipped = min(line.quantity, max(0, int(unshipped or 0)))
+            if unshipped:
+                cancelled.append(replace(line, quantity=unshipped))
+            if line.quantity > unshipped:
+                returned.append(replace(line, quantity=line.quantity - unshipped))
     if returned:
         return Event(
             EventKind.RETURN,

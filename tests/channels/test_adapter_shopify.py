@@ -10,6 +10,7 @@ from channels.adapters.base import PriceUpdate, StockUpdate
 from channels.adapters.shopify import (
     LOCATIONS_QUERY,
     SET_QUANTITIES,
+    SET_QUANTITIES_BEFORE_2026_04,
     VARIANTS_QUERY,
     ShopifyAdapter,
     prices_document,
@@ -34,10 +35,78 @@ def adapter(fake, clock, config):
     )
 
 
-def test_every_document_is_valid_against_the_admin_schema():
+def test_every_document_is_valid_against_the_schema_of_the_version_it_is_sent_to():
     for document in (VARIANTS_QUERY, LOCATIONS_QUERY, SET_QUANTITIES, prices_document(25)):
-        assert shopify_errors(document) == []
+        assert shopify_errors(document, "2026-04") == []
+    for document in (VARIANTS_QUERY, LOCATIONS_QUERY, SET_QUANTITIES_BEFORE_2026_04):
+        assert shopify_errors(document, "2025-01") == []
     assert shopify_errors("query { shop { noSuchField } }")  # the check can fail
+    # 2026-04 has no compareQuantity any more; 2025-01 has no @idempotent.
+    assert shopify_errors(
+        'mutation { inventorySetQuantities(input: {name: "available", reason: "correction", '
+        'quantities: [{inventoryItemId: "gid://shopify/InventoryItem/1", locationId: '
+        '"gid://shopify/Location/1", quantity: 1, compareQuantity: 0}]}) { userErrors { code } } }',
+        "2026-04",
+    )
+    assert shopify_errors(SET_QUANTITIES, "2025-01")
+
+
+def test_2026_04_quantities_carry_change_from_quantity_and_an_idempotency_key(fake, adapter):
+    """The two 2026-04 rules the schema cannot enforce: changeFromQuantity on every quantity,
+    even null (nothing read), and @idempotent(key:) on the mutation; the fake refuses a call
+    without either, as Shopify does."""
+    fake.add("S-0", 10, "5.00")
+    fake.add("S-1", 10, "5.00")
+    states = {s.sku: s for s in adapter.fetch_snapshot()}
+    results = adapter.push_inventory(
+        [
+            StockUpdate("S-0", 4, previous=10, ref=states["S-0"].ref),
+            StockUpdate("S-1", 6, previous=None, ref=states["S-1"].ref),
+        ]
+    )
+    assert all(r.ok for r in results) and set(fake.versions) == {"2026-04"}
+    [(key, (arguments, _))] = fake.idempotent.items()
+    assert key and [q["changeFromQuantity"] for q in arguments["input"]["quantities"]] == [10, None]
+    assert (fake.variant("S-0")["available"], fake.variant("S-1")["available"]) == (4, 6)
+
+
+def test_a_call_sent_again_with_its_key_is_applied_once(fake, adapter):
+    """Shopify answers a key it has seen with the first answer: a retried call (a timeout
+    after Shopify applied it) does not apply twice."""
+    fake.add("S-0", 10, "5.00")
+    [state] = adapter.fetch_snapshot()
+    adapter.push_inventory([StockUpdate("S-0", 4, previous=10, ref=state.ref)])
+    [(key, (arguments, _))] = fake.idempotent.items()
+    fake.variant("S-0")["available"] = 10  # what a second application would undo
+    again = fake.execute(SET_QUANTITIES, {"input": arguments["input"], "key": key})
+    assert again["data"]["inventorySetQuantities"]["userErrors"] == []
+    assert fake.variant("S-0")["available"] == 10 and fake.writes[("S-0", "quantity")] == 1
+
+
+def test_the_fake_refuses_what_2026_04_requires_and_its_schema_does_not(fake):
+    fake.add("S-0", 10, "5.00")
+    item = fake.variant("S-0")["item"]
+    quantity = {"inventoryItemId": item, "locationId": fake.location, "quantity": 1}
+    given = {"name": "available", "reason": "correction", "quantities": [quantity]}
+    without_key = fake.execute(SET_QUANTITIES_BEFORE_2026_04, {"input": given})
+    assert "idempotent" in without_key["errors"][0]["message"]
+    without_change_from = fake.execute(SET_QUANTITIES, {"input": given, "key": "k-1"})
+    assert "changeFromQuantity" in without_change_from["errors"][0]["message"]
+    assert fake.variant("S-0")["available"] == 10
+
+
+def test_a_channel_can_stay_on_2025_01_with_compare_quantity(fake, clock, config):
+    fake.add("S-0", 10, "5.00")
+    old = ShopifyAdapter(
+        config("shopify", access_token="shpat_test", api_version="2025-01"),
+        transport=httpx.MockTransport(fake.handle),
+        sleep=clock.sleep,
+        clock=clock.now,
+    )
+    [state] = old.fetch_snapshot()
+    fake.variant("S-0")["available"] = 9
+    [result] = old.push_inventory([StockUpdate("S-0", 4, previous=10, ref=state.ref)])
+    assert result.stale and set(fake.versions) == {"2025-01"}
 
 
 def test_reads_every_page_of_variants_with_price_and_available(fake, adapter):

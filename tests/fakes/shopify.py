@@ -1,5 +1,9 @@
 """A local fake of the Shopify Admin GraphQL API: just the operations IMS uses, from Shopify's
-documented payloads, every document validated against the published 2025-01 schema.
+documented payloads, every document validated against the published schema of the version in
+its URL (2025-01 or 2026-04; another is 404 here). From 2026-04 it also keeps the two rules
+the schema cannot enforce: `inventorySetQuantities` needs `@idempotent(key:)` and every
+quantity a `changeFromQuantity` (even null); a key seen again answers what it answered then,
+and a stale changeFromQuantity is CHANGE_FROM_QUANTITY_STALE.
 
 Throttle: a leaky bucket as Shopify documents it (maximumAvailable points, restored at
 restoreRate points a second; a call asking more than is available is answered THROTTLED with
@@ -25,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from tests.fakes.specs import shopify_schema
+from tests.fakes.specs import SHOPIFY_VERSIONS, shopify_schema
 
 STANDARD_PLAN = {"maximum": 2000.0, "restore_rate": 100.0}
 
@@ -57,6 +61,8 @@ class FakeShopify:
         self.writes: Counter = Counter()  # (sku, field) → writes applied
         self.points = 0.0
         self.throttled = 0
+        self.versions: list[str] = []  # the API version of each request
+        self.idempotent: dict[str, tuple] = {}  # key → (arguments, answer)
         self.lock = threading.Lock()
 
     # -- the shop's data ------------------------------------------------------
@@ -98,24 +104,32 @@ class FakeShopify:
                 if fault == "timeout":
                     return "timeout", b""
                 return fault, json.dumps({"errors": f"fault {fault}"}).encode()
-            if method != "POST" or not path.endswith("/graphql.json"):
+            version = path.removeprefix("/admin/api/").removesuffix("/graphql.json")
+            if method != "POST" or version not in SHOPIFY_VERSIONS:
                 return 404, b'{"errors":"Not Found"}'
             lowered = {k.lower(): v for k, v in headers.items()}
             if lowered.get("x-shopify-access-token") != self.token:
                 return 401, b'{"errors":"[API] Invalid API key or access token"}'
             payload = json.loads(content)
-            return 200, json.dumps(self.execute(payload["query"], payload.get("variables") or {}))
+            self.versions.append(version)
+            return 200, json.dumps(
+                self.execute(payload["query"], payload.get("variables") or {}, version)
+            )
 
-    def execute(self, query: str, variables: dict) -> dict:
+    def execute(self, query: str, variables: dict, version: str = "2026-04") -> dict:
         from graphql import OperationType, parse, validate
 
-        schema = shopify_schema()
+        schema = shopify_schema(version)
         document = parse(query)
         errors = validate(schema, document)
         if errors:
             return {"errors": [{"message": e.message} for e in errors]}
         operation = document.definitions[0]
         mutation = operation.operation == OperationType.MUTATION
+        if version >= "2026-04":
+            refused = _idempotency_refused(operation, variables)
+            if refused:
+                return {"errors": [{"message": refused, "extensions": {"code": "BAD_REQUEST"}}]}
         cost = self._cost(schema, operation, variables, mutation)
         now = self.clock()
         self.available = min(self.maximum, self.available + (now - self.last) * self.restore_rate)
@@ -142,7 +156,28 @@ class FakeShopify:
             name = field.name.value
             key = field.alias.value if field.alias else name
             args = {a.name.value: _value(a.value, variables) for a in (field.arguments or ())}
-            data[key] = getattr(self, f"_{name}")(**args)
+            idempotency = _idempotency_key(field, variables)
+            if idempotency is None:
+                data[key] = getattr(self, f"_{name}")(**args)
+            elif idempotency in self.idempotent:
+                seen_args, answer = self.idempotent[idempotency]
+                data[key] = (
+                    answer
+                    if seen_args == args
+                    else {
+                        "inventoryAdjustmentGroup": None,
+                        "userErrors": [
+                            _error(
+                                "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+                                ["input"],
+                                "The idempotency key was used with other parameters.",
+                            )
+                        ],
+                    }
+                )
+            else:
+                data[key] = getattr(self, f"_{name}")(**args)
+                self.idempotent[idempotency] = (args, data[key])
         return {"data": data, "extensions": {"cost": self._cost_block(cost, cost)}}
 
     def _cost_block(self, requested, actual) -> dict:
@@ -258,6 +293,18 @@ class FakeShopify:
                         f"{v['sku']}: refused by the shop.",
                     )
                 )
+            elif "changeFromQuantity" in q:  # 2026-04: null skips the check
+                if (
+                    q["changeFromQuantity"] is not None
+                    and q["changeFromQuantity"] != v["available"]
+                ):
+                    errors.append(
+                        _error(
+                            "CHANGE_FROM_QUANTITY_STALE",
+                            [*where, "changeFromQuantity"],
+                            "The changeFromQuantity value does not match the current quantity.",
+                        )
+                    )
             elif not input.get("ignoreCompareQuantity") and q.get("compareQuantity") is None:
                 errors.append(
                     _error(
@@ -417,3 +464,38 @@ def _selection_cost(parent, selection_set, variables) -> float:
                 _selection_cost(named, field.selection_set, variables) if field.selection_set else 0
             )
     return total
+
+
+# 2026-04: "As of 2026-04, the idempotency key is required" for these mutations.
+IDEMPOTENT_MUTATIONS = {
+    "inventorySetQuantities",
+    "inventoryAdjustQuantities",
+    "inventoryMoveQuantities",
+}
+
+
+def _idempotency_key(field, variables) -> str | None:
+    for directive in field.directives or ():
+        if directive.name.value == "idempotent":
+            for argument in directive.arguments:
+                if argument.name.value == "key":
+                    return _value(argument.value, variables)
+    return None
+
+
+def _idempotency_refused(operation, variables) -> str:
+    """What breaks 2026-04's two rules that its schema cannot enforce, or ''."""
+    for field in operation.selection_set.selections:
+        if field.name.value not in IDEMPOTENT_MUTATIONS:
+            continue
+        key = _idempotency_key(field, variables)
+        if not key or not str(key).strip():
+            return f"{field.name.value}: the @idempotent(key:) directive is required"
+        args = {a.name.value: _value(a.value, variables) for a in (field.arguments or ())}
+        for i, quantity in enumerate((args.get("input") or {}).get("quantities") or []):
+            if "changeFromQuantity" not in quantity:
+                return (
+                    f"{field.name.value}: input.quantities[{i}].changeFromQuantity must be given "
+                    "(null skips the check)"
+                )
+    return ""

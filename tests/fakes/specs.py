@@ -20,12 +20,15 @@ def specs_dir() -> Path:
     raise FileNotFoundError(f"the providers' specifications are not at {SPECS}")
 
 
+SHOPIFY_VERSIONS = ("2025-01", "2026-04")
+
+
 @functools.cache
-def shopify_schema():
-    """The Shopify Admin GraphQL schema (2025-01) from its introspection result."""
+def shopify_schema(version: str = "2026-04"):
+    """The Shopify Admin GraphQL schema of one API version from its introspection result."""
     from graphql import build_client_schema
 
-    with gzip.open(specs_dir() / "shopify" / "admin_schema_2025-01.json.gz", "rt") as handle:
+    with gzip.open(specs_dir() / "shopify" / f"admin_schema_{version}.json.gz", "rt") as handle:
         data = json.load(handle)
     schema = build_client_schema(data.get("data", data))
     # Shopify's schema deprecates some implementing fields whose interface field is not
@@ -35,11 +38,12 @@ def shopify_schema():
     return schema
 
 
-def shopify_errors(document: str) -> list[str]:
-    """Validation errors of a GraphQL document against the Admin schema ([] when valid)."""
+def shopify_errors(document: str, version: str = "2026-04") -> list[str]:
+    """Validation errors of a GraphQL document against that version's Admin schema ([] when
+    valid)."""
     from graphql import parse, validate
 
-    return [error.message for error in validate(shopify_schema(), parse(document))]
+    return [error.message for error in validate(shopify_schema(version), parse(document))]
 
 
 @functools.cache

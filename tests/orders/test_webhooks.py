@@ -265,3 +265,30 @@ def test_the_inbox_keeps_headers_but_never_the_signature(apis, post):
     assert kept["x-shopify-topic"] == "orders/create"
     assert "x-shopify-hmac-sha256" not in kept
     assert json.loads(bytes(WebhookDelivery.objects.get().body))["id"] == 4501
+
+
+def test_a_shopify_refund_with_legacy_restock_cancels_the_unshipped_units(channels, post):
+    """Shopify's own 2026-04 samples: order 450789469, then its refund 509562969 whose lines
+    are `restock_type: legacy_restock` with their units unshipped (fulfillable_quantity 1):
+    those units are cancelled and go back to available (the refund was ignored before)."""
+    from catalog.models import Product, ProductAlias
+    from tests.fakes.specs import specs_dir
+
+    samples = specs_dir() / "shopify" / "samples"
+    for sku, name in (("A-1", "IPOD2008GREEN"), ("B-2", "IPOD2008BLACK")):
+        ProductAlias.objects.create(product=Product.objects.get(sku=sku), scope="shop", value=name)
+    now = p.iso(p.utc())
+    order = json.loads((samples / "rest-2026-04-order-get-response.json").read_text())["order"]
+    order.update(created_at=now, updated_at=now)
+    body = json.dumps(order).encode()
+    assert post("shop", body, p.shopify_headers(body, "orders/create")).json()["processed"]
+    assert (level("A-1", "WH").reserved, level("B-2", "WH").reserved) == (1, 1)
+
+    refund = json.loads((samples / "rest-2026-04-refund-get-response.json").read_text())["refund"]
+    refund["created_at"] = now
+    body = json.dumps(refund).encode()
+    answer = post("shop", body, p.shopify_headers(body, "refunds/create")).json()
+    assert answer["processed"] and "cancelled" in answer["outcome"], answer
+    assert (level("A-1", "WH").reserved, level("B-2", "WH").reserved) == (0, 0)
+    lines = {ln.sku: ln.cancelled for ln in ChannelOrder.objects.get().lines.all()}
+    assert (lines["IPOD2008GREEN"], lines["IPOD2008BLACK"]) == (1, 1)
