@@ -35,7 +35,7 @@ from channels.adapters.base import (
     json_loads,
 )
 from channels.adapters.http import HttpAdapter
-from channels.errors import ProviderRefused
+from channels.errors import ChannelNotConfigured, ProviderRefused
 
 
 class LightspeedAdapter(HttpAdapter):
@@ -45,8 +45,14 @@ class LightspeedAdapter(HttpAdapter):
 
     def __init__(self, config: AdapterConfig, **options):
         self.outlet = config.secret("OUTLET_ID")
-        registers = int(config.setting("REGISTERS", "1"))
-        self.rates = {"default": f"{300 * registers + 50}/5 minutes"}
+        given = config.setting("REGISTERS", "1")
+        if not (given.isascii() and given.isdigit() and int(given) > 0):
+            raise ChannelNotConfigured(
+                f"channel {config.code}: set {config.env_prefix}REGISTERS to the store's number "
+                "of registers, a whole number from 1",
+                extra={"variable": config.env_prefix + "REGISTERS"},
+            )
+        self.rates = {"default": f"{300 * int(given) + 50}/5 minutes"}
         super().__init__(config, **options)
 
     def auth_headers(self) -> dict[str, str]:

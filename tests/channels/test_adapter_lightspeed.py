@@ -105,3 +105,14 @@ def test_the_limiter_keeps_to_lightspeeds_300_a_register_plus_50_per_5_minutes(
     )
     limit = parse_rate(adapter.rates["default"])
     assert (limit.amount, limit.get_expiry()) == (allowed, 300)
+
+
+def test_a_register_count_that_is_no_number_names_the_setting(fake, config, clock):
+    from channels.errors import ChannelNotConfigured
+
+    with pytest.raises(ChannelNotConfigured, match="IMS_CHANNEL_SHOP_REGISTERS"):
+        LightspeedAdapter(
+            config("lightspeed", access_token="tok", outlet_id="o1", registers="two"),
+            transport=httpx.MockTransport(fake.handle),
+            sleep=clock.sleep,
+        )
