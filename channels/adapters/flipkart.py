@@ -119,14 +119,17 @@ class FlipkartAdapter(HttpAdapter):
                 },
             }
 
-        paise = [u for u in updates if u.price % 1 or mrp(u) % 1]
+        def whole(u: PriceUpdate) -> bool:
+            return not (u.price % 1 or mrp(u) % 1)
+
+        paise = [u for u in updates if not whole(u)]
         refused = [
             PushResult(
                 u.sku, PRICE, False, f"Flipkart takes whole rupees: {u.price} (MRP {mrp(u)}) is not"
             )
             for u in paise
         ]
-        sent = [u for u in updates if u not in paise]
+        sent = [u for u in updates if whole(u)]
         return refused + self._post("/listings/v3/update/price", sent, PRICE, body)
 
     def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:

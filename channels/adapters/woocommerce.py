@@ -104,7 +104,7 @@ class WooCommerceAdapter(HttpAdapter):
             )
             for u in on_sale
         ]
-        rest = [u for u in updates if u not in on_sale]
+        rest = [u for u in updates if not u.ref.get("sale_price")]
         return held + self._batch(rest, PRICE, lambda u: {"regular_price": format(u.price, "f")})
 
     def _batch(self, updates, field: str, values) -> list[PushResult]:
