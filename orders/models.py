@@ -30,6 +30,13 @@ class WebhookDelivery(models.Model):
         Channel, on_delete=models.PROTECT, related_name="deliveries", db_index=False
     )
     provider = models.CharField(max_length=16)
+    # How it reached IMS: pushed to our webhook endpoint, read from the channel's queue
+    # (Amazon's SQS), or found by polling the channel's orders (the safety net; Flipkart).
+    source = models.CharField(
+        max_length=8,
+        choices=[("webhook", "webhook"), ("queue", "queue"), ("poll", "poll")],
+        default="webhook",
+    )
     delivery_id = models.CharField(max_length=255)
     topic = models.CharField(max_length=120, blank=True)
     headers = models.JSONField(default=dict)
@@ -63,6 +70,21 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.delivery_id} {self.topic}"
+
+
+class OrderPoll(models.Model):
+    """Where a channel's order poll resumes: the latest change it has stored (`cursor`, the
+    channel's own time of that change), when it last ran, and what it found or why it failed."""
+
+    channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="order_poll")
+    cursor = models.DateTimeField(null=True, blank=True)
+    polled_at = models.DateTimeField(null=True, blank=True)
+    found = models.PositiveIntegerField(default=0)  # orders listed by the last poll
+    stored = models.PositiveIntegerField(default=0)  # of those, new to the inbox
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} polled {self.polled_at} up to {self.cursor}"
 
 
 class OrderStatus(models.TextChoices):

@@ -10,6 +10,7 @@ from ims.roles import Role
 from inventory.services.ledger import ledger_drift
 from orders.models import WebhookDelivery
 from orders.services.inbox import webhook_deliveries_replay
+from orders.services.poll import orders_poll_all
 from orders.services.reservation import backorders_fill_due, reservations_expire
 
 log = logging.getLogger("ims.orders")
@@ -39,6 +40,15 @@ def inbox_retry_task() -> dict:
             deliveries=WebhookDelivery.objects.filter(processed_at__isnull=True),
             max_attempts=INBOX_MAX_ATTEMPTS,
         )
+
+
+def orders_poll_task() -> list[str]:
+    """Every channel's orders changed since its cursor, into the inbox (the safety net)."""
+    with audit_origin("task orders_poll"):
+        return [
+            f"{r.channel}: {r.found} listed, {r.stored} new{'; ' + r.error if r.error else ''}"
+            for r in orders_poll_all()
+        ]
 
 
 def reservations_expire_task() -> int:

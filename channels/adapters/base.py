@@ -8,6 +8,7 @@ never touches the ORM. Credentials come from the environment
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -75,6 +76,17 @@ class PushResult:
 
 
 @dataclass(frozen=True)
+class OrderChange:
+    """An order as the channel's own API lists it, for the order poll (orders.services.poll):
+    its id, the channel's time of its last change, and the vendor's object as JSON, which the
+    channel's provider (`orders.providers.<kind>`, `polled`) reads into an event."""
+
+    external_id: str
+    changed_at: dt.datetime
+    body: bytes
+
+
+@dataclass(frozen=True)
 class Capabilities:
     read: bool = True
     push_stock: bool = True
@@ -138,6 +150,10 @@ class ChannelAdapter(Protocol):
 
     def close(self) -> None: ...
 
+    # Adapters whose channel can list its orders add (the order poll calls it):
+    # def orders_changed(self, *, since: dt.datetime) -> Iterator[OrderChange]
+    #     every order changed at or after `since`, oldest change first.
+
 
 # ---------------------------------------------------------------------------
 # JSON with exact decimals: money goes out as the number it is, never through float.
@@ -163,6 +179,18 @@ def json_dumps(payload: Any) -> str:
 def json_loads(text: str | bytes) -> Any:
     """Parse a provider's JSON with numbers that have a fraction read as Decimal."""
     return json.loads(text, parse_float=Decimal)
+
+
+def utc_time(value) -> dt.datetime | None:
+    """An ISO-8601 time from a provider (naive ones are UTC), in UTC; None when absent or
+    not a time."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
 
 
 def chunks(items: Sequence, size: int) -> Iterator[Sequence]:

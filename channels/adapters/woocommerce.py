@@ -9,6 +9,8 @@
 - Push: `POST /products/batch` (and `/products/{parent}/variations/batch` for variations) with
   `update: [{id, stock_quantity, manage_stock}]` or `{id, regular_price}`, at most 100 objects a
   call; an object answered with an `error` is that SKU's refusal, the others are applied.
+- Orders (the order poll): `GET /orders?modified_after=…&dates_are_gmt=true`, every status,
+  each order as its webhook carries it.
 - Auth: HTTP Basic with the REST API consumer key and secret (over HTTPS).
 
 Settings (environment): `IMS_CHANNEL_<CODE>_CONSUMER_KEY`, `…_CONSUMER_SECRET` (secrets).
@@ -16,6 +18,7 @@ Settings (environment): `IMS_CHANNEL_<CODE>_CONSUMER_KEY`, `…_CONSUMER_SECRET`
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
@@ -26,6 +29,7 @@ from channels.adapters.base import (
     QUANTITY,
     AdapterConfig,
     ListingState,
+    OrderChange,
     PriceUpdate,
     PushResult,
     StockUpdate,
@@ -34,6 +38,7 @@ from channels.adapters.base import (
     chunks,
     json_dumps,
     json_loads,
+    utc_time,
 )
 from channels.adapters.http import HttpAdapter
 
@@ -56,6 +61,22 @@ class WooCommerceAdapter(HttpAdapter):
             yield from json_loads(response.content)
             link = response.links.get("next")
             next_url, next_params = (link["url"], None) if link else (None, None)
+
+    def orders_changed(self, *, since: dt.datetime) -> Iterator[OrderChange]:
+        """Orders modified after `since` (GMT), as `GET /orders` lists them (every status)."""
+        params = {
+            "modified_after": since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+            "dates_are_gmt": "true",
+            "orderby": "id",
+            "order": "asc",
+        }
+        for order in self._pages(f"{API}/orders", params):
+            changed = order.get("date_modified_gmt") or order.get("date_created_gmt")
+            yield OrderChange(
+                external_id=str(order.get("id")),
+                changed_at=utc_time(changed) or since,
+                body=json_dumps(order).encode(),
+            )
 
     def fetch_snapshot(self, *, skus: Sequence[str] | None = None) -> Iterator[ListingState]:
         if skus is None:

@@ -147,6 +147,10 @@ class Provider(Protocol):
 
     def parse(self, *, headers: Mapping[str, str], body: bytes, ctx: Context) -> Event: ...
 
+    # A provider whose channel's orders are polled (orders.services.poll) adds:
+    # def polled(self, *, body: bytes, ctx: Context) -> Event
+    #     the event an order as the channel's API lists it means (OrderChange.body).
+
 
 # ---------------------------------------------------------------------------
 # The event a delivery means: a BadDelivery, or an event IMS can store
@@ -165,13 +169,24 @@ SHAPE_ERRORS = (
 )
 
 
-def event_of(provider: Provider, *, headers: Mapping[str, str], body: bytes, ctx: Context) -> Event:
+def event_of(
+    provider: Provider,
+    *,
+    headers: Mapping[str, str],
+    body: bytes,
+    ctx: Context,
+    polled: bool = False,
+) -> Event:
     """What a delivery means, with its text storable; BadDelivery if the body cannot be read.
     What the event does follows from the signed body (providers never act on the topic
     header alone). httpx errors (reading a thin payload's order back) pass through: they
-    are transient, the delivery is kept and tried again."""
+    are transient, the delivery is kept and tried again. `polled`: the body is an order as
+    the channel's API lists it (orders.services.poll), read by the provider's `polled`."""
     try:
-        event = provider.parse(headers=headers, body=body, ctx=ctx)
+        if polled:
+            event = provider.polled(body=body, ctx=ctx)
+        else:
+            event = provider.parse(headers=headers, body=body, ctx=ctx)
     except SHAPE_ERRORS as exc:
         if isinstance(exc, BadDelivery):
             raise

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import ClassVar
+from urllib.parse import quote
 
 import httpx
 
@@ -99,7 +100,10 @@ def _client(ctx: Context) -> httpx.Client:
 
 
 def _fetch_order(client: httpx.Client, order_id: str) -> dict:
-    response = client.get(f"v2/orders/{order_id}", headers={"Square-Version": SQUARE_VERSION})
+    # The id is the signed body's text: quoted, so no id can make another URL (or none).
+    response = client.get(
+        f"v2/orders/{quote(order_id, safe='')}", headers={"Square-Version": SQUARE_VERSION}
+    )
     response.raise_for_status()
     return response.json()["order"]
 

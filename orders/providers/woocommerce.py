@@ -90,48 +90,59 @@ class WooCommerce:
         topic = header(headers, "X-WC-Webhook-Topic")
         if not topic.startswith("order."):
             return Event(EventKind.IGNORE, note=f"topic {topic or '(none)'} is not an order event")
+        return _event(topic, load_json(body))
+
+    def polled(self, *, body: bytes, ctx: Context) -> Event:
+        """An order as `GET /orders` lists it: the same object an order.updated carries."""
         payload = load_json(body)
-        # Read as verify read it: a replay from the inbox refuses it too.
-        body_time(payload, *SIGNED_TIME)
-        try:
-            external_id = text(payload["id"])
-        except (KeyError, TypeError):
-            raise BadDelivery("an order needs `id`") from None
         if _id_only(payload):
-            if topic != "order.deleted":
-                raise BadDelivery(f"topic {topic}, but the body names only order {external_id}")
-            return Event(
-                EventKind.UNPROVEN,
-                external_id,
-                note=f"WooCommerce says order {external_id} was deleted; the body names only "
-                "its id, which proves nothing a resent delivery would not",
-            )
-        status = text(payload.get("status"))
-        if status in CANCELLED:  # the signed body says so, whatever the topic
-            order = _order(payload) if "line_items" in payload else None
-            return Event(
-                EventKind.CANCEL,
-                external_id,
-                order=order,
-                reason=f"order {status} on WooCommerce",
-            )
-        if topic == "order.deleted":
-            raise BadDelivery(
-                f"topic order.deleted, but the signed body of order {external_id} has status "
-                f"'{status}': the order is not deleted or cancelled; refused"
-            )
-        order = _order(payload)
-        if status == "refunded":
-            # A full refund: shipped units come back, the rest is cancelled.
-            return Event(
-                EventKind.RETURN,
-                external_id,
-                order=order,
-                return_id=f"refunded-{external_id}",
-                whole_order=True,
-                reason="order refunded on WooCommerce",
-            )
-        return Event(EventKind.ORDER, external_id, order=order)
+            raise BadDelivery("a listed order names only its id")
+        return _event("order.updated", payload)
+
+
+def _event(topic: str, payload) -> Event:
+    """What an order event means; the order's signed `status` says, whatever the topic."""
+    # Read as verify read it: a replay from the inbox refuses it too.
+    body_time(payload, *SIGNED_TIME)
+    try:
+        external_id = text(payload["id"])
+    except (KeyError, TypeError):
+        raise BadDelivery("an order needs `id`") from None
+    if _id_only(payload):
+        if topic != "order.deleted":
+            raise BadDelivery(f"topic {topic}, but the body names only order {external_id}")
+        return Event(
+            EventKind.UNPROVEN,
+            external_id,
+            note=f"WooCommerce says order {external_id} was deleted; the body names only "
+            "its id, which proves nothing a resent delivery would not",
+        )
+    status = text(payload.get("status"))
+    if status in CANCELLED:  # the signed body says so, whatever the topic
+        order = _order(payload) if "line_items" in payload else None
+        return Event(
+            EventKind.CANCEL,
+            external_id,
+            order=order,
+            reason=f"order {status} on WooCommerce",
+        )
+    if topic == "order.deleted":
+        raise BadDelivery(
+            f"topic order.deleted, but the signed body of order {external_id} has status "
+            f"'{status}': the order is not deleted or cancelled; refused"
+        )
+    order = _order(payload)
+    if status == "refunded":
+        # A full refund: shipped units come back, the rest is cancelled.
+        return Event(
+            EventKind.RETURN,
+            external_id,
+            order=order,
+            return_id=f"refunded-{external_id}",
+            whole_order=True,
+            reason="order refunded on WooCommerce",
+        )
+    return Event(EventKind.ORDER, external_id, order=order)
 
 
 def _id_only(payload) -> bool:

@@ -164,6 +164,56 @@ def _delivery_meta(provider, *, headers: Mapping[str, str], body: bytes) -> _Met
     return _Meta(f"sha256:{hashlib.sha256(body).hexdigest()}", topic, problem)
 
 
+def delivery_take(
+    *,
+    channel: Channel,
+    source: str,
+    body: bytes,
+    now=None,
+    delivery_id: str = "",
+    topic: str = "",
+) -> Received:
+    """Store and process a delivery IMS fetched itself over the channel's authenticated API:
+    an order its poll listed (`source="poll"`, named by `delivery_id`, read by the provider's
+    `polled`) or a message read from the channel's queue (`source="queue"`, named and read as
+    the provider names and reads its deliveries). Nothing to verify: IMS asked the channel.
+    Stored and processed at most once, like a webhook (a known delivery is a `duplicate`)."""
+    now = now or timezone.now()
+    provider = provider_for(channel.kind)
+    if provider is None:
+        raise NoIntake(f"channel {channel.code} ({channel.kind}) has no order intake")
+    meta = (
+        _Meta(delivery_id, topic)
+        if delivery_id
+        else _delivery_meta(provider, headers={}, body=body)
+    )
+    delivery = WebhookDelivery(
+        channel=channel,
+        provider=provider.kind,
+        source=source,
+        delivery_id=meta.delivery_id[:255],
+        topic=clean_text(meta.topic)[:120],
+        headers={},
+        body=body,
+        received_at=now,
+    )
+    if meta.problem:
+        row, duplicate = _delivery_keep_error(
+            delivery, f"could not read the delivery: {meta.problem}"
+        )
+        return Received("duplicate" if duplicate else "refused", row)
+    known = _stored_row(delivery)
+    if known is not None and known.processed_at:
+        return Received("duplicate", known)
+    event, problem, refused = _delivery_parse(provider, known or delivery, now=now)
+    row, duplicate = _delivery_apply(
+        delivery=known or delivery, event=event, problem=problem, now=now
+    )
+    if duplicate:
+        return Received("duplicate", row)
+    return Received("refused" if refused and not row.processed_at else "stored", row)
+
+
 def webhook_delivery_store(*, delivery: WebhookDelivery) -> tuple[WebhookDelivery, bool]:
     """Keep the raw delivery, committed on its own before any processing; (row, created).
     A delivery stored before (the same channel and delivery id) is returned as it is."""
@@ -176,7 +226,16 @@ def webhook_delivery_store(*, delivery: WebhookDelivery) -> tuple[WebhookDeliver
 
 # What a delivery is when it arrives; the rest (processed_at, outcome, error, order,
 # attempts) is what processing made of it.
-_RECEIVED = ("channel_id", "provider", "delivery_id", "topic", "headers", "body", "received_at")
+_RECEIVED = (
+    "channel_id",
+    "provider",
+    "source",
+    "delivery_id",
+    "topic",
+    "headers",
+    "body",
+    "received_at",
+)
 
 
 def _stored(delivery: WebhookDelivery, **state) -> WebhookDelivery:
@@ -220,11 +279,16 @@ def _delivery_process(*, delivery: WebhookDelivery, now=None) -> tuple[WebhookDe
     now = now or timezone.now()
     channel = delivery.channel
     provider = provider_for(channel.kind)
-    meta = _delivery_meta(provider, headers=delivery.headers, body=bytes(delivery.body))
+    meta = (
+        _Meta(delivery.delivery_id, delivery.topic)  # IMS named it (orders.services.poll)
+        if delivery.source == "poll"
+        else _delivery_meta(provider, headers=delivery.headers, body=bytes(delivery.body))
+    )
     if meta.problem:  # refused at intake for its id: refused the same way when replayed
         event, problem, refused = None, f"could not read the delivery: {meta.problem}", True
     else:
-        client = channel_http_client(channel) if channel.kind in READ_BACK else None
+        read_back = channel.kind in READ_BACK and delivery.source == "webhook"
+        client = channel_http_client(channel) if read_back else None
         try:
             event, problem, refused = _delivery_parse(provider, delivery, now=now, client=client)
         finally:
@@ -246,6 +310,7 @@ def _delivery_parse(
             headers=delivery.headers,
             body=bytes(delivery.body),
             ctx=Context(now=now, client=client),
+            polled=delivery.source == "poll",
         )
     except BadDelivery as exc:
         return None, f"could not read the delivery: {exc}", True

@@ -371,3 +371,23 @@ def ims_order_event(order_id: str, lines, *, kind="order.created", event_id=None
 
 def dumps(payload) -> bytes:
     return json.dumps(payload).encode()
+
+
+def woo_sample_order(order_id: int, lines, *, at=None, status="processing") -> dict:
+    """WooCommerce's own documented order (`GET /orders/727`, samples/), renumbered, with
+    these (sku, quantity) lines and modified at `at`."""
+    order = json.loads((SPECS / "woocommerce/samples/order-retrieve-response.json").read_text())
+    stamp = utc(at).replace(tzinfo=None, microsecond=0).isoformat()
+    item = order["line_items"][0]
+    order.update(
+        id=order_id,
+        number=str(order_id),
+        status=status,
+        date_created_gmt=stamp,
+        date_modified_gmt=stamp,
+        line_items=[
+            {**item, "id": order_id * 10 + i, "sku": sku, "quantity": quantity}
+            for i, (sku, quantity) in enumerate(lines)
+        ],
+    )
+    return order

@@ -19,6 +19,13 @@ SCHEDULES = {
     "prices in force": ("catalog.tasks.prices_refresh_task", Schedule.MINUTES, 5, None),
     "nightly ledger check": ("orders.tasks.ledger_check_task", Schedule.DAILY, None, (3, 0)),
     "webhook inbox retry": ("orders.tasks.inbox_retry_task", Schedule.MINUTES, 5, None),
+    # The safety net for lost webhooks (and Flipkart's intake): orders changed since the cursor.
+    "order poll": (
+        "orders.tasks.orders_poll_task",
+        Schedule.MINUTES,
+        int(os.environ.get("IMS_ORDER_POLL_EVERY_MINUTES", "5")),
+        None,
+    ),
     "expire unconfirmed reservations": (
         "orders.tasks.reservations_expire_task",
         Schedule.MINUTES,
