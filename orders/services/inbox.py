@@ -17,6 +17,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels.models import Channel
+from exceptions.models import Discrepancy, ExceptionSource, OpsException
+from exceptions.services import Finding, ops_exceptions_resolve
 from ims.errors import ApplicationError
 from ims.http import http_client
 from orders.models import WebhookDelivery
@@ -31,6 +33,7 @@ from orders.providers.base import (
     unstorable,
 )
 from orders.services.intake import order_event_apply
+from orders.services.state import findings_record
 
 log = logging.getLogger("ims.webhooks")
 
@@ -362,10 +365,13 @@ def _event_apply(delivery: WebhookDelivery, event: Event, now) -> tuple[WebhookD
                 done = {"processed_at": now, "outcome": outcome[:255], "error": "", "order": order}
                 if held is None:
                     return _stored(delivery, attempts=1, **done), False
+                failed_before = bool(held.error)
                 held.attempts += 1
                 for name, value in done.items():
                     setattr(held, name, value)
                 held.save(update_fields=[*done, "attempts"])
+                if failed_before:
+                    delivery_failure_resolve(held, now=now)
                 return held, False
         except IntegrityError:  # stored meanwhile: the delivery, or its event's new order
             conflicts += 1
@@ -377,19 +383,56 @@ def _delivery_keep_error(delivery: WebhookDelivery, problem: str) -> tuple[Webho
     """Keep a delivery that was not processed, with why and one attempt more: (its row,
     whether it was processed already, by a concurrent twin)."""
     with transaction.atomic():
-        row = _stored_row(delivery, lock=True)
+        row, created = _stored_row(delivery, lock=True), False
         if row is None:
             try:
                 with transaction.atomic():
-                    return _stored(delivery, attempts=1, error=clean_text(problem)), False
+                    row, created = _stored(delivery, attempts=1, error=clean_text(problem)), True
             except IntegrityError:  # a twin stored it meanwhile
                 row = _stored_row(delivery, lock=True)
         if row.processed_at:
             return row, True
-        row.attempts += 1
-        row.error = clean_text(problem)
-        row.save(update_fields=["error", "attempts"])
+        if not created:
+            row.attempts += 1
+            row.error = clean_text(problem)
+            row.save(update_fields=["error", "attempts"])
+    delivery_failure_raise(row)
     return row, False
+
+
+def _failure_ref(delivery: WebhookDelivery) -> str:
+    return f"delivery:{delivery.pk}"
+
+
+def delivery_failure_raise(delivery: WebhookDelivery) -> None:
+    """Ops see a delivery the inbox keeps unprocessed (a body IMS cannot read, an order it
+    could not apply): a Sync_Failure named `delivery:<id>` on its channel, opened or
+    refreshed; resolved when the delivery is processed. A forgery is never stored, so it
+    raises nothing (it is logged)."""
+    what = f"{delivery.provider} {delivery.source} {delivery.delivery_id} ({delivery.topic})"
+    finding = Finding(
+        _failure_ref(delivery),
+        Discrepancy.SYNC_FAILURE,
+        f"order delivery processed: {what}"[:255],
+        delivery.error[:500],
+        channel_id=delivery.channel_id,
+    )
+    try:
+        findings_record([finding], now=timezone.now())
+    except Exception:  # the delivery and its error are kept whatever happens here
+        log.exception("could not raise the exception for delivery %s", delivery.pk)
+
+
+def delivery_failure_resolve(delivery: WebhookDelivery, *, now) -> None:
+    ids = OpsException.objects.open().filter(
+        sku_id=_failure_ref(delivery),
+        discrepancy=Discrepancy.SYNC_FAILURE,
+        source=ExceptionSource.ORDER,
+        channel_id=delivery.channel_id,
+    )
+    ops_exceptions_resolve(
+        ids=ids.values_list("pk", flat=True), now=now, reason="the delivery was processed"
+    )
 
 
 def webhook_deliveries_replay(

@@ -135,3 +135,49 @@ def test_work_a_failed_processing_scheduled_after_commit_never_runs(
         post("shop", *shopify_delivery())  # the provider retries: now it is reserved
     assert set(started) == {"channels.tasks.sync_pending_task"}
     assert PendingPush.objects.filter(product__sku="A-1").exists()
+
+
+def test_ops_see_a_delivery_the_inbox_keeps_until_it_is_processed(
+    channels, post, sla_down, client, user_with_role
+):
+    """A delivery kept with its error opens a Sync failure for ops, named after it, on the
+    exceptions page; once the replay processes it, the exception is resolved."""
+    from exceptions.models import OpsException
+    from ims.roles import Role
+
+    post("shop", *shopify_delivery())
+    delivery = WebhookDelivery.objects.get()
+    client.force_login(user_with_role(Role.OPS))
+    page = client.get("/exceptions/", {"discrepancy": "Sync_Failure"}).content.decode()
+    assert f"delivery:{delivery.pk}" in page and "SLA engine unavailable" in page
+    opened = OpsException.objects.get(sku_id=f"delivery:{delivery.pk}")
+    assert (opened.channel.code, opened.status) == ("shop", "open")
+
+    sla_down.up = True
+    call_command("replay_inbox")
+
+    opened.refresh_from_db()
+    assert opened.status == "resolved"
+    page = client.get("/exceptions/", {"discrepancy": "Sync_Failure"}).content.decode()
+    assert f"delivery:{delivery.pk}" not in page
+
+
+def test_a_signed_body_ims_cannot_read_is_refused_and_shown_to_ops(channels, post):
+    from exceptions.models import OpsException
+
+    order = {**p.shopify_order(4602, [("A-1", 1)]), "line_items": "not a list"}
+    body = p.dumps(order)
+    response = post("shop", body, p.shopify_headers(body, "orders/create", webhook_id="bad"))
+    assert response.status_code == 400
+    delivery = WebhookDelivery.objects.get()
+    shown = OpsException.objects.get(sku_id=f"delivery:{delivery.pk}")
+    assert shown.status == "open" and "could not read the delivery" in shown.actual
+
+
+def test_a_forged_delivery_is_refused_and_raises_nothing(channels, post):
+    from exceptions.models import OpsException
+
+    body, headers = shopify_delivery()
+    response = post("shop", body, {**headers, "X-Shopify-Hmac-Sha256": "Zm9yZ2Vk"})
+    assert response.status_code == 401
+    assert not WebhookDelivery.objects.exists() and not OpsException.objects.exists()
