@@ -148,6 +148,18 @@ def test_square_signs_the_notification_url_too(apis, post, monkeypatch):
     assert authorization == "Bearer token-sq"
 
 
+def test_a_square_order_id_is_read_back_at_its_own_url_whatever_it_holds(apis, post):
+    """The order id comes from the signed body: one holding a space, `#`, `?` or `/` is
+    percent-encoded into the read-back's path (it made no URL at all before, and the delivery
+    failed with an error that was no HTTP error)."""
+    odd = "a b#c?d/e"
+    body = p.dumps(p.square_event("order.created", odd))
+    response = post("sq", body, p.square_headers(body, SQUARE_URL))
+    assert response.status_code == 200
+    assert "/v2/orders/a%20b%23c%3Fd%2Fe" in [path for path, _ in apis.requests]
+    assert "404" in WebhookDelivery.objects.get().error  # the fake has no such order
+
+
 def test_a_delivery_that_fails_to_process_is_kept_and_replayed_from_the_inbox(apis, post, capsys):
     """A BigCommerce order whose API is down: stored with its error, 200 to the provider;
     replayed once the API answers, reserved exactly once."""
