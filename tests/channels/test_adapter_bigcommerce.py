@@ -3,7 +3,10 @@
 The fake keeps to BigCommerce's documents (../shared/specs/bigcommerce/): the variants list
 takes only its documented filters (one `sku`, ignoring others, as the store does), an
 absolute adjustment must validate against inventory.v3.yml's AdjustmentsAbsoluteRequest, and
-a product without variants refuses an adjustment by variant id with the documented 422."""
+a product without variants refuses an adjustment by variant id with the documented 422.
+The variants list is asked only with the query parameters product-variants_catalog.v3.yml
+documents and answers with bodies valid against its response schema; a price batch must
+validate against its `PUT /catalog/variants` request body."""
 
 import json
 from decimal import Decimal
@@ -13,7 +16,15 @@ import pytest
 
 from channels.adapters.base import PriceUpdate, StockUpdate
 from channels.adapters.bigcommerce import BigCommerceAdapter
-from tests.fakes.specs import bigcommerce_inventory_spec, openapi_validator
+from tests.fakes.specs import (
+    bigcommerce_inventory_spec,
+    bigcommerce_variants_spec,
+    openapi_body_validator,
+    openapi_query_names,
+    openapi_validator,
+)
+
+VARIANTS = "/catalog/variants"
 
 TRACKED_BY_PRODUCT = (
     "[Item with variant_id {} is tracked by product, please update stock by product id]"
@@ -44,6 +55,10 @@ class FakeBigCommerce:
         self.adjustment = openapi_validator(
             bigcommerce_inventory_spec(), "AdjustmentsAbsoluteRequest"
         )
+        variants = bigcommerce_variants_spec()
+        self.variants_query = openapi_query_names(variants, VARIANTS, "get")
+        self.variants_page = openapi_body_validator(variants, VARIANTS, "get", status="200")
+        self.price_batch = openapi_body_validator(variants, VARIANTS, "put")
 
     def handle(self, request):
         assert request.headers["X-Auth-Token"] == "tok"
@@ -60,21 +75,22 @@ class FakeBigCommerce:
             if "sku" in request.url.params:  # documented; any other filter is ignored
                 rows = [v for v in rows if v["sku"] == request.url.params["sku"]]
             total_pages = max(1, -(-len(rows) // limit))
-            return httpx.Response(
-                200,
-                json={
-                    "data": rows[(page - 1) * limit : page * limit],
-                    "meta": {
-                        "pagination": {
-                            "total": len(rows),
-                            "count": 0,
-                            "per_page": limit,
-                            "current_page": page,
-                            "total_pages": total_pages,
-                        }
-                    },
+            undocumented = set(request.url.params) - self.variants_query
+            assert not undocumented, f"undocumented query parameters {undocumented}"
+            answer = {
+                "data": rows[(page - 1) * limit : page * limit],
+                "meta": {
+                    "pagination": {
+                        "total": len(rows),
+                        "count": 0,
+                        "per_page": limit,
+                        "current_page": page,
+                        "total_pages": total_pages,
+                    }
                 },
-            )
+            }
+            assert not [e.message for e in self.variants_page.iter_errors(answer)]
+            return httpx.Response(200, json=answer)
         body = json.loads(request.content)
         by_id = {v["id"]: v for v in self.variants}
         if path == "/v3/inventory/adjustments/absolute":
@@ -98,6 +114,9 @@ class FakeBigCommerce:
                 variant["inventory_level"] = i["quantity"]
             return httpx.Response(200, json={"transaction_id": "t1"})
         assert len(body) <= 50
+        errors = [e.message for e in self.price_batch.iter_errors(body)]
+        if errors:
+            return httpx.Response(422, json={"status": 422, "title": "; ".join(errors)})
         for change in body:
             by_id[change["id"]]["price"] = change["price"]
         return httpx.Response(200, json={"data": body, "meta": {}})

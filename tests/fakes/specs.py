@@ -91,3 +91,54 @@ def bigcommerce_inventory_spec() -> dict:
     return yaml.safe_load(
         (specs_dir() / "bigcommerce" / "reference" / "inventory.v3.yml").read_text()
     )
+
+
+def _nullable(node):
+    """OpenAPI 3.0's `nullable: true` (and Swagger's `x-nullable`) as JSON Schema: null allowed."""
+    if isinstance(node, list):
+        return [_nullable(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _nullable(v) for k, v in node.items()}
+    if (out.get("nullable") or out.get("x-nullable")) and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+def openapi_operation(spec: dict, path: str, method: str) -> dict:
+    return spec["paths"][path][method]
+
+
+def openapi_body_validator(spec: dict, path: str, method: str, *, status: str | None = None):
+    """A jsonschema validator for an operation's JSON request body (or, given `status`, its
+    response), $refs resolved in the spec and `nullable` honoured."""
+    from jsonschema import Draft4Validator
+
+    operation = openapi_operation(spec, path, method)
+    holder = operation["responses"][status] if status else operation["requestBody"]
+    schema = holder["content"]["application/json"]["schema"]
+    return Draft4Validator(_nullable({**schema, "components": spec["components"]}))
+
+
+def openapi_query_names(spec: dict, path: str, method: str) -> set[str]:
+    """The query parameters an operation documents (its own and those it $refs)."""
+    names = set()
+    for param in openapi_operation(spec, path, method).get("parameters", []):
+        if "$ref" in param:
+            param = spec["components"]["parameters"][param["$ref"].rsplit("/", 1)[1]]
+        if param.get("in") == "query":
+            names.add(param["name"])
+    return names
+
+
+@functools.cache
+def bigcommerce_variants_spec() -> dict:
+    """BigCommerce's Catalog v3 product-variants OpenAPI file."""
+    import gzip
+
+    import yaml
+
+    path = (
+        specs_dir() / "bigcommerce" / "reference" / "catalog" / "product-variants_catalog.v3.yml.gz"
+    )
+    return yaml.safe_load(gzip.decompress(path.read_bytes()))
