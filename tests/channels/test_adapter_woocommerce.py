@@ -2,7 +2,11 @@
 
 As WooCommerce does, the fake answers `GET /products?sku=` for a variation's SKU with the
 variation itself (type `variation`, its `parent_id`), and refuses a variation's id in
-`/products/batch` (woocommerce_rest_product_invalid_id)."""
+`/products/batch` (woocommerce_rest_product_invalid_id). It holds the adapter to WooCommerce's
+REST docs (../shared/specs/woocommerce/wp-api-v3/): a list is asked only with the query
+parameters its "List all" section documents, and a batch update object carries only
+documented properties of their documented types (`regular_price` is a string), else 400
+`rest_invalid_param` as WordPress answers."""
 
 import json
 from decimal import Decimal
@@ -12,6 +16,7 @@ import pytest
 
 from channels.adapters.base import PriceUpdate, StockUpdate
 from channels.adapters.woocommerce import WooCommerceAdapter
+from tests.fakes.specs import woo_list_parameters, woo_type_errors
 
 
 class FakeWoo:
@@ -28,6 +33,12 @@ class FakeWoo:
             return httpx.Response(self.faults.pop(0), headers={"Retry-After": "0"})
         path = request.url.path.removeprefix("/wp-json/wc/v3")
         if request.method == "GET":
+            listing = ("_products.md", "products")
+            if path != "/products":
+                listing = ("_product-variations.md", "product variations")
+            undocumented = set(request.url.params) - woo_list_parameters(*listing)
+            if undocumented:
+                return _invalid(f"undocumented parameters {sorted(undocumented)}")
             page = int(request.url.params.get("page", 1))
             per = int(request.url.params.get("per_page", 10))
             if path == "/products":
@@ -53,6 +64,12 @@ class FakeWoo:
         rows = (
             self.products if path == "/products/batch" else self.variations[int(path.split("/")[2])]
         )
+        resource = ("_products.md", "Product")
+        if path != "/products/batch":
+            resource = ("_product-variations.md", "Product variation")
+        errors = [e for change in body["update"] for e in woo_type_errors(*resource, change)]
+        if errors:
+            return _invalid("; ".join(errors))
         by_id = {r["id"]: r for r in rows}
         answer = []
         for change in body["update"]:
@@ -72,6 +89,12 @@ class FakeWoo:
             row.update({k: v for k, v in change.items() if k != "id"})
             answer.append(row)
         return httpx.Response(200, json={"update": answer})
+
+
+def _invalid(message: str) -> httpx.Response:
+    return httpx.Response(
+        400, json={"code": "rest_invalid_param", "message": message, "data": {"status": 400}}
+    )
 
 
 @pytest.fixture

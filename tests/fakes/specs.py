@@ -142,3 +142,59 @@ def bigcommerce_variants_spec() -> dict:
         specs_dir() / "bigcommerce" / "reference" / "catalog" / "product-variants_catalog.v3.yml.gz"
     )
     return yaml.safe_load(gzip.decompress(path.read_bytes()))
+
+
+# --- WooCommerce: its REST docs are Markdown tables (woocommerce/wp-api-v3/*.md) -----------
+
+
+def _woo_table(doc: str, heading: str, after: str = "") -> dict[str, str]:
+    """The first table under a heading (the first after `after`, if given) of a WooCommerce
+    docs page: {name: type}."""
+    import re
+
+    text = (specs_dir() / "woocommerce" / "wp-api-v3" / doc).read_text()
+    start = text.index(heading, text.index(after) if after else 0)
+    rows = {}
+    for line in text[start:].splitlines()[1:]:
+        if line.startswith("#") and rows:
+            break
+        found = re.match(r"\|\s*`([^`]+)`\s*\|\s*([^|]+?)\s*\|", line)
+        if found:
+            rows[found.group(1)] = found.group(2)
+        elif rows and not line.startswith("|"):
+            break
+    return rows
+
+
+@functools.cache
+def woo_list_parameters(doc: str, listing: str) -> frozenset[str]:
+    """The query parameters a "List all …" section documents (e.g. `_orders.md`, "orders")."""
+    return frozenset(
+        _woo_table(doc, "#### Available parameters ####", after=f"## List all {listing} ##")
+    )
+
+
+@functools.cache
+def woo_properties(doc: str, resource: str) -> dict[str, str]:
+    """A resource's documented properties and their types (e.g. `_products.md`, "Product")."""
+    return _woo_table(doc, f"## {resource} properties ##")
+
+
+def woo_type_errors(doc: str, resource: str, obj: dict) -> list[str]:
+    """Why an update object is not what the docs describe: an unknown property, or a value
+    not of its documented type (string, integer, boolean)."""
+    kinds = {"string": str, "integer": int, "boolean": bool}
+    properties = woo_properties(doc, resource)
+    errors = []
+    for name, value in obj.items():
+        if name not in properties:
+            errors.append(f"{name}: not a documented {resource} property")
+            continue
+        wanted = kinds.get(properties[name].split()[0])
+        if (
+            wanted
+            and value is not None
+            and not (isinstance(value, wanted) and not (wanted is int and isinstance(value, bool)))
+        ):
+            errors.append(f"{name}: {value!r} is not a {properties[name]}")
+    return errors

@@ -16,6 +16,7 @@ from channels.models import Channel
 from orders.models import ChannelOrder, OrderPoll, WebhookDelivery
 from orders.services.poll import orders_poll
 from tests.fakes.served import served
+from tests.fakes.specs import woo_list_parameters
 from tests.orders.conftest import level
 from tests.orders.payloads import dumps, woo_headers, woo_sample_order
 
@@ -24,7 +25,8 @@ pytestmark = pytest.mark.django_db
 
 class FakeWooOrders:
     """WooCommerce's `GET /wp-json/wc/v3/orders`: Basic auth, `modified_after` with
-    `dates_are_gmt`, `per_page`, pages linked by `Link: rel="next"`."""
+    `dates_are_gmt`, `per_page`, pages linked by `Link: rel="next"`; only the query
+    parameters `_orders.md` "List all orders" documents."""
 
     def __init__(self, per_page_max: int = 100):
         self.orders: dict[int, dict] = {}
@@ -38,6 +40,7 @@ class FakeWooOrders:
         if request.headers.get("authorization") != httpx.BasicAuth("ck_1", "cs_1")._auth_header:
             return httpx.Response(401, json={"code": "woocommerce_rest_cannot_view"})
         params = request.url.params
+        assert set(params) <= woo_list_parameters("_orders.md", "orders"), set(params)
         assert params.get("dates_are_gmt") == "true"
         after = dt.datetime.fromisoformat(params["modified_after"])
         per_page = min(int(params.get("per_page", 10)), self.per_page_max)
