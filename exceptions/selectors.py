@@ -65,6 +65,12 @@ class ExceptionPage:
     rows: list[OpsException]
     next_cursor: str = ""
     previous_cursor: str = ""
+    first: int = 0  # the position of the page's first row among all matching (1-based)
+    total: int = 0  # every row matching
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1 if self.rows else 0
 
 
 def _encode(direction: str, row: OpsException, sort: str) -> str:
@@ -109,7 +115,20 @@ def _beyond(fields, values, forward: bool) -> Q:
 def exception_page(
     *, queryset: QuerySet[OpsException], sort: str = "exposure", cursor: str = "", size: int = 50
 ) -> ExceptionPage:
-    """One page of exceptions in `sort` order, after or before a cursor (one query)."""
+    """One page of exceptions in `sort` order, after or before a cursor (one query), with
+    its position among all matching rows ("51–100 of 312": two counts)."""
+    page = _page(queryset=queryset, sort=sort, cursor=cursor, size=size)
+    page.total = queryset.count()
+    if page.rows:
+        fields = SORTS[sort if sort in SORTS else "exposure"]
+        values = [getattr(page.rows[0], f) if f != "id" else page.rows[0].pk for f, _ in fields]
+        page.first = 1 + (
+            queryset.filter(_beyond(fields, values, forward=False)).count() if cursor else 0
+        )
+    return page
+
+
+def _page(*, queryset: QuerySet[OpsException], sort: str, cursor: str, size: int) -> ExceptionPage:
     sort = sort if sort in SORTS else "exposure"
     fields = SORTS[sort]
     order = [("-" if desc else "") + f for f, desc in fields]

@@ -62,7 +62,8 @@ class OpsExceptionFilter(django_filters.FilterSet):
         )
 
     def filter_search(self, queryset, name, value):
-        """A SKU prefix, a barcode (any GTIN form) or words of the product name."""
+        """A SKU prefix, a barcode (any GTIN form) or words of the product name; digits alone
+        also find the SKUs they end (`10842` finds SKU-10842)."""
         value = value.strip()
         if not value:
             return queryset
@@ -77,4 +78,7 @@ class OpsExceptionFilter(django_filters.FilterSet):
             if len(ids) <= SEARCH_ID_LIMIT
             else Subquery(Product.objects.filter(products).values("id"))
         )
-        return queryset.filter(Q(sku_id__startswith=value) | Q(product_id__in=matching))
+        sku = Q(sku_id__startswith=value)
+        if value.isdigit():
+            sku |= Q(sku_id__endswith=value)
+        return queryset.filter(sku | Q(product_id__in=matching))

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Category
 from channels.models import Channel
-from exceptions.models import Discrepancy, ExceptionStatus, OpsException
+from exceptions.models import Discrepancy, ExceptionStatus, OpsException, PushStatus
 from exceptions.selectors import SORTS, exception_page, exception_tab_counts
 from exceptions.services import ops_exception_acknowledge
 from ims.errors import ApplicationError
@@ -77,8 +77,13 @@ def exception_list(request: HttpRequest) -> HttpResponse:
         "query_without_tab": query_without(request, "cursor", "discrepancy"),
         "can_acknowledge": request.user.has_perm("exceptions.acknowledge_opsexception"),
         "can_push": request.user.has_perm("exceptions.push_opsexception"),
+        "tab_label": Discrepancy(tab).label.lower(),
+        # After an action refused (no reason given), what was ticked stays ticked.
+        "kept_ids": getattr(request, "kept_ids", set()),
     }
     if request.htmx and request.htmx.target == "results":
+        # The export link and the messages sit outside #results: swapped out of band.
+        context["oob"] = True
         return render(request, "exceptions/list.html#results", context)
     return render(
         request, "exceptions/list.html", context, status=200 if filterset.is_valid() else 400
@@ -124,9 +129,12 @@ def _selected(request: HttpRequest):
     return list(OpsException.objects.filter(pk__in=ids))
 
 
-def _back(request: HttpRequest) -> HttpResponse:
-    """After an action: the htmx results fragment, or the list page the form came from."""
+def _back(request: HttpRequest, *, keep: bool = False) -> HttpResponse:
+    """After an action: the htmx results fragment, or the list page the form came from.
+    `keep`: the action was refused, so the rows that were ticked stay ticked."""
     query = request.POST.get("query", "")
+    if keep:
+        request.kept_ids = {int(i) for i in request.POST.getlist("ids") if i.isdigit()}
     if request.htmx:
         request.GET = QueryDict(query)
         request.method = "GET"
@@ -145,8 +153,8 @@ def exception_acknowledge(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Acknowledged {count} exception{'s' if count != 1 else ''}.")
+        return _back(request, keep=True)
+    messages.success(request, f"Acknowledged {count} exception{'s' if count != 1 else ''}.")
     return _back(request)
 
 
@@ -154,18 +162,39 @@ def exception_acknowledge(request: HttpRequest) -> HttpResponse:
 @permission_required("exceptions.push_opsexception", raise_exception=True)
 @require_POST
 def exception_push(request: HttpRequest) -> HttpResponse:
-    """Queue a push of the authoritative value for each selected exception's SKU to its channel."""
+    """Push the authoritative value for each selected exception's SKU to its channel (queued
+    for the workers); the message says what became of each: pushed, queued or failed."""
     from channels.services import sync_push_correction
 
-    queued, refused = 0, []
+    asked, refused = [], []
     for exception in _selected(request):
         try:
             sync_push_correction(exception=exception, actor=request.user)
-            queued += 1
+            asked.append(exception.pk)
         except ApplicationError as exc:
             refused.append(f"{exception.sku_id}: {exc.message}")
+    # With the in-process queue the push has run already: say what became of each, not
+    # "queued" while the row shows it failed.
+    outcomes = OpsException.objects.filter(pk__in=asked).select_related("channel")
+    by_status: dict[str, int] = {}
+    for exception in outcomes:
+        if exception.push_status == PushStatus.FAILED:
+            channel = exception.channel.code if exception.channel else "?"
+            refused.append(
+                f"{exception.sku_id} on {channel}: the push failed: {exception.push_error}"
+            )
+        else:
+            by_status[exception.push_status] = by_status.get(exception.push_status, 0) + 1
+    pushed = by_status.pop(PushStatus.PUSHED, 0) + by_status.pop(PushStatus.VERIFIED, 0)
+    if pushed:
+        messages.success(request, f"Pushed {pushed} correction{'s' if pushed != 1 else ''}.")
+    queued = sum(by_status.values())
     if queued:
-        messages.success(request, f"Queued {queued} correction{'s' if queued != 1 else ''}.")
+        messages.success(
+            request,
+            f"Queued {queued} correction{'s' if queued != 1 else ''}: the workers send "
+            f"{'them' if queued != 1 else 'it'} next; the Push column follows.",
+        )
     for reason in refused:
         messages.error(request, reason)
     return _back(request)

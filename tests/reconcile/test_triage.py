@@ -154,8 +154,12 @@ def test_the_htmx_acknowledge_answers_with_the_refreshed_results(world, ops):
         HTTP_HX_TARGET="results",
     )
     html = response.content.decode()
-    assert html.lstrip().startswith('<section id="results"')
-    assert "Acknowledged 1 exception." in html and "by olivia" in html
+    # One results section (it replaces the page's own, never nests in it); the message and
+    # the export link ride out of band to their places outside it.
+    assert html.count('<section id="results"') == 1
+    messages = html[html.index('id="messages"') : html.index("</div>")]
+    assert 'hx-swap-oob="true"' in messages and "Acknowledged 1 exception." in messages
+    assert 'id="export"' in html and "by olivia" in html
 
 
 def test_a_store_user_cannot_acknowledge_and_the_refusal_is_recorded(world, client, user_with_role):
