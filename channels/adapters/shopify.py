@@ -10,6 +10,12 @@ published schema of the version sent).
   value is refused (CHANGE_FROM_QUANTITY_STALE, COMPARE_QUANTITY_STALE). A call is all or
   nothing: the items Shopify names in `userErrors` are reported and the rest are sent again.
 - Prices: `productVariantsBulkUpdate` per product, 25 products aliased into one document.
+- Orders (the order poll, the safety net for lost webhooks): `orders(first:, after:,
+  sortKey: UPDATED_AT, query: "updated_at:>='…'")`, oldest change first, cursor pagination,
+  ORDER_PAGE orders of up to LINE_PAGE lines a page (a requested cost under Shopify's
+  1,000-point single-query limit); an order with more lines has the rest read with
+  `order(id:) { lineItems(first:, after:) }`. Each order is handed over as the GraphQL node,
+  which `orders.providers.shopify` reads (`polled`) into the order its webhook gives.
 - Throttle: cost-based. Every answer carries `extensions.cost.throttleStatus`
   (maximumAvailable, currentlyAvailable, restoreRate); before a call the adapter waits until
   the bucket holds the call's expected cost, and a THROTTLED answer waits what is missing.
@@ -22,6 +28,7 @@ moves with the versions IMS's documents are checked against).
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 import uuid
@@ -34,6 +41,7 @@ from channels.adapters.base import (
     AdapterConfig,
     Capabilities,
     ListingState,
+    OrderChange,
     PriceUpdate,
     PushResult,
     StockUpdate,
@@ -41,6 +49,7 @@ from channels.adapters.base import (
     chunks,
     json_dumps,
     json_loads,
+    utc_time,
 )
 from channels.adapters.http import HttpAdapter
 from channels.errors import ChannelUnreachable, ProviderRefused
@@ -49,8 +58,23 @@ READ_PAGE = 100
 # A first estimate of each document's cost per item (Shopify's documented calculation: one point
 # per object, 2 + first × node for a connection, 10 per mutation), replaced by the
 # requestedQueryCost Shopify reports once the operation has run.
-FIRST_ESTIMATE = {"Variants": 5.0, "FirstLocation": 3.0, "SetQuantities": 1.0, "Prices": 11.0}
+FIRST_ESTIMATE = {
+    "Variants": 5.0,
+    "FirstLocation": 3.0,
+    "SetQuantities": 1.0,
+    "Prices": 11.0,
+}
 SKU_FILTER = 50  # SKUs per `sku:… OR sku:…` search
+
+# The order poll's pages: 10 orders × (6 + 4 × 20 lines) + 2 = 862 points requested, under
+# Shopify's single-query limit of 1,000; the lines of a bigger order are read 100 a page.
+ORDER_PAGE = 10
+LINE_PAGE = 20
+MORE_LINES_PAGE = 100
+# Their requested cost a page (an order: itself, its customer and two contact objects, its
+# lines' connection; a line: itself, its variant, its price's MoneyBag and MoneyV2).
+FIRST_ESTIMATE["Orders"] = (2 + ORDER_PAGE * (1 + 3 + 2 + 4 * LINE_PAGE)) / ORDER_PAGE
+FIRST_ESTIMATE["OrderLines"] = (1 + 2 + 4 * MORE_LINES_PAGE) / MORE_LINES_PAGE
 
 VARIANTS_QUERY = """
 query Variants($first: Int!, $after: String, $query: String, $locationId: ID!) {
@@ -78,6 +102,61 @@ LOCATIONS_QUERY = """
 query FirstLocation {
   locations(first: 1) { nodes { id } }
 }
+"""
+
+
+# The order as its webhook carries it, in GraphQL: what orders.providers.shopify.polled reads.
+ORDER_FIELDS = """
+      id
+      name
+      createdAt
+      updatedAt
+      cancelledAt
+      cancelReason
+      test
+      currencyCode
+      displayFinancialStatus
+      email
+      phone
+      customer {
+        firstName
+        lastName
+        defaultEmailAddress { emailAddress }
+        defaultPhoneNumber { phoneNumber }
+      }
+"""
+LINE_FIELDS = """
+        id
+        sku
+        quantity
+        name
+        requiresShipping
+        isGiftCard
+        variant { id }
+        originalUnitPriceSet { shopMoney { amount } }
+"""
+ORDERS_QUERY = f"""
+query Orders($first: Int!, $after: String, $query: String!, $lines: Int!) {{
+  orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{
+    nodes {{{ORDER_FIELDS}
+      lineItems(first: $lines) {{
+        nodes {{{LINE_FIELDS}        }}
+        pageInfo {{ hasNextPage endCursor }}
+      }}
+    }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}
+"""
+ORDER_LINES_QUERY = f"""
+query OrderLines($id: ID!, $first: Int!, $after: String) {{
+  order(id: $id) {{
+    lineItems(first: $first, after: $after) {{
+      nodes {{{LINE_FIELDS}      }}
+      pageInfo {{ hasNextPage endCursor }}
+    }}
+  }}
+}}
 """
 
 API_VERSION = "2026-04"
@@ -258,6 +337,49 @@ class ShopifyAdapter(HttpAdapter):
                 return
             after = page["pageInfo"]["endCursor"]
 
+    # -- orders (the order poll) ---------------------------------------------
+    def orders_changed(self, *, since: dt.datetime) -> Iterator[OrderChange]:
+        """Every order updated at or after `since`, oldest change first, as its GraphQL node
+        with all its lines."""
+        moment = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        variables = {"first": ORDER_PAGE, "query": f"updated_at:>='{moment}'", "lines": LINE_PAGE}
+        after = None
+        while True:
+            data = self.graphql(
+                ORDERS_QUERY, {**variables, "after": after}, operation="Orders", items=ORDER_PAGE
+            )
+            page = data["orders"]
+            for node in page["nodes"]:
+                lines = node["lineItems"]
+                if lines["pageInfo"]["hasNextPage"]:
+                    node = {**node, "lineItems": self._order_lines(node["id"], lines)}
+                yield OrderChange(
+                    external_id=legacy_id(node["id"]),
+                    changed_at=utc_time(node.get("updatedAt")) or since,
+                    body=json_dumps(node).encode(),
+                )
+            if not page["pageInfo"]["hasNextPage"]:
+                return
+            after = page["pageInfo"]["endCursor"]
+
+    def _order_lines(self, order_id: str, first_page: dict) -> dict:
+        """All the lines of an order whose first page said there are more."""
+        nodes = list(first_page["nodes"])
+        info = first_page["pageInfo"]
+        while info["hasNextPage"]:
+            data = self.graphql(
+                ORDER_LINES_QUERY,
+                {"id": order_id, "first": MORE_LINES_PAGE, "after": info["endCursor"]},
+                operation="OrderLines",
+                items=MORE_LINES_PAGE,
+            )
+            if data["order"] is None:
+                raise ProviderRefused(f"{self.config.code}: order {order_id} is gone")
+            page = data["order"]["lineItems"]
+            nodes.extend(page["nodes"])
+            info = page["pageInfo"]
+        return {"nodes": nodes, "pageInfo": {"hasNextPage": False, "endCursor": info["endCursor"]}}
+
     # -- push ----------------------------------------------------------------
     def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
         results: list[PushResult] = []
@@ -383,6 +505,14 @@ def _state(node: dict, currency: str, location: str) -> ListingState:
             "location_id": location,
         },
     )
+
+
+def legacy_id(gid) -> str:
+    """The numeric id a GraphQL global id names (`gid://shopify/Order/450789469` → "450789469"),
+    the id Shopify's REST bodies and webhooks carry; the text as it is when it names none."""
+    value = "" if gid is None else str(gid)
+    tail = value.rsplit("/", 1)[-1].split("?", 1)[0]
+    return tail if value.startswith("gid://shopify/") and tail.isdigit() else value
 
 
 def _index(path, collection: str) -> int | None:

@@ -10,10 +10,21 @@ whoever resends a captured delivery. So the topic only says which body to expect
 or a refund); what the event does follows from the body: an order whose `cancelled_at` is set
 is cancelled, any other is placed or updated. `orders/cancelled` with a body whose
 `cancelled_at` is empty is refused (kept in the inbox with the error).
+
+The order poll (`polled`): an order as the Admin GraphQL API lists it
+(`channels.adapters.shopify`, ORDERS_QUERY) is read into the same OrderIn its webhook gives:
+global ids become the numeric ids the webhook carries (`gid://shopify/LineItem/123` → "123",
+the order's and the variant's alike), `quantity` is the line's ordered quantity as the
+webhook's `quantity`, `originalUnitPriceSet.shopMoney.amount` its `price`, `isGiftCard`,
+`requiresShipping`, `sku` and `variant` say what `gift_card`, `requires_shipping`, `sku` and
+`variant_id` say (not_stocked), `displayFinancialStatus` PENDING is `financial_status`
+pending, `cancelledAt` is `cancelled_at`. Refunds are not read from a listed order: a lost
+`refunds/create` is not recovered by the poll (the order's own lines and state are).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import ClassVar
@@ -92,6 +103,21 @@ class Shopify:
             return _refund(payload)
         return Event(EventKind.IGNORE, note=f"topic {topic or '(none)'} is not an order event")
 
+    def polled(self, *, body: bytes, ctx: Context) -> Event:
+        """An order as the Admin GraphQL API lists it (`orders` query): the event its
+        orders/updated webhook would mean."""
+        payload = load_json(body)
+        order = graphql_order(payload)
+        if order.cancelled:
+            reason = text(payload.get("cancelReason")).lower()
+            return Event(
+                EventKind.CANCEL,
+                order.external_id,
+                order=order,
+                reason=reason or "cancelled on Shopify",
+            )
+        return Event(EventKind.ORDER, order.external_id, order=order)
+
 
 def _order(payload: dict) -> OrderIn:
     try:
@@ -125,6 +151,67 @@ def _order(payload: dict) -> OrderIn:
         customer_name=name,
         customer_email=text(payload.get("email") or customer.get("email")),
         customer_phone=text(payload.get("phone") or customer.get("phone")),
+    )
+
+
+_GID = re.compile(r"gid://shopify/(?P<type>[A-Za-z]+)/(?P<id>[0-9]+)(?:\?.*)?")
+
+
+def numeric_id(gid, kind: str, *, where: str) -> str:
+    """The numeric id of a GraphQL global id of this kind (`gid://shopify/LineItem/123` →
+    "123"): the id the webhook's REST body carries. BadDelivery for any other text."""
+    found = _GID.fullmatch(gid) if isinstance(gid, str) else None
+    if found is None or found["type"] != kind:
+        raise BadDelivery(f"{where}: '{text(gid)[:80]}' is no Shopify {kind} id")
+    return found["id"]
+
+
+def graphql_order(payload) -> OrderIn:
+    """The OrderIn of an Order node (`orders` query), equal to the one `_order` reads from
+    the same order's REST body (see the module)."""
+    if not isinstance(payload, dict) or "lineItems" not in payload:
+        raise BadDelivery("a listed order needs `id` and `lineItems`")
+    external_id = numeric_id(payload.get("id"), "Order", where="id")
+    customer = payload.get("customer") or {}
+    name = " ".join(p for p in (customer.get("firstName"), customer.get("lastName")) if p)
+    lines = []
+    for i, item in enumerate(payload["lineItems"]["nodes"]):
+        where = f"lineItems[{i}]"
+        variant = item.get("variant") or {}
+        variant_id = numeric_id(variant["id"], "ProductVariant", where=where) if variant else ""
+        price = ((item.get("originalUnitPriceSet") or {}).get("shopMoney") or {}).get("amount")
+        # The webhook's line as not_stocked reads it.
+        rest = {
+            "gift_card": item.get("isGiftCard"),
+            "requires_shipping": item.get("requiresShipping"),
+            "sku": item.get("sku"),
+            "variant_id": variant_id,
+        }
+        lines.append(
+            LineIn(
+                external_id=numeric_id(item.get("id"), "LineItem", where=where),
+                sku=text(item.get("sku")),
+                item_id=variant_id,
+                quantity=parse_quantity(item.get("quantity"), where=where),
+                unit_price=parse_price(price),
+                not_stocked=not_stocked(rest),
+                name=text(item.get("name")),
+            )
+        )
+    email = (customer.get("defaultEmailAddress") or {}).get("emailAddress")
+    phone = (customer.get("defaultPhoneNumber") or {}).get("phoneNumber")
+    return OrderIn(
+        external_id=external_id,
+        name=text(payload.get("name")),
+        placed_at=parse_time(payload.get("createdAt"), where="createdAt")
+        or parse_time(payload.get("updatedAt"), where="updatedAt"),
+        lines=tuple(lines),
+        confirmed=text(payload.get("displayFinancialStatus")).lower() not in UNCONFIRMED,
+        cancelled=bool(payload.get("cancelledAt")),
+        currency=text(payload.get("currencyCode")),
+        customer_name=name,
+        customer_email=text(payload.get("email") or email),
+        customer_phone=text(payload.get("phone") or phone),
     )
 
 

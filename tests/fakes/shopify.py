@@ -12,6 +12,14 @@ Shopify's documented method (objects 1 point, scalars 0, a connection 2 + first 
 cost); a mutation costs 10 points plus 1 per item in its input (quantities, variants), a
 stricter model than Shopify's flat 10 so that bulk pushes really meet the throttle.
 
+Orders: `add_order(body)` keeps an order as Shopify's REST body (what its webhook carries: the
+shared REST samples, tests.orders.payloads.shopify_order); the `orders` query (sortKey,
+`updated_at:>=` search, cursors) and `order(id:)` answer its GraphQL view (`graphql_order`),
+run through graphql-core against the schema itself, so an answer is projected onto the
+document's selection and every value is checked against its field's type (non-null, enum
+values, Shopify's scalar forms: tests.fakes.specs.shopify_schema). A query whose requested
+cost is over Shopify's single-query limit (1,000 points) is refused (MAX_COST_EXCEEDED).
+
 Use `handle` as an httpx.MockTransport handler, or `serve()` for real HTTP on 127.0.0.1.
 """
 
@@ -19,8 +27,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
+import datetime as dt
 import json
 import math
+import re
 import threading
 import time
 from collections import Counter
@@ -32,6 +43,9 @@ import httpx
 from tests.fakes.specs import SHOPIFY_VERSIONS, shopify_schema
 
 STANDARD_PLAN = {"maximum": 2000.0, "restore_rate": 100.0}
+MAX_QUERY_COST = 1000  # Shopify's single-query limit
+# Root fields answered by executing the document against the schema (see the module).
+EXECUTED = {"orders", "order"}
 
 
 class FakeShopify:
@@ -63,6 +77,7 @@ class FakeShopify:
         self.throttled = 0
         self.versions: list[str] = []  # the API version of each request
         self.idempotent: dict[str, tuple] = {}  # key → (arguments, answer)
+        self.orders: dict[str, dict] = {}  # order id → its REST body (as its webhook carries it)
         self.lock = threading.Lock()
 
     # -- the shop's data ------------------------------------------------------
@@ -85,6 +100,12 @@ class FakeShopify:
 
     def variant(self, sku: str) -> dict:
         return self.variants[self.by_sku[sku]]
+
+    def add_order(self, order: dict) -> dict:
+        """Keep (or replace) an order, given as Shopify's REST body of it."""
+        with self.lock:
+            self.orders[str(order["id"])] = copy.deepcopy(order)
+        return order
 
     # -- HTTP -------------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -131,6 +152,20 @@ class FakeShopify:
             if refused:
                 return {"errors": [{"message": refused, "extensions": {"code": "BAD_REQUEST"}}]}
         cost = self._cost(schema, operation, variables, mutation)
+        if cost > MAX_QUERY_COST:
+            return {
+                "errors": [
+                    {
+                        "message": f"Query cost is {cost:g}, which exceeds the single query max "
+                        f"cost limit ({MAX_QUERY_COST}).",
+                        "extensions": {
+                            "code": "MAX_COST_EXCEEDED",
+                            "cost": cost,
+                            "maxCost": MAX_QUERY_COST,
+                        },
+                    }
+                ]
+            }
         now = self.clock()
         self.available = min(self.maximum, self.available + (now - self.last) * self.restore_rate)
         self.last = now
@@ -151,6 +186,9 @@ class FakeShopify:
         self.available -= cost
         self.points += cost
         self.requests.append(operation.name.value if operation.name else "")
+        names = {field.name.value for field in operation.selection_set.selections}
+        if not mutation and names <= EXECUTED:
+            return self._executed(schema, document, variables, cost)
         data = {}
         for field in operation.selection_set.selections:
             name = field.name.value
@@ -179,6 +217,23 @@ class FakeShopify:
                 data[key] = getattr(self, f"_{name}")(**args)
                 self.idempotent[idempotency] = (args, data[key])
         return {"data": data, "extensions": {"cost": self._cost_block(cost, cost)}}
+
+    def _executed(self, schema, document, variables: dict, cost: float) -> dict:
+        """Answer the document by executing it against the schema over the fake's data."""
+        from graphql import execute
+
+        root = {
+            "orders": lambda _info, **args: self._orders(**args),
+            "order": lambda _info, id: self._order(id),
+        }
+        result = execute(schema, document, root_value=root, variable_values=variables)
+        if result.errors:
+            # The fake's data does not fit the schema: a fault of the fake, shown as Shopify
+            # shows an error.
+            return {
+                "errors": [{"message": f"fake: {e.message} at {e.path}"} for e in result.errors]
+            }
+        return {"data": result.data, "extensions": {"cost": self._cost_block(cost, cost)}}
 
     def _cost_block(self, requested, actual) -> dict:
         return {
@@ -228,6 +283,47 @@ class FakeShopify:
                 "endCursor": base64.b64encode(str(end).encode()).decode() if page else None,
             },
         }
+
+    def _orders(self, first=None, after=None, sortKey="ID", query=None, reverse=False, **_):
+        """Orders matching `updated_at:>='…'` (or >, <, <=; the only search the fake reads),
+        in sortKey order (UPDATED_AT or ID, the default), `first` a page after a cursor."""
+        orders = list(self.orders.values())
+        for op, value in _UPDATED_AT.findall(query or ""):
+            bound = _utc(value)
+            keep = {
+                ">=": lambda t, b=bound: t >= b,
+                ">": lambda t, b=bound: t > b,
+                "<=": lambda t, b=bound: t <= b,
+                "<": lambda t, b=bound: t < b,
+            }[op]
+            orders = [o for o in orders if keep(_utc(o["updated_at"]))]
+        if (query or "").strip() and not _UPDATED_AT.findall(query):
+            raise ValueError(f"the fake reads no search but updated_at: {query!r}")
+
+        def key(o):
+            return (
+                (_utc(o["updated_at"]), int(o["id"])) if sortKey == "UPDATED_AT" else int(o["id"])
+            )
+
+        orders.sort(key=key, reverse=bool(reverse))
+        start = int(base64.b64decode(after)) if after else 0
+        page = orders[start : start + (first or 50)]
+        end = start + len(page)
+        return {
+            "nodes": [graphql_order(o) for o in page],
+            "pageInfo": {
+                "hasNextPage": end < len(orders),
+                "endCursor": base64.b64encode(str(end).encode()).decode() if page else None,
+            },
+        }
+
+    def _order(self, gid: str):
+        order = (
+            self.orders.get(gid.rsplit("/", 1)[-1])
+            if gid.startswith("gid://shopify/Order/")
+            else None
+        )
+        return graphql_order(order) if order else None
 
     def _node(self, v: dict) -> dict:
         level = None
@@ -415,6 +511,99 @@ class FakeShopify:
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
+
+
+_UPDATED_AT = re.compile(r"updated_at:(>=|<=|>|<)'?([^' )]+)'?")
+
+
+def _utc(value: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
+def _datetime(value) -> str | None:
+    """A REST time ("2008-01-10T11:00:00-05:00") as GraphQL's DateTime ("…16:00:00Z")."""
+    return _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def _gid(kind: str, value) -> str | None:
+    return f"gid://shopify/{kind}/{value}" if value not in (None, "") else None
+
+
+def _money(amount, currency: str) -> dict:
+    money = {"amount": str(amount), "currencyCode": currency}
+    return {"shopMoney": money, "presentmentMoney": dict(money)}
+
+
+def graphql_order(order: dict) -> dict:
+    """Shopify's REST order body as the Admin GraphQL API's Order: the fields IMS reads, by
+    Shopify's own correspondence (id → Order gid, line_items → lineItems, variant_id →
+    variant.id, price → originalUnitPriceSet, gift_card → isGiftCard, requires_shipping →
+    requiresShipping, financial_status → displayFinancialStatus, cancel_reason → cancelReason,
+    currency → currencyCode, times in UTC). A field with no value here resolves to null,
+    which the schema refuses where the field is non-null."""
+    currency = order.get("currency") or "USD"
+    customer = order.get("customer")
+    lines = [
+        {
+            "id": _gid("LineItem", item["id"]),
+            "sku": item.get("sku"),
+            "quantity": item["quantity"],
+            "currentQuantity": item.get("current_quantity", item["quantity"]),
+            "name": item.get("name") or item.get("title"),
+            "title": item.get("title") or item.get("name"),
+            "requiresShipping": item.get("requires_shipping", True),
+            "isGiftCard": item.get("gift_card", False),
+            "variant": {"id": _gid("ProductVariant", item["variant_id"])}
+            if item.get("variant_id")
+            else None,
+            "originalUnitPriceSet": _money(item.get("price") or "0.00", currency),
+        }
+        for item in order.get("line_items") or []
+    ]
+
+    def line_items(_info, first=None, after=None, **_):
+        start = int(base64.b64decode(after)) if after else 0
+        page = lines[start : start + (first or 50)]
+        end = start + len(page)
+        return {
+            "nodes": page,
+            "pageInfo": {
+                "hasNextPage": end < len(lines),
+                "endCursor": base64.b64encode(str(end).encode()).decode() if page else None,
+            },
+        }
+
+    status = order.get("financial_status")
+    return {
+        "id": _gid("Order", order["id"]),
+        "legacyResourceId": str(order["id"]),
+        "name": order.get("name"),
+        "createdAt": _datetime(order.get("created_at")),
+        "updatedAt": _datetime(order.get("updated_at")),
+        "processedAt": _datetime(order.get("processed_at") or order.get("created_at")),
+        "cancelledAt": _datetime(order.get("cancelled_at")),
+        "cancelReason": order["cancel_reason"].upper() if order.get("cancel_reason") else None,
+        "test": bool(order.get("test", False)),
+        "confirmed": bool(order.get("confirmed", True)),
+        "currencyCode": currency,
+        "displayFinancialStatus": status.upper() if status else None,
+        "email": order.get("email"),
+        "phone": order.get("phone"),
+        "customer": {
+            "firstName": customer.get("first_name"),
+            "lastName": customer.get("last_name"),
+            "defaultEmailAddress": {"emailAddress": customer["email"]}
+            if customer.get("email")
+            else None,
+            "defaultPhoneNumber": {"phoneNumber": customer["phone"]}
+            if customer.get("phone")
+            else None,
+        }
+        if customer
+        else None,
+        "lineItems": line_items,
+    }
 
 
 def _error(code: str, field: list[str], message: str) -> dict:

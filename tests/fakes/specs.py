@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -35,7 +36,33 @@ def shopify_schema(version: str = "2026-04"):
     # deprecated, which graphql-core 3.3 reports as a schema error; documents are still
     # validated in full against it.
     schema._validation_errors = []
+    for name, check in SHOPIFY_SCALARS.items():
+        if name in schema.type_map:
+            schema.type_map[name].serialize = check
     return schema
+
+
+def _scalar(name: str, pattern: str):
+    """A serializer that lets through only a string of the form Shopify documents for a scalar
+    (so a fake answering through the schema cannot answer a float for a Decimal)."""
+    form = re.compile(pattern)
+
+    def serialize(value):
+        if not isinstance(value, str) or not form.fullmatch(value):
+            raise TypeError(f"{name} cannot represent {value!r}")
+        return value
+
+    return serialize
+
+
+# Shopify's custom scalars as its answers carry them: DateTime an ISO-8601 string in UTC,
+# Decimal and Money a decimal number as a string, UnsignedInt64 digits as a string.
+SHOPIFY_SCALARS = {
+    "DateTime": _scalar("DateTime", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"),
+    "Decimal": _scalar("Decimal", r"-?\d+(\.\d+)?"),
+    "Money": _scalar("Money", r"-?\d+(\.\d+)?"),
+    "UnsignedInt64": _scalar("UnsignedInt64", r"\d+"),
+}
 
 
 def shopify_errors(document: str, version: str = "2026-04") -> list[str]:
