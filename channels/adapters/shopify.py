@@ -20,7 +20,8 @@ published schema of the version sent).
   (maximumAvailable, currentlyAvailable, restoreRate); before a call the adapter waits until
   the bucket holds the call's expected cost, and a THROTTLED answer waits what is missing.
 
-Settings (environment): `IMS_CHANNEL_<CODE>_ACCESS_TOKEN` (Admin API access token, secret),
+Settings (environment): `IMS_CHANNEL_<CODE>_ACCESS_TOKEN` (Admin API access token, secret;
+the order poll needs the `read_orders` scope),
 `…_LOCATION_ID` (a Location gid; default: the shop's first location), `…_API_VERSION`
 (2026-04; Shopify answers a retired version with its oldest supported one, so the default
 moves with the versions IMS's documents are checked against).

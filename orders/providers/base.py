@@ -134,12 +134,19 @@ class Context:
     now: dt.datetime
     url: str = ""
     client: httpx.Client | None = field(default=None, repr=False)
+    # The channel's further secrets a provider names in `extra_secrets` (by name, e.g.
+    # STORE_WEBHOOK_SECRET → its value; '' when not set), read from the environment like the
+    # webhook secret.
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 class Provider(Protocol):
     kind: ClassVar[str]
     # Headers worth keeping with the raw body (lower-case); the signature is never stored.
     kept_headers: ClassVar[tuple[str, ...]]
+    # A provider that verifies with more than the webhook secret names the further secrets
+    # (`IMS_CHANNEL_<CODE>_<NAME>`) it reads from ctx.secrets:
+    # extra_secrets: ClassVar[tuple[str, ...]]
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, secret: str, ctx: Context): ...
 

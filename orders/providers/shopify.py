@@ -2,8 +2,26 @@
 refunds/create.
 
 Signature: `X-Shopify-Hmac-Sha256` = base64 HMAC-SHA256 of the raw body with the app's
-client secret. Delivery id: `X-Shopify-Webhook-Id` (the same on every retry). Age: the
-body's own `updated_at` (orders) or `created_at` (refunds), which the signature covers.
+client secret (`IMS_CHANNEL_<CODE>_WEBHOOK_SECRET`). Delivery id: `X-Shopify-Webhook-Id`
+(the same on every retry). Age: the body's own `updated_at` (orders) or `created_at`
+(refunds), which the signature covers.
+
+Shopify's test notification ("Send test notification" on a webhook made in the Shopify admin,
+Settings → Notifications → Webhooks) posts a made-up sample for the topic: order
+820982911946154508 with `"test": true` (name #9999, `cancelled_at` set, financial status
+voided, lines that may name the shop's own products), its times the moment it was sent. A
+webhook made in the admin is signed not with an app's secret but with the store's own key,
+shown on that page ("Your webhooks will be signed with …"): set it as
+`IMS_CHANNEL_<CODE>_STORE_WEBHOOK_SECRET`. What identifies a test notification is its signed
+body (`is_test_notification`: Shopify's sample order with `test` true, or a refund of it),
+never the unsigned `X-Shopify-Test` header: it is answered 200 and recorded, processed, with
+the outcome "ignored: Shopify test notification …", and changes nothing (no order, nothing
+reserved); one without `X-Shopify-Webhook-Id` is kept as `test:sha256:<digest of the body>`.
+The store key proves only that: a body it signs that is no test notification is refused
+(401, as a forged one), since the key is shown to the shop's staff and IMS's own webhooks are
+signed with the app's secret. A test notification signed with the app's secret (the CLI's
+`app webhook trigger`) is ignored the same way. A real order placed in test mode (`"test":
+true` with its own id) is an order like any other: Shopify holds its stock too.
 
 The signature covers the body only: the topic and webhook id headers can be changed by
 whoever resends a captured delivery. So the topic only says which body to expect (an order
@@ -24,6 +42,7 @@ pending, `cancelledAt` is `cancelled_at`. Refunds are not read from a listed ord
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -39,6 +58,7 @@ from orders.providers.base import (
     LineIn,
     OrderIn,
     ReturnLineIn,
+    SignatureRefused,
     body_time,
     check_age,
     check_base64_hmac,
@@ -51,6 +71,9 @@ from orders.providers.base import (
 )
 
 ORDER_TOPICS = {"orders/create", "orders/updated", "orders/paid"}
+# The order every Shopify test notification names (see the module).
+SAMPLE_ORDER_ID = "820982911946154508"
+STORE_SECRET = "STORE_WEBHOOK_SECRET"
 # Financial statuses of an order not yet paid for: its reservation may expire.
 UNCONFIRMED = {"pending"}
 SIGNED_TIME = ("updated_at", "created_at")  # the body's own time: the first it has
@@ -65,25 +88,57 @@ class Shopify:
         "x-shopify-webhook-id",
         "x-shopify-event-id",
         "x-shopify-triggered-at",
+        "x-shopify-test",
     )
+    extra_secrets: ClassVar[tuple[str, ...]] = (STORE_SECRET,)
 
     def verify(self, *, headers, body: bytes, secret: str, ctx: Context) -> None:
-        check_base64_hmac(
-            secret=secret, message=body, given=header(headers, "X-Shopify-Hmac-Sha256")
-        )
+        given = header(headers, "X-Shopify-Hmac-Sha256")
+        try:
+            check_base64_hmac(secret=secret, message=body, given=given)
+        except SignatureRefused:
+            store_secret = ctx.secrets.get(STORE_SECRET, "")
+            if not store_secret or not given:
+                raise
+            check_base64_hmac(secret=store_secret, message=body, given=given)
+            try:
+                test = is_test_notification(load_json(body))
+            except BadDelivery:
+                test = False
+            if not test:
+                raise SignatureRefused(
+                    f"signed with the store's webhook key ({STORE_SECRET}), which IMS takes "
+                    "for Shopify's test notification only, and the body is no test "
+                    "notification: subscribe IMS's webhooks through the app (signed with its "
+                    "secret)"
+                ) from None
         check_age(body_time(load_json(body), *SIGNED_TIME), now=ctx.now, max_age=MAX_BODY_AGE)
 
     def delivery(self, *, headers: Mapping[str, str], body: bytes) -> Delivery:
+        topic = header(headers, "X-Shopify-Topic")
         delivery_id = header(headers, "X-Shopify-Webhook-Id")
         if not delivery_id:
+            try:
+                test = is_test_notification(load_json(body))
+            except BadDelivery:
+                test = False
+            if test:
+                return Delivery(f"test:sha256:{hashlib.sha256(body).hexdigest()}", topic)
             raise BadDelivery("X-Shopify-Webhook-Id header is missing")
-        return Delivery(delivery_id, header(headers, "X-Shopify-Topic"))
+        return Delivery(delivery_id, topic)
 
     def parse(self, *, headers, body: bytes, ctx: Context) -> Event:
         topic = header(headers, "X-Shopify-Topic")
         payload = load_json(body)
         # Read as verify read it: a replay from the inbox refuses it too.
         body_time(payload, *SIGNED_TIME)
+        if is_test_notification(payload):
+            return Event(
+                EventKind.IGNORE,
+                SAMPLE_ORDER_ID,
+                note=f"Shopify test notification ({topic or 'no topic'}, Shopify's sample "
+                f"order {SAMPLE_ORDER_ID}); nothing changed",
+            )
         if topic in ORDER_TOPICS or topic == "orders/cancelled":
             order = _order(payload)
             if order.cancelled:  # the signed body says so, whatever the topic
@@ -117,6 +172,16 @@ class Shopify:
                 reason=reason or "cancelled on Shopify",
             )
         return Event(EventKind.ORDER, order.external_id, order=order)
+
+
+def is_test_notification(payload) -> bool:
+    """Whether a signed body is Shopify's test notification: its sample order (id
+    820982911946154508) with `test` true, or a refund naming that order."""
+    if not isinstance(payload, dict):
+        return False
+    if text(payload.get("id")) == SAMPLE_ORDER_ID and payload.get("test") is True:
+        return True
+    return text(payload.get("order_id")) == SAMPLE_ORDER_ID
 
 
 def _order(payload: dict) -> OrderIn:

@@ -67,6 +67,15 @@ def webhook_secret(channel: Channel) -> str:
     return os.environ.get(channel.env_prefix + "WEBHOOK_SECRET", "")
 
 
+def webhook_extra_secrets(channel: Channel, provider) -> dict[str, str]:
+    """The further secrets the channel's provider verifies with (its `extra_secrets`, e.g.
+    Shopify's STORE_WEBHOOK_SECRET), by name; '' for one not set."""
+    return {
+        name: os.environ.get(channel.env_prefix + name, "")
+        for name in getattr(provider, "extra_secrets", ())
+    }
+
+
 def webhook_url(channel: Channel, request_url: str) -> str:
     """The URL the provider was told to call (Square signs it): configured, else the request's."""
     return os.environ.get(channel.env_prefix + "WEBHOOK_URL") or request_url
@@ -104,7 +113,8 @@ def webhook_receive(
     try:
         if not secret:
             raise SignatureRefused(f"no secret configured ({channel.env_prefix}WEBHOOK_SECRET)")
-        provider.verify(headers=headers, body=body, secret=secret, ctx=Context(now=now, url=url))
+        ctx = Context(now=now, url=url, secrets=webhook_extra_secrets(channel, provider))
+        provider.verify(headers=headers, body=body, secret=secret, ctx=ctx)
     except SignatureRefused as exc:
         log.warning("webhook refused: channel %s (%s): %s", channel.code, channel.kind, exc)
         raise

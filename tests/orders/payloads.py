@@ -95,8 +95,37 @@ def shopify_refund(refund_id: int, order: dict, items, *, at=None):
     }
 
 
-def shopify_headers(body: bytes, topic: str, *, secret=SECRET, webhook_id=None):
-    return {
+STORE_SECRET = "store-webhook-key-for-tests"
+
+
+def shopify_test_notification(lines=(("A-1", 1),), *, at=None, cancelled=True) -> dict:
+    """What Shopify's "Send test notification" posts for an order topic, in the shape seen in
+    published captures: its made-up sample order 820982911946154508 with `"test": true`,
+    name #9999, token 123456abcd, voided and (for orders/create) cancelled, its times the
+    moment it was sent (in the shop's zone), its lines naming the shop's own products."""
+    at = utc(at).astimezone(dt.timezone(dt.timedelta(hours=-4))).replace(microsecond=0)
+    order = shopify_order(820982911946154508, lines, at=at, financial_status="voided")
+    order.update(
+        name="#9999",
+        email="jon@doe.ca",
+        token="123456abcd",
+        test=True,
+        confirmed=False,
+        order_number=1234,
+        cancelled_at=at.isoformat() if cancelled else None,
+        cancel_reason="customer" if cancelled else None,
+    )
+    for item, line_id in zip(
+        order["line_items"], (866550311766439020, 141249953214522974), strict=False
+    ):
+        item["id"] = line_id
+    return order
+
+
+def shopify_headers(
+    body: bytes, topic: str, *, secret=SECRET, webhook_id=None, test=False, no_id=False
+):
+    headers = {
         "X-Shopify-Topic": topic,
         "X-Shopify-Hmac-Sha256": b64_hmac(secret, body),
         "X-Shopify-Shop-Domain": "ims-test.myshopify.com",
@@ -105,6 +134,11 @@ def shopify_headers(body: bytes, topic: str, *, secret=SECRET, webhook_id=None):
         "X-Shopify-Event-Id": str(uuid.uuid4()),
         "X-Shopify-Triggered-At": iso(utc()),
     }
+    if test:
+        headers["X-Shopify-Test"] = "true"
+    if no_id:
+        del headers["X-Shopify-Webhook-Id"]
+    return headers
 
 
 # --- WooCommerce ------------------------------------------------------------------------
