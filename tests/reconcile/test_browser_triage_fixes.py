@@ -126,3 +126,23 @@ def test_the_list_says_where_it_is_and_a_sku_number_finds_its_sku(olivia):
     page.fill("input[name=q]", "nothing-like-it")  # pasted: no key pressed
     expect(page.locator(".empty-state")).to_contain_text("No price mismatch exceptions match")
     assert page.locator("section#results").count() == 1
+
+
+@pytest.mark.parametrize("url", ["/exceptions/", "/products/"])
+def test_on_a_390_px_phone_no_page_scrolls_sideways(olivia, url):
+    from tests.conftest import ARTIFACTS
+
+    page = olivia
+    exceptions(5, channel=Channel.objects.get(code="shop"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(url)
+    row = page.locator("table.grid tbody tr").first
+    expect(row).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    # Each cell says which column it is, now that the header row is hidden.
+    assert row.locator("td[data-label]").count() >= 5
+    box = row.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"phone-390{url.replace('/', '_')}.png"), full_page=True)
