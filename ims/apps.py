@@ -1,7 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.admin.apps import SimpleAdminConfig
 from django.contrib.admin.checks import check_admin_app, check_dependencies
-from django.contrib.staticfiles.apps import StaticFilesConfig as BaseStaticFilesConfig
 from django.core import checks
 
 
@@ -19,19 +18,6 @@ class AdminConfig(SimpleAdminConfig):
     def ready(self):
         checks.register(check_dependencies, checks.Tags.admin)
         checks.register(_check_admin_app, checks.Tags.admin)
-
-
-class StaticFilesConfig(BaseStaticFilesConfig):
-    """Static files, without the plotly package's data that no page uses (its datasets,
-    Python-side templates and Jupyter widget: 12 MB that collectstatic would copy and
-    compress); plotly.js itself stays (settings.STATICFILES_DIRS)."""
-
-    ignore_patterns = [
-        *BaseStaticFilesConfig.ignore_patterns,
-        "datasets",
-        "templates",
-        "widgetbundle.js",
-    ]
 
 
 def _check_admin_app(app_configs, **kwargs):

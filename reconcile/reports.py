@@ -9,7 +9,6 @@ from pathlib import Path
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils import timezone
-from plotly.offline import get_plotlyjs
 
 from exceptions.models import Discrepancy, ReconcileRun
 from exceptions.selectors import exceptions_for_report, reconcile_history
@@ -18,6 +17,9 @@ from ims.csvio import csv_writer, write_csv
 from ims.money import money
 from reconcile import charts
 from reconcile.selectors import Scorecard, scorecard_summary
+
+# plotly.js's basic bundle, inlined so scorecard.html opens offline (see ims/settings.py).
+PLOTLY_JS = "vendor/plotly-basic/plotly-basic.min.js"
 
 EXCEPTION_COLUMNS = (
     "sku_id",
@@ -157,7 +159,7 @@ def write_reports(
     write_csv(paths["exceptions"], EXCEPTION_COLUMNS, exception_rows())
     context = scorecard_context(card) | {
         "run": run,
-        "plotly_js": get_plotlyjs(),
+        "plotly_js": Path(finders.find(PLOTLY_JS)).read_text(encoding="utf-8"),
         "charts_js": Path(finders.find("ims/charts.js")).read_text(encoding="utf-8"),
     }
     html = render_to_string("exceptions/scorecard_report.html", context)

@@ -31,10 +31,16 @@ def test_the_scorecard_page_shows_the_same_figures_as_the_report(
     ):
         marker = f'data-figure="{figure}">'
         assert page.split(marker)[1].split("<")[0] == report.split(marker)[1].split("<")[0]
-    assert "/static/vendor/plotly/plotly.min.js" in page
+    assert "/static/vendor/plotly-basic/plotly-basic.min.js" in page
+    # One offline file, under 1.5 MB: plotly.js's basic bundle inlined, not the whole library.
+    assert len((tmp_path / "scorecard.html").read_bytes()) < 1_500_000
 
 
-def test_plotly_is_served_from_our_own_static_files(client):
+def test_plotly_is_served_from_our_own_static_files_at_the_python_side_s_version(client):
+    """The basic bundle (scatter, bar, pie: every trace IMS draws) is vendored; it must be the
+    plotly.js the installed plotly package speaks (upgrade both together)."""
     from django.contrib.staticfiles import finders
+    from plotly.offline import get_plotlyjs_version
 
-    assert finders.find("vendor/plotly/plotly.min.js")
+    bundle = finders.find("vendor/plotly-basic/plotly-basic.min.js")
+    assert f"plotly.js (basic - minified) v{get_plotlyjs_version()}" in open(bundle).read(300)

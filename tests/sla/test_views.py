@@ -39,7 +39,7 @@ def test_the_dashboard_lists_breached_clocks_with_their_ladder_and_charts(
     assert "#5001" in text and "overdue" in text
     assert "step 3: Admin" in text  # the dispatch ladder reached its admin rung
     assert "SLA breach: dispatch of local order #5001 at NYC" in text  # its task
-    assert "vendor/plotly/plotly.min.js" in text and 'id="breach-rate-store"' in text
+    assert "vendor/plotly-basic/plotly-basic.min.js" in text and 'id="breach-rate-store"' in text
     assert 'id="dispatch-time-store"' not in text  # nothing dispatched yet
 
     filtered = client.get("/sla/", {"kind": "dispatch", "location": "NYC", "state": "breached"})
