@@ -37,9 +37,26 @@ def trend_figure(points: list[tuple[str, Decimal, int]]) -> go.Figure:
 
 
 def bar_figure(
-    title: str, labels: list[str], values: list[Decimal], axis: str, texts: list[str]
+    title: str,
+    labels: list[str],
+    values: list[Decimal],
+    axis: str,
+    texts: list[str],
+    links: list[str] | None = None,
 ) -> go.Figure:
-    """Bars with their exact values (already formatted) written on them."""
-    fig = go.Figure(go.Bar(x=labels, y=[float(v) for v in values], text=texts, textposition="auto"))
+    """Bars with their exact values (already formatted) written on them; `links`: the page
+    each bar opens (static/ims/charts.js follows a bar's customdata when clicked)."""
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=[float(v) for v in values],
+            text=texts,
+            textposition="auto",
+            customdata=links,
+            hovertemplate="%{x}: %{text}"
+            + ("<br>click for its exceptions" if links else "")
+            + "<extra></extra>",
+        )
+    )
     fig.update_layout(title=title, yaxis={"title": axis, "rangemode": "tozero"}, **LAYOUT)
     return fig

@@ -36,6 +36,8 @@ class OpsExceptionFilter(django_filters.FilterSet):
     first_seen_from = django_filters.DateFilter(method="filter_seen_from", label="First seen from")
     first_seen_to = django_filters.DateFilter(method="filter_seen_to", label="First seen to")
     q = django_filters.CharFilter(method="filter_search", label="SKU, name or barcode")
+    # Shown on the channel above what IMS can sell there (the scorecard's oversell risk).
+    oversell = django_filters.BooleanFilter(label="Shown above ATP")
     sku_id = django_filters.CharFilter(label="SKU (exact)")
 
     class Meta:

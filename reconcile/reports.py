@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from exceptions.models import Discrepancy, ReconcileRun
@@ -96,8 +98,16 @@ class RollupWriter:
             self.handle = None
 
 
-def scorecard_charts(card: Scorecard, runs: list[ReconcileRun]) -> dict[str, str]:
-    """The scorecard's plotly figures as HTML fragments (without plotly.js)."""
+def exceptions_link(**filters: str) -> str:
+    """The triage page filtered so (the scorecard's drill-down)."""
+    return f"{reverse('exceptions:list')}?{urlencode(filters)}"
+
+
+def scorecard_charts(
+    card: Scorecard, runs: list[ReconcileRun], *, links: bool = False
+) -> dict[str, str]:
+    """The scorecard's plotly figures as HTML fragments (without plotly.js); `links`: each
+    bar opens its exceptions (on the site; the offline report has no site to open)."""
     currencies = sorted({c for ch in card.channels for c in ch.exposure} | set(card.exposure))
     currency = currencies[0] if currencies else ""
     trend = [
@@ -113,14 +123,15 @@ def scorecard_charts(card: Scorecard, runs: list[ReconcileRun]) -> dict[str, str
     by_kind = [card.exposure_by_discrepancy[d.value].get(currency, Decimal(0)) for d in kinds]
     accuracy = [ch.accuracy for ch in card.channels]
     codes = [ch.code for ch in card.channels]
+    channel_links = [exceptions_link(channel=c, sort="exposure") for c in codes] if links else None
     figures = {
-        "trend": charts.trend_figure(trend),
         "exposure_by_channel": charts.bar_figure(
             f"Revenue exposure by channel ({currency})",
             codes,
             by_channel,
             currency,
             [money(v, currency) for v in by_channel],
+            channel_links,
         ),
         "exposure_by_discrepancy": charts.bar_figure(
             f"Revenue exposure by discrepancy ({currency})",
@@ -128,23 +139,37 @@ def scorecard_charts(card: Scorecard, runs: list[ReconcileRun]) -> dict[str, str
             by_kind,
             currency,
             [money(v, currency) for v in by_kind],
+            [exceptions_link(discrepancy=d.value, sort="exposure") for d in kinds]
+            if links
+            else None,
         ),
         "accuracy_by_channel": charts.bar_figure(
-            "Sync accuracy by channel (%)", codes, accuracy, "%", [f"{v} %" for v in accuracy]
+            "Sync accuracy by channel (%)",
+            codes,
+            accuracy,
+            "%",
+            [f"{v} %" for v in accuracy],
+            channel_links,
         ),
     }
+    # One run is no trend (a single full-width bar): the chart waits for the second.
+    if len(trend) > 1:
+        figures = {"trend": charts.trend_figure(trend)} | figures
     return {
         name: figure_html(fig, f"chart-{name.replace('_', '-')}") for name, fig in figures.items()
     }
 
 
-def scorecard_context(card: Scorecard | None = None) -> dict:
+def scorecard_context(card: Scorecard | None = None, *, links: bool = False) -> dict:
+    """The scorecard's figures and charts; `links`: every figure, row and bar opens the
+    matching exceptions (the page; the offline report has no site to link to)."""
     card = card or scorecard_summary()
     runs = reconcile_history()
     return {
         "card": card,
         "runs": runs,
-        "charts": scorecard_charts(card, runs),
+        "links": links,
+        "charts": scorecard_charts(card, runs, links=links),
         "discrepancies": [(d, card.by_discrepancy.get(d.value, 0)) for d in Discrepancy],
         "generated_at": timezone.now(),
     }

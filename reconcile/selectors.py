@@ -74,6 +74,15 @@ class Scorecard(_Labels):
     def exception_rate_label(self) -> str:
         return percent_label(self.exception_rate)
 
+    @property
+    def oversell_rate(self) -> Decimal:
+        """The oversell-risk SKUs as a % of SKUs checked (the IPSP seed's metric is a %)."""
+        return percent(self.oversell_skus, self.skus_checked)
+
+    @property
+    def oversell_rate_label(self) -> str:
+        return percent_label(self.oversell_rate)
+
     def as_json(self) -> dict:
         """Plain JSON for ReconcileRun.figures (amounts as strings)."""
         data = asdict(self)

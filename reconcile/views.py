@@ -27,7 +27,7 @@ DEFAULT_TAB = Discrepancy.PRICE_MISMATCH.value
 @login_required
 @permission_required("exceptions.view_opsexception", raise_exception=True)
 def dashboard(request):
-    return render(request, "exceptions/dashboard.html", scorecard_context())
+    return render(request, "exceptions/dashboard.html", scorecard_context(links=True))
 
 
 def _filters(request: HttpRequest, *, with_tab: bool = True) -> tuple[OpsExceptionFilter, str]:

@@ -232,7 +232,7 @@ def test_the_production_ui_is_styled_scripted_and_breaks_no_csp_rule(production,
 
     try:
         log_in("demo-ops")
-        page.wait_for_selector("#chart-trend .main-svg")  # plotly drew the scorecard
+        page.wait_for_selector("#chart-accuracy-by-channel .main-svg")  # plotly drew the scorecard
 
         page.goto("/exceptions/")
         # ims.css is applied: the top bar is dark, a colour only the stylesheet gives.

@@ -107,7 +107,9 @@ def test_filters_by_exposure_range_first_seen_and_status(world, ops):
     base = "/exceptions/?discrepancy=Price_Mismatch"
     exposures = {
         Decimal(e.split()[0])
-        for e in _cells(ops.get(base + "&exposure_min=5&exposure_max=6"), 'num" data-label="Exposure')
+        for e in _cells(
+            ops.get(base + "&exposure_min=5&exposure_max=6"), 'num" data-label="Exposure'
+        )
     }
     assert exposures == {Decimal("5.50")}
     assert (

@@ -43,4 +43,5 @@ def test_plotly_is_served_from_our_own_static_files_at_the_python_side_s_version
     from plotly.offline import get_plotlyjs_version
 
     bundle = finders.find("vendor/plotly-basic/plotly-basic.min.js")
-    assert f"plotly.js (basic - minified) v{get_plotlyjs_version()}" in open(bundle).read(300)
+    with open(bundle) as handle:
+        assert f"plotly.js (basic - minified) v{get_plotlyjs_version()}" in handle.read(300)
