@@ -11,6 +11,7 @@ from inventory.services.ledger import ledger_drift
 from orders.models import WebhookDelivery
 from orders.services.inbox import webhook_deliveries_replay
 from orders.services.poll import orders_poll_all
+from orders.services.queue import queues_drain_all
 from orders.services.reservation import backorders_fill_due, reservations_expire
 
 log = logging.getLogger("ims.orders")
@@ -49,6 +50,13 @@ def orders_poll_task() -> list[str]:
             f"{r.channel}: {r.found} listed, {r.stored} new{'; ' + r.error if r.error else ''}"
             for r in orders_poll_all()
         ]
+
+
+def order_queues_task() -> list[str]:
+    """Amazon's ORDER_CHANGE notifications from each channel's SQS queue, into the inbox;
+    a message is deleted once its delivery is stored."""
+    with audit_origin("task order_queues"):
+        return [r.line for r in queues_drain_all()]
 
 
 def reservations_expire_task() -> int:

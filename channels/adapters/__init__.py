@@ -36,6 +36,27 @@ def adapter_for(channel, **options):
     return adapter_class(kind)(config, **options)
 
 
+# Channels whose orders also arrive on a queue the channel's provider fills (Amazon's SP-API
+# notifications on SQS), read when IMS_CHANNEL_<CODE>_SQS_QUEUE_URL is set.
+QUEUES: dict[str, str] = {"amazon": "channels.adapters.sqs.SqsQueue"}
+
+
+def queue_configured(channel, *, environ=None) -> bool:
+    """A channel whose kind reads a queue and whose queue URL is set."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    return channel.kind in QUEUES and bool(environ.get(channel.env_prefix + "SQS_QUEUE_URL"))
+
+
+def queue_for(channel, **options):
+    """The channel's order queue (ChannelNotConfigured names what is missing)."""
+    from channels.adapters.base import AdapterConfig
+
+    module, name = QUEUES[channel.kind].rsplit(".", 1)
+    return getattr(import_module(module), name)(AdapterConfig.of(channel), **options)
+
+
 def is_live(channel) -> bool:
     """Read live through its adapter at the start of every sync (else: the last snapshot)."""
     return bool(channel.base_url) and channel.kind in ADAPTERS and channel.kind != FILE_ADAPTER

@@ -1,4 +1,5 @@
-"""Amazon through the Selling Partner API: Listings Items 2021-08-01 and Feeds 2021-06-30.
+"""Amazon through the Selling Partner API: Listings Items 2021-08-01, Feeds 2021-06-30 and
+Orders 2026-01-01.
 
 - Auth: Login with Amazon. A refresh token is exchanged for an access token (about an hour);
   it is renewed before it expires and at once when the API answers that it has expired.
@@ -12,10 +13,16 @@
   that SKU's error.
 - The price is `merge`d into `purchasable_offer` (a `replace` would wipe what IMS does not
   send: handling time, sale price, minimum and maximum prices).
+- Orders (the order poll, the safety net for lost ORDER_CHANGE notifications): Orders
+  2026-01-01 `searchOrders` (`GET /orders/2026-01-01/orders`; that version has no
+  getOrders) with `lastUpdatedAfter`, the adapter's marketplace ids and
+  `includedData=FULFILLMENT` (the status and who fulfils it; order items always come with
+  the order), 100 a page, following `pagination.nextToken` as `paginationToken` with the
+  same other parameters.
 - A processing report may come gzipped (`compressionAlgorithm: GZIP`): it is unpacked.
 - Rate limits per operation, no faster than the models' tables (rate per second and burst):
   patch 5/s, search 5/s, getListingsItem 5/s burst 10, createFeed 0.0083/s burst 15 (15 per
-  31 minutes), getFeedDocument 0.0222/s burst 10…; taken before each call; 429s wait as
+  31 minutes), getFeedDocument 0.0222/s burst 10, searchOrders 0.0056/s burst 20…; taken before each call; 429s wait as
   x-amzn-RateLimit-Limit and Retry-After say.
 
 Settings (environment): `IMS_CHANNEL_<CODE>_LWA_CLIENT_ID`, `…_LWA_CLIENT_SECRET`,
@@ -25,6 +32,7 @@ Settings (environment): `IMS_CHANNEL_<CODE>_LWA_CLIENT_ID`, `…_LWA_CLIENT_SECR
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +45,7 @@ from channels.adapters.base import (
     QUANTITY,
     AdapterConfig,
     ListingState,
+    OrderChange,
     PriceUpdate,
     PushResult,
     StockUpdate,
@@ -44,6 +53,7 @@ from channels.adapters.base import (
     chunks,
     json_dumps,
     json_loads,
+    utc_time,
 )
 from channels.adapters.http import HttpAdapter, ProviderClient
 from channels.errors import ChannelUnreachable, ProviderRefused
@@ -51,6 +61,7 @@ from ims.http import RateLimiter
 
 LISTINGS = "/listings/2021-08-01/items"
 FEEDS = "/feeds/2021-06-30"
+ORDERS = "/orders/2026-01-01/orders"
 INCLUDED = "summaries,offers,fulfillmentAvailability"
 # Each a burst over the time the documented rate takes to restore it (burst / rate per second).
 RATES = {
@@ -62,6 +73,7 @@ RATES = {
     "createFeed": "15/31 minutes",  # 0.0083/s, burst 15
     "getFeed": "15/8 seconds",  # 2/s, burst 15
     "getFeedDocument": "10/8 minutes",  # 0.0222/s, burst 10
+    "searchOrders": "20/3572 seconds",  # 0.0056/s, burst 20
 }
 GENERIC_PRODUCT_TYPE = "PRODUCT"  # Amazon's product type for offer-only changes
 
@@ -156,6 +168,33 @@ class AmazonAdapter(HttpAdapter):
             )
             for item in body.get("items", []):
                 yield self._state(item)
+            token = (body.get("pagination") or {}).get("nextToken")
+            if not token:
+                return
+
+    def orders_changed(self, *, since: dt.datetime) -> Iterator[OrderChange]:
+        """Orders updated at or after `since` in the adapter's marketplaces (any status, any
+        fulfilment), each as searchOrders lists it with its items and fulfilment."""
+        params = {
+            "lastUpdatedAfter": since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "marketplaceIds": self.marketplace,
+            "includedData": "FULFILLMENT",
+            "maxResultsPerPage": 100,
+        }
+        token = None
+        while True:
+            body = self.call(
+                "GET",
+                ORDERS,
+                operation="searchOrders",
+                params={**params, "paginationToken": token} if token else params,
+            )
+            for order in body.get("orders") or []:
+                yield OrderChange(
+                    external_id=str(order.get("orderId")),
+                    changed_at=utc_time(order.get("lastUpdatedTime")) or since,
+                    body=json_dumps(order).encode(),
+                )
             token = (body.get("pagination") or {}).get("nextToken")
             if not token:
                 return

@@ -7,6 +7,8 @@ Age: the signed `t`, five minutes either way.
 Two bodies are accepted:
 - Amazon (kind `amazon`): the SQS message body of an SP-API ORDER_CHANGE notification, as
   the relay that polls the queue received it. Delivery id: NotificationMetadata.NotificationId.
+  The same body reaches IMS unsigned when IMS reads the queue itself (orders.services.queue,
+  `source="queue"`), and an order as the Orders API lists it when IMS polls (`polled`).
 - Flipkart and store POS (kinds `flipkart`, `pos`): IMS's JSON event form,
   `orders/schemas/webhook-event.json` (described in README "Orders and webhooks").
   Delivery id: `event_id`.
@@ -80,6 +82,34 @@ def verify_signed(*, headers, body: bytes, secret: str, now: dt.datetime) -> Non
     check_age(when, now=now, max_age=MAX_SIGNED_AGE)
 
 
+# ORDER_CHANGE `Summary.OrderStatus` and Orders 2026-01-01 `fulfillment.fulfillmentStatus`
+# of an order placed but not yet paid (a pre-order's payment not yet authorized too): held,
+# not confirmed.
+_UNCONFIRMED = frozenset({"Pending", "PendingAvailability"})
+_POLLED_UNCONFIRMED = frozenset({"PENDING", "PENDING_AVAILABILITY"})
+AFN_WHY = "fulfilled by Amazon (AFN)"
+
+
+def amazon_notification(payload) -> tuple[dict, str, str]:
+    """(the SP-API notification, its type, the id of the event that carried it) from an SQS
+    message body: the notification itself (SP-API's SQS destination), or an EventBridge event
+    carrying it in `detail` with its type in `detail-type` (Amazon's own samples read
+    `detail`; no complete envelope is published). A `detail-type` that contradicts the
+    notification's own NotificationType is refused."""
+    if not isinstance(payload, dict):
+        raise BadDelivery("the body is not a JSON object")
+    if "detail" in payload and "detail-type" in payload:
+        detail = payload["detail"]
+        if not isinstance(detail, dict):
+            raise BadDelivery("EventBridge event: `detail` is not an object")
+        kind = text(payload["detail-type"])
+        own = detail.get("NotificationType")
+        if own is not None and text(own) != kind:
+            raise BadDelivery(f"EventBridge detail-type {kind}, but NotificationType {own}")
+        return detail, kind, text(payload.get("id"))
+    return payload, text(payload.get("NotificationType")), ""
+
+
 class Amazon:
     kind: ClassVar[str] = "amazon"
     kept_headers: ClassVar[tuple[str, ...]] = ()
@@ -88,19 +118,19 @@ class Amazon:
         verify_signed(headers=headers, body=body, secret=secret, now=ctx.now)
 
     def delivery(self, *, headers: Mapping[str, str], body: bytes) -> Delivery:
-        payload = load_json(body)
+        notification, kind, event_id = amazon_notification(load_json(body))
         try:
-            notification_id = text(payload["NotificationMetadata"]["NotificationId"])
+            notification_id = text(notification["NotificationMetadata"]["NotificationId"])
         except (KeyError, TypeError):
-            raise BadDelivery("NotificationMetadata.NotificationId is missing") from None
-        return Delivery(notification_id, text(payload.get("NotificationType")))
+            if not event_id:
+                raise BadDelivery("NotificationMetadata.NotificationId is missing") from None
+            notification_id = f"eventbridge:{event_id}"  # the event's own id names it
+        return Delivery(notification_id, kind)
 
     def parse(self, *, headers, body: bytes, ctx: Context) -> Event:
-        payload = load_json(body)
-        if payload.get("NotificationType") != "ORDER_CHANGE":
-            return Event(
-                EventKind.IGNORE, note=f"{payload.get('NotificationType')} is not ORDER_CHANGE"
-            )
+        payload, kind, _ = amazon_notification(load_json(body))
+        if kind != "ORDER_CHANGE":
+            return Event(EventKind.IGNORE, note=f"{kind or '(no type)'} is not ORDER_CHANGE")
         try:
             change = payload["Payload"]["OrderChangeNotification"]
             order_id = text(change["AmazonOrderId"])
@@ -125,19 +155,71 @@ class Amazon:
             placed_at=parse_time(summary.get("PurchaseDate"), where="PurchaseDate")
             or parse_time(payload.get("EventTime"), where="EventTime"),
             lines=tuple(
-                LineIn(
-                    external_id=text(item.get("OrderItemId")),
-                    sku=text(item.get("SellerSKU")),
-                    quantity=parse_quantity(item.get("Quantity"), where=f"OrderItems[{i}]"),
-                    not_stocked="fulfilled by Amazon (AFN)"
-                    if afn
-                    else ("" if item.get("SellerSKU") else "no SellerSKU"),
+                _amazon_line(
+                    item.get("OrderItemId"),
+                    item.get("SellerSKU"),
+                    item.get("Quantity"),
+                    afn=afn,
+                    where=f"OrderItems[{i}]",
                 )
                 for i, item in enumerate(summary["OrderItems"])
             ),
-            confirmed=status != "Pending",
+            confirmed=status not in _UNCONFIRMED,
         )
         return Event(EventKind.ORDER, order_id, order=order)
+
+    def polled(self, *, body: bytes, ctx: Context) -> Event:
+        """An order as Orders API 2026-01-01 `searchOrders` lists it (with
+        `includedData=FULFILLMENT`): the same event its ORDER_CHANGE means. Line ids are the
+        OrderItemIds, SKUs the SellerSKUs, quantities the units ordered; fulfilled by Amazon
+        (`fulfilledBy` AMAZON = AFN) holds none of our stock; CANCELLED cancels."""
+        order = load_json(body)
+        if not isinstance(order, dict) or not order.get("orderId"):
+            raise BadDelivery("a listed order needs `orderId`")
+        order_id = text(order["orderId"])
+        fulfillment = order.get("fulfillment")
+        if not isinstance(fulfillment, dict) or not fulfillment.get("fulfillmentStatus"):
+            raise BadDelivery(
+                f"order {order_id}: fulfillment.fulfillmentStatus is missing "
+                "(listed without includedData=FULFILLMENT?)"
+            )
+        status = text(fulfillment["fulfillmentStatus"])
+        if status == "CANCELLED":
+            return Event(EventKind.CANCEL, order_id, reason="order canceled on Amazon")
+        items = order.get("orderItems")
+        if not items:
+            return Event(EventKind.IGNORE, order_id, note="order without order items")
+        afn = fulfillment.get("fulfilledBy") == "AMAZON"
+        return Event(
+            EventKind.ORDER,
+            order_id,
+            order=OrderIn(
+                external_id=order_id,
+                name=order_id,
+                placed_at=parse_time(order.get("createdTime"), where="createdTime")
+                or parse_time(order.get("lastUpdatedTime"), where="lastUpdatedTime"),
+                lines=tuple(
+                    _amazon_line(
+                        item.get("orderItemId"),
+                        (item.get("product") or {}).get("sellerSku"),
+                        item.get("quantityOrdered"),
+                        afn=afn,
+                        where=f"orderItems[{i}]",
+                    )
+                    for i, item in enumerate(items)
+                ),
+                confirmed=status not in _POLLED_UNCONFIRMED,
+            ),
+        )
+
+
+def _amazon_line(item_id, sku, quantity, *, afn: bool, where: str) -> LineIn:
+    return LineIn(
+        external_id=text(item_id),
+        sku=text(sku),
+        quantity=parse_quantity(quantity, where=where),
+        not_stocked=AFN_WHY if afn else ("" if sku else "no SellerSKU"),
+    )
 
 
 @cache

@@ -1,5 +1,7 @@
 """Amazon SP-API against a fake that validates every body against Amazon's published models."""
 
+import datetime as dt
+import json
 from decimal import Decimal
 
 import httpx
@@ -7,7 +9,7 @@ import pytest
 
 from channels.adapters.amazon import AmazonAdapter
 from channels.adapters.base import PriceUpdate, StockUpdate
-from tests.fakes.amazon import FakeAmazon
+from tests.fakes.amazon import FakeAmazon, searched_order
 
 
 @pytest.fixture
@@ -134,7 +136,11 @@ def test_no_operation_is_called_faster_than_amazons_models_allow():
     from tests.fakes.specs import amazon_model
 
     documented = {}
-    for name in ("feeds_2021-06-30.json", "listingsItems_2021-08-01.json"):
+    for name in (
+        "feeds_2021-06-30.json",
+        "listingsItems_2021-08-01.json",
+        "orders_2026-01-01.json",
+    ):
         for operations in amazon_model(name)["paths"].values():
             for op in operations.values():
                 if isinstance(op, dict) and "operationId" in op:
@@ -147,3 +153,32 @@ def test_no_operation_is_called_faster_than_amazons_models_allow():
         per_second, burst = documented[operation]
         assert item.amount <= burst, (operation, rate)
         assert item.amount / item.get_expiry() <= per_second, (operation, rate)
+
+
+def test_orders_changed_lists_every_page_of_search_orders_with_the_same_parameters(fake, adapter):
+    """Orders 2026-01-01 searchOrders: lastUpdatedAfter, the adapter's marketplace,
+    includedData=FULFILLMENT; the next page is asked with paginationToken and the same other
+    parameters (the fake refuses any other)."""
+    start = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
+    fake.orders_page_max = 2
+    for n in range(5):
+        at = start + dt.timedelta(minutes=n)
+        fake.add_order(searched_order(f"111-000000{n}-0000000", [("AM-1", n + 1)], created=at))
+    fake.add_order(
+        searched_order("111-0000009-0000000", [("AM-1", 1)], created=start - dt.timedelta(days=1))
+    )
+    changes = list(adapter.orders_changed(since=start))
+    assert [c.external_id for c in changes] == [f"111-000000{n}-0000000" for n in range(5)]
+    assert changes[2].changed_at == start + dt.timedelta(minutes=2)
+    body = json.loads(changes[2].body)
+    assert body["orderItems"][0]["quantityOrdered"] == 3
+    assert body["fulfillment"]["fulfilledBy"] == "MERCHANT" and "buyer" not in body
+    first, *rest = fake.order_requests
+    assert first == {
+        "lastUpdatedAfter": "2026-11-22T10:00:00Z",
+        "marketplaceIds": "ATVPDKIKX0DER",
+        "includedData": "FULFILLMENT",
+        "maxResultsPerPage": "100",
+    }
+    assert len(rest) == 2 and all(r["paginationToken"] for r in rest)
+    assert fake.calls["searchOrders"] == 3

@@ -1,9 +1,12 @@
-"""A fake Selling Partner API (Listings Items 2021-08-01, Feeds 2021-06-30, Login with Amazon)
-for httpx.MockTransport. Every request body is validated against Amazon's own models and the
-JSON_LISTINGS_FEED v2 schema, and so is every answer it gives."""
+"""A fake Selling Partner API (Listings Items 2021-08-01, Feeds 2021-06-30, Orders 2026-01-01
+searchOrders, Login with Amazon) for httpx.MockTransport or tests.fakes.served. Every request
+body is validated against Amazon's own models and the JSON_LISTINGS_FEED v2 schema, and so is
+every answer it gives; searchOrders refuses parameters its model does not allow (400, Amazon's
+ErrorList) and keeps only the datasets `includedData` asks for."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from collections import Counter
@@ -34,6 +37,10 @@ class FakeAmazon:
         self.gzip_reports = False
         self.model = amazon_model("listingsItems_2021-08-01.json")
         self.feeds_model = amazon_model("feeds_2021-06-30.json")
+        self.orders_model = amazon_model("orders_2026-01-01.json")
+        self.orders: dict[str, dict] = {}  # orderId → Order (2026-01-01), every dataset
+        self.order_requests: list[dict] = []  # the searchOrders query parameters, in order
+        self.orders_page_max = 100  # fewer a page than asked for (Amazon may answer fewer)
 
     def add(self, sku: str, quantity: int, price, *, asin: str = "", product_type: str = "SHIRT"):
         self.items[sku] = {
@@ -62,7 +69,7 @@ class FakeAmazon:
                 fault, headers={"x-amzn-RateLimit-Limit": "5.0", "Retry-After": "1"}
             )
         path = unquote(request.url.path)
-        if request.url.host == "api.amazon.com":
+        if request.url.host == "api.amazon.com" or path == "/auth/o2/token":
             return self._token(request)
         if path.startswith("/uploads/"):
             return self._upload(request, path.removeprefix("/uploads/"))
@@ -81,6 +88,8 @@ class FakeAmazon:
                     ]
                 },
             )
+        if request.method == "GET" and path == "/orders/2026-01-01/orders":
+            return self._search_orders(request)
         listings = f"/listings/2021-08-01/items/{self.seller}"
         if request.method == "GET" and path == listings:
             return self._search(request)
@@ -302,6 +311,164 @@ class FakeAmazon:
         if body["processingStatus"] == "DONE":
             body["resultFeedDocumentId"] = feed["report"]
         return self._answer(self.feeds_model, "Feed", body)
+
+    # -- Orders 2026-01-01 ----------------------------------------------------------------
+    def add_order(self, order: dict) -> None:
+        errors = list(swagger_validator(self.orders_model, "Order").iter_errors(order))
+        assert not errors, f"the fake's order breaks Amazon's model: {errors[0].message}"
+        self.orders[order["orderId"]] = order
+
+    def _refuse(self, message: str) -> httpx.Response:
+        body = {"errors": [{"code": "InvalidInput", "message": message}]}
+        return self._answer(self.orders_model, "ErrorList", body, 400)
+
+    def _search_orders(self, request) -> httpx.Response:
+        """searchOrders as its model says: exactly one of createdAfter / lastUpdatedAfter
+        (ISO 8601), marketplaceIds (at most 50), includedData from its enum,
+        maxResultsPerPage 1–100, and a paginationToken only with the same other parameters
+        (maxResultsPerPage and includedData may change)."""
+        self.calls["searchOrders"] += 1
+        operation = self.orders_model["paths"]["/orders/2026-01-01/orders"]["get"]
+        allowed = {p["name"]: p for p in operation["parameters"]}
+        params = dict(request.url.params)
+        self.order_requests.append(params)
+        unknown = set(params) - set(allowed)
+        if unknown:
+            return self._refuse(f"unknown parameters {sorted(unknown)}")
+        if ("createdAfter" in params) == ("lastUpdatedAfter" in params):
+            return self._refuse("exactly one of createdAfter and lastUpdatedAfter")
+        field = "lastUpdatedTime" if "lastUpdatedAfter" in params else "createdTime"
+        try:
+            after = _time(params.get("lastUpdatedAfter") or params["createdAfter"])
+        except ValueError:
+            return self._refuse("lastUpdatedAfter is not an ISO 8601 date-time")
+        included = [d for d in params.get("includedData", "").split(",") if d]
+        if set(included) - set(allowed["includedData"]["items"]["enum"]):
+            return self._refuse(f"includedData {included}")
+        marketplaces = [m for m in params.get("marketplaceIds", "").split(",") if m]
+        if len(marketplaces) > allowed["marketplaceIds"]["maxItems"]:
+            return self._refuse("at most 50 marketplaceIds")
+        size = int(params.get("maxResultsPerPage", 100))
+        if not 1 <= size <= 100:
+            return self._refuse("maxResultsPerPage must be between 1 and 100")
+        size = min(size, self.orders_page_max)
+        fixed = {
+            k: v
+            for k, v in params.items()
+            if k not in ("paginationToken", "maxResultsPerPage", "includedData")
+        }
+        start = 0
+        if "paginationToken" in params:
+            token = json.loads(params["paginationToken"])
+            if token["query"] != fixed:
+                return self._refuse("the other parameters must be those of the first page")
+            start = token["start"]
+        listed = sorted(
+            (
+                o
+                for o in self.orders.values()
+                if _time(o[field]) >= after
+                and (not marketplaces or o["salesChannel"].get("marketplaceId") in marketplaces)
+            ),
+            key=lambda o: (o["createdTime"], o["orderId"]),
+        )
+        page = listed[start : start + size]
+        body = {"orders": [_datasets(o, included) for o in page]}
+        if start + size < len(listed):
+            body["pagination"] = {"nextToken": json.dumps({"start": start + size, "query": fixed})}
+        return self._answer(self.orders_model, "SearchOrdersResponse", body)
+
+
+# What each includedData dataset adds (to the order, and to its items).
+_ORDER_DATASETS = {
+    "BUYER": ("buyer",),
+    "RECIPIENT": ("recipient",),
+    "PROCEEDS": ("proceeds",),
+    "FULFILLMENT": ("fulfillment",),
+    "PACKAGES": ("packages",),
+    "TAX": ("tax",),
+    "PAYMENT": ("payment",),
+    "FULFILLMENT_ORDERS": ("fulfillmentOrders",),
+}
+_ITEM_DATASETS = {
+    "PROCEEDS": ("proceeds",),
+    "EXPENSE": ("expense",),
+    "PROMOTION": ("promotion",),
+    "CANCELLATION": ("cancellation",),
+    "FULFILLMENT": ("fulfillment",),
+    "TAX": ("tax",),
+}
+
+
+def _datasets(order: dict, included: list[str]) -> dict:
+    """The order as searchOrders answers it: only the datasets asked for."""
+    drop = {f for d, fs in _ORDER_DATASETS.items() if d not in included for f in fs}
+    drop_item = {f for d, fs in _ITEM_DATASETS.items() if d not in included for f in fs}
+    kept = {k: v for k, v in order.items() if k not in drop}
+    kept["orderItems"] = [
+        {k: v for k, v in item.items() if k not in drop_item} for item in order["orderItems"]
+    ]
+    return kept
+
+
+def _time(value: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def searched_order(
+    order_id: str,
+    lines,
+    *,
+    status: str = "UNSHIPPED",
+    fulfilled_by: str = "MERCHANT",
+    created: dt.datetime,
+    updated: dt.datetime | None = None,
+    item_ids=None,
+) -> dict:
+    """An Order as Orders 2026-01-01 describes it (every dataset IMS reads), its items
+    `(SellerSKU, quantity)` named `item_ids` (default OIID0, OIID1…, as
+    tests.orders.payloads.amazon_notification names them)."""
+
+    def iso(moment: dt.datetime) -> str:
+        return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+    item_ids = item_ids or [f"OIID{i}" for i in range(len(lines))]
+    return {
+        "orderId": order_id,
+        "createdTime": iso(created),
+        "lastUpdatedTime": iso(updated or created),
+        "programs": [],
+        "salesChannel": {
+            "channelName": "AMAZON",
+            "marketplaceId": MARKETPLACE,
+            "marketplaceName": "Amazon.com",
+        },
+        "buyer": {"buyerName": "John Smith", "buyerEmail": "buyer@marketplace.amazon.com"},
+        "fulfillment": {
+            "fulfillmentStatus": status,
+            "fulfilledBy": fulfilled_by,
+            "fulfillmentServiceLevel": "STANDARD",
+        },
+        "orderItems": [
+            {
+                "orderItemId": item_id,
+                "quantityOrdered": quantity,
+                "product": {
+                    "asin": f"B0{n:08d}",
+                    "title": f"Item {sku}",
+                    "sellerSku": sku,
+                    "condition": {"conditionType": "NEW", "conditionSubtype": "NEW"},
+                    "price": {"unitPrice": {"amount": "30.00", "currencyCode": "USD"}},
+                },
+                "fulfillment": {
+                    "quantityFulfilled": quantity if status == "SHIPPED" else 0,
+                    "quantityUnfulfilled": 0 if status == "SHIPPED" else quantity,
+                },
+            }
+            for n, (item_id, (sku, quantity)) in enumerate(zip(item_ids, lines, strict=True))
+        ],
+    }
 
 
 def _dumps(body) -> bytes:

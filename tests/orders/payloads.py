@@ -330,7 +330,9 @@ def amazon_schema() -> dict:
     )
 
 
-def amazon_notification(order_id: str, lines, *, status="Unshipped", notification_id=None, at=None):
+def amazon_notification(
+    order_id: str, lines, *, status="Unshipped", notification_id=None, at=None, fulfillment="MFN"
+):
     at = iso(utc(at))
     body = {
         "NotificationVersion": "1.0",
@@ -352,7 +354,7 @@ def amazon_notification(order_id: str, lines, *, status="Unshipped", notificatio
                     "OrderStatus": status,
                     "PurchaseDate": at,
                     "DestinationPostalCode": "48110",
-                    "FulfillmentType": "MFN",
+                    "FulfillmentType": fulfillment,
                     "OrderType": "StandardOrder",
                     "NumberOfItemsShipped": 0,
                     "NumberOfItemsUnshipped": sum(q for _, q in lines),
@@ -361,7 +363,8 @@ def amazon_notification(order_id: str, lines, *, status="Unshipped", notificatio
                             "OrderItemId": f"OIID{i}",
                             "SellerSKU": sku,
                             "SupplySourceId": "d7679e14-031b-4ab3-a81b-ec4fc7a460b3",
-                            "OrderItemStatus": status,
+                            # An item is only ever Unshipped or Shipped (its schema's enum).
+                            "OrderItemStatus": "Shipped" if status == "Shipped" else "Unshipped",
                             "Quantity": quantity,
                             "QuantityShipped": 0,
                         }

@@ -26,6 +26,9 @@ SCHEDULES = {
         int(os.environ.get("IMS_ORDER_POLL_EVERY_MINUTES", "5")),
         None,
     ),
+    # Amazon's ORDER_CHANGE notifications, read from each channel's SQS queue (long polling,
+    # at most 50 s a run); a message is deleted once its delivery is stored in the inbox.
+    "order queues (Amazon SQS)": ("orders.tasks.order_queues_task", Schedule.MINUTES, 1, None),
     "expire unconfirmed reservations": (
         "orders.tasks.reservations_expire_task",
         Schedule.MINUTES,
