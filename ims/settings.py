@@ -223,27 +223,25 @@ STORAGES = {
 if not DEBUG:  # after SecurityMiddleware: static files get its headers, and CSP's
     MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
 
-# Email (notifications): the console in the demo; SMTP (EMAIL_HOST, else this machine's mail
-# server, on EMAIL_PORT) in production; IMS_EMAIL_BACKEND chooses another.
+# Email (notifications): files under var/mail/ in the demo (one per message, so a command's
+# output is not buried under raw MIME); SMTP (EMAIL_HOST, else this machine's mail server, on
+# EMAIL_PORT) in production; IMS_EMAIL_BACKEND chooses another (…console.EmailBackend prints).
 _EMAIL_BACKEND = os.environ.get(
     "IMS_EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"
     if PRODUCTION
-    else "django.core.mail.backends.console.EmailBackend",
+    else "django.core.mail.backends.filebased.EmailBackend",
 )
-MAILERS = {
-    "default": {
-        "BACKEND": _EMAIL_BACKEND,
-        "OPTIONS": (
-            {
-                "host": os.environ.get("EMAIL_HOST") or "localhost",
-                "port": int(os.environ.get("EMAIL_PORT", "25")),
-            }
-            if os.environ.get("EMAIL_HOST") or _EMAIL_BACKEND.endswith(".smtp.EmailBackend")
-            else {}
-        ),
+if os.environ.get("EMAIL_HOST") or _EMAIL_BACKEND.endswith(".smtp.EmailBackend"):
+    _EMAIL_OPTIONS = {
+        "host": os.environ.get("EMAIL_HOST") or "localhost",
+        "port": int(os.environ.get("EMAIL_PORT", "25")),
     }
-}
+elif _EMAIL_BACKEND.endswith(".filebased.EmailBackend"):
+    _EMAIL_OPTIONS = {"file_path": os.environ.get("IMS_MAIL_DIR", str(BASE_DIR / "var" / "mail"))}
+else:
+    _EMAIL_OPTIONS = {}
+MAILERS = {"default": {"BACKEND": _EMAIL_BACKEND, "OPTIONS": _EMAIL_OPTIONS}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ims@localhost")
 
 LOGIN_URL = "login"
