@@ -78,6 +78,9 @@ class OrderPoll(models.Model):
 
     channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="order_poll")
     cursor = models.DateTimeField(null=True, blank=True)
+    # The channel's own cursor, where its list is ordered by one (Lightspeed's sale version):
+    # the poll resumes after it, whatever `cursor` says.
+    position = models.CharField(max_length=64, blank=True)
     polled_at = models.DateTimeField(null=True, blank=True)
     found = models.PositiveIntegerField(default=0)  # orders listed by the last poll
     stored = models.PositiveIntegerField(default=0)  # of those, new to the inbox
@@ -339,6 +342,8 @@ class PosSaleStatus(models.TextChoices):
     COMPLETED = "completed"
     HELD = "held", "held for approval"
     REJECTED = "rejected"
+    # Voided on the POS: nothing taken (or what it took given back).
+    VOIDED = "voided"
 
 
 class PosSale(models.Model):

@@ -1,5 +1,8 @@
 """The webhook endpoint: POST /webhooks/<channel code>/ (no session, no CSRF: the signature
-is the authentication)."""
+is the authentication). The raw body goes to the channel's provider whatever its content
+type: JSON for most, a form (`application/x-www-form-urlencoded`, the sale in `payload`) for
+Lightspeed; nothing here parses it (request.POST is never read, so the signed bytes are
+the bytes received)."""
 
 from __future__ import annotations
 

@@ -84,6 +84,9 @@ class OrderChange:
     external_id: str
     changed_at: dt.datetime
     body: bytes
+    # The channel's own version of this change where it has one (Lightspeed): the poll names
+    # the change by it rather than by its time.
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,9 @@ class ChannelAdapter(Protocol):
     # Adapters whose channel can list its orders add (the order poll calls it):
     # def orders_changed(self, *, since: dt.datetime) -> Iterator[OrderChange]
     #     every order changed at or after `since`, oldest change first.
+    # One whose list is ordered by its own cursor (Lightspeed's versions) sets
+    # `orders_positioned = True`, takes `after` (the position the last poll reached, '' at
+    # first) and, once the list is read, says where it got to in `orders_reached`.
 
 
 # ---------------------------------------------------------------------------

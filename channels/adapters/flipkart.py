@@ -13,13 +13,46 @@
   The answer is HTTP 200 with a status per SKU: `FAILURE` is that SKU's refusal with
   Flipkart's error descriptions; `WARNING` is applied, its warnings logged.
 
+- Orders (the order poll: Flipkart has no webhooks IMS can receive), Orders/Shipments API v3:
+  `POST /v3/shipments/filter` with `{"filter": {...}, "pagination": {"pageSize": 20}}`, then
+  `GET` each answer's `nextPageUrl` while `hasMore`. One search per kind of change since the
+  poll's `since`: `type: preDispatch` with the states APPROVED, PACKING_IN_PROGRESS,
+  FORM_FAILED, PACKED, READY_TO_DISPATCH and `modifiedDate: {from, to}` (sorted by
+  modifiedDate), and `type: cancelled`, state CANCELLED, `cancellationDate: {from, to}`, once
+  per `cancellationType` (sellerCancellation, buyerCancellation, marketplaceCancellation: the
+  filter takes one). Each shipment is one change (its `shipmentId`, its `updatedAt`), read by
+  `orders.providers.flipkart`. Shipped shipments (postDispatch) are not listed: IMS records
+  dispatch itself.
+  What this rests on: the SDK `Flipkart/flipkart-seller-api-java-sdk` (commit f9f4536,
+  2022-09-07): `docs/ShipmentV3Api.md` (searchPreDispatchShipmentPost `POST
+  /v3/shipments/filter`; searchPreDispatchShipmentGet `GET /v3/shipments/filter?next_token=`,
+  "just use the URL returned as nextPageUrl"; getShipmentDetailsByInternalId `GET
+  /v3/shipments?shipmentIds=|orderIds=|orderItemIds=`), `docs/SearchShipmentRequest.md`,
+  `Filter.md` (type, states, locationId, orderDate/modifiedDate/cancellationDate as
+  `DateFilter {from, to}`, cancellationType), `Pagination.md` (pageSize), `Sort.md`,
+  `SearchShipmentResponse.md` (hasMore, nextPageUrl, shipments), `Shipment.md`,
+  `OrderItem.md` (orderItemId, orderId, status, quantity, sku, cancellationDate,
+  cancellationReason, priceComponents), with the JSON names of
+  `src/main/java/com/flipkart/api/seller/client/model/*.java` (camelCase `@JsonProperty`);
+  Flipkart's page https://seller.flipkart.com/api-docs/order-api-docs/v3/PostShipmentSearch.html
+  (type and states mandatory; preDispatch states as above; cancellationType mandatory for
+  `cancelled`; "calling the URL returned in the next Page URL field gets the subsequent
+  pages"), and its v2 search page (OrderSearchRef: pageSize at most 20). The date format
+  (`2023-06-07T00:30:05Z`) is the one a seller integration logged in its requests
+  (auperator.atlassian.net "Flipkart Partial Cancellation Doc"), which also shows a shipment
+  as listed (quantity as `1.0`, times with `+05:30`).
+- A token Flipkart refuses is a ProviderRefused naming the token call (the poll keeps it as
+  its error); an unreachable token host, ChannelUnreachable.
+
 Settings (environment): `IMS_CHANNEL_<CODE>_APP_ID`, `…_APP_SECRET` (secrets),
-`…_LOCATION_ID` (the Flipkart warehouse location id; default: the one each listing shows).
+`…_LOCATION_ID` (the Flipkart warehouse location id; default: the one each listing shows; the
+order poll lists only this location's shipments when it is set).
 base_url is `https://api.flipkart.net/sellers`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +65,7 @@ from channels.adapters.base import (
     QUANTITY,
     AdapterConfig,
     ListingState,
+    OrderChange,
     PriceUpdate,
     PushResult,
     StockUpdate,
@@ -39,11 +73,19 @@ from channels.adapters.base import (
     chunks,
     json_dumps,
     json_loads,
+    utc_time,
 )
 from channels.adapters.http import HttpAdapter
+from channels.errors import ChannelUnreachable, ProviderRefused
+from ims.http import excerpt
 
 MAX_SKUS = 10
 APPLIED = ("SUCCESS", "WARNING")
+SHIPMENTS = "/v3/shipments/filter"
+PRE_DISPATCH = ("APPROVED", "PACKING_IN_PROGRESS", "FORM_FAILED", "PACKED", "READY_TO_DISPATCH")
+CANCELLATION_TYPES = ("sellerCancellation", "buyerCancellation", "marketplaceCancellation")
+PAGE_SIZE = 20
+MAX_PAGES = 10_000  # a nextPageUrl that never ends is Flipkart's fault, not a reason to loop
 
 log = logging.getLogger("ims.sync")
 
@@ -58,28 +100,132 @@ class FlipkartAdapter(HttpAdapter):
         self.app = (config.secret("APP_ID"), config.secret("APP_SECRET"))
         self.location = config.setting("LOCATION_ID")
         self.clock = clock
+        self.token_error = ""
         super().__init__(config, on_unauthorized=self._token, **options)
         self.expires_at = 0.0
 
     def _token(self) -> bool:
-        response = self.client.http.get(
-            httpx.URL(self.config.base_url).copy_with(
-                path="/oauth-service/oauth/token", query=None
-            ),
-            params={"grant_type": "client_credentials", "scope": "Seller_Api"},
-            auth=httpx.BasicAuth(*self.app),
+        """Get a token (True), or keep why Flipkart refused one in `token_error` (False)."""
+        url = httpx.URL(self.config.base_url).copy_with(
+            path="/oauth-service/oauth/token", query=None
         )
-        if response.status_code != 200:
+        try:
+            response = self.client.http.get(
+                url,
+                params={"grant_type": "client_credentials", "scope": "Seller_Api"},
+                auth=httpx.BasicAuth(*self.app),
+            )
+        except httpx.HTTPError as exc:
+            raise ChannelUnreachable(
+                f"{self.config.code}: GET {url}: {type(exc).__name__}: {exc}"
+            ) from None
+        token = None
+        if response.status_code == 200:
+            try:
+                token = response.json().get("access_token")
+            except (ValueError, AttributeError):
+                token = None
+        if not token:
+            self.token_error = (
+                f"{self.config.code}: Flipkart refused a token (GET {url}: HTTP "
+                f"{response.status_code}: {excerpt(response)}); check "
+                f"{self.config.env_prefix}APP_ID and {self.config.env_prefix}APP_SECRET"
+            )
             return False
         body = response.json()
-        self.client.http.headers["Authorization"] = f"Bearer {body['access_token']}"
+        self.client.http.headers["Authorization"] = f"Bearer {token}"
         self.expires_at = self.clock() + int(body.get("expires_in", 3600)) - 60
+        self.token_error = ""
         return True
 
     def call(self, method: str, url: str, **kwargs):
-        if self.clock() >= self.expires_at:
-            self._token()
-        return json_loads(self.client.request(method, url, **kwargs).content)
+        if self.clock() >= self.expires_at and not self._token():
+            raise ProviderRefused(self.token_error, status=401)
+        try:
+            return json_loads(self.client.request(method, url, **kwargs).content)
+        except ProviderRefused as exc:
+            if exc.status in (401, 403) and self.token_error:
+                raise ProviderRefused(self.token_error, status=exc.status) from None
+            raise
+
+    # --- orders (the order poll) ------------------------------------------------------
+
+    def orders_changed(self, *, since: dt.datetime) -> Iterator[OrderChange]:
+        """Shipments changed since `since`: new and changed before dispatch, and cancelled
+        (see the module). A shipment listed by two searches is given once."""
+        # Whole seconds: `from` rounded down, `to` (now) up, so no change falls between.
+        until = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1)
+        window = {"from": _flipkart_time(since), "to": _flipkart_time(until)}
+        searches = [
+            {
+                "filter": {
+                    "type": "preDispatch",
+                    "states": list(PRE_DISPATCH),
+                    "modifiedDate": window,
+                },
+                "sort": {"field": "modifiedDate", "order": "asc"},
+            }
+        ] + [
+            {
+                "filter": {
+                    "type": "cancelled",
+                    "states": ["CANCELLED"],
+                    "cancellationDate": window,
+                    "cancellationType": kind,
+                }
+            }
+            for kind in CANCELLATION_TYPES
+        ]
+        given: set[tuple[str, dt.datetime]] = set()
+        for search in searches:
+            if self.location:
+                search["filter"]["locationId"] = self.location
+            for shipment in self._shipments(search):
+                shipment_id = str(shipment.get("shipmentId") or "")
+                changed = _shipment_changed(shipment) or since
+                if (shipment_id, changed) in given:
+                    continue
+                given.add((shipment_id, changed))
+                yield OrderChange(
+                    external_id=shipment_id,
+                    changed_at=changed,
+                    body=json_dumps(shipment).encode(),
+                )
+
+    def _shipments(self, search: dict) -> Iterator[dict]:
+        """Every shipment a search finds: the first page by POST, the next ones by GET of
+        the `nextPageUrl` Flipkart gives while `hasMore`."""
+        answer = self.call(
+            "POST", SHIPMENTS, content=json_dumps({**search, "pagination": {"pageSize": PAGE_SIZE}})
+        )
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            if not isinstance(answer, dict) or not isinstance(answer.get("shipments") or [], list):
+                raise ProviderRefused(
+                    f"{self.config.code}: {SHIPMENTS} answered no SearchShipmentResponse object"
+                )
+            yield from answer.get("shipments") or []
+            next_url = answer.get("nextPageUrl")
+            if not answer.get("hasMore") or not next_url:
+                return
+            if next_url in seen:
+                raise ProviderRefused(
+                    f"{self.config.code}: Flipkart gave the page {next_url} twice", status=None
+                )
+            seen.add(next_url)
+            answer = self.call("GET", self._page_url(next_url))
+        raise ProviderRefused(f"{self.config.code}: more than {MAX_PAGES} pages of shipments")
+
+    def _page_url(self, next_url: str) -> str:
+        """A `nextPageUrl` as a URL to call: absolute as given; a path under `/sellers` from
+        the host; any other path from the API base (`/v3/shipments/filter?next_token=…`)."""
+        if next_url.startswith(("http://", "https://")):
+            return next_url
+        base = httpx.URL(self.config.base_url)
+        prefix = base.path.rstrip("/")
+        if prefix and next_url.startswith(prefix + "/"):
+            return str(base.copy_with(path="/", query=None)).rstrip("/") + next_url
+        return next_url if next_url.startswith("/") else "/" + next_url
 
     def fetch_snapshot(self, *, skus: Sequence[str] | None = None) -> Iterator[ListingState]:
         for group in chunks(list(skus or []), MAX_SKUS):
@@ -165,3 +311,23 @@ class FlipkartAdapter(HttpAdapter):
                         PushResult(u.sku, field, False, errors[:400] or "no status for this SKU")
                     )
         return results
+
+
+def _flipkart_time(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _shipment_changed(shipment: dict) -> dt.datetime | None:
+    """A shipment's time of change: its `updatedAt`, else its items' latest cancellation or
+    order date."""
+    changed = utc_time(shipment.get("updatedAt"))
+    if changed is not None:
+        return changed
+    items = [i for i in shipment.get("orderItems") or [] if isinstance(i, dict)]
+    times = [
+        t
+        for i in items
+        for t in (utc_time(i.get("cancellationDate")), utc_time(i.get("orderDate")))
+        if t is not None
+    ]
+    return max(times) if times else None

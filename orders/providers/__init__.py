@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from orders.providers.base import Provider
 from orders.providers.bigcommerce import BigCommerce
+from orders.providers.flipkart import Flipkart
 from orders.providers.ims import Amazon, ImsEvents
+from orders.providers.lightspeed import Lightspeed
 from orders.providers.shopify import Shopify
 from orders.providers.square import Square
 from orders.providers.woocommerce import WooCommerce
@@ -15,7 +17,8 @@ PROVIDERS: dict[str, Provider] = {
     "bigcommerce": BigCommerce(),
     "square": Square(),
     "amazon": Amazon(),
-    "flipkart": ImsEvents(),
+    "flipkart": Flipkart(),  # polled shipments; IMS's own signed form too
+    "lightspeed": Lightspeed(),
     "pos": ImsEvents(),
 }
 

@@ -47,6 +47,8 @@ class EventKind(StrEnum):
     CANCEL = "cancel"
     RETURN = "return"
     POS_SALE = "pos_sale"
+    # A store sale voided on the POS: it takes nothing (what it took comes back).
+    POS_VOID = "pos_void"
     IGNORE = "ignore"
     # A change the signed body cannot prove (WooCommerce's deletion names only the order's
     # id): nothing is changed; ops are told to check the order on the channel.
@@ -99,6 +101,8 @@ class PosSaleIn:
     external_id: str
     location: str
     lines: tuple[LineIn, ...]
+    # Units the same sale took back (a POS return line): not counted back by IMS, ops are told.
+    returned: tuple[LineIn, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,11 @@ class Event:
     order: OrderIn | None = None
     # CANCEL: the lines cancelled (empty = the whole order).
     cancelled: tuple[ReturnLineIn, ...] = ()
+    # CANCEL: `cancelled` names each line's units cancelled in all, as the channel shows them
+    # now (Flipkart lists a shipment's cancelled items every time it is listed), not units
+    # to cancel now: only what IMS has not cancelled yet is cancelled, so seeing it again
+    # changes nothing.
+    cancelled_totals: bool = False
     # RETURN: the provider's refund/return id and the units coming back.
     return_id: str = ""
     returned: tuple[ReturnLineIn, ...] = ()
@@ -134,19 +143,19 @@ class Context:
     now: dt.datetime
     url: str = ""
     client: httpx.Client | None = field(default=None, repr=False)
-    # The channel's further secrets a provider names in `extra_secrets` (by name, e.g.
-    # STORE_WEBHOOK_SECRET → its value; '' when not set), read from the environment like the
-    # webhook secret.
-    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # The channel's settings a provider names in its `settings` (IMS_CHANNEL_<CODE>_<NAME>
+    # → value, '' when not set), e.g. Lightspeed's OUTLET_ID, Shopify's STORE_WEBHOOK_SECRET;
+    # never a variable a provider does not name.
+    settings: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 class Provider(Protocol):
     kind: ClassVar[str]
     # Headers worth keeping with the raw body (lower-case); the signature is never stored.
     kept_headers: ClassVar[tuple[str, ...]]
-    # A provider that verifies with more than the webhook secret names the further secrets
-    # (`IMS_CHANNEL_<CODE>_<NAME>`) it reads from ctx.secrets:
-    # extra_secrets: ClassVar[tuple[str, ...]]
+    # A provider that reads more of the channel's settings than its webhook secret names them
+    # (`IMS_CHANNEL_<CODE>_<NAME>`); it finds them in ctx.settings:
+    # settings: ClassVar[tuple[str, ...]]
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, secret: str, ctx: Context): ...
 

@@ -90,14 +90,14 @@ class Shopify:
         "x-shopify-triggered-at",
         "x-shopify-test",
     )
-    extra_secrets: ClassVar[tuple[str, ...]] = (STORE_SECRET,)
+    settings: ClassVar[tuple[str, ...]] = (STORE_SECRET,)
 
     def verify(self, *, headers, body: bytes, secret: str, ctx: Context) -> None:
         given = header(headers, "X-Shopify-Hmac-Sha256")
         try:
             check_base64_hmac(secret=secret, message=body, given=given)
         except SignatureRefused:
-            store_secret = ctx.secrets.get(STORE_SECRET, "")
+            store_secret = ctx.settings.get(STORE_SECRET, "")
             if not store_secret or not given:
                 raise
             check_base64_hmac(secret=store_secret, message=body, given=given)

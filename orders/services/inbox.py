@@ -67,13 +67,11 @@ def webhook_secret(channel: Channel) -> str:
     return os.environ.get(channel.env_prefix + "WEBHOOK_SECRET", "")
 
 
-def webhook_extra_secrets(channel: Channel, provider) -> dict[str, str]:
-    """The further secrets the channel's provider verifies with (its `extra_secrets`, e.g.
-    Shopify's STORE_WEBHOOK_SECRET), by name; '' for one not set."""
-    return {
-        name: os.environ.get(channel.env_prefix + name, "")
-        for name in getattr(provider, "extra_secrets", ())
-    }
+def provider_settings(provider, channel: Channel) -> dict[str, str]:
+    """The channel settings a provider reads (its `settings` names, e.g. Lightspeed's
+    OUTLET_ID), from IMS_CHANNEL_<CODE>_<NAME>; no other variable."""
+    names = getattr(provider, "settings", ())
+    return {name: os.environ.get(channel.env_prefix + name, "") for name in names}
 
 
 def webhook_url(channel: Channel, request_url: str) -> str:
@@ -113,8 +111,12 @@ def webhook_receive(
     try:
         if not secret:
             raise SignatureRefused(f"no secret configured ({channel.env_prefix}WEBHOOK_SECRET)")
-        ctx = Context(now=now, url=url, secrets=webhook_extra_secrets(channel, provider))
-        provider.verify(headers=headers, body=body, secret=secret, ctx=ctx)
+        provider.verify(
+            headers=headers,
+            body=body,
+            secret=secret,
+            ctx=Context(now=now, url=url, settings=provider_settings(provider, channel)),
+        )
     except SignatureRefused as exc:
         log.warning("webhook refused: channel %s (%s): %s", channel.code, channel.kind, exc)
         raise
@@ -322,7 +324,9 @@ def _delivery_parse(
             provider,
             headers=delivery.headers,
             body=bytes(delivery.body),
-            ctx=Context(now=now, client=client),
+            ctx=Context(
+                now=now, client=client, settings=provider_settings(provider, delivery.channel)
+            ),
             polled=delivery.source == "poll",
         )
     except BadDelivery as exc:

@@ -30,7 +30,7 @@ from inventory.services.stock import stock_levels_lock, stock_reserve
 from orders.errors import OrderNotFound
 from orders.models import ChannelOrder, OrderLine, OrderStatus
 from orders.providers.base import Event, EventKind, LineIn, OrderIn, ReturnLineIn
-from orders.services.pos import pos_sale_record
+from orders.services.pos import pos_sale_record, pos_sale_void
 from orders.services.reservation import order_cancel, unknown_skus_refresh
 from orders.services.returns import customer_return_record
 from orders.services.state import (
@@ -51,8 +51,16 @@ def order_event_apply(*, channel: Channel, event: Event, now) -> tuple[str, Chan
     if event.kind == EventKind.UNPROVEN:
         return _unproven_record(channel=channel, event=event)
     if event.kind == EventKind.POS_SALE:
-        sale, created = pos_sale_record(channel=channel, incoming=event.sale, now=now)
-        return f"POS sale {sale.external_id} {sale.status}{'' if created else ' (known)'}", None
+        outcome = ""
+        if event.sale.lines:
+            sale, created = pos_sale_record(channel=channel, incoming=event.sale, now=now)
+            outcome = f"POS sale {sale.external_id} {sale.status}{'' if created else ' (known)'}"
+        if event.sale.returned:
+            outcome = "; ".join(filter(None, [outcome, _pos_returns_told(channel, event.sale)]))
+        return outcome[:255], None
+    if event.kind == EventKind.POS_VOID:
+        sale, done = pos_sale_void(channel=channel, incoming=event.sale, now=now)
+        return f"POS sale {sale.external_id} {done}"[:255], None
     if event.kind == EventKind.ORDER:
         if not _holds_stock(event.order):
             return _nothing_stocked(event.order), None
@@ -71,13 +79,22 @@ def order_event_apply(*, channel: Channel, event: Event, now) -> tuple[str, Chan
         if order is None:
             if event.order is None:
                 return f"ignored: cancellation of unknown order {event.order_external_id}", None
+            partial = event.cancelled and all(c.line_external_id for c in event.cancelled)
+            live = _without(event.order, event.cancelled) if partial else None
+            if live is not None and _holds_stock(live):
+                # Some lines cancelled before IMS saw the order: the rest is received as usual.
+                order, _ = order_receive(channel=channel, incoming=live, now=now)
+                return f"order {order.pk} received: {order.status} (lines cancelled before)", order
             if not _holds_stock(event.order):
                 return _nothing_stocked(event.order), None
             order, _ = order_receive(channel=channel, incoming=event.order, now=now, cancelled=True)
             return f"order {order.pk} recorded as cancelled", order
-        changed = order_cancel(
-            order=order, reason=event.reason, lines=event.cancelled or None, now=now
-        )
+        lines = event.cancelled or None
+        if lines and event.cancelled_totals:
+            lines = _cancelled_left(order, event.cancelled)
+            if not lines:
+                return "nothing left to cancel", order
+        changed = order_cancel(order=order, reason=event.reason, lines=lines, now=now)
         return (f"order {order.pk} cancelled" if changed else "nothing left to cancel"), order
     if event.kind == EventKind.RETURN:
         if order is None:
@@ -96,6 +113,57 @@ def order_event_apply(*, channel: Channel, event: Event, now) -> tuple[str, Chan
             order_cancel(order=order, reason=event.reason, lines=event.cancelled, now=now)
         return (f"return {returned.pk} recorded" if returned else "nothing to return"), order
     raise ValueError(f"unknown event kind {event.kind}")
+
+
+def _without(incoming: OrderIn, cancelled: Sequence[ReturnLineIn]) -> OrderIn:
+    """The order without the units cancelled of its lines (named by line id)."""
+    gone: dict[str, int] = {}
+    for item in cancelled:
+        if item.line_external_id:
+            gone[item.line_external_id] = gone.get(item.line_external_id, 0) + item.quantity
+    lines = []
+    for line in incoming.lines:
+        left = line.quantity - gone.pop(line.external_id, 0)
+        if left > 0:
+            lines.append(replace(line, quantity=left))
+    return replace(incoming, lines=tuple(lines))
+
+
+def _cancelled_left(order: ChannelOrder, cancelled: Sequence[ReturnLineIn]) -> list[ReturnLineIn]:
+    """Totals cancelled on the channel (Event.cancelled_totals) as what is left to cancel: a
+    line's units cancelled in IMS already are not cancelled again, and a line the order does
+    not have (cancelled before IMS received the order) has nothing to cancel."""
+    done = {line.external_id: line.cancelled for line in order.lines.all() if line.external_id}
+    left = []
+    for item in cancelled:
+        if not item.line_external_id:
+            left.append(item)
+        elif item.line_external_id in done:
+            more = item.quantity - done[item.line_external_id]
+            if more > 0:
+                left.append(replace(item, quantity=more))
+    return left
+
+
+def _pos_returns_told(channel: Channel, sale) -> str:
+    """Units a POS sale took back (a return line): IMS does not count them back on its own
+    (their state, sellable or to inspect, is the store's call); ops are told."""
+    product_ids = lines_read(channel, sale.returned).product_ids
+    skus = dict(
+        Product.objects.filter(pk__in=[p for p in product_ids if p]).values_list("pk", "sku")
+    )
+    described = ", ".join(
+        f"{skus.get(pid) or ln.sku or ln.item_id} × {ln.quantity}"
+        for pid, ln in zip(product_ids, sale.returned, strict=True)
+    )
+    notify_roles(
+        Role.OPS,
+        kind="pos_return",
+        subject=f"{channel.code}: POS sale {sale.external_id} took units back",
+        body=f"{described} came back at the store: count them in (customer return) if they "
+        "are to be sold again.",
+    )
+    return f"return lines not counted back ({described}); ops told"
 
 
 def _stocked(line: LineIn) -> bool:

@@ -8,13 +8,18 @@ once; an order that already reached IMS by its webhook changes nothing (`order_u
 finds nothing new), and one whose webhook was lost is received and reserved once.
 
 The cursor is the latest change stored; a poll starts a margin before it (OVERLAP), since a
-channel's list may show a change a little after its time.
+channel's list may show a change a little after its time. A channel whose list is ordered by
+its own cursor rather than by time (Lightspeed's sale versions: `orders_positioned` on its
+adapter) is asked for what follows the position its last poll reached (OrderPoll.position,
+the adapter's `orders_reached`); its changes are named by that version (`OrderChange.version`)
+when they carry one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -30,6 +35,7 @@ log = logging.getLogger("ims.orders.poll")
 
 OVERLAP = dt.timedelta(minutes=10)
 FIRST_POLL = dt.timedelta(days=1)  # how far back a channel's first poll looks
+POLL_OFF = ("off", "0", "false", "no")
 
 
 class NoOrderPoll(ApplicationError):
@@ -49,8 +55,12 @@ class PollResult:
 
 def order_poll_supported(channel: Channel) -> bool:
     """A channel whose orders can be polled: a live connection whose adapter lists orders
-    and whose provider reads them."""
+    and whose provider reads them, unless `IMS_CHANNEL_<CODE>_ORDER_POLL` is `off` (a Flipkart
+    channel whose orders a relay posts in IMS's own form: the relay and the poll name an
+    order differently, so both would take it twice)."""
     if not channel.base_url:
+        return False
+    if os.environ.get(channel.env_prefix + "ORDER_POLL", "").strip().lower() in POLL_OFF:
         return False
     provider = provider_for(channel.kind)
     return provider is not None and hasattr(provider, "polled")
@@ -67,18 +77,26 @@ def orders_poll(*, channel: Channel, now: dt.datetime | None = None, adapter=Non
     state, _ = OrderPoll.objects.get_or_create(channel=channel)
     since = state.cursor - OVERLAP if state.cursor else now - FIRST_POLL
     cursor = state.cursor or since
+    position = state.position
     found = stored = received = failed = 0
     error = ""
     own = adapter is None
     adapter = adapter or adapter_for(channel)
+    positioned = getattr(adapter, "orders_positioned", False)
     try:
-        for change in adapter.orders_changed(since=since):
+        changes = (
+            adapter.orders_changed(since=since, after=state.position)
+            if positioned
+            else adapter.orders_changed(since=since)
+        )
+        for change in changes:
             found += 1
+            at = f"v{change.version}" if change.version else change.changed_at.isoformat()
             taken = delivery_take(
                 channel=channel,
                 source="poll",
                 body=change.body,
-                delivery_id=f"poll:{change.external_id}@{change.changed_at.isoformat()}",
+                delivery_id=f"poll:{change.external_id}@{at}",
                 topic="order",
                 now=now,
             )
@@ -89,8 +107,10 @@ def orders_poll(*, channel: Channel, now: dt.datetime | None = None, adapter=Non
             row = taken.delivery
             if not row.processed_at:
                 failed += 1
-            elif row.outcome.startswith("order ") and " received" in row.outcome:
+            elif _received(row.outcome):
                 received += 1
+        if positioned:
+            position = getattr(adapter, "orders_reached", "") or position
     except ApplicationError as exc:  # unreachable, refused, not configured: asked again next time
         # The list may come in any order: the cursor stays where it was, and what was taken
         # already is known by its name when it is listed again.
@@ -100,11 +120,19 @@ def orders_poll(*, channel: Channel, now: dt.datetime | None = None, adapter=Non
         if own:
             adapter.close()
     state.cursor = cursor
+    state.position = position
     state.polled_at = now
     state.found, state.stored = found, stored
     state.error = error
     state.save()
     return PollResult(channel.code, found, stored, received, failed, error)
+
+
+def _received(outcome: str) -> bool:
+    """An outcome that took something IMS did not know: a new order, a new POS sale."""
+    if outcome.startswith("order ") and " received" in outcome:
+        return True
+    return outcome.startswith("POS sale ") and "(known)" not in outcome and " voided" not in outcome
 
 
 def orders_poll_all(*, now: dt.datetime | None = None) -> list[PollResult]:

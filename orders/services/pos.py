@@ -50,15 +50,7 @@ def pos_sale_record(
     for the admins and the attempt is flagged as possible leakage."""
     require(actor, "orders.add_possale", "record POS sales")
     now = now or timezone.now()
-    if location is None:
-        if incoming.location:
-            location = Location.objects.filter(code=incoming.location).first()
-            if location is None:
-                raise InvalidLines({"location": f"unknown location '{incoming.location}'"})
-        elif channel is not None and (ids := channel_location_ids(channel)):
-            location = Location.objects.get(pk=ids[0])
-        else:
-            raise InvalidLines({"location": "is required"})
+    location = location or _sale_location(channel, incoming)
     product_ids = (
         products_for_lines(channel, incoming.lines)
         if channel
@@ -69,6 +61,8 @@ def pos_sale_record(
     )
     unknown = {
         f"lines[{i}].sku": f"unknown SKU '{line.sku}'"
+        if line.sku
+        else f"no product for the channel's item '{line.item_id}' (no SKU)"
         for i, (pid, line) in enumerate(zip(product_ids, incoming.lines, strict=True))
         if pid is None
     }
@@ -115,6 +109,105 @@ def pos_sale_record(
             at=now,
         )
     return sale, True
+
+
+def _sale_location(channel: Channel | None, incoming: PosSaleIn) -> Location:
+    """The store a sale is at: the location it names, else its channel's first location."""
+    if incoming.location:
+        location = Location.objects.filter(code=incoming.location).first()
+        if location is None:
+            raise InvalidLines({"location": f"unknown location '{incoming.location}'"})
+        return location
+    if channel is not None and (ids := channel_location_ids(channel)):
+        return Location.objects.get(pk=ids[0])
+    raise InvalidLines({"location": "is required"})
+
+
+def pos_sale_void(
+    *,
+    channel: Channel | None,
+    incoming: PosSaleIn,
+    location: Location | None = None,
+    actor=None,
+    now: dt.datetime | None = None,
+) -> tuple[PosSale, str]:
+    """A store sale voided on the POS; returns (the sale, what voiding it did).
+
+    A completed sale gives back what it took: its units return to available at its store
+    (movements `pos_sale`, "voided on the POS"; units an approved override took from online
+    orders come back as available, those orders' lines stay backordered for ops). A held sale
+    took nothing: it is voided and its override task closed. A sale IMS has not seen is
+    recorded as voided with no lines, so its completed state arriving late (a retried older
+    delivery) takes nothing (pos_sale_record finds it known). A concurrent twin fails on the
+    sale's unique key (IntegrityError): the caller's transaction rolls back and finds it."""
+    require(actor, "orders.add_possale", "record POS sales")
+    now = now or timezone.now()
+    location = location or _sale_location(channel, incoming)
+    with transaction.atomic():
+        sale = (
+            PosSale.objects.select_for_update()
+            .filter(location=location, external_id=incoming.external_id[:128])
+            .first()
+        )
+        if sale is None:
+            sale = PosSale.objects.create(
+                channel=channel,
+                location=location,
+                external_id=incoming.external_id[:128],
+                status=PosSaleStatus.VOIDED,
+                created_at=now,
+                created_by=person(actor),
+            )
+            audit_record(
+                actor=actor,
+                action="pos_sale_void",
+                obj=sale,
+                after={"status": sale.status, "location": location.code},
+                reason="voided before IMS saw the sale: nothing moved",
+                at=now,
+            )
+            return sale, "voided before IMS saw it: nothing moved"
+        before = sale.status
+        if before == PosSaleStatus.VOIDED:
+            return sale, "voided already"
+        given_back = {}
+        if before == PosSaleStatus.COMPLETED:
+            given_back = {line.product_id: line.quantity for line in sale.lines.all()}
+            levels = stock_levels_lock(pairs=[(p, location.pk) for p in given_back])
+            stock_moves_apply(
+                moves=[StockMove(p, location.pk, "", AVAILABLE, q) for p, q in given_back.items()],
+                levels=levels,
+                reason=MovementReason.POS_SALE,
+                ref=f"pos:{sale.pk}",
+                actor=actor,
+                now=now,
+                note="voided on the POS",
+            )
+        elif before == PosSaleStatus.HELD:
+            task = OpsTask.objects.filter(
+                kind="pos_override", ref=f"pos:{sale.pk}", status=TaskStatus.OPEN
+            ).first()
+            if task:
+                ops_task_close(
+                    task=task, actor=person(actor), resolution="voided on the POS", now=now
+                )
+        sale.status = PosSaleStatus.VOIDED
+        sale.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action="pos_sale_void",
+            obj=sale,
+            before={"status": before},
+            after={"status": sale.status, "given_back": given_back},
+            reason="voided on the POS",
+            at=now,
+        )
+    done = (
+        f"{sum(given_back.values())} unit(s) back to available"
+        if given_back
+        else "nothing had moved"
+    )
+    return sale, f"voided: {done}"
 
 
 def _hold(*, sale: PosSale, short: dict[int, int], levels, now) -> None:

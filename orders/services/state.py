@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Value
 
 from catalog.models import Product, ProductAlias
-from channels.models import Channel, ChannelLocation
+from channels.models import Channel, ChannelListing, ChannelLocation
 from exceptions.models import ExceptionSource
 from exceptions.services import Finding, ops_exceptions_record
 from ims.models import OpsTask, TaskStatus
@@ -144,11 +144,13 @@ class LinesRead:
 
 
 def lines_read(channel: Channel, lines: Sequence[LineIn], *, external_id: str = "") -> LinesRead:
-    """Each line's product (a channel alias of its SKU or item id, a global alias, its SKU),
-    the channel's locations and, given an order's `external_id`, whether it is known: one
-    query (a UNION ALL of plain selects)."""
+    """Each line's product (a channel alias of its SKU or item id, a global alias, its SKU;
+    a line naming no SKU, the product of the channel's listing whose external id is its item
+    id: Lightspeed names products by UUID), the channel's locations and, given an order's
+    `external_id`, whether it is known: one query (a UNION ALL of plain selects)."""
     names = sorted({n for line in lines for n in (line.sku, line.item_id) if n})
     skus = sorted({line.sku for line in lines if line.sku})
+    items = sorted({line.item_id for line in lines if line.item_id and not line.sku})
     text, zero = Value(""), Value(0)
 
     def rows(queryset, kind: int, scope=text, value=text, pk="pk", position=zero):
@@ -169,9 +171,15 @@ def lines_read(channel: Channel, lines: Sequence[LineIn], *, external_id: str = 
         parts.append(rows(Product.objects.filter(sku__in=skus), 2, value="sku"))
     if external_id:
         parts.append(rows(ChannelOrder.objects.filter(channel=channel, external_id=external_id), 3))
+    if items:
+        listed_rows = ChannelListing.objects.filter(
+            channel=channel, external_id__in=items, product__isnull=False
+        )
+        parts.append(rows(listed_rows, 4, value="external_id", pk="product_id"))
     locations: list[tuple[int, int]] = []
     aliased: dict[tuple[str, str], int] = {}
     by_sku: dict[str, int] = {}
+    listed: dict[str, int] = {}
     known = None
     for kind, scope, value, pk, position in parts[0].union(*parts[1:], all=True).order_by():
         if kind == 0:
@@ -180,8 +188,10 @@ def lines_read(channel: Channel, lines: Sequence[LineIn], *, external_id: str = 
             aliased[(scope, value)] = pk
         elif kind == 2:
             by_sku[value] = pk
-        else:
+        elif kind == 3:
             known = pk
+        else:
+            listed[value] = pk
     found = []
     for line in lines:
         pid = None
@@ -189,6 +199,8 @@ def lines_read(channel: Channel, lines: Sequence[LineIn], *, external_id: str = 
             for name in (line.sku, line.item_id):
                 if name and pid is None:
                     pid = aliased.get((scope, name))
+        if pid is None and not line.sku and line.item_id:
+            pid = listed.get(line.item_id)
         found.append(pid or by_sku.get(line.sku))
     return LinesRead(found, [pk for _, pk in sorted(locations)], known)
 
