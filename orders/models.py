@@ -74,7 +74,10 @@ class WebhookDelivery(models.Model):
 
 class OrderPoll(models.Model):
     """Where a channel's order poll resumes: the latest change it has stored (`cursor`, the
-    channel's own time of that change), when it last ran, and what it found or why it failed."""
+    channel's own time of that change), when it last ran, and what it found or why it failed.
+    A channel whose own point of sale sells without orders IMS receives (Square) has its sales
+    read too (orders.services.poll.pos_sales_read): `sales_cursor` is the time up to which
+    they are all read, `sales_error` why the last read failed."""
 
     channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="order_poll")
     cursor = models.DateTimeField(null=True, blank=True)
@@ -85,6 +88,9 @@ class OrderPoll(models.Model):
     found = models.PositiveIntegerField(default=0)  # orders listed by the last poll
     stored = models.PositiveIntegerField(default=0)  # of those, new to the inbox
     error = models.TextField(blank=True)
+    sales_cursor = models.DateTimeField(null=True, blank=True)
+    sales_read_at = models.DateTimeField(null=True, blank=True)
+    sales_error = models.TextField(blank=True)
 
     def __str__(self) -> str:
         return f"{self.channel_id} polled {self.polled_at} up to {self.cursor}"

@@ -10,7 +10,7 @@ from ims.roles import Role
 from inventory.services.ledger import ledger_drift
 from orders.models import WebhookDelivery
 from orders.services.inbox import webhook_deliveries_replay
-from orders.services.poll import orders_poll_all
+from orders.services.poll import orders_poll_all, pos_sales_read_quietly
 from orders.services.queue import queues_drain_all
 from orders.services.reservation import backorders_fill_due, reservations_expire
 
@@ -43,11 +43,34 @@ def inbox_retry_task() -> dict:
         )
 
 
+def pos_sales_read_task(channel_id: int) -> str:
+    """The channel said its counts changed (Square's inventory.count.updated): read the sales
+    its own POS made, into the inbox."""
+    from channels.models import Channel
+
+    channel = Channel.objects.filter(pk=channel_id).first()
+    if channel is None:
+        return f"no channel {channel_id}"
+    with audit_origin("task pos_sales_read"):
+        read = pos_sales_read_quietly(channel=channel)
+    if read is None:
+        return f"{channel.code}: no POS sales read"
+    return f"{channel.code}: {read.found} listed, {read.recorded} recorded" + (
+        f"; {read.error}" if read.error else ""
+    )
+
+
 def orders_poll_task() -> list[str]:
     """Every channel's orders changed since its cursor, into the inbox (the safety net)."""
     with audit_origin("task orders_poll"):
         return [
             f"{r.channel}: {r.found} listed, {r.stored} new{'; ' + r.error if r.error else ''}"
+            + (
+                f"; POS sales {r.sales.found} listed, {r.sales.recorded} recorded"
+                + (f"; {r.sales.error}" if r.sales.error else "")
+                if r.sales
+                else ""
+            )
             for r in orders_poll_all()
         ]
 

@@ -90,6 +90,18 @@ class OrderChange:
 
 
 @dataclass(frozen=True)
+class PosSaleChange:
+    """Units the channel's own point of sale sold, as the channel's API lists them (Square's
+    inventory adjustments IN_STOCK → SOLD): the change's id (it names the sale, so it is
+    recorded once), the channel's time of it, and the vendor's objects as JSON, which the
+    channel's provider (`polled`) reads into a POS sale."""
+
+    external_id: str
+    changed_at: dt.datetime
+    body: bytes
+
+
+@dataclass(frozen=True)
 class Capabilities:
     read: bool = True
     push_stock: bool = True
@@ -159,6 +171,13 @@ class ChannelAdapter(Protocol):
     # One whose list is ordered by its own cursor (Lightspeed's versions) sets
     # `orders_positioned = True`, takes `after` (the position the last poll reached, '' at
     # first) and, once the list is read, says where it got to in `orders_reached`.
+    # Adapters whose channel sells from its own stock without orders IMS receives (Square's
+    # POS) add (orders.services.poll calls them):
+    # def pos_sales_changed(self, *, since, until=None) -> Iterator[PosSaleChange]
+    #     every sale its point of sale recorded after `since` (and before `until`).
+    # def counts_as_of(self, moment: dt.datetime) -> None
+    #     IMS's stock includes every such sale up to `moment`: quantities pushed after this
+    #     call are stamped with that time, so the channel applies later sales on top of them.
 
 
 # ---------------------------------------------------------------------------

@@ -6,7 +6,19 @@
   channel's location (1,000 ids a call, cursor pagination).
 - Stock: `POST /v2/inventory/changes/batch-create` with PHYSICAL_COUNT changes (absolute), at
   most 100 a call, each call with an idempotency key made from the plan lines it carries, so a
-  rerun after a crash is recognised by Square instead of applied twice.
+  rerun after a crash is recognised by Square instead of applied twice. Square applies changes
+  in the order of their `occurred_at` ("may be sent out of order"): a count is stamped with the
+  time up to which IMS's stock includes the sales Square's own POS made (`counts_as_of`, set
+  by orders.services.poll once it recorded them), so a POS sale after that time is applied on
+  top of the count instead of being written over; with no such time, the time of the push.
+- Sales at Square's own POS (orders IMS does not take): `POST
+  /v2/inventory/changes/batch-retrieve` of ADJUSTMENTs at the channel's location updated after
+  a time (cursor pagination), those moving units IN_STOCK → SOLD, each with its variation
+  (`POST /v2/catalog/batch-retrieve`) for its SKU and the state of the order that sold it (`POST
+  /v2/orders/batch-retrieve`); orders.providers.square tells the POS's sales from the others.
+- Orders (the order poll): `POST /v2/orders/search` at the channel's location, updated at or
+  after a time, oldest update first (cursor pagination), each order as RetrieveOrder gives it;
+  not the completed ones (the till's own sales: an order's completion changes nothing in IMS).
 - Prices: `POST /v2/catalog/batch-upsert` of the variations with their read `version` (Square
   refuses a stale version: the price was edited since we read it), 1,000 objects a call, with an
   idempotency key likewise. Amounts go in the currency's minor unit (cents), from Decimal.
@@ -27,6 +39,8 @@ from channels.adapters.base import (
     QUANTITY,
     AdapterConfig,
     ListingState,
+    OrderChange,
+    PosSaleChange,
     PriceUpdate,
     PushResult,
     StockUpdate,
@@ -35,9 +49,22 @@ from channels.adapters.base import (
     json_dumps,
     json_loads,
     push_in_halves,
+    utc_time,
 )
 from channels.adapters.http import HttpAdapter
 from ims.money import from_minor, minor_units
+
+# Square takes a count's `occurred_at` no older than 24 hours: a stamp older than this is not
+# used (the push is stamped with its own time).
+MAX_STAMP_AGE = dt.timedelta(hours=23)
+ORDERS_PAGE = 500
+# The orders the order poll lists: every state but COMPLETED.
+ORDER_STATES = ("OPEN", "CANCELED", "DRAFT")
+CHANGES_PAGE = 1000
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def idempotency_key(kind: str, updates) -> str:
@@ -54,6 +81,7 @@ class SquareAdapter(HttpAdapter):
 
     def __init__(self, config: AdapterConfig, **options):
         self.location = config.secret("LOCATION_ID")
+        self.counted_as_of: dt.datetime | None = None
         super().__init__(config, **options)
 
     def auth_headers(self) -> dict[str, str]:
@@ -121,6 +149,108 @@ class SquareAdapter(HttpAdapter):
                         counts[count["catalog_object_id"]] = as_quantity(count["quantity"])
         return counts
 
+    # -- orders and POS sales -----------------------------------------------------------
+    def orders_changed(self, *, since: dt.datetime) -> Iterator[OrderChange]:
+        """Orders at the channel's location updated at or after `since`, oldest update first:
+        the body is `{"order": …}` as RetrieveOrder answers (orders.providers.square `polled`).
+        The time range's end is the time of the first call, kept by the cursor."""
+        request = {
+            "location_ids": [self.location],
+            "query": {
+                "filter": {
+                    "date_time_filter": {"updated_at": {"start_at": rfc3339(since)}},
+                    # A completed order means nothing to IMS (its webhook changes nothing):
+                    # the till's own sales, most of the list, are left out.
+                    "state_filter": {"states": list(ORDER_STATES)},
+                },
+                "sort": {"sort_field": "UPDATED_AT", "sort_order": "ASC"},
+            },
+            "limit": ORDERS_PAGE,
+            "return_entries": False,
+        }
+        for body in self._pages("POST", "/v2/orders/search", request):
+            for order in body.get("orders") or []:
+                yield OrderChange(
+                    external_id=str(order["id"]),
+                    changed_at=utc_time(order.get("updated_at"))
+                    or utc_time(order.get("created_at"))
+                    or since,
+                    body=json_dumps({"order": order}).encode(),
+                )
+
+    def pos_sales_changed(
+        self, *, since: dt.datetime, until: dt.datetime | None = None
+    ) -> Iterator[PosSaleChange]:
+        """Adjustments at the channel's location that Square received after `since` (and
+        before `until`) and that moved units IN_STOCK → SOLD, each with its variation: the
+        body is
+        `{"inventory_change": <InventoryChange>, "catalog_object": <its ITEM_VARIATION or
+        null>, "order": <its order's id, state and source, or null>}` (orders.providers.square
+        `polled` tells a POS sale from the others)."""
+        request = {
+            "types": ["ADJUSTMENT"],
+            # Whichever of its states the filter matches, IN_STOCK → SOLD is in; the others
+            # are left out here.
+            "states": ["IN_STOCK", "SOLD"],
+            "location_ids": [self.location],
+            "updated_after": rfc3339(since),
+            "limit": CHANGES_PAGE,
+        }
+        if until is not None:
+            request["updated_before"] = rfc3339(until)
+        sold = [
+            change
+            for body in self._pages("POST", "/v2/inventory/changes/batch-retrieve", request)
+            for change in body.get("changes") or []
+            if change.get("type") == "ADJUSTMENT"
+            and (change.get("adjustment") or {}).get("from_state") == "IN_STOCK"
+            and (change.get("adjustment") or {}).get("to_state") == "SOLD"
+            and (change.get("adjustment") or {}).get("id")
+        ]
+        objects = self._objects({c["adjustment"].get("catalog_object_id") for c in sold} - {None})
+        orders = self._order_states({c["adjustment"].get("transaction_id") for c in sold} - {None})
+        for change in sold:
+            adjustment = change["adjustment"]
+            yield PosSaleChange(
+                external_id=str(adjustment["id"]),
+                changed_at=utc_time(adjustment.get("created_at"))
+                or utc_time(adjustment.get("occurred_at"))
+                or since,
+                body=json_dumps(
+                    {
+                        "inventory_change": change,
+                        "catalog_object": objects.get(adjustment.get("catalog_object_id")),
+                        "order": orders.get(adjustment.get("transaction_id")),
+                    }
+                ).encode(),
+            )
+
+    def _order_states(self, ids: set[str]) -> dict[str, dict]:
+        """The orders that sold the units (an adjustment's `transaction_id` is its order's id),
+        by id, as far as the sale needs them: their state and source (100 a call)."""
+        found: dict[str, dict] = {}
+        for group in chunks(sorted(ids), 100):
+            body = self._post("/v2/orders/batch-retrieve", {"order_ids": list(group)})
+            for order in body.get("orders") or []:
+                found[order["id"]] = {
+                    key: order[key]
+                    for key in ("id", "location_id", "state", "source", "updated_at")
+                    if key in order
+                }
+        return found
+
+    def _objects(self, ids: set[str]) -> dict[str, dict]:
+        """Catalog objects by id (deleted ones too: a variation sold, then deleted)."""
+        found: dict[str, dict] = {}
+        for group in chunks(sorted(ids), 1000):
+            body = self._post(
+                "/v2/catalog/batch-retrieve",
+                {"object_ids": list(group), "include_deleted_objects": True},
+            )
+            for obj in body.get("objects") or []:
+                found[obj["id"]] = obj
+        return found
+
     # -- push ------------------------------------------------------------------------
     def stock_request(self, batch: Sequence[StockUpdate], occurred_at: str) -> dict:
         return {
@@ -156,8 +286,22 @@ class SquareAdapter(HttpAdapter):
             "batches": [{"objects": objects}],
         }
 
+    def counts_as_of(self, moment: dt.datetime) -> None:
+        """IMS's stock includes every sale Square's POS made up to `moment`: counts pushed from
+        now on are stamped with it (Square applies the sales after it on top of them)."""
+        self.counted_as_of = moment
+
+    def count_time(self, now: dt.datetime | None = None) -> dt.datetime:
+        """The `occurred_at` of the counts pushed now: `counts_as_of`'s time while Square
+        takes it (less than a day old, not in the future), else now."""
+        now = now or dt.datetime.now(dt.UTC)
+        stamp = self.counted_as_of
+        if stamp is None or not (now - MAX_STAMP_AGE <= stamp <= now):
+            return now
+        return stamp
+
     def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
-        occurred = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        occurred = rfc3339(self.count_time())
         return self._send(
             updates,
             QUANTITY,

@@ -51,6 +51,7 @@ from channels.models import (
     SyncStatus,
     SyncTrigger,
 )
+from channels.signals import sync_reading
 from channels.sync.plan import breaker_reason, build_plan, sync_plan_save, write_plan
 from channels.sync.read import listing_count, listings_apply_live, skus_to_read
 from channels.sync.runs import (
@@ -167,6 +168,8 @@ def sync_channel(
             prices_refresh(now=now)
             if is_live(channel):
                 adapter = adapter_for(channel, **(adapter_options or {}))
+                # Sales the channel made itself are recorded before it is read and planned.
+                sync_reading.send(sender=Channel, channel=channel, adapter=adapter, now=now)
                 skus = skus_to_read(channel, adapter, product_ids)
                 states = adapter.fetch_snapshot(skus=skus)
                 read = listings_apply_live(

@@ -53,6 +53,9 @@ class EventKind(StrEnum):
     # A change the signed body cannot prove (WooCommerce's deletion names only the order's
     # id): nothing is changed; ops are told to check the order on the channel.
     UNPROVEN = "unproven"
+    # The channel's own stock changed (Square's inventory.count.updated names counts only):
+    # IMS reads the sales its point of sale made (orders.services.poll), after this commits.
+    STOCK_CHANGED = "stock_changed"
 
 
 @dataclass(frozen=True)

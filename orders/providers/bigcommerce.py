@@ -8,8 +8,13 @@ secret (a `whsec_` secret is base64 after its prefix). Delivery id: `webhook-id`
 signed timestamp (five minutes).
 
 The payload is thin (`data` names the order id only), so the order and its products are
-read back from the store's API: GET {base_url}/v2/orders/{id} and /v2/orders/{id}/products,
-refunds from /v3/orders/{id}/payment_actions/refunds (`X-Auth-Token`).
+read back from the store's API: GET {base_url}/v2/orders/{id} and /v2/orders/{id}/products
+(every page), refunds from /v3/orders/{id}/payment_actions/refunds (`X-Auth-Token`).
+
+The order poll (orders.services.poll) lists the same order and products
+(channels.adapters.bigcommerce `orders_changed`); `polled` reads them into the event the
+webhook's read-back gives. A partial refund is seen by its webhook only (the poll sees the
+order's status: Refunded returns the whole order).
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ import datetime as dt
 import email.utils
 from collections.abc import Mapping
 from typing import ClassVar
+from urllib.parse import quote
 
 import httpx
 
+from channels.adapters.bigcommerce import V2_DEFAULT, V2_LIMIT
 from orders.providers.base import (
     MAX_SIGNED_AGE,
     BadDelivery,
@@ -106,33 +113,73 @@ class BigCommerce:
             refund_id = text((data.get("refund") or {}).get("refund_id"))
             return _refund(ctx.client, order_id, refund_id)
         if scope in ORDER_SCOPES:
-            order, status_id = _fetch_order(ctx.client, order_id)
-            if status_id in CANCELLED:
-                return Event(
-                    EventKind.CANCEL, order_id, order=order, reason="cancelled on BigCommerce"
-                )
-            if status_id == REFUNDED:
-                return Event(
-                    EventKind.RETURN,
-                    order_id,
-                    order=order,
-                    return_id=f"refunded-{order_id}",
-                    whole_order=True,
-                    reason="order refunded on BigCommerce",
-                )
-            return Event(EventKind.ORDER, order_id, order=order)
+            return _order_event(order_id, *_read_back(ctx.client, order_id))
         return Event(EventKind.IGNORE, order_id, note=f"scope {scope} changes no stock")
 
+    def polled(self, *, body: bytes, ctx: Context) -> Event:
+        """An order as the order poll listed it (channels.adapters.bigcommerce
+        `orders_changed`): `{"order": <GET /v2/orders/{id}>, "products": <its products>}`,
+        what the webhook's read-back reads, meaning what a store/order/updated would."""
+        payload = load_json(body)
+        if not isinstance(payload, dict):
+            raise BadDelivery("a polled order is a JSON object with `order` and `products`")
+        order, products = payload.get("order"), payload.get("products")
+        if not isinstance(order, dict) or not isinstance(products, list):
+            raise BadDelivery("a polled order needs `order` (an object) and `products` (a list)")
+        order_id = text(order.get("id"))
+        if not order_id:
+            raise BadDelivery("order.id is missing")
+        if order.get("is_deleted") is True:  # archived: what store/order/archived means
+            return Event(EventKind.CANCEL, order_id, reason="order archived on BigCommerce")
+        return _order_event(order_id, order, products)
 
-def _get(client: httpx.Client, path: str):
-    response = client.get(path)
+
+def _order_event(order_id: str, order: dict, products: list) -> Event:
+    """What an order read from the store (its status) means, its lines its products."""
+    incoming, status_id = _order_in(order, products)
+    if status_id in CANCELLED:
+        return Event(EventKind.CANCEL, order_id, order=incoming, reason="cancelled on BigCommerce")
+    if status_id == REFUNDED:
+        return Event(
+            EventKind.RETURN,
+            order_id,
+            order=incoming,
+            return_id=f"refunded-{order_id}",
+            whole_order=True,
+            reason="order refunded on BigCommerce",
+        )
+    return Event(EventKind.ORDER, order_id, order=incoming)
+
+
+def _get(client: httpx.Client, path: str, params: dict | None = None):
+    response = client.get(path, params=params)
     response.raise_for_status()
-    return response.json()
+    return response.json() if response.status_code != 204 and response.content.strip() else []
 
 
 def _fetch_order(client: httpx.Client, order_id: str) -> tuple[OrderIn, int]:
-    order = _get(client, f"v2/orders/{order_id}")
-    products = _get(client, f"v2/orders/{order_id}/products")
+    """The order read back from the store: (what it is, its status id)."""
+    return _order_in(*_read_back(client, order_id))
+
+
+def _read_back(client: httpx.Client, order_id: str) -> tuple[dict, list]:
+    """The order and every product line of it, read back from the store; the id (the signed
+    body's text) quoted, so no id can make another URL."""
+    path = f"v2/orders/{quote(order_id, safe='')}"
+    order = _get(client, path)
+    products: list = []
+    page = 1
+    while True:  # 50 a page unless asked for more; a short page is the last
+        rows = _get(client, f"{path}/products", {"page": page, "limit": V2_LIMIT})
+        if not isinstance(rows, list):
+            raise BadDelivery(f"order {order_id}: its products are no list")
+        products.extend(rows)
+        if len(rows) < V2_DEFAULT:
+            return order, products
+        page += 1
+
+
+def _order_in(order: dict, products: list) -> tuple[OrderIn, int]:
     billing = order.get("billing_address") or {}
     placed = order.get("date_created")
     placed_at = email.utils.parsedate_to_datetime(placed) if placed else None

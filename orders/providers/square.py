@@ -1,4 +1,4 @@
-"""Square webhooks: order.created, order.updated, refund.created.
+"""Square webhooks: order.created, order.updated, refund.created, inventory.count.updated.
 
 Signature: `x-square-hmacsha256-signature` = base64 HMAC-SHA256, with the subscription's
 signature key, of the notification URL followed by the raw body (the URL is the one
@@ -10,6 +10,21 @@ Order events carry no line items, so the order is read back with RetrieveOrder
 holds its `returns`; their `return_line_items` are the units coming back. Square line
 items name the catalog variation (`catalog_object_id`), which IMS maps to a product
 through a product alias (scope: the channel's code).
+
+The order poll (orders.services.poll) lists orders as RetrieveOrder gives them
+(channels.adapters.square `orders_changed`); `polled` reads each as its webhook would.
+
+Sales at Square's own POS: a POS sale's order is completed at the till (the webhook path
+ignores a completed order), so IMS learns of the units sold from Square's inventory: the
+adjustments IN_STOCK → SOLD (channels.adapters.square `pos_sales_changed`, read by the poll,
+at each sync of the channel before its counts are planned, and at once on Square's
+`inventory.count.updated`, which names counts only and so makes IMS read them). Each is a POS
+sale (EventKind.POS_SALE, named by the adjustment's id) when its `source.product` is
+SQUARE_POS; Square's other sources (EXTERNAL_API, ONLINE_STORE, INVOICES…) sell through
+orders IMS receives as orders, and IMS's own pushes are PHYSICAL_COUNTs, never adjustments.
+The adjustment's `transaction_id` is the Square order that sold the units: a sale of an
+order still open when it was read is the order's (IMS takes open orders as orders), and one of
+an order IMS received as an order is not taken again (orders.services.intake).
 """
 
 from __future__ import annotations
@@ -30,6 +45,7 @@ from orders.providers.base import (
     EventKind,
     LineIn,
     OrderIn,
+    PosSaleIn,
     ReturnLineIn,
     body_time,
     check_age,
@@ -90,7 +106,110 @@ class Square:
             if not refund.get("order_id"):
                 return Event(EventKind.IGNORE, note="refund without an order")
             return _refund(_client(ctx), refund)
+        if kind == "inventory.count.updated":
+            counts = obj.get("inventory_counts") or []
+            return Event(
+                EventKind.STOCK_CHANGED,
+                note=f"Square's counts of {len(counts)} variation(s) changed: "
+                "the sales its POS made are read",
+            )
         return Event(EventKind.IGNORE, note=f"event {kind or '(none)'} is not an order event")
+
+    def polled(self, *, body: bytes, ctx: Context) -> Event:
+        """What IMS read from Square itself (orders.services.poll): an order as the order
+        poll listed it (`{"order": …}`), meaning what its order.updated would after the
+        read-back; or an inventory adjustment with its variation (`{"inventory_change": …,
+        "catalog_object": …}`), a POS sale or nothing."""
+        payload = load_json(body)
+        if not isinstance(payload, dict):
+            raise BadDelivery("a polled Square object is a JSON object")
+        if "inventory_change" in payload:
+            return _pos_sale(
+                payload.get("inventory_change"),
+                payload.get("catalog_object"),
+                payload.get("order"),
+            )
+        order = payload.get("order")
+        if not isinstance(order, dict):
+            raise BadDelivery("a polled order needs `order` (an object)")
+        order_id = text(order.get("id"))
+        if not order_id:
+            raise BadDelivery("order.id is missing")
+        # What the webhook path does with the order's state (its summary's), then its read-back.
+        if order.get("state") == "CANCELED":
+            return Event(EventKind.CANCEL, order_id, reason="order canceled on Square")
+        if order.get("state") == "COMPLETED":
+            return Event(EventKind.IGNORE, order_id, note="order completed on Square")
+        return Event(EventKind.ORDER, order_id, order=_order_in(order))
+
+
+# Who sold the units: Square's own point of sale. Every other source sells through an order
+# (IMS receives those as orders) or is an application's own change.
+POS_PRODUCT = "SQUARE_POS"
+
+
+def _pos_sale(change, variation, order) -> Event:
+    """A Square inventory adjustment: a POS sale when Square's POS moved whole units
+    IN_STOCK → SOLD for an order IMS does not take as an order, else nothing (with why).
+    IMS takes an open order as an order (its webhook, or the order poll): the units of one
+    still open when the sale was read move with that order."""
+    if not isinstance(change, dict) or not isinstance(change.get("adjustment"), dict):
+        raise BadDelivery("inventory_change.adjustment is missing")
+    adjustment = change["adjustment"]
+    adjustment_id = text(adjustment.get("id"))
+    if not adjustment_id:
+        raise BadDelivery("inventory_change.adjustment.id is missing")
+    moved = f"{text(adjustment.get('from_state'))} → {text(adjustment.get('to_state'))}"
+    if change.get("type") != "ADJUSTMENT" or moved != "IN_STOCK → SOLD":
+        return Event(EventKind.IGNORE, note=f"adjustment {adjustment_id} ({moved}) sells no units")
+    source = adjustment.get("source") or {}
+    product = text(source.get("product")) if isinstance(source, dict) else ""
+    if product != POS_PRODUCT:
+        return Event(
+            EventKind.IGNORE,
+            note=f"adjustment {adjustment_id} was made by {product or 'an unnamed source'}, "
+            "not Square's POS: its order reaches IMS as an order",
+        )
+    order_id = text(adjustment.get("transaction_id"))
+    if isinstance(order, dict) and order.get("state") == "OPEN":
+        return Event(
+            EventKind.IGNORE,
+            order_id,
+            note=f"adjustment {adjustment_id} sold units of order {order_id}, open on Square: "
+            "IMS takes it as an order",
+        )
+    variation_id = text(adjustment.get("catalog_object_id"))
+    if not variation_id:
+        raise BadDelivery(f"adjustment {adjustment_id} names no catalog_object_id")
+    data = (variation or {}).get("item_variation_data") if isinstance(variation, dict) else None
+    sku = text((data or {}).get("sku"))
+    quantity = text(adjustment.get("quantity"))
+    try:
+        units = parse_quantity(quantity, where=f"adjustment {adjustment_id}")
+    except BadDelivery:
+        return Event(
+            EventKind.IGNORE,
+            note=f"adjustment {adjustment_id} sold {printable(quantity)} of {variation_id}: "
+            "no whole number of units (sold by measure)",
+        )
+    return Event(
+        EventKind.POS_SALE,
+        order_external_id=order_id,
+        sale=PosSaleIn(
+            external_id=adjustment_id,
+            location="",  # the channel's own (its first location)
+            lines=(
+                LineIn(
+                    external_id=adjustment_id,
+                    sku=sku,
+                    item_id=variation_id,
+                    quantity=units,
+                    name=text((data or {}).get("name")),
+                ),
+            ),
+        ),
+        note=f"sold at Square's POS ({printable(text(source.get('name')))})",
+    )
 
 
 def _client(ctx: Context) -> httpx.Client:

@@ -25,6 +25,7 @@ from ims.audit import audit_record
 from ims.notify import notify_roles
 from ims.roles import Role
 from ims.services import ops_task_open
+from ims.tasks import enqueue
 from inventory.models import StockLevel
 from inventory.services.stock import stock_levels_lock, stock_reserve
 from orders.errors import OrderNotFound
@@ -51,6 +52,17 @@ def order_event_apply(*, channel: Channel, event: Event, now) -> tuple[str, Chan
     if event.kind == EventKind.UNPROVEN:
         return _unproven_record(channel=channel, event=event)
     if event.kind == EventKind.POS_SALE:
+        if event.order_external_id:
+            # Units of an order IMS received as an order move with that order, not again.
+            order = ChannelOrder.objects.filter(
+                channel=channel, external_id=event.order_external_id
+            ).first()
+            if order is not None:
+                return (
+                    f"ignored: sale {event.sale.external_id} is of order "
+                    f"{event.order_external_id}, received as order {order.pk}",
+                    order,
+                )
         outcome = ""
         if event.sale.lines:
             sale, created = pos_sale_record(channel=channel, incoming=event.sale, now=now)
@@ -61,6 +73,9 @@ def order_event_apply(*, channel: Channel, event: Event, now) -> tuple[str, Chan
     if event.kind == EventKind.POS_VOID:
         sale, done = pos_sale_void(channel=channel, incoming=event.sale, now=now)
         return f"POS sale {sale.external_id} {done}"[:255], None
+    if event.kind == EventKind.STOCK_CHANGED:
+        enqueue("orders.tasks.pos_sales_read_task", channel.pk)
+        return f"read the channel's sales: {event.note}", None
     if event.kind == EventKind.ORDER:
         if not _holds_stock(event.order):
             return _nothing_stocked(event.order), None

@@ -103,11 +103,51 @@ def square_spec() -> dict:
 
 
 def openapi_validator(spec: dict, component: str):
-    """A jsonschema validator for an OpenAPI 3.0 component schema (its $refs resolved in the spec)."""
+    """A jsonschema validator for an OpenAPI 3.0 component schema (its $refs resolved in the
+    spec); a schema marked `nullable: true` takes null too, as OpenAPI 3.0 says."""
     from jsonschema import Draft4Validator
 
-    schema = {"$ref": f"#/components/schemas/{component}", "components": spec["components"]}
+    schema = {"$ref": f"#/components/schemas/{component}", "components": _nullable(spec)}
     return Draft4Validator(schema)
+
+
+_NULLABLE: dict[int, dict] = {}
+
+
+def _nullable(spec: dict) -> dict:
+    """The spec's components with OpenAPI 3.0's `nullable` as JSON Schema says it (once per
+    spec)."""
+    key = id(spec)
+    if key not in _NULLABLE:
+        _NULLABLE[key] = _with_null(spec["components"])
+    return _NULLABLE[key]
+
+
+def _with_null(node):
+    if isinstance(node, list):
+        return [_with_null(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _with_null(v) for k, v in node.items() if k != "nullable"}
+    if node.get("nullable") is not True:
+        return out
+    if "enum" in out:
+        out["enum"] = [*out["enum"], None]
+    if isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+        return out
+    if "type" in out:
+        return out
+    return {"anyOf": [out, {"type": "null"}]}
+
+
+@functools.cache
+def bigcommerce_orders_spec() -> dict:
+    """BigCommerce's Orders v2 OpenAPI file (orders, their products)."""
+    import yaml
+
+    with gzip.open(specs_dir() / "bigcommerce" / "reference" / "orders.v2.oas2.yml.gz", "rt") as f:
+        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 @functools.cache

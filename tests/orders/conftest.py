@@ -79,8 +79,9 @@ def level(sku: str, location: str):
 
 @pytest.fixture
 def fake_api():
-    """A small provider API on 127.0.0.1: fake_api.routes[path] = JSON; .requests lists
-    (path, headers) of each call; .url is its base."""
+    """A small provider API on 127.0.0.1: fake_api.routes[path] = JSON (a path without a
+    query answers it with any query); .requests lists (path, headers) of each call; .url is
+    its base."""
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,11 +93,13 @@ def fake_api():
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             Api.requests.append((self.path, dict(self.headers)))
-            if self.path not in Api.routes:
+            # A route is its path: with its query when the route names one, else any query.
+            path = self.path if self.path in Api.routes else self.path.partition("?")[0]
+            if path not in Api.routes:
                 self.send_response(404)
                 self.end_headers()
                 return
-            body = json.dumps(Api.routes[self.path]).encode()
+            body = json.dumps(Api.routes[path]).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

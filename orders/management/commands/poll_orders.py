@@ -28,7 +28,7 @@ class Command(AuditedCommand):
             self.stdout.write("no channel with a live connection lists its orders")
         for result in results:
             self.stdout.write(_line(result))
-        failed = [r.channel for r in results if r.error]
+        failed = [r.channel for r in results if r.error or (r.sales and r.sales.error)]
         if failed:
             raise CommandError(f"could not poll {', '.join(failed)}; see the errors above")
 
@@ -42,4 +42,14 @@ def _line(result: PollResult) -> str:
         line += f", {result.failed} kept in the inbox with an error"
     if result.error:
         line += f"; failed: {result.error}"
+    sales = result.sales
+    if sales is not None:
+        line += (
+            f"; its own POS: {sales.found} sale(s) listed, {sales.stored} new, "
+            f"{sales.recorded} recorded"
+        )
+        if sales.failed:
+            line += f", {sales.failed} kept in the inbox with an error"
+        if sales.error:
+            line += f"; failed: {sales.error}"
     return line
