@@ -129,7 +129,8 @@ def _with_null(node):
     if not isinstance(node, dict):
         return node
     out = {k: _with_null(v) for k, v in node.items() if k != "nullable"}
-    if node.get("nullable") is not True:
+    # OpenAPI 3.0's `nullable`, or Swagger's `x-nullable` (BigCommerce's catalog files).
+    if node.get("nullable") is not True and node.get("x-nullable") is not True:
         return out
     if "enum" in out:
         out["enum"] = [*out["enum"], None]
@@ -160,18 +161,6 @@ def bigcommerce_inventory_spec() -> dict:
     )
 
 
-def _nullable(node):
-    """OpenAPI 3.0's `nullable: true` (and Swagger's `x-nullable`) as JSON Schema: null allowed."""
-    if isinstance(node, list):
-        return [_nullable(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _nullable(v) for k, v in node.items()}
-    if (out.get("nullable") or out.get("x-nullable")) and isinstance(out.get("type"), str):
-        out["type"] = [out["type"], "null"]
-    return out
-
-
 def openapi_operation(spec: dict, path: str, method: str) -> dict:
     return spec["paths"][path][method]
 
@@ -184,7 +173,7 @@ def openapi_body_validator(spec: dict, path: str, method: str, *, status: str | 
     operation = openapi_operation(spec, path, method)
     holder = operation["responses"][status] if status else operation["requestBody"]
     schema = holder["content"]["application/json"]["schema"]
-    return Draft4Validator(_nullable({**schema, "components": spec["components"]}))
+    return Draft4Validator({**_with_null(schema), "components": _nullable(spec)})
 
 
 def openapi_query_names(spec: dict, path: str, method: str) -> set[str]:
