@@ -1,8 +1,10 @@
 """Each channel's order reaches IMS the way its vendor delivers it, over real HTTP: IMS runs
 as a live server on 127.0.0.1 and a stand-in for the vendor sends its signed delivery there
 (Shopify, WooCommerce, BigCommerce and Square webhooks, their thin payloads read back from a
-fake of the vendor's API, also on 127.0.0.1). The order is received and its stock reserved;
-the same delivery sent again changes nothing, and a forged one is refused with 401."""
+fake of the vendor's API, also on 127.0.0.1; Lightspeed's form-encoded sale). The order is
+received and its stock reserved; the same delivery sent again changes nothing, and a forged
+one is refused with 401. Amazon's queue and Flipkart's shipments are pulled by IMS from fakes
+on 127.0.0.1: tests/orders/test_amazon_queue.py, test_poll_flipkart.py."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from channels.models import Channel
 from orders.models import ChannelOrder, WebhookDelivery
 from tests.orders import payloads as p
 from tests.orders.conftest import level
+from tests.orders.test_lightspeed_webhooks import lightspeed  # noqa: F401 (fixture)
 
 # serialized_rollback: the role groups the migrations made are back for the tests after these.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -73,3 +76,28 @@ def test_an_order_placed_on_the_channel_reaches_ims_over_http_and_reserves_stock
     assert order.status == "reserved" and order.lines.get().reserved == 2
     assert level("A-1", location).reserved == 2
     assert WebhookDelivery.objects.filter(channel__code=code).count() == 1
+
+
+def test_a_sale_on_a_lightspeed_register_reaches_ims_as_a_form_over_http(lightspeed, live_server):  # noqa: F811
+    """Lightspeed posts `sale.update` form-encoded, the sale as JSON in `payload`, and wants a
+    2xx within 5 seconds: the store's units leave at once, once."""
+    from orders.models import PosSale
+    from tests.orders.test_lightspeed_webhooks import PRODUCT_A1, form, sale_10, signed
+
+    body = form(sale_10("5c1a0e3a-0777", [(PRODUCT_A1, 2)]))
+    url = f"{live_server.url}/webhooks/ls/"
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed(body)}
+    with httpx.Client(timeout=5) as lightspeed_http:
+        first = lightspeed_http.post(url, content=body, headers=headers)
+        again = lightspeed_http.post(url, content=body, headers=headers)
+        forged = lightspeed_http.post(
+            url,
+            content=body,
+            headers={**headers, "X-Signature": "signature=00,algorithm=HMAC-SHA256"},
+        )
+
+    assert first.status_code == 200 and first.json()["processed"], first.text
+    assert first.elapsed.total_seconds() < 5
+    assert again.json()["status"] == "duplicate" and forged.status_code == 401
+    assert PosSale.objects.get(external_id="5c1a0e3a-0777").status == "completed"
+    assert level("A-1", "NYC").available == 1
