@@ -11,7 +11,7 @@ from catalog.models import Product
 from catalog.selectors import product_matching
 from channels.models import Channel
 from exceptions.models import Discrepancy, ExceptionStatus, OpsException
-from ims.filters import MultipleChoiceFilter
+from ims.filters import BooleanFilter, MultipleChoiceFilter
 
 SEARCH_ID_LIMIT = 2000
 
@@ -37,7 +37,7 @@ class OpsExceptionFilter(django_filters.FilterSet):
     first_seen_to = django_filters.DateFilter(method="filter_seen_to", label="First seen to")
     q = django_filters.CharFilter(method="filter_search", label="SKU, name or barcode")
     # Shown on the channel above what IMS can sell there (the scorecard's oversell risk).
-    oversell = django_filters.BooleanFilter(label="Shown above ATP")
+    oversell = BooleanFilter(label="Shown above ATP")
     sku_id = django_filters.CharFilter(label="SKU (exact)")
 
     class Meta:

@@ -215,7 +215,10 @@ def _order_in(order: dict, products: list) -> tuple[OrderIn, int]:
 
 
 def _refund(client: httpx.Client, order_id: str, refund_id: str) -> Event:
-    refunds = _get(client, f"v3/orders/{order_id}/payment_actions/refunds").get("data") or []
+    refunds = (
+        _get(client, f"v3/orders/{quote(order_id, safe='')}/payment_actions/refunds").get("data")
+        or []
+    )
     refund = next((r for r in refunds if text(r.get("id")) == refund_id), None)
     if refund is None:
         raise BadDelivery(f"refund {refund_id} of order {order_id} not found on BigCommerce")
