@@ -47,6 +47,13 @@ def test_every_scorecard_figure_row_and_bar_opens_the_matching_exceptions(
     expect(page.locator("#results tr[data-sku]")).to_have_count(skus)
     assert "oversell=true" in page.url and "discrepancy=Stock_Mismatch" in page.url
     expect(page.locator('#results tr[data-sku="A-1"]')).to_be_visible()
+    # The filter is on the page: the tabs count under it, and changing another filter keeps it.
+    expect(page.locator("select[name=oversell]")).to_have_value("true")
+    expect(page.locator('[data-count="Stock_Mismatch"]')).to_have_text(str(skus))
+    expect(page.locator('[data-count="Price_Mismatch"]')).to_have_text("0")
+    page.select_option("select[name=channel]", "shop")
+    expect(page.locator("#results tr[data-sku]")).to_have_count(1)
+    assert "oversell=true" in page.url
 
     page.goto("/")
     page.locator('[data-drill="channel"]', has_text="market").click()
