@@ -228,6 +228,18 @@ def test_a_forged_or_missing_signature_is_refused_and_nothing_is_stored(lightspe
     assert nyc("A-1").available == 3
 
 
+def test_a_stale_sale_replayed_days_later_is_refused_and_nothing_is_stored(lightspeed, send):
+    """A captured delivery resent four days on: its signed updated_at is older than any
+    Lightspeed retry (48 h), so it is refused as stale, however valid its signature."""
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=4)
+    body = form(sale_10("5c1a0e3a-0005", [(PRODUCT_A1, 1)], at=old))
+
+    answer = send(body, signed(body))
+
+    assert answer.status_code == 401 and "stale" in answer.json()["message"]
+    assert not WebhookDelivery.objects.exists() and nyc("A-1").available == 3
+
+
 def test_a_base64_signature_of_the_body_is_accepted_too(lightspeed, send):
     import base64
     import hashlib
