@@ -3,11 +3,13 @@ Superadmin's audit trail (filter, an object's history, CSV export of the current
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -27,6 +29,7 @@ from exceptions.models import Discrepancy
 from exceptions.selectors import open_exceptions
 from ims.audit_api import audit_denied, may_read_audit
 from ims.audit_csv import AUDIT_COLUMNS, audit_rows
+from ims.audit_display import event_currency, field_changes, object_type_label, words
 from ims.errors import NotAllowed
 from ims.filters import AuditEventFilter
 from ims.models import AuditEvent, OpsTask, TaskStatus
@@ -199,15 +202,66 @@ def _audit_allowed(request) -> None:
         raise PermissionDenied("only a Superadmin may read the audit trail")
 
 
+@dataclass(frozen=True)
+class AuditRow:
+    """An event as the page shows it: its object and action in words, before/after as rows."""
+
+    event: AuditEvent
+    object_label: str
+    action_label: str
+    changes: list
+
+
+def _audit_rows(events) -> list[AuditRow]:
+    """The page's events, each with its currency: the one the event names, else its product's
+    (one query for the page)."""
+    events = list(events)
+    product_ids = {
+        int(e.object_id)
+        for e in events
+        if e.object_type == "catalog.product" and e.object_id.isdigit()
+    }
+    currencies = {
+        str(pk): currency
+        for pk, currency in Product.objects.filter(pk__in=product_ids).values_list("pk", "currency")
+    }
+    return [
+        AuditRow(
+            event=e,
+            object_label=object_type_label(e.object_type),
+            action_label=words(e.action),
+            changes=field_changes(
+                e,
+                currency=event_currency(
+                    e,
+                    currencies.get(e.object_id, "") if e.object_type == "catalog.product" else "",
+                ),
+            ),
+        )
+        for e in events
+    ]
+
+
+def _audit_problems(form) -> list[str]:
+    """Each filter the trail could not read, under the name the form shows it by."""
+    return [
+        f"{form.fields[name].label if name in form.fields else name}: {message}"
+        for name, messages in form.errors.items()
+        for message in messages
+    ]
+
+
 @login_required
 def audit_page(request, object_type: str | None = None, object_id: str | None = None):
-    """The audit trail, newest first, filtered; or one object's whole history."""
+    """The audit trail, newest first, filtered (SKU, user, object type, action, time); or one
+    object's whole history. Filters it cannot read are named above the table (400)."""
     _audit_allowed(request)
     base = AuditEvent.objects.all()
     if object_type is not None:
         base = base.filter(object_type=object_type, object_id=object_id)
     filtered = AuditEventFilter(request.GET, queryset=base)
-    events = filtered.qs.order_by("-at", "-id") if filtered.is_valid() else base.none()
+    valid = filtered.is_valid()
+    events = filtered.qs.order_by("-at", "-id") if valid else base.none()
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -215,9 +269,12 @@ def audit_page(request, object_type: str | None = None, object_id: str | None = 
         query["object_type"], query["object_id"] = object_type, object_id
     context = {
         "filter": filtered,
+        "problems": [] if valid else _audit_problems(filtered.form),
         "page": page,
+        "rows": _audit_rows(page.object_list),
         "query": query.urlencode(),
         "object_type": object_type,
+        "object_label": object_type_label(object_type) if object_type else "",
         "object_id": object_id,
         "object_repr": next(
             iter(base.exclude(object_repr="").values_list("object_repr", flat=True)[:1]), ""
@@ -225,13 +282,18 @@ def audit_page(request, object_type: str | None = None, object_id: str | None = 
         if object_type
         else "",
     }
-    return render(request, "audit/list.html", context, status=200 if filtered.is_valid() else 400)
+    return render(request, "audit/list.html", context, status=200 if valid else 400)
 
 
 @login_required
 def audit_export(request):
-    """The events of the current filter as CSV (the columns of `manage.py export audit`)."""
+    """The events of the current filter as CSV (the columns of `manage.py export audit`); a
+    filter it cannot read is answered 400 naming it, not an empty file."""
     _audit_allowed(request)
     filtered = AuditEventFilter(request.GET, queryset=AuditEvent.objects.all())
-    events = filtered.qs if filtered.is_valid() else AuditEvent.objects.none()
-    return csv_download(AUDIT_COLUMNS, audit_rows(events), "audit.csv")
+    if not filtered.is_valid():
+        problems = "; ".join(_audit_problems(filtered.form))
+        return HttpResponse(
+            f"Check the filters: {problems}\n", status=400, content_type="text/plain"
+        )
+    return csv_download(AUDIT_COLUMNS, audit_rows(filtered.qs), "audit.csv")

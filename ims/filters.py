@@ -4,13 +4,20 @@ how a page tells a person which filter it could not read."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import django_filters
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q, TextField
+from django.db.models.functions import Cast
 from django_filters.fields import IsoDateTimeField
 
+from ims.audit_display import object_type_label, words
 from ims.models import AuditEvent
+
+SYSTEM_ACTOR = "system"
 
 
 class UtcDateTimeField(IsoDateTimeField):
@@ -73,32 +80,115 @@ def filter_problems(form: forms.Form) -> list[str]:
     return [f"{name}: {message}" for name, messages in form.errors.items() for message in messages]
 
 
-class AuditEventFilter(django_filters.FilterSet):
-    """Filter the audit trail by actor, object, action and time range (`since` ≤ at < `before`)."""
-
-    actor = django_filters.CharFilter(
-        field_name="actor_name", lookup_expr="iexact", label="Actor (username or system)"
+def _actors_present() -> list[tuple[str, str]]:
+    """The people who appear in the trail (by username), and `system` for IMS itself."""
+    users = (
+        get_user_model()
+        .objects.filter(Exists(AuditEvent.objects.filter(actor=OuterRef("pk"))))
+        .order_by("username")
+        .values_list("username", flat=True)
     )
-    object_type = django_filters.CharFilter(
-        lookup_expr="iexact", label="Object type", help_text="e.g. catalog.product"
+    choices = [(name, name) for name in users]
+    if AuditEvent.objects.filter(actor__isnull=True).exists():
+        choices.insert(0, (SYSTEM_ACTOR, "system (IMS itself)"))
+    return choices
+
+
+def _object_types_present() -> list[tuple[str, str]]:
+    """The object types in the trail, in words ("Price", "Ops exception")."""
+    types = AuditEvent.objects.order_by().values_list("object_type", flat=True).distinct()
+    return sorted(((t, object_type_label(t)) for t in types), key=lambda c: c[1])
+
+
+def _actions_present() -> list[tuple[str, str]]:
+    actions = AuditEvent.objects.order_by().values_list("action", flat=True).distinct()
+    return sorted(((a, words(a)) for a in actions), key=lambda c: c[1])
+
+
+def sku_events(sku: str) -> Q:
+    """The events about a SKU: its product's own events (by the `audit_object` index, the
+    product found by its unique SKU), and any other event whose object_repr names the SKU as
+    a word (`shop A-1`, `A-1@WH-EAST`) or whose before/after holds it as a whole JSON string
+    (a `sku`/`sku_id` value, a key of `lines`). The last two read the rows the other filters
+    leave (a time range narrows them by the `at` index)."""
+    from django.apps import apps  # the catalog is above ims: looked up by name, not imported
+
+    query = Q(object_repr__regex=_word_pattern(sku))
+    product_ids = (
+        apps.get_model("catalog", "Product").objects.filter(sku=sku).values_list("pk", flat=True)
+    )
+    for pk in product_ids:
+        query |= Q(object_type="catalog.product", object_id=str(pk))
+    for quoted in {json.dumps(sku), json.dumps(sku, ensure_ascii=False)}:
+        query |= Q(before_text__contains=quoted) | Q(after_text__contains=quoted)
+    return query
+
+
+_SKU_CHARS = "A-Za-z0-9_.-"  # "-" last: a literal in either dialect
+
+
+def _word_pattern(sku: str) -> str:
+    """A regular expression (Python's and PostgreSQL's alike) for the SKU as a whole word."""
+    escaped = "".join(c if c.isalnum() else "\\" + c for c in sku)
+    return f"(^|[^{_SKU_CHARS}]){escaped}($|[^{_SKU_CHARS}])"
+
+
+class AuditFilterForm(forms.Form):
+    def clean(self):
+        data = super().clean()
+        since, before = data.get("since"), data.get("before")
+        if since and before and since >= before:
+            self.add_error("before", "Must be later than From.")
+        return data
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    """Filter the audit trail by SKU, actor (a username, or `system`), object type and id,
+    action and time range (`since` ≤ at < `before`); each select offers only what the trail
+    holds."""
+
+    sku = django_filters.CharFilter(
+        method="filter_sku", label="SKU", max_length=64, help_text="the product's SKU, exactly"
+    )
+    actor = django_filters.ChoiceFilter(
+        method="filter_actor", choices=_actors_present, label="User", empty_label="anyone"
+    )
+    object_type = django_filters.ChoiceFilter(
+        choices=_object_types_present, label="Object type", empty_label="any"
     )
     object_id = django_filters.CharFilter(label="Object id")
-    action = django_filters.CharFilter(lookup_expr="iexact", label="Action")
+    action = django_filters.ChoiceFilter(
+        choices=_actions_present, label="Action", empty_label="any"
+    )
     since = UtcDateTimeFilter(
         field_name="at",
         lookup_expr="gte",
-        label="From",
+        label="From (UTC)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="ISO date or time, UTC",
     )
     before = UtcDateTimeFilter(
         field_name="at",
         lookup_expr="lt",
-        label="Before",
+        label="Before (UTC)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="ISO date or time, UTC",
     )
 
     class Meta:
         model = AuditEvent
-        fields = ["actor", "object_type", "object_id", "action", "since", "before"]
+        fields = ["sku", "actor", "object_type", "object_id", "action", "since", "before"]
+        form = AuditFilterForm
+
+    def filter_sku(self, queryset, name, value):
+        sku = value.strip()
+        if not sku:
+            return queryset
+        return queryset.annotate(
+            before_text=Cast("before", TextField()), after_text=Cast("after", TextField())
+        ).filter(sku_events(sku))
+
+    def filter_actor(self, queryset, name, value):
+        if value == SYSTEM_ACTOR:
+            return queryset.filter(actor__isnull=True)
+        return queryset.filter(actor__username=value)
