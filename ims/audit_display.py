@@ -19,11 +19,17 @@ MONEY_KEYS = frozenset(
 )
 
 
+# Where the model's verbose name reads ambiguously among every type in the trail.
+_TYPE_WORDS = {"exceptions.opsexception": "ops exception"}
+
+
 def object_type_label(object_type: str) -> str:
-    """`catalog.price` → "Price", `exceptions.opsexception` → "Ops exception" (the model's
-    verbose name); a type that names no model → its last part in words."""
+    """`catalog.price` → "Price" (the model's verbose name), `exceptions.opsexception` → "Ops
+    exception"; a type that names no model → its last part in words."""
     try:
-        name = str(apps.get_model(object_type)._meta.verbose_name)
+        name = _TYPE_WORDS.get(object_type) or ""
+        if not name:
+            name = str(apps.get_model(object_type)._meta.verbose_name)
     except (LookupError, ValueError):
         name = object_type.rpartition(".")[2].replace("_", " ")
     return name[:1].upper() + name[1:]
