@@ -31,7 +31,7 @@ from ims.audit_api import audit_denied, may_read_audit
 from ims.audit_csv import AUDIT_COLUMNS, audit_rows
 from ims.audit_display import event_currency, field_changes, object_type_label, words
 from ims.errors import NotAllowed
-from ims.filters import AuditEventFilter
+from ims.filters import AuditTrailFilter
 from ims.models import AuditEvent, OpsTask, TaskStatus
 from ims.money import money
 from ims.views import csv_download
@@ -259,7 +259,7 @@ def audit_page(request, object_type: str | None = None, object_id: str | None = 
     base = AuditEvent.objects.all()
     if object_type is not None:
         base = base.filter(object_type=object_type, object_id=object_id)
-    filtered = AuditEventFilter(request.GET, queryset=base)
+    filtered = AuditTrailFilter(request.GET, queryset=base)
     valid = filtered.is_valid()
     events = filtered.qs.order_by("-at", "-id") if valid else base.none()
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -290,7 +290,7 @@ def audit_export(request):
     """The events of the current filter as CSV (the columns of `manage.py export audit`); a
     filter it cannot read is answered 400 naming it, not an empty file."""
     _audit_allowed(request)
-    filtered = AuditEventFilter(request.GET, queryset=AuditEvent.objects.all())
+    filtered = AuditTrailFilter(request.GET, queryset=AuditEvent.objects.all())
     if not filtered.is_valid():
         problems = "; ".join(_audit_problems(filtered.form))
         return HttpResponse(

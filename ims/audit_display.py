@@ -1,6 +1,6 @@
 """The audit trail as a person reads it: object types and actions in words, and an event's
-before/after as rows of field → before → after, money as money (`ims.money`, the one
-formatter) and times as times, never raw JSON."""
+before/after as rows of field → before → after, money as money (the `money` template filter
+over `ims.money`, the one formatter) and times as times, never raw JSON."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from django.apps import apps
 from django.utils.dateparse import parse_date, parse_datetime
 
-from ims.money import money
+from ims.templatetags.ims import money
 
 # Keys whose values are amounts of money in the trail's before/after.
 MONEY_KEYS = frozenset(
@@ -70,7 +70,7 @@ def value_text(key: str, value, currency: str = "") -> str:
         return "yes" if value else "no"
     if _is_money(key) and isinstance(value, str | int | float | Decimal):
         try:
-            return f"{money(Decimal(str(value)), currency)} {currency}".strip()
+            return money(Decimal(str(value)), currency)
         except (InvalidOperation, ValueError):
             return str(value)
     if isinstance(value, str):

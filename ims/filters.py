@@ -134,6 +134,9 @@ def _word_pattern(sku: str) -> str:
 
 
 class AuditFilterForm(forms.Form):
+    """The page's: a time range that ends before it starts is a problem to name (the API
+    answers it with nothing found)."""
+
     def clean(self):
         data = super().clean()
         since, before = data.get("since"), data.get("before")
@@ -144,22 +147,21 @@ class AuditFilterForm(forms.Form):
 
 class AuditEventFilter(django_filters.FilterSet):
     """Filter the audit trail by SKU, actor (a username, or `system`), object type and id,
-    action and time range (`since` ≤ at < `before`); each select offers only what the trail
-    holds."""
+    action and time range (`since` ≤ at < `before`). The API takes any text (a value the trail
+    does not hold finds nothing); the page offers selects (AuditTrailFilter)."""
 
     sku = django_filters.CharFilter(
-        method="filter_sku", label="SKU", max_length=64, help_text="the product's SKU, exactly"
+        method="filter_sku", label="SKU", help_text="the product's SKU, exactly"
     )
-    actor = django_filters.ChoiceFilter(
-        method="filter_actor", choices=_actors_present, label="User", empty_label="anyone"
+    actor = django_filters.CharFilter(
+        field_name="actor_name",
+        method="filter_actor",
+        label="User",
+        help_text="a username, or system for IMS itself",
     )
-    object_type = django_filters.ChoiceFilter(
-        choices=_object_types_present, label="Object type", empty_label="any"
-    )
+    object_type = django_filters.CharFilter(label="Object type", help_text="e.g. catalog.product")
     object_id = django_filters.CharFilter(label="Object id")
-    action = django_filters.ChoiceFilter(
-        choices=_actions_present, label="Action", empty_label="any"
-    )
+    action = django_filters.CharFilter(label="Action", help_text="e.g. price_change")
     since = UtcDateTimeFilter(
         field_name="at",
         lookup_expr="gte",
@@ -178,7 +180,6 @@ class AuditEventFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields = ["sku", "actor", "object_type", "object_id", "action", "since", "before"]
-        form = AuditFilterForm
 
     def filter_sku(self, queryset, name, value):
         sku = value.strip()
@@ -192,3 +193,25 @@ class AuditEventFilter(django_filters.FilterSet):
         if value == SYSTEM_ACTOR:
             return queryset.filter(actor__isnull=True)
         return queryset.filter(actor__username=value)
+
+
+class AuditTrailFilter(AuditEventFilter):
+    """The audit page's and its CSV's filter: user, object type and action are selects of
+    those the trail holds (in words), and a value not among them is named as a problem."""
+
+    actor = django_filters.ChoiceFilter(
+        field_name="actor_name",
+        method="filter_actor",
+        choices=_actors_present,
+        label="User",
+        empty_label="anyone",
+    )
+    object_type = django_filters.ChoiceFilter(
+        choices=_object_types_present, label="Object type", empty_label="any"
+    )
+    action = django_filters.ChoiceFilter(
+        choices=_actions_present, label="Action", empty_label="any"
+    )
+
+    class Meta(AuditEventFilter.Meta):
+        form = AuditFilterForm
