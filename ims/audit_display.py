@@ -14,9 +14,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from ims.templatetags.ims import money
 
 # Keys whose values are amounts of money in the trail's before/after.
-MONEY_KEYS = frozenset(
-    {"price", "offered", "mrp", "cost", "amount", "regular_price", "sale_price", "total"}
-)
+MONEY_KEYS = frozenset({"price", "offered", "mrp", "cost", "amount", "regular_price", "sale_price"})
 
 
 # Where the model's verbose name reads ambiguously among every type in the trail.
@@ -49,16 +47,21 @@ def _is_money(key: str) -> bool:
 
 
 def _time(text: str) -> str | None:
-    if len(text) < 10 or text[4:5] != "-":
+    """An ISO date or time as a person reads it (times in UTC); None for any other text."""
+    if len(text) < 10 or text[4:5] != "-" or text[7:8] != "-":
         return None
-    moment = parse_datetime(text)
-    if moment is not None:
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.UTC)
-            return f"{moment:%-d %b %Y %H:%M} UTC"
+    try:
+        if len(text) == 10:
+            day = parse_date(text)
+            return f"{day:%-d %b %Y}" if day else None
+        moment = parse_datetime(text)
+    except ValueError:  # well formed but no such day or time: shown as it is
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
         return f"{moment:%-d %b %Y %H:%M}"
-    day = parse_date(text) if len(text) == 10 else None
-    return f"{day:%-d %b %Y}" if day else None
+    return f"{moment.astimezone(dt.UTC):%-d %b %Y %H:%M} UTC"
 
 
 def value_text(key: str, value, currency: str = "") -> str:

@@ -1,6 +1,5 @@
 from django import template
 
-from ims.audit_csv import json_cell
 from ims.money import money as money_cell
 
 register = template.Library()
@@ -10,6 +9,3 @@ register = template.Library()
 def money(value, currency: str) -> str:
     """An amount to its currency's minor unit: `29.00`, `''` for none."""
     return money_cell(value, currency) if value is not None else ""
-
-
-register.filter("as_json", json_cell)

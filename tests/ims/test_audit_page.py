@@ -199,3 +199,32 @@ def test_a_price_change_reads_as_money_field_by_field_without_json(sam, priya):
     table = html[html.index('<table class="grid" id="events">') :]
     assert "49.9900" not in table and "{&quot;" not in table and '{"' not in table
     assert "Product A-1" in html and "Price change" in html
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "currency", "text"),
+    [
+        ("price", "49.9900", "USD", "49.99 USD"),
+        ("price", "49.9900", "", "49.99"),  # no currency in the event: the amount alone
+        ("mrp", "1200.5", "JPY", "1201 JPY"),  # to the currency's minor unit
+        ("price", None, "USD", "—"),
+        ("effective_from", "2026-12-04T09:30:00+01:00", "", "4 Dec 2026 08:30 UTC"),
+        ("effective_date", "2026-12-04", "", "4 Dec 2026"),
+        ("luxury", True, "", "yes"),
+        ("locations", ["WH", "NYC"], "", "WH, NYC"),
+        ("lines", {"A-1": 2}, "", "A-1: 2"),
+        ("available", 5, "", "5"),
+    ],
+)
+def test_a_before_or_after_value_reads_in_words(key, value, currency, text):
+    from ims.audit_display import value_text
+
+    assert value_text(key, value, currency) == text
+
+
+def test_text_that_only_looks_like_a_time_is_shown_as_it_is():
+    from ims.audit_display import value_text
+
+    assert value_text("note", "2026-13-01") == "2026-13-01"
+    assert value_text("note", "2026-02-30T10:00") == "2026-02-30T10:00"
+    assert value_text("price", "not money", "USD") == "not money"
