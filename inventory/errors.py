@@ -39,6 +39,20 @@ class InsufficientStock(ApplicationError):
         )
 
 
+class StockTooLarge(ApplicationError):
+    """A stock change would take a state past the largest count a level holds (2³¹ − 1);
+    nothing was written."""
+
+    code = "stock_too_large"
+    http_status = status.HTTP_409_CONFLICT
+
+    def __init__(self, *, product_id: int, location_id: int, state: str):
+        super().__init__(
+            f"{state} stock would exceed {2**31 - 1} units",
+            extra={"product_id": product_id, "location_id": location_id, "state": state},
+        )
+
+
 class InvalidLines(ApplicationError):
     """Lines of a request (an order's, a transfer's, a vendor return's …) that do not fit:
     a field message per line."""

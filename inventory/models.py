@@ -73,6 +73,8 @@ class StockLevel(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # Receiving a supplier's delivery into available (inventory.services.stock.stock_receive).
+        permissions = [("receive_stock", "Can receive stock at a location")]
         constraints = [
             models.UniqueConstraint(fields=["product", "location"], name="stock_level_unique"),
             *[

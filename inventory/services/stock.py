@@ -26,12 +26,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from ims.audit import audit_record
+from ims.csvio import INT_MAX
 from ims.permissions import person, require
-from inventory.errors import InsufficientStock, Short
+from inventory.errors import InsufficientStock, InvalidLines, Short, StockTooLarge
 from inventory.models import STATES, Movement, MovementReason, StockLevel, StockState
 from inventory.signals import stock_changed
 
 Pair = tuple[int, int]  # (product_id, location_id)
+RECEIPT_REF_MAX = Movement._meta.get_field("ref").max_length
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,15 @@ def stock_moves_apply(
     ]
     if short:
         raise InsufficientStock(short)
+    over = [
+        (pair, state)
+        for pair, states in after.items()
+        for state, v in states.items()
+        if v > INT_MAX
+    ]
+    if over:  # a level column holds a 32-bit whole number
+        (product_id, location_id), state = over[0]
+        raise StockTooLarge(product_id=product_id, location_id=location_id, state=state)
     if not moves:
         return []
     for pair, states in after.items():
@@ -203,23 +214,52 @@ def stock_move(
     return movements
 
 
+RECEIPT_REF = "receipt"
+
+
+def _flow_checked(*, quantity: int, reason: str, reason_field: str = "reason") -> str:
+    """A person's stock flow names a positive whole quantity and a reason: InvalidLines naming
+    each field otherwise (nothing is written). The reason, trimmed, is returned."""
+    problems = {}
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        problems["quantity"] = "a whole number of units, at least 1"
+    elif quantity > INT_MAX:
+        problems["quantity"] = f"at most {INT_MAX}"
+    reason = (reason or "").strip()
+    if not reason:
+        problems[reason_field] = "required"
+    elif "\x00" in reason:
+        problems[reason_field] = "no NUL character"
+    if problems:
+        raise InvalidLines(problems)
+    return reason
+
+
 def stock_receive(
     *,
     product_id: int,
     location_id: int,
     quantity: int,
-    ref: str,
+    reference: str,
     actor=None,
     note: str = "",
     now: dt.datetime | None = None,
 ) -> list[Movement]:
-    """Goods received at a location (a delivery from a supplier): into available."""
+    """Goods received at a location (a supplier's delivery): `quantity` units into available,
+    one `receipt` movement with ref `receipt:<reference>` (the delivery note or purchase
+    order), audited as `stock_receive`. A person needs inventory.receive_stock; IMS itself (a
+    command, an integration) may always."""
+    require(actor, "inventory.receive_stock", "receive stock")
+    reference = _flow_checked(quantity=quantity, reason=reference, reason_field="reference")
+    limit = RECEIPT_REF_MAX - len(RECEIPT_REF) - 1
+    if len(reference) > limit:
+        raise InvalidLines({"reference": f"at most {limit} characters"})
     return stock_move(
         moves=[StockMove(product_id, location_id, "", StockState.AVAILABLE, quantity)],
         reason=MovementReason.RECEIPT,
-        ref=ref,
+        ref=f"{RECEIPT_REF}:{reference}",
         actor=actor,
-        note=note,
+        note=note.strip(),
         now=now,
         action="stock_receive",
     )
@@ -234,8 +274,10 @@ def stock_quarantine_release(
     reason: str,
     now: dt.datetime | None = None,
 ) -> list[Movement]:
-    """Quarantined units checked and fit to sell again: quarantined → available."""
+    """Quarantined units checked and fit to sell again: quarantined → available. A person's
+    decision (orders.release_quarantine), with a reason."""
     require(actor, "orders.release_quarantine", "release quarantined stock", person_only=True)
+    reason = _flow_checked(quantity=quantity, reason=reason)
     return stock_move(
         moves=[
             StockMove(
@@ -260,8 +302,10 @@ def stock_write_off(
     reason: str,
     now: dt.datetime | None = None,
 ) -> list[Movement]:
-    """Quarantined units found unfit: quarantined → damaged."""
+    """Quarantined units found unfit: quarantined → damaged. A person's decision
+    (orders.release_quarantine), with a reason."""
     require(actor, "orders.release_quarantine", "write off quarantined stock", person_only=True)
+    reason = _flow_checked(quantity=quantity, reason=reason)
     return stock_move(
         moves=[
             StockMove(product_id, location_id, StockState.QUARANTINED, StockState.DAMAGED, quantity)

@@ -54,10 +54,10 @@ def test_a_missing_level_row_is_created_and_the_move_recorded(stocked):
     a1, _, nyc = stocked
     assert not StockLevel.objects.filter(product=a1, location=nyc).exists()
     stock_receive(
-        product_id=a1.pk, location_id=nyc.pk, quantity=4, ref="po:1", note="supplier delivery"
+        product_id=a1.pk, location_id=nyc.pk, quantity=4, reference="po-1", note="supplier delivery"
     )
     assert StockLevel.objects.get(product=a1, location=nyc).available == 4
-    movement = Movement.objects.get(ref="po:1")
+    movement = Movement.objects.get(ref="receipt:po-1")
     assert (movement.from_state, movement.to_state, movement.reason) == ("", "available", "receipt")
     assert AuditEvent.objects.filter(action="stock_receive").exists()
 
