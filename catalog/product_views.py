@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from catalog.filters import ProductFilter
 from catalog.forms import ProductEditForm, ProductForm
 from catalog.models import Category, Product, ProductStatus
-from catalog.selectors import product_detail, product_search
+from catalog.selectors import product_actions, product_detail, product_search
 from catalog.services.products import EDITABLE_FIELDS, product_create, product_update
 from ims.errors import ApplicationError
 from ims.filters import filter_problems
@@ -53,6 +53,7 @@ def product_view(request, sku: str):
         {
             "detail": product_detail(product=product),
             "can_edit": request.user.has_perm("catalog.change_product"),
+            "actions": product_actions(product=product, user=request.user),
         },
     )
 

@@ -158,6 +158,7 @@ def product_detail(*, product: Product) -> ProductDetail:
 
 _PRODUCT_READS: dict[str, Callable[[Product], list]] = {}
 _CHANNEL_CODES: list[Callable[[], set[str]]] = []
+_PRODUCT_ACTIONS: list[tuple[str, str, Callable[[Product], str]]] = []
 
 
 def product_read_register(name: str, read: Callable[[Product], list]) -> None:
@@ -165,6 +166,18 @@ def product_read_register(name: str, read: Callable[[Product], list]) -> None:
     if name not in ("stock", "listings", "movements"):
         raise ValueError(f"ProductDetail has no '{name}'")
     _PRODUCT_READS[name] = read
+
+
+def product_action_register(label: str, permission: str, url: Callable[[Product], str]) -> None:
+    """Offer `label` on the product page, linking to `url(product)`, to holders of
+    `permission` (inventory: Receive stock)."""
+    _PRODUCT_ACTIONS[:] = [a for a in _PRODUCT_ACTIONS if a[0] != label]
+    _PRODUCT_ACTIONS.append((label, permission, url))
+
+
+def product_actions(*, product: Product, user) -> list[tuple[str, str]]:
+    """The (label, url) of each registered action this user may take on the product page."""
+    return [(label, url(product)) for label, perm, url in _PRODUCT_ACTIONS if user.has_perm(perm)]
 
 
 def channel_codes_register(read: Callable[[], set[str]]) -> None:
