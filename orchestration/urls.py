@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/audit/", AuditEventList.as_view(), name="api-audit-list"),
     path("api/audit/<int:pk>/", AuditEventDetail.as_view(), name="api-audit-detail"),
     path("api/orders/", include("orders.urls")),
+    path("api/stock/", include("inventory.api_urls")),
     path("stock/", include("inventory.urls")),
     path("sla/", include("sla.urls")),
     path("sla/", include("notifications.order_urls")),

@@ -7,24 +7,18 @@ import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ims.api import Text, Whole
+from ims.api import Text, Whole, require_perm
 from ims.openapi import CONFLICT
 from orders.models import ChannelOrder, OrderStatus, PosSale
 from orders.selectors import order_list
 from orders.services.fulfilment import order_deliver, order_dispatch
 from orders.services.pos import pos_sale_approve, pos_sale_reject
 from orders.services.reservation import order_backorder_decide, order_cancel
-
-
-def require_perm(request: Request, permission: str) -> None:
-    if not request.user.has_perm(permission):
-        raise PermissionDenied(f"your role may not do this ({permission})")
 
 
 class OrderFilter(django_filters.FilterSet):

@@ -23,14 +23,18 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 # A request a schema describes well can still break a rule no schema says: a product's GTIN
 # check digit, a category that exists, an offer price within the category's price rules; a
 # dispatch's lines must be lines of that order; a correction is pushed only for an exception
-# a push can fix. Those answer 400 naming why; schemathesis's "valid data is accepted" check
-# is not for them.
+# a push can fix; a stock flow names a SKU and a location that exist, and takes no more
+# units than are there. Those answer 400 (or 409) naming why; schemathesis's "valid data is
+# accepted" check is not for them.
 BUSINESS_RULES = {
     ("POST", "/api/products/"),
     ("PUT", "/api/products/{sku}/"),
     ("PATCH", "/api/products/{sku}/"),
     ("POST", "/api/orders/{id}/dispatch/"),
     ("POST", "/api/exceptions/{id}/push/"),
+    ("POST", "/api/stock/quarantine/release/"),
+    ("POST", "/api/stock/quarantine/write-off/"),
+    ("POST", "/api/stock/receive/"),
 }
 
 
@@ -44,15 +48,32 @@ def _node_id_for_schemathesis(request):
 @pytest.fixture
 def small_world(world, ingest, tmp_path):
     """world's products and channels with stock, what the channels show, the exceptions and
-    the run of a reconcile, and an order: every list has rows, and ids 1, 2… exist."""
+    the run of a reconcile, an order, and units back from customers in quarantine: every
+    list has rows, and ids 1, 2… exist."""
     from django.utils import timezone
 
+    from catalog.models import Product
     from channels.models import Channel
+    from inventory.models import Location
+    from inventory.services.stock import StockMove, stock_move
     from orders.providers.base import LineIn, OrderIn
     from orders.services.intake import order_receive
     from reconcile.reconcile import reconcile
 
     ingest("inventory", "sku_id,location,quantity\nA-1,WH,5\nA-1,NYC,3\nB-2,WH,10\n")
+    stock_move(
+        moves=[
+            StockMove(
+                Product.objects.get(sku="A-1").pk,
+                Location.objects.get(code="WH").pk,
+                "",
+                "quarantined",
+                3,
+            )
+        ],
+        reason="customer_return",
+        ref="return:1",
+    )
     ingest(
         "snapshot",
         "channel,sku_id,quantity,price,currency\n"

@@ -24,6 +24,8 @@ CM, PRICING, OPS, STORE, FINANCE, ADMIN, SUPER = (
 CATALOG_EDITORS = {CM, ADMIN, SUPER}
 TRIAGERS = {OPS, ADMIN, SUPER}
 ADMINS = {ADMIN, SUPER}
+QUARANTINE_DECIDERS = {STORE, ADMIN, SUPER}  # orders.release_quarantine
+RECEIVERS = {OPS, STORE, ADMIN, SUPER}  # inventory.receive_stock
 
 # (method, path, body, roles allowed)
 MATRIX = [
@@ -63,6 +65,47 @@ MATRIX = [
     # channel syncs
     ("get", "/channels/runs/", None, ALL),
     ("post", "/channels/shop/sync/", {}, ADMINS),
+    # stock flows: the quarantine and receiving deliveries
+    ("get", "/stock/quarantine/", None, ALL),
+    ("get", "/stock/quarantine/export.csv", None, ALL),
+    (
+        "post",
+        "/stock/quarantine/release/",
+        {"level": "999999", "quantity": "1", "reason": "r"},
+        QUARANTINE_DECIDERS,
+    ),
+    (
+        "post",
+        "/stock/quarantine/write-off/",
+        {"level": "999999", "quantity": "1", "reason": "r"},
+        QUARANTINE_DECIDERS,
+    ),
+    ("get", "/stock/receive/", None, RECEIVERS),
+    (
+        "post",
+        "/stock/receive/",
+        {"sku": "A-1", "location": "WH", "quantity": "1", "reference": "r"},
+        RECEIVERS,
+    ),
+    ("get", "/api/stock/quarantine/", None, ALL),
+    (
+        "post",
+        "/api/stock/quarantine/release/",
+        {"sku_id": "A-1", "location": "WH", "quantity": 1, "reason": "r"},
+        QUARANTINE_DECIDERS,
+    ),
+    (
+        "post",
+        "/api/stock/quarantine/write-off/",
+        {"sku_id": "A-1", "location": "WH", "quantity": 1, "reason": "r"},
+        QUARANTINE_DECIDERS,
+    ),
+    (
+        "post",
+        "/api/stock/receive/",
+        {"sku_id": "A-1", "location": "WH", "quantity": 1, "reference": "r"},
+        RECEIVERS,
+    ),
     # SLAs
     ("get", "/sla/", None, ALL),
     ("post", "/sla/tasks/999999/close/", {"resolution": "done"}, {OPS, STORE, ADMIN, SUPER}),
