@@ -157,6 +157,11 @@ def test_the_product_page_shows_the_stock_movements_and_listings_the_apps_above_
     client.force_login(user_with_role(Role.OPS))
     html = client.get("/products/A-1/").content.decode()
     assert '<th class="num">available</th><th class="num">reserved</th>' in html
-    assert '<tr><td>WH</td><td class="num">7</td>' in html  # stock by location
+    assert (  # stock by location
+        '<tr data-location="WH"><td data-label="Location">WH</td>'
+        '<td class="num" data-label="available" data-state="available">7</td>'
+    ) in html
     assert "No stock recorded" not in html and "<td>shop</td>" in html  # the listing
     assert "ingest:" in html  # the movement the inventory ingest made
+    # … and inventory's action: Ops receive deliveries (the stock page, back here after).
+    assert '<a class="button" href="/stock/receive/?sku=A-1">Receive stock</a>' in html
