@@ -35,6 +35,9 @@ BUSINESS_RULES = {
     ("POST", "/api/stock/quarantine/release/"),
     ("POST", "/api/stock/quarantine/write-off/"),
     ("POST", "/api/stock/receive/"),
+    ("POST", "/api/stock/vendor-returns/"),
+    ("POST", "/api/stock/vendor-returns/{id}/credit-note/"),
+    ("POST", "/api/stock/vendor-returns/{id}/close/"),
 }
 
 
@@ -48,8 +51,8 @@ def _node_id_for_schemathesis(request):
 @pytest.fixture
 def small_world(world, ingest, tmp_path):
     """world's products and channels with stock, what the channels show, the exceptions and
-    the run of a reconcile, an order, and units back from customers in quarantine: every
-    list has rows, and ids 1, 2… exist."""
+    the run of a reconcile, an order, units back from customers in quarantine and a vendor
+    return awaiting its credit note: every list has rows, and ids 1, 2… exist."""
     from django.utils import timezone
 
     from catalog.models import Product
@@ -90,6 +93,17 @@ def small_world(world, ingest, tmp_path):
             lines=(LineIn(external_id="1", sku="A-1", quantity=1),),
         ),
         now=now,
+    )
+    from inventory.services.vendor_returns import vendor_return_create
+
+    vendor_return_create(  # a vendor return shipped, awaiting its credit note
+        vendor="Acme",
+        location=Location.objects.get(code="WH"),
+        tracking_number="1Z999",
+        lines=[(Product.objects.get(sku="B-2").pk, 1)],
+        actor=None,
+        reason="faulty",
+        from_state="available",
     )
 
 
