@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import views
+from inventory import vendor_views, views
 
 app_name = "stock"
 
@@ -10,4 +10,17 @@ urlpatterns = [
     path("quarantine/release/", views.quarantine_release, name="quarantine_release"),
     path("quarantine/write-off/", views.quarantine_write_off, name="quarantine_write_off"),
     path("receive/", views.stock_receive_page, name="receive"),
+]
+
+# Vendor returns (inventory/vendor_views.py).
+urlpatterns += [
+    path("vendor-returns/", vendor_views.vendor_return_page, name="vendor_returns"),
+    path(
+        "vendor-returns/export.csv", vendor_views.vendor_return_export, name="vendor_returns_export"
+    ),
+    path(
+        "vendor-returns/<int:pk>/credit-note/",
+        vendor_views.vendor_return_credit,
+        name="vendor_return_credit",
+    ),
 ]

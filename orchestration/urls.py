@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/orders/", include("orders.urls")),
     path("api/stock/", include("inventory.api_urls")),
     path("stock/", include("inventory.urls")),
+    path("finance/", include("orders.finance")),
     path("sla/", include("sla.urls")),
     path("sla/", include("notifications.order_urls")),
     path("whatsapp/", include("notifications.urls")),

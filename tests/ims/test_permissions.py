@@ -26,6 +26,8 @@ TRIAGERS = {OPS, ADMIN, SUPER}
 ADMINS = {ADMIN, SUPER}
 QUARANTINE_DECIDERS = {STORE, ADMIN, SUPER}  # orders.release_quarantine
 RECEIVERS = {OPS, STORE, ADMIN, SUPER}  # inventory.receive_stock
+VENDOR_SHIPPERS = {STORE, ADMIN, SUPER}  # inventory.add_vendorreturn
+FINANCE_DOCS = {FINANCE, ADMIN, SUPER}  # inventory.add_creditnote, inventory.close_vendorreturn
 
 # (method, path, body, roles allowed)
 MATRIX = [
@@ -106,6 +108,23 @@ MATRIX = [
         {"sku_id": "A-1", "location": "WH", "quantity": 1, "reference": "r"},
         RECEIVERS,
     ),
+    # vendor returns and Finance
+    ("get", "/stock/vendor-returns/", None, ALL),
+    ("get", "/stock/vendor-returns/export.csv", None, ALL),
+    ("post", "/stock/vendor-returns/", {"sku": "A-1"}, VENDOR_SHIPPERS),
+    ("post", "/stock/vendor-returns/999999/credit-note/", {"number": "N"}, FINANCE_DOCS),
+    ("get", "/finance/", None, FINANCE_DOCS),
+    ("get", "/finance/customer-returns.csv", None, FINANCE_DOCS),
+    ("get", "/finance/credit-notes.csv", None, FINANCE_DOCS),
+    ("get", "/api/stock/vendor-returns/", None, ALL),
+    ("post", "/api/stock/vendor-returns/", {"vendor": "V"}, VENDOR_SHIPPERS),
+    (
+        "post",
+        "/api/stock/vendor-returns/999999/credit-note/",
+        {"number": "N", "amount": "1", "currency": "USD", "issued_on": "2026-12-01"},
+        FINANCE_DOCS,
+    ),
+    ("post", "/api/stock/vendor-returns/999999/close/", {"credit_note": 1}, FINANCE_DOCS),
     # SLAs
     ("get", "/sla/", None, ALL),
     ("post", "/sla/tasks/999999/close/", {"resolution": "done"}, {OPS, STORE, ADMIN, SUPER}),
