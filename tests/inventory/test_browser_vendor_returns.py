@@ -108,7 +108,9 @@ def test_a_vendor_return_ships_with_a_tracking_number_and_closes_with_its_credit
     assert vr.status == "closed"
 
 
-@pytest.mark.parametrize("path", ["/stock/vendor-returns/", "/finance/"])
+@pytest.mark.parametrize(
+    "path", ["/stock/vendor-returns/", "/finance/"], ids=["vendor-returns", "finance"]
+)
 def test_vendor_returns_and_finance_on_a_390_px_phone_do_not_scroll_sideways(
     shop_floor, login, path
 ):
