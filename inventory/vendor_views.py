@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -88,7 +89,7 @@ def vendor_return_page(request: HttpRequest) -> HttpResponse:
     form = None
     if request.method == "POST":
         if not request.user.has_perm("inventory.add_vendorreturn"):
-            return HttpResponse("your role may not create vendor returns", status=403)
+            raise PermissionDenied("your role may not create vendor returns")
         form = VendorReturnForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data

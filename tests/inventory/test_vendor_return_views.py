@@ -133,7 +133,9 @@ def test_totals_search_and_export(damaged, as_role):
 
 @pytest.mark.parametrize("role", [Role.OPS, Role.FINANCE, Role.CATALOG_MANAGER, Role.PRICING])
 def test_roles_that_may_not_ship_returns_are_refused(damaged, as_role, role):
-    assert as_role(role).post(PAGE, SHIP).status_code == 403
+    refused = as_role(role).post(PAGE, SHIP)
+    assert refused.status_code == 403 and "Log out" in _text(refused)  # the site's refusal page
+    assert AuditEvent.objects.get(action="access_denied").object_repr == f"POST {PAGE}"
     assert not VendorReturn.objects.exists()
 
 
@@ -145,3 +147,39 @@ def test_finance_page_lists_customer_returns_and_exports_both(world, as_role):
     header = b"".join(export.streaming_content).decode().splitlines()[0]
     assert header == "vendor_return,vendor,number,amount,currency,issued_on"
     assert as_role(Role.STORE_STAFF).get("/finance/").status_code == 403
+
+
+def test_finance_see_a_customer_return_and_export_it(world, as_role):
+    from django.utils import timezone
+
+    from channels.models import Channel
+    from orders.models import CustomerReturn, CustomerReturnLine
+    from orders.providers.base import LineIn, OrderIn
+    from orders.services.intake import order_receive
+
+    now = timezone.now()
+    order, _ = order_receive(
+        channel=Channel.objects.get(code="shop"),
+        incoming=OrderIn(
+            external_id="9001",
+            name="#9001",
+            placed_at=now,
+            lines=(LineIn(external_id="1", sku="A-1", quantity=1),),
+        ),
+        now=now,
+    )
+    back = CustomerReturn.objects.create(
+        order=order, external_id="R-55", location=Location.objects.get(code="WH"), created_at=now
+    )
+    CustomerReturnLine.objects.create(
+        customer_return=back, line=order.lines.get(), product=order.lines.get().product, quantity=1
+    )
+    finance = as_role(Role.FINANCE)
+    text = _text(finance.get("/finance/"))
+    assert 'data-customer-return="' in text and "R-55" in text and "A-1 × 1" in text
+    assert "No customer returns" not in _text(finance.get("/finance/", {"q": "A-"}))
+    assert "None match." in _text(finance.get("/finance/", {"q": "B-"}))
+    export = finance.get("/finance/customer-returns.csv")
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert rows[0] == ["return", "order", "skus", "units", "location", "state", "received_at"]
+    assert rows[1][:5] == ["R-55", "9001", "A-1x1", "1", "WH"]
