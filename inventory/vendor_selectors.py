@@ -22,11 +22,13 @@ def vendor_return_list(*, q: str = "", status: str = "") -> QuerySet[VendorRetur
         "lines__product"
     )
     if q:
-        returns = returns.filter(
+        # Matched in a subquery, so a return's units still count all its lines.
+        matching = VendorReturn.objects.filter(
             Q(vendor__icontains=q)
             | Q(tracking_number__icontains=q)
             | Q(lines__product__sku__istartswith=q)
-        ).distinct()
+        ).values("pk")
+        returns = returns.filter(pk__in=matching)
     if status in VendorReturnStatus.values:
         returns = returns.filter(status=status)
     return returns.annotate(units=Coalesce(Sum("lines__quantity"), 0)).order_by(

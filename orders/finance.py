@@ -29,7 +29,8 @@ def customer_return_list(*, q: str = "") -> QuerySet[CustomerReturn]:
         "lines__product"
     )
     if q:
-        returns = returns.filter(lines__product__sku__istartswith=q).distinct()
+        matching = CustomerReturn.objects.filter(lines__product__sku__istartswith=q)
+        returns = returns.filter(pk__in=matching.values("pk"))
     return returns.annotate(units=Coalesce(Sum("lines__quantity"), 0)).order_by(
         "-created_at", "-pk"
     )

@@ -183,3 +183,20 @@ def test_finance_see_a_customer_return_and_export_it(world, as_role):
     rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
     assert rows[0] == ["return", "order", "skus", "units", "location", "state", "received_at"]
     assert rows[1][:5] == ["R-55", "9001", "A-1x1", "1", "WH"]
+
+
+def test_a_return_found_by_one_of_its_skus_shows_all_its_units(damaged, as_role):
+    from inventory.services.vendor_returns import vendor_return_create
+
+    b2, wh = Product.objects.get(sku="B-2"), Location.objects.get(code="WH")
+    stock_move(moves=[StockMove(b2.pk, wh.pk, "", "damaged", 4)], reason="count", ref="t")
+    vendor_return_create(
+        vendor="Acme",
+        location=wh,
+        tracking_number="1Z1",
+        lines=[(damaged.product_id, 1), (b2.pk, 4)],
+        actor=None,
+        reason="recall",
+    )
+    text = _text(as_role(Role.OPS).get(PAGE, {"q": "B-"}))
+    assert 'data-label="Units">5<' in text and 'data-total="units">5<' in text
