@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import vendor_views, views
+from inventory import vendor_views, views, views_transfers
 
 app_name = "stock"
 
@@ -22,5 +22,17 @@ urlpatterns += [
         "vendor-returns/<int:pk>/credit-note/",
         vendor_views.vendor_return_credit,
         name="vendor_return_credit",
+    ),
+]
+
+# Transfers (inventory/views_transfers.py).
+urlpatterns += [
+    path("transfers/", views_transfers.transfer_list_page, name="transfers"),
+    path("transfers/export.csv", views_transfers.transfer_export, name="transfers_export"),
+    path("transfers/send/", views_transfers.transfer_send_page, name="transfer_send"),
+    path(
+        "transfers/<int:pk>/receive/",
+        views_transfers.transfer_receive_page,
+        name="transfer_receive",
     ),
 ]
