@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from inventory import api, vendor_api
+from inventory import api, api_transfers, vendor_api
 
 app_name = "stock-api"
 
@@ -25,5 +25,16 @@ urlpatterns += [
         "vendor-returns/<int:pk>/close/",
         vendor_api.VendorReturnClose.as_view(),
         name="vendor-return-close",
+    ),
+]
+
+# Transfers (inventory/api_transfers.py).
+urlpatterns += [
+    path("transfers/", api_transfers.TransferList.as_view(), name="transfers"),
+    path("transfers/send/", api_transfers.TransferSend.as_view(), name="transfer-send"),
+    path(
+        "transfers/<int:pk>/receive/",
+        api_transfers.TransferReceive.as_view(),
+        name="transfer-receive",
     ),
 ]

@@ -38,6 +38,7 @@ BUSINESS_RULES = {
     ("POST", "/api/stock/vendor-returns/"),
     ("POST", "/api/stock/vendor-returns/{id}/credit-note/"),
     ("POST", "/api/stock/vendor-returns/{id}/close/"),
+    ("POST", "/api/stock/transfers/send/"),
 }
 
 

@@ -28,6 +28,7 @@ QUARANTINE_DECIDERS = {STORE, ADMIN, SUPER}  # orders.release_quarantine
 RECEIVERS = {OPS, STORE, ADMIN, SUPER}  # inventory.receive_stock
 VENDOR_SHIPPERS = {STORE, ADMIN, SUPER}  # inventory.add_vendorreturn
 FINANCE_DOCS = {FINANCE, ADMIN, SUPER}  # inventory.add_creditnote, inventory.close_vendorreturn
+TRANSFERRERS = {OPS, STORE, ADMIN, SUPER}  # inventory.add_transfer, receive_transfer
 
 # (method, path, body, roles allowed)
 MATRIX = [
@@ -125,6 +126,24 @@ MATRIX = [
         FINANCE_DOCS,
     ),
     ("post", "/api/stock/vendor-returns/999999/close/", {"credit_note": 1}, FINANCE_DOCS),
+    # transfers between locations
+    ("get", "/stock/transfers/", None, ALL),
+    ("get", "/stock/transfers/export.csv", None, ALL),
+    (
+        "post",
+        "/stock/transfers/send/",
+        {"sku": "A-1", "source": "WH", "destination": "NYC", "quantity": "1", "reason": "r"},
+        TRANSFERRERS,
+    ),
+    ("post", "/stock/transfers/999999/receive/", {}, TRANSFERRERS),
+    ("get", "/api/stock/transfers/", None, ALL),
+    (
+        "post",
+        "/api/stock/transfers/send/",
+        {"sku_id": "A-1", "source": "WH", "destination": "NYC", "quantity": 1, "reason": "r"},
+        TRANSFERRERS,
+    ),
+    ("post", "/api/stock/transfers/999999/receive/", {}, TRANSFERRERS),
     # SLAs
     ("get", "/sla/", None, ALL),
     ("post", "/sla/tasks/999999/close/", {"resolution": "done"}, {OPS, STORE, ADMIN, SUPER}),
