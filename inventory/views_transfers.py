@@ -84,6 +84,7 @@ def transfer_list_page(request: HttpRequest) -> HttpResponse:
         "can_send": request.user.has_perm("inventory.add_transfer"),
         "can_receive": request.user.has_perm("inventory.receive_transfer"),
         "acted": keep,
+        "sent": getattr(request, "sent_transfer", False),  # a fresh send form, out of band
         "form": SendForm(initial={"sku": request.GET.get("sku", "")}),
     }
     if request.htmx and request.htmx.target == "results":
@@ -103,14 +104,18 @@ def transfer_export(request: HttpRequest):
     return csv_download(TRANSFER_COLUMNS, transfer_rows(lines), name)
 
 
-def _back_to_list(request: HttpRequest, transfer: Transfer | None) -> HttpResponse:
+def _back_to_list(
+    request: HttpRequest, transfer: Transfer | None, *, sent: bool = False
+) -> HttpResponse:
     """After an action: the list again (the htmx fragment, or the page the form came from) with
-    the transfer acted on kept in view."""
+    the transfer acted on kept in view; after a transfer is sent, an empty send form (after a
+    refusal the form keeps what was typed)."""
     query = request.POST.get("query", "")
     if request.htmx:
         request.GET = QueryDict(query)
         request.method = "GET"
         request.kept_transfer = transfer.pk if transfer else None
+        request.sent_transfer = sent
         return transfer_list_page(request)
     return redirect(f"{reverse('stock:transfers')}?{query}")
 
@@ -148,7 +153,7 @@ def transfer_send_page(request: HttpRequest) -> HttpResponse:
                 f"Sent {_units(data['quantity'])} of {form.product.sku} from "
                 f"{data['source'].code} to {data['destination'].code} (transfer {transfer.pk}).",
             )
-    return _back_to_list(request, transfer)
+    return _back_to_list(request, transfer, sent=transfer is not None)
 
 
 @login_required

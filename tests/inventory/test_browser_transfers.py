@@ -36,6 +36,7 @@ def test_store_staff_send_3_units_wh_to_nyc_then_receive_them(sam):
     send.locator("button", has_text="Send").click()
     toast = page.locator("#messages .toast.success", has_text="Sent 3 units of A-1 from WH to NYC")
     expect(toast).to_be_in_viewport()
+    expect(send.locator("input[name=sku]")).to_have_value("")  # ready for the next one
     row = page.locator("#results tr[data-sku='A-1']")
     expect(row).to_have_attribute("data-status", "in_transit")
     expect(row.locator("[data-units]")).to_have_text("3")

@@ -53,6 +53,7 @@ def test_store_staff_send_a_transfer_and_see_it_in_transit(stocked, client, user
     transfer = Transfer.objects.get()
     assert "Sent 3 units of A-1 from WH to NYC (transfer" in html and 'id="messages"' in html
     assert f'data-transfer="{transfer.pk}"' in html and 'class="acted"' in html
+    assert 'id="send" hx-swap-oob="true"' in html  # an empty send form for the next one
     assert level("A-1", "WH").available == 7 and level("A-1", "NYC").in_transit == 3
     assert AuditEvent.objects.filter(action="transfer_send", reason="TR-1").exists()
 
@@ -131,6 +132,9 @@ def test_too_many_units_or_one_place_sends_nothing_and_the_page_says_why(
     unknown = send(client, sku="Z-0", reason="", follow=True).content.decode()
     assert "No product with SKU Z-0." in unknown and "Reference or reason" in unknown
     assert not Transfer.objects.exists() and level("A-1", "WH").available == 10
+    refused = send(client, quantity=11, headers=HTMX).content.decode()
+    assert "not enough available stock" in refused
+    assert 'id="send"' not in refused  # the form is not replaced: what was typed stays
 
 
 @pytest.mark.parametrize("role", [Role.FINANCE, Role.CATALOG_MANAGER, Role.PRICING])
