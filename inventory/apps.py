@@ -20,3 +20,9 @@ class InventoryConfig(AppConfig):
             "inventory.receive_stock",
             lambda product: f"{reverse('stock:receive')}?{urlencode({'sku': product.sku})}",
         )
+        # … and sending some of it to another location (the transfers page, SKU filled in).
+        product_action_register(
+            "Send a transfer",
+            "inventory.add_transfer",
+            lambda product: f"{reverse('stock:transfers')}?{urlencode({'sku': product.sku})}",
+        )

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from catalog.models import Product
 from ims.models import AuditEvent
 from ims.roles import Role
+from inventory.api_transfers import TransferOut
 from inventory.models import Location, StockLevel, Transfer, TransferStatus
 from inventory.services.stock import StockMove, stock_move
 
@@ -150,6 +151,9 @@ def test_the_product_page_shows_units_in_transit(stocked, client, user_with_role
     send(client)
     html = client.get("/products/A-1/").content.decode()
     assert 'data-state="in_transit">3<' in html
+    assert 'href="/stock/transfers/?sku=A-1"' in html  # Send a transfer, the SKU filled in
+    form = client.get("/stock/transfers/?sku=A-1").context["form"]
+    assert form["sku"].value() == "A-1"
 
 
 def test_the_command_sends_a_transfer_as_ims(stocked, capsys):
@@ -159,6 +163,7 @@ def test_the_command_sends_a_transfer_as_ims(stocked, capsys):
         "sent 4 × A-1 from WH to NYC (TR-CLI); in transit until received" in capsys.readouterr().out
     )
     assert transfer.created_by is None and transfer.reason == "TR-CLI"
+    assert TransferOut(transfer).data["created_by"] is None  # the API shows IMS sent it
     assert level("A-1", "WH").available == 6 and level("A-1", "NYC").in_transit == 4
     audited = AuditEvent.objects.get(action="transfer_send")
     assert audited.origin == "command transfer_stock"
