@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from inventory import api, api_transfers, vendor_api
+from inventory import api
+from inventory.api import transfers, vendor_returns
 
 app_name = "stock-api"
 
@@ -13,28 +14,28 @@ urlpatterns = [
     path("receive/", api.StockReceive.as_view(), name="receive"),
 ]
 
-# Vendor returns (inventory/vendor_api.py).
+# Vendor returns (inventory/vendor_returns.py).
 urlpatterns += [
-    path("vendor-returns/", vendor_api.VendorReturns.as_view(), name="vendor-returns"),
+    path("vendor-returns/", vendor_returns.VendorReturns.as_view(), name="vendor-returns"),
     path(
         "vendor-returns/<int:pk>/credit-note/",
-        vendor_api.VendorReturnCreditNote.as_view(),
+        vendor_returns.VendorReturnCreditNote.as_view(),
         name="vendor-return-credit-note",
     ),
     path(
         "vendor-returns/<int:pk>/close/",
-        vendor_api.VendorReturnClose.as_view(),
+        vendor_returns.VendorReturnClose.as_view(),
         name="vendor-return-close",
     ),
 ]
 
-# Transfers (inventory/api_transfers.py).
+# Transfers (inventory/transfers.py).
 urlpatterns += [
-    path("transfers/", api_transfers.TransferList.as_view(), name="transfers"),
-    path("transfers/send/", api_transfers.TransferSend.as_view(), name="transfer-send"),
+    path("transfers/", transfers.TransferList.as_view(), name="transfers"),
+    path("transfers/send/", transfers.TransferSend.as_view(), name="transfer-send"),
     path(
         "transfers/<int:pk>/receive/",
-        api_transfers.TransferReceive.as_view(),
+        transfers.TransferReceive.as_view(),
         name="transfer-receive",
     ),
 ]

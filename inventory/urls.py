@@ -1,6 +1,7 @@
 from django.urls import path
 
-from inventory import vendor_views, views, views_transfers
+from inventory import views
+from inventory.views import transfers, vendor_returns
 
 app_name = "stock"
 
@@ -12,27 +13,29 @@ urlpatterns = [
     path("receive/", views.stock_receive_page, name="receive"),
 ]
 
-# Vendor returns (inventory/vendor_views.py).
+# Vendor returns (inventory/vendor_returns.py).
 urlpatterns += [
-    path("vendor-returns/", vendor_views.vendor_return_page, name="vendor_returns"),
+    path("vendor-returns/", vendor_returns.vendor_return_page, name="vendor_returns"),
     path(
-        "vendor-returns/export.csv", vendor_views.vendor_return_export, name="vendor_returns_export"
+        "vendor-returns/export.csv",
+        vendor_returns.vendor_return_export,
+        name="vendor_returns_export",
     ),
     path(
         "vendor-returns/<int:pk>/credit-note/",
-        vendor_views.vendor_return_credit,
+        vendor_returns.vendor_return_credit,
         name="vendor_return_credit",
     ),
 ]
 
-# Transfers (inventory/views_transfers.py).
+# Transfers (inventory/transfers.py).
 urlpatterns += [
-    path("transfers/", views_transfers.transfer_list_page, name="transfers"),
-    path("transfers/export.csv", views_transfers.transfer_export, name="transfers_export"),
-    path("transfers/send/", views_transfers.transfer_send_page, name="transfer_send"),
+    path("transfers/", transfers.transfer_list_page, name="transfers"),
+    path("transfers/export.csv", transfers.transfer_export, name="transfers_export"),
+    path("transfers/send/", transfers.transfer_send_page, name="transfer_send"),
     path(
         "transfers/<int:pk>/receive/",
-        views_transfers.transfer_receive_page,
+        transfers.transfer_receive_page,
         name="transfer_receive",
     ),
 ]

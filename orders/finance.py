@@ -16,7 +16,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ims.views import csv_download
-from inventory.vendor_selectors import CREDIT_NOTE_COLUMNS, credit_note_list, credit_note_rows
+from inventory.selectors.vendor_returns import (
+    CREDIT_NOTE_COLUMNS,
+    credit_note_list,
+    credit_note_rows,
+)
 from orders.models import CustomerReturn
 
 PAGE_SIZE = 50

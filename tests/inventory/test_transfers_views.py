@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from catalog.models import Product
 from ims.models import AuditEvent
 from ims.roles import Role
-from inventory.api_transfers import TransferOut
+from inventory.api.transfers import TransferOut
 from inventory.models import Location, StockLevel, Transfer, TransferStatus
 from inventory.services.stock import StockMove, stock_move
 

@@ -23,17 +23,17 @@ from ims.money import DECIMAL_PLACES, MAX_DIGITS
 from ims.templatetags.ims import money
 from ims.views import csv_download, query_without
 from inventory.models import Location, StockState, VendorReturn, VendorReturnStatus
-from inventory.services.vendor_returns import (
-    credit_note_record,
-    vendor_return_close,
-    vendor_return_create,
-)
-from inventory.vendor_selectors import (
+from inventory.selectors.vendor_returns import (
     STATE_WORDS,
     VENDOR_RETURN_COLUMNS,
     vendor_return_list,
     vendor_return_rows,
     vendor_return_totals,
+)
+from inventory.services.vendor_returns import (
+    credit_note_record,
+    vendor_return_close,
+    vendor_return_create,
 )
 
 PAGE_SIZE = 50

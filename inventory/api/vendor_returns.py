@@ -18,12 +18,12 @@ from catalog.models import Product
 from ims.api import Amount, RolePermissions, Text, Whole, require_perm
 from ims.openapi import CONFLICT
 from inventory.models import CreditNote, Location, StockState, VendorReturn
+from inventory.selectors.vendor_returns import vendor_return_list
 from inventory.services.vendor_returns import (
     credit_note_record,
     vendor_return_close,
     vendor_return_create,
 )
-from inventory.vendor_selectors import vendor_return_list
 
 
 class CreditNoteOut(serializers.ModelSerializer):

@@ -16,7 +16,7 @@ from catalog.models import Product
 from ims.api import RolePermissions, Text, Whole, require_perm
 from ims.openapi import CONFLICT
 from inventory.models import Location, Transfer, TransferStatus
-from inventory.selectors_transfers import transfer_list
+from inventory.selectors.transfers import transfer_list
 from inventory.services.transfers import transfer_receive, transfer_send
 
 

@@ -19,7 +19,7 @@ from ims.csvio import INT_MAX
 from ims.errors import ApplicationError
 from ims.views import csv_download, query_without
 from inventory.models import Location, Transfer
-from inventory.selectors_transfers import (
+from inventory.selectors.transfers import (
     TRANSFER_COLUMNS,
     transfer_lines,
     transfer_rows,
