@@ -1,4 +1,4 @@
-"""Writes to IMS's own records: tasks for people."""
+"""Writes to IMS's own records: tasks for people, a person's notifications read."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import datetime as dt
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework import status
 
 from ims.audit import audit_record
-from ims.models import OpsTask, TaskStatus
+from ims.errors import ApplicationError
+from ims.models import Notification, OpsTask, TaskStatus
 
 
 def ops_task_open(
@@ -67,3 +69,41 @@ def ops_task_close(
         after={"status": "done"},
         reason=resolution,
     )
+
+
+# ---------------------------------------------------------------------------
+# A person's notifications: only ever their own
+
+
+class NotificationNotFound(ApplicationError):
+    """No notification of that id for this person (another's is not theirs to see: 404)."""
+
+    code = "notification_not_found"
+    http_status = status.HTTP_404_NOT_FOUND
+
+
+def notification_mark_read(
+    *, user, notification_id: int, now: dt.datetime | None = None
+) -> Notification:
+    """Mark one of `user`'s notifications read (a read one keeps when it was first read).
+    Another person's, or none of that id, raises NotificationNotFound."""
+    Notification.objects.filter(pk=notification_id, recipient=user, read_at__isnull=True).update(
+        read_at=now or timezone.now()
+    )
+    notification = Notification.objects.filter(pk=notification_id, recipient=user).first()
+    if notification is None:
+        raise NotificationNotFound(
+            f"no notification {notification_id} of yours", extra={"id": notification_id}
+        )
+    return notification
+
+
+def notifications_mark_all_read(
+    *, user, up_to_id: int | None = None, now: dt.datetime | None = None
+) -> int:
+    """Mark every unread notification of `user` read, in one UPDATE; with `up_to_id`, only those
+    up to that id (what the page showed: one that arrived since stays unread). Returns how many."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if up_to_id is not None:
+        unread = unread.filter(pk__lte=up_to_id)
+    return unread.update(read_at=now or timezone.now())

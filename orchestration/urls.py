@@ -34,4 +34,5 @@ urlpatterns = [
     path("whatsapp/", include("notifications.urls")),
     path("rx/", include("notifications.rx_urls")),
     path("channels/", include("channels.urls")),
+    path("notifications/", include("ims.notification_urls")),
 ]

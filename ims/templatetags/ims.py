@@ -1,6 +1,9 @@
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from ims.money import money as money_cell
+from ims.selectors import notifications_unread_count
 
 register = template.Library()
 
@@ -29,3 +32,24 @@ def exception_value(value, discrepancy: str = "") -> str:
     if value in words:
         return words[value]
     return "—" if value in ("", None, "null") else value
+
+
+@register.filter
+def ago(value) -> str:
+    """How long ago `value` was, as a person says it: `just now`, `5 minutes ago`."""
+    if not value:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(value)} ago"
+
+
+@register.inclusion_tag("inbox/bell.html", takes_context=True)
+def notification_bell(context) -> dict:
+    """The bell in the top bar with the person's unread count (one COUNT; the inbox page
+    passes the count it has read as `notifications_unread`)."""
+    request = context.get("request")
+    unread = context.get("notifications_unread")
+    if unread is None:
+        unread = notifications_unread_count(user=getattr(request, "user", None))
+    return {"unread": unread, "request": request, "oob": context.get("bell_oob", False)}
