@@ -38,6 +38,12 @@ def exceptions(count, *, channel, sku="SKU", start=0, product=None):
     )
 
 
+def open_exceptions(page, query: str = "") -> None:
+    """Open the triage page and wait until htmx has loaded its tab counts: it is live."""
+    page.goto("/exceptions/" + query)
+    page.wait_for_selector("[data-count]")
+
+
 @pytest.fixture
 def olivia(world, user_with_role, login):
     user_with_role(Role.OPS, "olivia")
@@ -48,7 +54,7 @@ def test_the_export_follows_the_filters_chosen_on_the_page(olivia, live_server):
     page = olivia
     exceptions(3, channel=Channel.objects.get(code="shop"))
     exceptions(2, channel=Channel.objects.get(code="market"), start=10)
-    page.goto("/exceptions/")
+    open_exceptions(page)
     page.select_option("select[name=channel]", "market")
     expect(page.locator("#results tr[data-sku]")).to_have_count(2)
     page.select_option("select[name=sort]", "age")
@@ -71,7 +77,7 @@ def test_a_push_that_failed_says_so_in_the_message_and_on_its_row(olivia):
     shop.sync_mode = "dry_run"
     shop.save()
     exceptions(1, channel=shop, product=Product.objects.get(sku="A-1"), sku="A")
-    page.goto("/exceptions/")
+    open_exceptions(page)
     page.locator("#results tr[data-sku]").locator("button", has_text="Push correction").click()
 
     toast = page.locator("#messages .toast.error")
@@ -86,7 +92,7 @@ def test_a_push_that_failed_says_so_in_the_message_and_on_its_row(olivia):
 def test_the_message_after_acting_on_a_low_row_is_in_view(olivia):
     page = olivia
     exceptions(50, channel=Channel.objects.get(code="shop"))
-    page.goto("/exceptions/")
+    open_exceptions(page)
     last = page.locator("#results tr[data-sku]").last
     last.scroll_into_view_if_needed()
     last.locator("summary", has_text="Acknowledge").click()
@@ -101,7 +107,7 @@ def test_the_message_after_acting_on_a_low_row_is_in_view(olivia):
 def test_a_bulk_acknowledge_without_a_reason_keeps_what_was_ticked(olivia):
     page = olivia
     exceptions(3, channel=Channel.objects.get(code="shop"))
-    page.goto("/exceptions/")
+    open_exceptions(page)
     boxes = page.locator("#results input[name=ids][form=bulk]")
     boxes.nth(0).check()
     boxes.nth(2).check()
@@ -116,7 +122,7 @@ def test_a_bulk_acknowledge_without_a_reason_keeps_what_was_ticked(olivia):
 def test_the_list_says_where_it_is_and_a_sku_number_finds_its_sku(olivia):
     page = olivia
     exceptions(75, channel=Channel.objects.get(code="shop"))
-    page.goto("/exceptions/")
+    open_exceptions(page)
     expect(page.locator("[data-position]")).to_have_text("1–50 of 75")
     page.locator(".pager a", has_text="Next").click()
     expect(page.locator("[data-position]")).to_have_text("51–75 of 75")
