@@ -14,7 +14,7 @@ from catalog.selectors import product_actions, product_detail, product_search
 from catalog.services.products import EDITABLE_FIELDS, product_create, product_update
 from ims.errors import ApplicationError
 from ims.filters import filter_problems
-from ims.views import query_without
+from ims.views import form_errors_from, query_without
 
 
 @login_required
@@ -58,15 +58,6 @@ def product_view(request, sku: str):
     )
 
 
-def _apply_service_error(form, exc: ApplicationError) -> None:
-    fields = exc.extra.get("fields", {})
-    for name, errors in fields.items():
-        for error in errors:
-            form.add_error(name if name in form.fields else None, error)
-    if not fields:
-        form.add_error(None, exc.message)
-
-
 @login_required
 @permission_required("catalog.add_product", raise_exception=True)
 def product_new(request):
@@ -90,7 +81,7 @@ def product_new(request):
                 actor=request.user,
             )
         except ApplicationError as exc:
-            _apply_service_error(form, exc)
+            form_errors_from(form, exc)
         else:
             messages.success(request, f"Product {product.sku} created.")
             return redirect("products:detail", sku=product.sku)
@@ -116,7 +107,7 @@ def product_edit(request, sku: str):
         try:
             product_update(product=product, actor=request.user, **changes)
         except ApplicationError as exc:
-            _apply_service_error(form, exc)
+            form_errors_from(form, exc)
         else:
             messages.success(request, f"Product {product.sku} saved.")
             return redirect("products:detail", sku=product.sku)

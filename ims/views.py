@@ -14,6 +14,18 @@ from ims.csvio import csv_chunks
 from ims.errors import ApplicationError
 
 
+def form_errors_from(form, exc: ApplicationError) -> None:
+    """A service's refusal onto the form that asked: each field it names (`extra["fields"]`,
+    a message or a list of them) on that field (the form's own errors where the form has no
+    such field), else its message as the form's error."""
+    fields = exc.extra.get("fields", {})
+    for name, errors in fields.items():
+        for error in [errors] if isinstance(errors, str) else errors:
+            form.add_error(name if name in form.fields else None, error)
+    if not fields:
+        form.add_error(None, exc.message)
+
+
 def redirect_back(request: HttpRequest, fallback: str) -> HttpResponse:
     """To the page named in the form's `next` (this site only), else to `fallback`."""
     target = request.POST.get("next", "")

@@ -6,6 +6,7 @@ snapshot and, in push mode, its changes go out through the file adapter.
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 
 ADAPTERS: dict[str, str] = {
@@ -43,8 +44,6 @@ QUEUES: dict[str, str] = {"amazon": "channels.adapters.sqs.SqsQueue"}
 
 def queue_configured(channel, *, environ=None) -> bool:
     """A channel whose kind reads a queue and whose queue URL is set."""
-    import os
-
     environ = os.environ if environ is None else environ
     return channel.kind in QUEUES and bool(environ.get(channel.env_prefix + "SQS_QUEUE_URL"))
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from catalog.models import Product
 from ims.csvio import INT_MAX
 from ims.errors import ApplicationError
-from ims.views import csv_download, query_without
+from ims.views import csv_download, form_errors_from, query_without
 from inventory.models import Location, StockLevel
 from inventory.selectors import (
     QUARANTINE_COLUMNS,
@@ -30,7 +30,8 @@ from inventory.services.stock import stock_quarantine_release, stock_receive, st
 PAGE_SIZE = 50
 
 
-def _search(request: HttpRequest) -> dict[str, str]:
+def sku_location_search(request: HttpRequest) -> dict[str, str]:
+    """The stock lists' search (quarantine, transfers): a SKU prefix and a location code."""
     return {
         "q": request.GET.get("q", "").strip(),
         "location": request.GET.get("location", "").strip(),
@@ -41,7 +42,7 @@ def _search(request: HttpRequest) -> dict[str, str]:
 @permission_required("inventory.view_stocklevel", raise_exception=True)
 @require_GET
 def quarantine_list(request: HttpRequest) -> HttpResponse:
-    search = _search(request)
+    search = sku_location_search(request)
     keep = getattr(request, "kept_level", None)
     levels = quarantined_levels(sku=search["q"], location=search["location"], keep=keep)
     page = Paginator(levels, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -68,7 +69,7 @@ def quarantine_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def quarantine_export(request: HttpRequest):
     """Every quarantined row under the current search (not just the page), as CSV."""
-    search = _search(request)
+    search = sku_location_search(request)
     levels = quarantined_levels(sku=search["q"], location=search["location"])
     name = f"quarantine-{timezone.now():%Y%m%d-%H%M%S}.csv"
     return csv_download(QUARANTINE_COLUMNS, quarantine_rows(levels), name)
@@ -133,7 +134,18 @@ def quarantine_write_off(request: HttpRequest) -> HttpResponse:
     return _quarantine_action(request, stock_write_off, "Wrote off as damaged")
 
 
-class ReceiveForm(forms.Form):
+class ProductSkuForm(forms.Form):
+    """A stock form naming a product by its `sku` field: the product is `form.product`."""
+
+    def clean_sku(self):
+        sku = self.cleaned_data["sku"].strip()
+        self.product = Product.objects.filter(sku=sku).first()
+        if self.product is None:
+            raise forms.ValidationError(f"No product with SKU {sku}.")
+        return sku
+
+
+class ReceiveForm(ProductSkuForm):
     sku = forms.CharField(label="SKU", max_length=64)
     location = forms.ModelChoiceField(
         queryset=Location.objects.all(), to_field_name="code", empty_label=None
@@ -145,14 +157,6 @@ class ReceiveForm(forms.Form):
         help_text="Recorded as receipt:<reference> on the movement.",
     )
     note = forms.CharField(label="Note", max_length=255, required=False)
-
-    def clean_sku(self):
-        sku = self.cleaned_data["sku"].strip()
-        product = Product.objects.filter(sku=sku).first()
-        if product is None:
-            raise forms.ValidationError(f"No product with SKU {sku}.")
-        self.product = product
-        return sku
 
 
 @login_required
@@ -173,10 +177,7 @@ def stock_receive_page(request: HttpRequest) -> HttpResponse:
                 actor=request.user,
             )
         except ApplicationError as exc:
-            for name, problem in exc.extra.get("fields", {}).items():
-                form.add_error(name if name in form.fields else None, problem)
-            if not exc.extra.get("fields"):
-                form.add_error(None, exc.message)
+            form_errors_from(form, exc)
         else:
             units = data["quantity"]
             messages.success(

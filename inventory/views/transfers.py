@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from catalog.models import Product
 from ims.csvio import INT_MAX
 from ims.errors import ApplicationError
 from ims.views import csv_download, query_without
@@ -26,6 +25,7 @@ from inventory.selectors.transfers import (
     transfer_totals,
 )
 from inventory.services.transfers import transfer_receive, transfer_send
+from inventory.views import ProductSkuForm, sku_location_search
 
 PAGE_SIZE = 50
 
@@ -34,14 +34,7 @@ def _units(n: int) -> str:
     return f"{n} unit{'s' if n != 1 else ''}"
 
 
-def _search(request: HttpRequest) -> dict[str, str]:
-    return {
-        "q": request.GET.get("q", "").strip(),
-        "location": request.GET.get("location", "").strip(),
-    }
-
-
-class SendForm(forms.Form):
+class SendForm(ProductSkuForm):
     sku = forms.CharField(label="SKU", max_length=64)
     source = forms.ModelChoiceField(
         label="From", queryset=Location.objects.all(), to_field_name="code", empty_label=None
@@ -51,13 +44,6 @@ class SendForm(forms.Form):
     )
     quantity = forms.IntegerField(label="Units", min_value=1, max_value=INT_MAX)
     reason = forms.CharField(label="Reference or reason", max_length=255)
-
-    def clean_sku(self):
-        sku = self.cleaned_data["sku"].strip()
-        self.product = Product.objects.filter(sku=sku).first()
-        if self.product is None:
-            raise forms.ValidationError(f"No product with SKU {sku}.")
-        return sku
 
     def clean(self):
         data = super().clean()
@@ -70,7 +56,7 @@ class SendForm(forms.Form):
 @permission_required("inventory.view_transfer", raise_exception=True)
 @require_GET
 def transfer_list_page(request: HttpRequest) -> HttpResponse:
-    search = _search(request)
+    search = sku_location_search(request)
     keep = getattr(request, "kept_transfer", None)
     lines = transfer_lines(sku=search["q"], location=search["location"], keep=keep)
     page = Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -98,7 +84,7 @@ def transfer_list_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def transfer_export(request: HttpRequest):
     """Every in-transit line under the current search (not just the page), as CSV."""
-    search = _search(request)
+    search = sku_location_search(request)
     lines = transfer_lines(sku=search["q"], location=search["location"])
     name = f"transfers-in-transit-{timezone.now():%Y%m%d-%H%M%S}.csv"
     return csv_download(TRANSFER_COLUMNS, transfer_rows(lines), name)

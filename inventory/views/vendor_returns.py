@@ -16,12 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from catalog.models import Product
 from ims.csvio import INT_MAX
 from ims.errors import ApplicationError
 from ims.money import DECIMAL_PLACES, MAX_DIGITS
 from ims.templatetags.ims import money
-from ims.views import csv_download, query_without
+from ims.views import csv_download, form_errors_from, query_without
 from inventory.models import Location, StockState, VendorReturn, VendorReturnStatus
 from inventory.selectors.vendor_returns import (
     STATE_WORDS,
@@ -35,6 +34,7 @@ from inventory.services.vendor_returns import (
     vendor_return_close,
     vendor_return_create,
 )
+from inventory.views import ProductSkuForm
 
 PAGE_SIZE = 50
 FROM_STATES = [
@@ -44,7 +44,7 @@ FROM_STATES = [
 ]
 
 
-class VendorReturnForm(forms.Form):
+class VendorReturnForm(ProductSkuForm):
     # The server says what is missing (a toast and beside the field), not the browser.
     use_required_attribute = False
 
@@ -59,13 +59,6 @@ class VendorReturnForm(forms.Form):
         label="Tracking number", max_length=128, required=False, strip=True
     )
     reason = forms.CharField(max_length=255)
-
-    def clean_sku(self):
-        sku = self.cleaned_data["sku"].strip()
-        self.product = Product.objects.filter(sku=sku).first()
-        if self.product is None:
-            raise forms.ValidationError(f"No product with SKU {sku}.")
-        return sku
 
 
 class CreditNoteForm(forms.Form):
@@ -104,10 +97,7 @@ def vendor_return_page(request: HttpRequest) -> HttpResponse:
                     from_state=data["from_state"],
                 )
             except ApplicationError as exc:
-                for name, problem in exc.extra.get("fields", {}).items():
-                    form.add_error(name if name in form.fields else None, problem)
-                if not exc.extra.get("fields"):
-                    form.add_error(None, exc.message)
+                form_errors_from(form, exc)
             else:
                 messages.success(
                     request,
