@@ -10,10 +10,10 @@ setup:
 ## The main job on the embedded default (SQLite, in-process queue) over the demo data, then the dashboard.
 demo: setup
 	$(PY) manage.py migrate --no-input -v 0
-	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo --day
 	$(PY) manage.py reconcile
 	@echo "Dashboard: http://127.0.0.1:$(PORT)/  (demo log-ins: see README.md)"
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(PY) manage.py serve_demo 127.0.0.1:$(PORT)
 
 ## The whole test suite (SQLite by default; DATABASE_URL=postgres://… runs it on PostgreSQL).
 test: setup

@@ -4,7 +4,7 @@ failed call).
 
 The fake's throttle is Shopify's leaky bucket for the GraphQL Admin API on the standard plan:
 2,000 points, restored at 100 points a second; each inventorySetQuantities call of n items costs
-10 + n points (see tests/fakes/shopify.py). The bucket starts full, so over a push of t seconds
+10 + n points (see standins/shopify.py). The bucket starts full, so over a push of t seconds
 Shopify allows 2,000 + 100 × t points: that is the reference, measured in the same run.
 Bounded: one push of IMS_BENCH_SYNC_SKUS SKUs (default 10,000), which the throttle makes last
 about (10,400 − 2,000) / 100 ≈ 84 s; the server stops when it ends.
@@ -19,7 +19,7 @@ import time
 def sync_bench(args, *, table, timed) -> None:
     from channels.adapters.base import AdapterConfig, StockUpdate
     from channels.adapters.shopify import ShopifyAdapter
-    from tests.fakes.shopify import STANDARD_PLAN, FakeShopify
+    from standins.shopify import STANDARD_PLAN, FakeShopify
 
     skus = int(os.environ.get("IMS_BENCH_SYNC_SKUS", "10000"))
     fake = FakeShopify(**STANDARD_PLAN)

@@ -16,7 +16,7 @@ from channels.adapters.shopify import (
     prices_document,
 )
 from channels.errors import ChannelNotConfigured
-from tests.fakes.shopify import FakeShopify
+from standins.shopify import FakeShopify
 from tests.fakes.specs import shopify_errors
 
 

@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from channels.models import Channel, ChannelListing
 from exceptions.models import OpsException
-from tests.fakes.shopify import FakeShopify
+from standins.shopify import FakeShopify
 
 # serialized_rollback: the role groups the migrations made are back for the tests after these.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -28,7 +28,7 @@ from exceptions.services import Finding, ops_exceptions_record
 from ims.errors import NotAllowed
 from ims.models import AuditEvent
 from ims.roles import Role
-from tests.fakes.shopify import FakeShopify
+from standins.shopify import FakeShopify
 
 # Transactional: the pause enqueues its zero push after commit, as in production.
 # serialized_rollback: the role groups the migrations made are back for the tests after these.

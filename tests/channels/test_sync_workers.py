@@ -24,7 +24,7 @@ from channels.sync.engine import sync, sync_channel
 from channels.sync.runs import sync_runs_interrupt_stale
 from channels.tasks import sync_task
 from ims.models import AuditEvent
-from tests.fakes.shopify import FakeShopify
+from standins.shopify import FakeShopify
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from standins.specs import shopify_schema
+
 SPECS = Path(settings.BASE_DIR).parent / "shared" / "specs"
 
 
@@ -19,50 +21,6 @@ def specs_dir() -> Path:
         if candidate.exists():
             return candidate
     raise FileNotFoundError(f"the providers' specifications are not at {SPECS}")
-
-
-SHOPIFY_VERSIONS = ("2025-01", "2026-04")
-
-
-@functools.cache
-def shopify_schema(version: str = "2026-04"):
-    """The Shopify Admin GraphQL schema of one API version from its introspection result."""
-    from graphql import build_client_schema
-
-    with gzip.open(specs_dir() / "shopify" / f"admin_schema_{version}.json.gz", "rt") as handle:
-        data = json.load(handle)
-    schema = build_client_schema(data.get("data", data))
-    # Shopify's schema deprecates some implementing fields whose interface field is not
-    # deprecated, which graphql-core 3.3 reports as a schema error; documents are still
-    # validated in full against it.
-    schema._validation_errors = []
-    for name, check in SHOPIFY_SCALARS.items():
-        if name in schema.type_map:
-            schema.type_map[name].serialize = check
-    return schema
-
-
-def _scalar(name: str, pattern: str):
-    """A serializer that lets through only a string of the form Shopify documents for a scalar
-    (so a fake answering through the schema cannot answer a float for a Decimal)."""
-    form = re.compile(pattern)
-
-    def serialize(value):
-        if not isinstance(value, str) or not form.fullmatch(value):
-            raise TypeError(f"{name} cannot represent {value!r}")
-        return value
-
-    return serialize
-
-
-# Shopify's custom scalars as its answers carry them: DateTime an ISO-8601 string in UTC,
-# Decimal and Money a decimal number as a string, UnsignedInt64 digits as a string.
-SHOPIFY_SCALARS = {
-    "DateTime": _scalar("DateTime", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"),
-    "Decimal": _scalar("Decimal", r"-?\d+(\.\d+)?"),
-    "Money": _scalar("Money", r"-?\d+(\.\d+)?"),
-    "UnsignedInt64": _scalar("UnsignedInt64", r"\d+"),
-}
 
 
 def shopify_errors(document: str, version: str = "2026-04") -> list[str]:
@@ -206,7 +164,6 @@ def bigcommerce_variants_spec() -> dict:
 def _woo_table(doc: str, heading: str, after: str = "") -> dict[str, str]:
     """The first table under a heading (the first after `after`, if given) of a WooCommerce
     docs page: {name: type}."""
-    import re
 
     text = (specs_dir() / "woocommerce" / "wp-api-v3" / doc).read_text()
     start = text.index(heading, text.index(after) if after else 0)

@@ -26,8 +26,8 @@ from orders.models import ChannelOrder, OrderPoll, WebhookDelivery
 from orders.providers.base import BadDelivery, Context, EventKind
 from orders.providers.shopify import Shopify
 from orders.services.poll import orders_poll
+from standins.shopify import FakeShopify
 from tests.fakes.clock import VirtualClock
-from tests.fakes.shopify import FakeShopify
 from tests.fakes.specs import shopify_errors, specs_dir
 from tests.orders import payloads as p
 from tests.orders.conftest import level

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 from pathlib import Path
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from ims.errors import FileRejected
 from ims.management.base import AuditedCommand
 from ims.roles import Role
 from orchestration.demo import INGEST_ORDER, build_demo
+from orchestration.demo.day import day_play, day_played
 from orchestration.ingest import ingest_file
 
 # One demo log-in per role; the password is the username followed by -2026 (demo only).
@@ -40,11 +42,33 @@ class Command(AuditedCommand):
             type=dt.date.fromisoformat,
             help="the day effective dates are relative to (default: today, UTC)",
         )
+        parser.add_argument(
+            "--day",
+            action="store_true",
+            help="then play a day of the shop's life: orders through the webhook endpoint, a "
+            "return, a backorder, a held POS sale, a vendor return, SLA clocks in every state, "
+            "the Shopify channel pushing to its stand-in shop (the gold is what IMS must show "
+            "after it)",
+        )
 
-    def handle(self, *args, dir, today=None, **options):
-        today = today or timezone.now().date()
-        files = build_demo(dir, today=today)
+    def handle(self, *args, dir, today=None, day=False, **options):
+        now = timezone.now()
+        played = day and day_played()
+        if played:
+            # The day happened in this database already: the same plan, the same gold.
+            now = dt.datetime.fromisoformat(
+                json.loads((dir / "day.json").read_text(encoding="utf-8"))["at"]
+            )
+        today = today or now.date()
+        files = build_demo(dir, today=today, day_at=now if day else None)
         self.stdout.write(f"demo files written to {dir}")
+        if played:
+            # Ingesting again would put the snapshots' old listings over what the live
+            # channel has been read and pushed since: the database is kept as it is.
+            self.stdout.write(
+                "the demo's data and day are in this database already: nothing ingested again"
+            )
+            return
         kinds = [(kind, files[kind]) for kind in INGEST_ORDER]
         kinds += [
             ("snapshot", path)
@@ -67,6 +91,12 @@ class Command(AuditedCommand):
             f"gold files: {dir / 'gold-exceptions.csv'}, {dir / 'gold-scorecard.json'}"
         )
         self._demo_users()
+        if day:
+            day_play(
+                json.loads((dir / "day.json").read_text(encoding="utf-8")),
+                folder=dir,
+                say=self.stdout.write,
+            )
 
     def _demo_users(self):
         """Demo log-ins (for the demo only): created once, the password printed when created."""

@@ -532,13 +532,3 @@ def _snapshot_row(code: str, quantity: int, price: Decimal, currency: str, **nam
         "external_id": "",
         **named,
     }
-
-
-def build_demo(folder: Path, *, today: dt.date) -> dict[str, Path]:
-    """Write the demo's input files and gold files into `folder`; return the inputs by kind."""
-    builder = DemoBuilder(today)
-    builder.build_catalog()
-    builder.build_negative_stock()
-    builder.build_prices()
-    builder.build_listings()
-    return builder.write(folder)

@@ -17,7 +17,7 @@ shared REST samples, tests.orders.payloads.shopify_order); the `orders` query (s
 `updated_at:>=` search, cursors) and `order(id:)` answer its GraphQL view (`graphql_order`),
 run through graphql-core against the schema itself, so an answer is projected onto the
 document's selection and every value is checked against its field's type (non-null, enum
-values, Shopify's scalar forms: tests.fakes.specs.shopify_schema). A query whose requested
+values, Shopify's scalar forms: standins.specs.shopify_schema). A query whose requested
 cost is over Shopify's single-query limit (1,000 points) is refused (MAX_COST_EXCEEDED).
 
 Use `handle` as an httpx.MockTransport handler, or `serve()` for real HTTP on 127.0.0.1.
@@ -40,7 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from tests.fakes.specs import SHOPIFY_VERSIONS, shopify_schema
+from standins.specs import SHOPIFY_VERSIONS, shopify_schema
 
 STANDARD_PLAN = {"maximum": 2000.0, "restore_rate": 100.0}
 MAX_QUERY_COST = 1000  # Shopify's single-query limit
@@ -475,7 +475,8 @@ class FakeShopify:
 
     # -- a real server on 127.0.0.1 -----------------------------------------------------
     @contextlib.contextmanager
-    def serve(self):
+    def serve(self, port: int = 0):
+        """Serve on 127.0.0.1 (`port`, or a free one); yields the base URL."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -500,7 +501,7 @@ class FakeShopify:
             def log_message(self, *args):
                 return None
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
         thread.daemon = True

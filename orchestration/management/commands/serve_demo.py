@@ -1,0 +1,23 @@
+"""The demo's dashboard with its stand-in shop: the Shopify stand-in on 127.0.0.1 (the demo's
+Shopify channel pushes there), then Django's development server; both stop together."""
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from orchestration.demo.day import demo_secrets
+from orchestration.demo.standin import shopify_standin, standin_url
+
+
+class Command(BaseCommand):
+    help = "Serve the demo: its stand-in Shopify shop and the dashboard (runserver, no reloader)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+
+    def handle(self, *args, addrport, **options):
+        demo_secrets()
+        with shopify_standin():
+            self.stdout.write(
+                f"stand-in Shopify shop: {standin_url()} (the demo's shopify channel)"
+            )
+            call_command("runserver", addrport, use_reloader=False)
