@@ -36,6 +36,7 @@ import datetime as dt
 import gzip
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import ClassVar
 from urllib.parse import quote
 
 import httpx
@@ -80,6 +81,21 @@ GENERIC_PRODUCT_TYPE = "PRODUCT"  # Amazon's product type for offer-only changes
 
 class AmazonAdapter(HttpAdapter):
     kind = "amazon"
+    # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
+    credentials: ClassVar[tuple[str, ...]] = (
+        "SELLER_ID",
+        "LWA_CLIENT_ID",
+        "LWA_CLIENT_SECRET",
+        "REFRESH_TOKEN",
+    )
+    optional_settings: ClassVar[tuple[str, ...]] = (
+        "MARKETPLACE_ID",
+        "LWA_URL",
+        "FULFILLMENT_CHANNEL",
+        "FEED_THRESHOLD",
+        "FEED_POLL_SECONDS",
+        "FEED_WAIT_SECONDS",
+    )
     rates = RATES
     stock_batch = 25_000  # messages in one JSON_LISTINGS_FEED
     price_batch = 25_000

@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 from collections.abc import Iterator, Sequence
+from typing import ClassVar
 from urllib.parse import quote
 
 import httpx
@@ -63,6 +64,9 @@ V2_DEFAULT = 50
 
 class BigCommerceAdapter(HttpAdapter):
     kind = "bigcommerce"
+    # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
+    credentials: ClassVar[tuple[str, ...]] = ("ACCESS_TOKEN",)
+    optional_settings: ClassVar[tuple[str, ...]] = ("LOCATION_ID",)
     rates = {"default": "150/30 seconds"}
     stock_batch = 2000
     price_batch = 50

@@ -16,6 +16,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from django.conf import settings
 
@@ -39,6 +40,9 @@ COLUMNS = ("channel", "sku_id", "quantity", "price", "currency")
 
 class FileAdapter:
     kind = "file"
+    # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
+    credentials: ClassVar[tuple[str, ...]] = ()
+    optional_settings: ClassVar[tuple[str, ...]] = ("OUTBOX", "INBOX")
     capabilities = Capabilities(webhooks=False, compare_and_set=False)
     stock_batch = 100_000
     price_batch = 100_000

@@ -56,6 +56,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import ClassVar
 from urllib.parse import quote
 
 import httpx
@@ -92,6 +93,9 @@ log = logging.getLogger("ims.sync")
 
 class FlipkartAdapter(HttpAdapter):
     kind = "flipkart"
+    # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
+    credentials: ClassVar[tuple[str, ...]] = ("APP_ID", "APP_SECRET")
+    optional_settings: ClassVar[tuple[str, ...]] = ("LOCATION_ID",)
     stock_batch = MAX_SKUS
     price_batch = MAX_SKUS
     lists_all = False  # the engine names the SKUs to read

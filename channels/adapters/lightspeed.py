@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from typing import ClassVar
 
 from channels.adapters.base import (
     PRICE,
@@ -51,6 +52,9 @@ from channels.errors import ChannelNotConfigured, ProviderRefused
 
 class LightspeedAdapter(HttpAdapter):
     kind = "lightspeed"
+    # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
+    credentials: ClassVar[tuple[str, ...]] = ("ACCESS_TOKEN", "OUTLET_ID")
+    optional_settings: ClassVar[tuple[str, ...]] = ("REGISTERS",)
     stock_batch = 1
     price_batch = 1
 

@@ -35,6 +35,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from typing import ClassVar
 
 from channels.adapters.base import (
     PRICE,
@@ -241,6 +242,9 @@ class ThrottleState:
 
 class ShopifyAdapter(HttpAdapter):
     kind = "shopify"
+    # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
+    credentials: ClassVar[tuple[str, ...]] = ("ACCESS_TOKEN",)
+    optional_settings: ClassVar[tuple[str, ...]] = ("API_VERSION", "LOCATION_ID")
     capabilities = Capabilities(webhooks=True, compare_and_set=True)
     # Cost is what Shopify limits; this only keeps one worker from hammering it.
     rates = {"default": "40/second"}

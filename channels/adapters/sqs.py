@@ -30,6 +30,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import httpx
 from botocore.auth import SigV4Auth
@@ -108,6 +109,19 @@ class QueueMessage:
 
 class SqsQueue:
     """One channel's SQS queue, read and deleted through a ProviderClient."""
+
+    # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
+    credentials: ClassVar[tuple[str, ...]] = (
+        "SQS_QUEUE_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    )
+    optional_settings: ClassVar[tuple[str, ...]] = (
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "SQS_WAIT_SECONDS",
+        "SQS_VISIBILITY_SECONDS",
+    )
 
     def __init__(
         self,

@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from typing import ClassVar
 
 from channels.adapters.base import (
     PRICE,
@@ -76,6 +77,9 @@ def idempotency_key(kind: str, updates) -> str:
 
 class SquareAdapter(HttpAdapter):
     kind = "square"
+    # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
+    credentials: ClassVar[tuple[str, ...]] = ("ACCESS_TOKEN", "LOCATION_ID")
+    optional_settings: ClassVar[tuple[str, ...]] = ("SQUARE_VERSION",)
     stock_batch = 100
     price_batch = 1000
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from typing import ClassVar
 
 import httpx
 
@@ -47,6 +48,9 @@ API = "/wp-json/wc/v3"
 
 class WooCommerceAdapter(HttpAdapter):
     kind = "woocommerce"
+    # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
+    credentials: ClassVar[tuple[str, ...]] = ("CONSUMER_KEY", "CONSUMER_SECRET")
+    optional_settings: ClassVar[tuple[str, ...]] = ()
     stock_batch = 100
     price_batch = 100
 

@@ -110,6 +110,8 @@ class ErpAdapter:
 
     kind: ClassVar[str]
     accepts_handover: ClassVar[bool] = False
+    # The secrets it reads (IMS_ERP_<CODE>_<NAME>, SourceConfig.secret); a file source none.
+    credentials: ClassVar[tuple[str, ...]] = ()
     http: ErpHttp | None = None
 
     def __init__(self, config: SourceConfig):

@@ -30,6 +30,8 @@ PAGE = 100
 
 class FishbowlAdapter(ErpAdapter):
     kind: ClassVar[str] = "fishbowl"
+    # The secrets it reads (IMS_ERP_<CODE>_<NAME>).
+    credentials: ClassVar[tuple[str, ...]] = ("USERNAME", "PASSWORD")
 
     def __init__(self, config: SourceConfig):
         super().__init__(config)

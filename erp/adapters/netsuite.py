@@ -59,6 +59,13 @@ class TokenAuth(httpx.Auth):
 
 class NetSuiteAdapter(ErpAdapter):
     kind: ClassVar[str] = "netsuite"
+    # The secrets it reads (IMS_ERP_<CODE>_<NAME>).
+    credentials: ClassVar[tuple[str, ...]] = (
+        "CONSUMER_KEY",
+        "CONSUMER_SECRET",
+        "TOKEN_ID",
+        "TOKEN_SECRET",
+    )
 
     def __init__(self, config: SourceConfig):
         super().__init__(config)

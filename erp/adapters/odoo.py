@@ -36,6 +36,8 @@ def _name(many2one) -> str:
 
 class OdooAdapter(ErpAdapter):
     kind: ClassVar[str] = "odoo"
+    # The secrets it reads (IMS_ERP_<CODE>_<NAME>).
+    credentials: ClassVar[tuple[str, ...]] = ("API_KEY",)
 
     def __init__(self, config: SourceConfig):
         super().__init__(config)

@@ -34,6 +34,8 @@ SELECT = "ItemCode,ItemName,BarCode,Valid,InventoryUOM,ItemWarehouseInfoCollecti
 
 class SapB1Adapter(ErpAdapter):
     kind: ClassVar[str] = "sap_b1"
+    # The secrets it reads (IMS_ERP_<CODE>_<NAME>).
+    credentials: ClassVar[tuple[str, ...]] = ("USERNAME", "PASSWORD")
     accepts_handover: ClassVar[bool] = True
 
     def __init__(self, config: SourceConfig):
