@@ -19,6 +19,7 @@ from catalog.services.ingest import catalog_ingest, prices_ingest
 from catalog.services.price_rules import price_rules_ingest
 from channels.models import Channel
 from channels.services import channels_ingest, snapshot_ingest
+from erp.services.sources import erp_sources_ingest
 from exceptions.models import Discrepancy, ExceptionSource, OpsException
 from exceptions.services import Finding, ops_exceptions_record, ops_exceptions_resolve
 from ims.csvio import IngestResult
@@ -26,7 +27,16 @@ from ims.errors import FileRejected
 from ims.models import IngestRun, IngestStatus
 from inventory.services.ingest import inventory_ingest, locations_ingest
 
-KINDS = ("locations", "channels", "price_rules", "catalog", "inventory", "prices", "snapshot")
+KINDS = (
+    "locations",
+    "channels",
+    "price_rules",
+    "catalog",
+    "inventory",
+    "prices",
+    "snapshot",
+    "erp_sources",
+)
 
 
 def ingest_file(
@@ -80,6 +90,8 @@ def _apply(kind, path, label, now, actor, run) -> IngestResult:
             return result
         case "snapshot":
             return snapshot_ingest(path=path, label=label, now=now)
+        case "erp_sources":
+            return erp_sources_ingest(path=path, label=label, actor=actor)
     raise AssertionError(kind)
 
 
