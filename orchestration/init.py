@@ -206,7 +206,7 @@ def config_plan(
         raise InitRefused("nothing to configure: give --erp KIND and/or --ecom KIND")
     planned = []
     for code, kind in _codes(channels):
-        url = urls.get(code, "")
+        url = urls.get(code, "") if kind in BASE_URL_FORM or code != erp else ""
         if url and kind not in BASE_URL_FORM:
             raise InitRefused(f"--url {code}: a {kind} channel has no base_url (a file drop)")
         if url and not url.startswith(("http://", "https://")):

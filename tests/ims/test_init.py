@@ -305,3 +305,27 @@ def test_the_erp_sources_file_updates_a_source_in_place(csv_file):
         "07:30",
         {"account": "1"},
     )
+
+
+def test_the_erp_connection_is_checked_by_reading_its_catalog(tmp_path, monkeypatch):
+    """An ERP with its secrets set is read through its adapter (log in, first catalog page),
+    here a fake Fishbowl over real HTTP on 127.0.0.1; a wrong password is reported failed."""
+    from tests.erp.fakes import Fishbowl
+    from tests.fakes.served import served
+
+    part = {"id": 1, "number": "FB-1", "description": "Bike", "active": True, "upc": ""}
+    part["uom"] = {"id": 1, "name": "Each", "abbreviation": "ea"}
+    fake = Fishbowl(parts=[part], inventory={})
+    monkeypatch.setenv("IMS_ERP_FISHBOWL_USERNAME", "admin")
+    monkeypatch.setenv("IMS_ERP_FISHBOWL_PASSWORD", "fb-pass")
+    with served(fake.handle) as url:
+        out = init("--erp", "fishbowl", "--url", f"fishbowl={url}", "--dir", str(tmp_path))
+        monkeypatch.setenv("IMS_ERP_FISHBOWL_PASSWORD", "wrong")
+        refused = init(
+            "--erp", "fishbowl", "--url", f"fishbowl={url}", "--dir", str(tmp_path), "--force"
+        )
+
+    assert "[ok] ERP fishbowl (fishbowl): read its catalog (first item FB-1)" in out
+    assert "[FAILED] ERP fishbowl (fishbowl): " in refused
+    assert "401" in refused.split("[FAILED]")[1].splitlines()[0]
+    assert "set IMS_ERP_FISHBOWL" not in out.split("What is left:")[1]
