@@ -35,4 +35,5 @@ urlpatterns = [
     path("rx/", include("notifications.rx_urls")),
     path("channels/", include("channels.urls")),
     path("notifications/", include("ims.notification_urls")),
+    path("stock/pos-overrides/", include("orders.pos_urls")),
 ]

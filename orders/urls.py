@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders import api
+from orders import api, pos_api
 
 app_name = "orders"
 
@@ -19,4 +19,6 @@ urlpatterns = [
     path(
         "pos-sales/<int:pk>/reject/", api.PosSaleDecision.as_view(approve=False), name="pos-reject"
     ),
+    path("pos-sales/", pos_api.PosSales.as_view(), name="pos-list"),
+    path("pos-sales/<int:pk>/", pos_api.PosSaleDetail.as_view(), name="pos-detail"),
 ]

@@ -247,7 +247,7 @@ def _hold(*, sale: PosSale, short: dict[int, int], levels, now) -> None:
         kind="pos_override",
         subject=f"POS sale {sale.external_id} held: it needs reserved stock",
         body=described,
-        link=f"/admin/orders/possale/{sale.pk}/change/",
+        link=f"/stock/pos-overrides/?status=held#pos-{sale.pk}",
     )
 
 
@@ -263,7 +263,7 @@ def pos_sale_approve(
     with transaction.atomic():
         locked = PosSale.objects.select_for_update().get(pk=sale.pk)
         if locked.status != PosSaleStatus.HELD:
-            raise OrderError(f"POS sale {locked.external_id} is {locked.status}", code="not_held")
+            raise OrderError(_decided_already(locked), code="not_held")
         lines = list(locked.lines.all())
         quantities = {line.product_id: line.quantity for line in lines}
         location_id = locked.location_id
@@ -314,13 +314,27 @@ def pos_sale_approve(
     return sale
 
 
+def pos_divert_order(orders: list[ChannelOrder]) -> list[ChannelOrder]:
+    """The online orders an approved override takes reserved units from, in the order it takes
+    them: the newest received first (the page shows who would wait in this order too)."""
+    return sorted(orders, key=lambda o: (o.received_at, o.pk), reverse=True)
+
+
+def _decided_already(sale: PosSale) -> str:
+    """Why a sale that is not held cannot be decided on (again)."""
+    if sale.decided_at:
+        verb = "approved" if sale.status == PosSaleStatus.COMPLETED else "rejected"
+        return f"POS sale {sale.external_id} was {verb} already; it is no longer held."
+    return f"POS sale {sale.external_id} is {sale.status}, not held: there is nothing to decide."
+
+
 def _divert(
     *, orders: list[ChannelOrder], taken: dict[int, int], location_id: int, now
 ) -> list[str]:
     """Take reserved units back from the newest orders holding them; their lines wait."""
     need = dict(taken)
     touched = []
-    for order in sorted(orders, key=lambda o: (o.received_at, o.pk), reverse=True):
+    for order in pos_divert_order(orders):
         if not any(need.values()):
             break
         locked, lines = order_lock(order)
@@ -363,7 +377,7 @@ def pos_sale_reject(
     with transaction.atomic():
         locked = PosSale.objects.select_for_update().get(pk=sale.pk)
         if locked.status != PosSaleStatus.HELD:
-            raise OrderError(f"POS sale {locked.external_id} is {locked.status}", code="not_held")
+            raise OrderError(_decided_already(locked), code="not_held")
         _decided(locked, PosSaleStatus.REJECTED, "pos_override_reject", actor, reason, now)
     sale.refresh_from_db()
     return sale

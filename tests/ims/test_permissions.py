@@ -147,6 +147,15 @@ MATRIX = [
     # SLAs
     ("get", "/sla/", None, ALL),
     ("post", "/sla/tasks/999999/close/", {"resolution": "done"}, {OPS, STORE, ADMIN, SUPER}),
+    # POS override approvals (orders.approve_pos_override decides; everyone sees them)
+    ("get", "/stock/pos-overrides/", None, ALL),
+    ("get", "/stock/pos-overrides/?status=all", None, ALL),
+    ("get", "/stock/pos-overrides/export.csv", None, ALL),
+    ("post", "/stock/pos-overrides/999999/decide/", {"decision": "approve", "reason": "r"}, ADMINS),
+    ("get", "/api/orders/pos-sales/", None, ALL),
+    ("get", "/api/orders/pos-sales/999999/", None, ALL),
+    ("post", "/api/orders/pos-sales/999999/approve/", {"reason": "r"}, ADMINS),
+    ("post", "/api/orders/pos-sales/999999/reject/", {"reason": "r"}, ADMINS),
 ]
 
 
