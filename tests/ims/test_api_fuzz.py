@@ -39,6 +39,7 @@ BUSINESS_RULES = {
     ("POST", "/api/stock/vendor-returns/{id}/credit-note/"),
     ("POST", "/api/stock/vendor-returns/{id}/close/"),
     ("POST", "/api/stock/transfers/send/"),
+    ("GET", "/api/orders/pos-sales/"),  # `location` names a location that exists
 }
 
 
@@ -105,6 +106,12 @@ def small_world(world, ingest, tmp_path):
         actor=None,
         reason="faulty",
         from_state="available",
+    )
+    from orders.providers.base import PosSaleIn
+    from orders.services.pos import pos_sale_record
+
+    pos_sale_record(  # a POS sale held: it needs a unit reserved for order 9001
+        channel=None, incoming=PosSaleIn("R-1", "WH", (LineIn("1", "A-1", 5),))
     )
 
 
