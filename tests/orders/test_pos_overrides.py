@@ -221,3 +221,42 @@ def test_store_staff_see_the_held_sale_without_the_buttons(held, client):
     assert "R-7" in html and "Approve</button>" not in html
     refused = client.post(f"/stock/pos-overrides/{held.pk}/decide/", {"decision": "approve"})
     assert refused.status_code == 403
+
+
+def test_a_second_admin_deciding_a_sale_already_decided_is_told_so_and_nothing_moves(
+    held, client, user_with_role
+):
+    ann, bob = user_with_role(Role.ADMIN, "ann"), user_with_role(Role.ADMIN, "bob")
+    pos_sale_reject(sale=held, actor=ann, reason="online first")  # while Bob's page was open
+    client.force_login(bob)
+    answer = client.post(
+        f"/stock/pos-overrides/{held.pk}/decide/",
+        {"decision": "approve", "reason": "customer waiting"},
+        follow=True,
+    )
+    html = answer.content.decode()
+    assert "POS sale R-7 at WH not decided: POS sale R-7 was rejected already" in html
+    held.refresh_from_db()
+    assert (held.status, held.decided_by, held.decision_reason) == ("rejected", ann, "online first")
+    assert (level("B-2", "WH").available, level("B-2", "WH").reserved) == (2, 8)
+
+
+def test_the_admins_are_notified_with_a_link_to_the_held_sale_on_the_page(channels, user_with_role):
+    from ims.models import Notification
+
+    user_with_role(Role.ADMIN, "ann")
+    online_order("1001", "B-2", 8, dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC))
+    sale = store_sale("R-7", "WH", "B-2", 4, None)
+    notice = Notification.objects.get(kind="pos_override", recipient__username="ann")
+    assert notice.link == f"/stock/pos-overrides/?status=held#pos-{sale.pk}"
+
+
+def test_once_the_online_orders_are_cancelled_approving_would_make_no_order_wait(held, api):
+    from orders.services.reservation import order_cancel
+
+    for external_id in ("1001", "1002"):
+        order_cancel(order=ChannelOrder.objects.get(external_id=external_id), reason="customer")
+    # 10 available now: approving would take all 4 from available, none from reserved
+    (row,) = api(Role.ADMIN).get(URL, {"status": "held"}).json()["results"]
+    assert (row["from_reserved"], row["waiting_orders"], row["short"]) == (0, [], 0)
+    assert row["lines"] == [{"sku_id": "B-2", "quantity": 4, "from_reserved": 0}]
