@@ -4,7 +4,9 @@ refused without a reason (beside the field), approves with one — the message i
 gone from Held and under Approved, the stock as the service says — or rejects another; Store
 Staff see the held sale without the buttons; the page fits a 390 px phone."""
 
+import csv
 import datetime as dt
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -102,6 +104,17 @@ def test_an_admin_rejects_a_held_sale_and_nothing_moves(held, login):
     page.locator(".tabs a[data-tab=rejected]").click()
     expect(page.locator(f"#pos-{held.pk} [data-state]")).to_contain_text("rejected")
     assert (level("B-2", "WH").available, level("B-2", "WH").reserved) == (2, 8)
+
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    rows = list(csv.DictReader(download.value.path().read_text(encoding="utf-8").splitlines()))
+    assert [(r["receipt"], r["state"], r["decision_reason"]) for r in rows] == [
+        ("R-7", "rejected", "online orders first")
+    ]
+
+    page.locator("#filters select[name=location]").select_option("NYC")  # htmx: the list only
+    expect(page.locator(".empty-state")).to_contain_text("None match the search")
+    expect(page.locator("#export")).to_have_attribute("href", re.compile("location=NYC"))
 
 
 def test_store_staff_see_the_held_sale_without_the_buttons(held, login):
