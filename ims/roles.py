@@ -54,6 +54,7 @@ STORE_FLOOR = [
     "inventory.add_transfer",
     "inventory.receive_transfer",
     "inventory.add_vendorreturn",
+    "orders.inspect_customerreturn",
 ]
 FINANCE_DOCS = ["inventory.add_creditnote", "inventory.close_vendorreturn"]
 ORDER_ADMIN = [

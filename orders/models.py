@@ -305,20 +305,38 @@ class CustomerNotification(models.Model):
 # Customer returns (started on a channel)
 
 
+class CustomerReturnStatus(models.TextChoices):
+    # Reported by the channel: the units landed in `quarantined` (no inspection here).
+    QUARANTINED = "quarantined", "quarantined"
+    # Handed in at a store counter: the units wait in `returned` for an inspector.
+    RECEIVED = "received", "received, awaiting inspection"
+    # Inspected: each unit went to available, damaged or quarantined.
+    INSPECTED = "inspected", "inspected"
+
+
 class CustomerReturn(models.Model):
-    """Units a customer sent back: they land in `quarantined` at the order's location."""
+    """Units a customer sent back: reported by the channel they land in `quarantined` at the
+    order's location; handed in at a store they wait in `returned` there until inspected."""
 
     order = models.ForeignKey(ChannelOrder, on_delete=models.PROTECT, related_name="returns")
     # The provider's id of the refund/return (or an IMS-made one); unique per order.
     external_id = models.CharField(max_length=128)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=255, blank=True)
+    status = models.CharField(
+        max_length=12,
+        choices=CustomerReturnStatus.choices,
+        default=CustomerReturnStatus.QUARANTINED,
+    )
     created_at = models.DateTimeField()
     created_by = optional_user_fk(models.PROTECT)
+    inspected_at = models.DateTimeField(null=True, blank=True)
+    inspected_by = optional_user_fk(models.PROTECT)
 
     class Meta:
         permissions = [
             ("release_quarantine", "Can release quarantined stock or write it off"),
+            ("inspect_customerreturn", "Can inspect customer returns received at a store"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["order", "external_id"], name="customer_return_unique"),
@@ -335,6 +353,10 @@ class CustomerReturnLine(models.Model):
     line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="return_lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField()
+    # The inspection's decision for a return received at a store (they add up to quantity).
+    to_available = models.PositiveIntegerField(default=0)
+    to_damaged = models.PositiveIntegerField(default=0)
+    to_quarantined = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.product_id} × {self.quantity}"
