@@ -36,4 +36,5 @@ urlpatterns = [
     path("channels/", include("channels.urls")),
     path("notifications/", include("ims.notification_urls")),
     path("stock/pos-overrides/", include("orders.pos_urls")),
+    path("stock/returns/", include("orders.returns_views")),
 ]

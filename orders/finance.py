@@ -51,7 +51,7 @@ def customer_return_rows(returns: QuerySet[CustomerReturn]):
             ";".join(f"{line.product.sku}x{line.quantity}" for line in cr.lines.all()),
             cr.units,
             cr.location.code,
-            "received (quarantined)",
+            cr.get_status_display(),
             cr.created_at.isoformat(),
         ]
 
