@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders import api, pos_api
+from orders import api, pos_api, returns_api
 
 app_name = "orders"
 
@@ -21,4 +21,10 @@ urlpatterns = [
     ),
     path("pos-sales/", pos_api.PosSales.as_view(), name="pos-list"),
     path("pos-sales/<int:pk>/", pos_api.PosSaleDetail.as_view(), name="pos-detail"),
+    path("returns/", returns_api.CustomerReturns.as_view(), name="returns"),
+    path(
+        "returns/<int:pk>/inspect/",
+        returns_api.CustomerReturnInspect.as_view(),
+        name="return-inspect",
+    ),
 ]
