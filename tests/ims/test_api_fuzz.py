@@ -40,6 +40,8 @@ BUSINESS_RULES = {
     ("POST", "/api/stock/vendor-returns/{id}/close/"),
     ("POST", "/api/stock/transfers/send/"),
     ("GET", "/api/orders/pos-sales/"),  # `location` names a location that exists
+    ("POST", "/api/orders/returns/"),
+    ("POST", "/api/orders/returns/{id}/inspect/"),
 }
 
 

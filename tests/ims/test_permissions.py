@@ -29,6 +29,7 @@ RECEIVERS = {OPS, STORE, ADMIN, SUPER}  # inventory.receive_stock
 VENDOR_SHIPPERS = {STORE, ADMIN, SUPER}  # inventory.add_vendorreturn
 FINANCE_DOCS = {FINANCE, ADMIN, SUPER}  # inventory.add_creditnote, inventory.close_vendorreturn
 TRANSFERRERS = {OPS, STORE, ADMIN, SUPER}  # inventory.add_transfer, receive_transfer
+RETURN_DESK = {STORE, ADMIN, SUPER}  # orders.add_customerreturn, orders.inspect_customerreturn
 
 # (method, path, body, roles allowed)
 MATRIX = [
@@ -156,6 +157,14 @@ MATRIX = [
     ("get", "/api/orders/pos-sales/999999/", None, ALL),
     ("post", "/api/orders/pos-sales/999999/approve/", {"reason": "r"}, ADMINS),
     ("post", "/api/orders/pos-sales/999999/reject/", {"reason": "r"}, ADMINS),
+    # customer returns received at a store, then inspected
+    ("get", "/stock/returns/", None, ALL),
+    ("get", "/stock/returns/export.csv", None, ALL),
+    ("post", "/stock/returns/", {"channel": "shop", "order": "404"}, RETURN_DESK),
+    ("post", "/stock/returns/999999/inspect/", {"sku": "A-1"}, RETURN_DESK),
+    ("get", "/api/orders/returns/", None, ALL),
+    ("post", "/api/orders/returns/", {"channel": "shop"}, RETURN_DESK),
+    ("post", "/api/orders/returns/999999/inspect/", {"lines": []}, RETURN_DESK),
 ]
 
 
