@@ -99,6 +99,8 @@ def test_a_vendor_return_ships_with_a_tracking_number_and_closes_with_its_credit
     expect(row.locator("[data-state]")).to_have_text("closed")
     expect(row.locator("[data-credit-note]")).to_contain_text("CN-7 · 49.90 USD · 2026-12-01")
 
+    for dismiss in page.locator("#messages [data-dismiss]").all():  # the toast covers the bar
+        dismiss.click()
     page.locator("nav a", has_text="Finance").click()
     note = page.locator("#credit-notes tr[data-credit-note='CN-7']")
     expect(note).to_contain_text("Acme")
