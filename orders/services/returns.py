@@ -354,7 +354,7 @@ def customer_return_inspect(
     now = now or timezone.now()
     with transaction.atomic():
         locked = (
-            CustomerReturn.objects.select_for_update()
+            CustomerReturn.objects.select_for_update(of=("self",))
             .select_related("order__channel", "location")
             .get(pk=customer_return.pk)
         )

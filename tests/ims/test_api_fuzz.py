@@ -115,6 +115,23 @@ def small_world(world, ingest, tmp_path):
     pos_sale_record(  # a POS sale held: it needs a unit reserved for order 9001
         channel=None, incoming=PosSaleIn("R-1", "WH", (LineIn("1", "A-1", 5),))
     )
+    from orders.services.fulfilment import order_dispatch
+    from orders.services.returns import customer_return_receive
+
+    shipped, *_ = order_receive(  # a customer's return received at a store, awaiting inspection
+        channel=Channel.objects.get(code="shop"),
+        incoming=OrderIn(
+            external_id="9002",
+            name="#9002",
+            placed_at=now,
+            lines=(LineIn(external_id="1", sku="B-2", quantity=2),),
+        ),
+        now=now,
+    )
+    order_dispatch(order=shipped, items=[("B-2", 2)])
+    customer_return_receive(
+        order=shipped, location=Location.objects.get(code="NYC"), lines=[("B-2", 2)]
+    )
 
 
 @pytest.fixture
