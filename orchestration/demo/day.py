@@ -45,6 +45,7 @@ from orders.models import ChannelOrder
 from orders.providers.base import LineIn, PosSaleIn
 from orders.services.fulfilment import order_dispatch
 from orders.services.pos import pos_sale_record
+from orders.services.returns import customer_return_receive
 from sla.models import SlaClock
 from sla.services import order_acknowledge, sla_sweep
 
@@ -124,6 +125,16 @@ def day_play(plan: dict, *, folder: Path, say: Callable[[str], None] = print) ->
             lines=[(Product.objects.get(sku=sku).pk, q) for sku, q in back["lines"]],
             actor=store,
             reason="damaged in a customer's return",
+        )
+        handed = plan["store_return"]
+        half = next(o for o in plan["orders"] if o["id"] == handed["order"])
+        customer_return_receive(
+            order=orders[str(handed["order"])],
+            location=Location.objects.get(code=handed["location"]),
+            lines=[(half["lines"][0][0], handed["units"])],
+            reference="NYC-RET-0007",
+            reason="wrong colour",
+            actor=store,
         )
         moved = plan["transfer"]
         transfer_send(

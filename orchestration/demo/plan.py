@@ -4,7 +4,8 @@ show afterwards (gold rows), worked out from the generated data alone.
 The day (orchestration.demo.day plays it) has Shopify orders placed between 30 hours and
 5 minutes before it ends: reserved, acknowledged, partly shipped, cancelled, shipped and sent
 back (the return lands in quarantine, one unit is written off and goes back to the vendor,
-awaiting its credit note); a transfer in transit; a supplier's delivery received; the ERP's
+awaiting its credit note); a unit handed back at a store, awaiting inspection; a transfer in
+transit; a supplier's delivery received; the ERP's
 reset with its variance (Retail Pro, from the inventory file: the levels stay); a WooCommerce order IMS cannot fill (a backorder: the channel is
 paused); a POS sale that needs units reserved for an online order (held for an admin). Their
 SLA clocks are timed from when each order was placed, so the day ends with clocks on time, in
@@ -133,6 +134,9 @@ def day_plan(builder: DemoBuilder, at: dt.datetime) -> dict:
             "tracking_number": "1Z999AA10123456784",
             "lines": [[returned.sku, 1]],
         },
+        # The half-shipped order's unit handed back at the New York store: it waits in
+        # `returned` for an inspector (nothing a channel sees changes).
+        "store_return": {"order": FIRST_ORDER + 5, "location": "STORE-NYC", "units": 1},
         "transfer": {"sku": sent.sku, "from": "WH-EAST", "to": "STORE-SF", "quantity": 3},
         "receipt": {
             "sku": received.sku,

@@ -229,3 +229,13 @@ def test_a_missing_token_names_the_variable_not_a_value(config):
     with pytest.raises(ChannelNotConfigured) as caught:
         ShopifyAdapter(config("shopify"))
     assert caught.value.message == "channel shop: set IMS_CHANNEL_SHOP_ACCESS_TOKEN"
+
+
+def test_the_stand_in_s_own_copy_of_shopify_s_schema_is_the_published_one():
+    """A clone without ../shared/specs serves the demo's stand-in from standins/vendor/: byte
+    for byte the 2026-04 introspection the specs hold."""
+    from standins.specs import VENDORED
+    from tests.fakes.specs import specs_dir
+
+    name = "shopify/admin_schema_2026-04.json.gz"
+    assert (VENDORED / name).read_bytes() == (specs_dir() / name).read_bytes()
