@@ -3,6 +3,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from ims.money import money as money_cell
+from ims.money import money_label
 from ims.selectors import notifications_unread_count
 
 register = template.Library()
@@ -10,10 +11,13 @@ register = template.Library()
 
 @register.filter
 def money(value, currency: str = "") -> str:
-    """An amount to its currency's minor unit, with the currency: `12.50 USD`."""
+    """Money as every page shows it (the one formatter, ims.money.money_label): the currency's
+    minor unit, thousands separated, with the currency: `1,234.50 USD`; `—` for none."""
     if value is None or value == "":
         return "—"
-    return f"{money_cell(value, currency)} {currency}".strip()
+    if not currency:
+        return money_cell(value, currency)
+    return money_label(value, currency)
 
 
 # The words the exceptions file uses for a side that has a listing or has none (PRODUCT.md),

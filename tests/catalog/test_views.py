@@ -24,7 +24,7 @@ def test_pricing_sets_a_price_on_the_page_and_the_request_is_the_origin(
     assert event.origin.startswith("web ") and event.origin.endswith("POST /pricing/change/")
     page = client.get(response["Location"]).content.decode()
     assert "A-1: 29.00 is in force." in page
-    assert 'data-figure="price">29.00<' in page
+    assert 'data-figure="price">29.00 USD<' in page  # one money formatter
 
 
 def test_a_refused_change_shows_the_rule_and_writes_nothing(world, client, user_with_role):
