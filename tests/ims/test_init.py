@@ -19,7 +19,7 @@ from erp.models import FILE_KINDS, ErpKind, ErpSource
 from inventory.models import Location
 from orchestration.management.commands.setup_schedules import SCHEDULES
 from orders.providers import provider_for
-from tests.fakes.shopify import FakeShopify
+from standins.shopify import FakeShopify
 
 pytestmark = pytest.mark.django_db
 
