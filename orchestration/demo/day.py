@@ -25,6 +25,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
 from django.db.models import F
 
@@ -39,6 +40,8 @@ from inventory.models import Location
 from inventory.services.stock import stock_receive, stock_write_off
 from inventory.services.transfers import transfer_send
 from inventory.services.vendor_returns import vendor_return_create
+from notifications.models import MessageTemplate, TemplateStatus
+from notifications.services.prescriptions import prescription_attach
 from orchestration.demo.plan import FIRST_ORDER
 from orchestration.demo.standin import CHANNEL, shopify_standin, standin_url
 from orders.models import ChannelOrder
@@ -60,6 +63,11 @@ def demo_secrets() -> None:
     """The demo channels' secrets, unless the environment already names them."""
     for name, value in SECRETS.items():
         os.environ.setdefault(name, value)
+
+
+def customer_phone(order_id: int) -> str:
+    """The demo customer's phone for an order: +1 415 555 and the order's last four digits."""
+    return f"+1415555{order_id % 10000:04d}"
 
 
 def day_played() -> bool:
@@ -126,6 +134,12 @@ def day_play(plan: dict, *, folder: Path, say: Callable[[str], None] = print) ->
             actor=store,
             reason="damaged in a customer's return",
         )
+        _templates_approved(admin)
+        prescription_attach(
+            order=orders[str(plan["prescription"]["order"])],
+            upload=SimpleUploadedFile("prescription.pdf", PRESCRIPTION_PDF, "application/pdf"),
+            actor=store,
+        )
         handed = plan["store_return"]
         half = next(o for o in plan["orders"] if o["id"] == handed["order"])
         customer_return_receive(
@@ -181,6 +195,36 @@ def day_play(plan: dict, *, folder: Path, say: Callable[[str], None] = print) ->
         swept = sla_sweep(now=at)
         say(
             f"  day: {len(plan['orders'])} orders placed through the webhook endpoint; SLA sweep: {swept}"
+        )
+
+
+# A one-page PDF saying what it is (the demo's prescription).
+PRESCRIPTION_PDF = b"""%PDF-1.4
+1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj
+2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj
+3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 144]/Contents 4 0 R/Resources<</Font<</F1 5 0 R>>>>>>endobj
+4 0 obj<</Length 58>>stream
+BT /F1 14 Tf 20 70 Td (IMS demo prescription: order 5001) Tj ET
+endstream endobj
+5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj
+trailer<</Root 1 0 R>>
+%%EOF
+"""
+
+
+def _templates_approved(actor) -> None:
+    """The demo's WhatsApp templates as Meta would have approved them (an admin marks each)."""
+    for template in MessageTemplate.objects.exclude(status=TemplateStatus.APPROVED):
+        before = {"status": template.status}
+        template.status = TemplateStatus.APPROVED
+        template.save(update_fields=["status", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="message_template_approved",
+            obj=template,
+            before=before,
+            after={"status": template.status},
+            reason="the demo: approved by Meta",
         )
 
 
@@ -268,6 +312,7 @@ def _shopify_order(order: dict, at: dt.datetime, *, cancelled: bool = False) -> 
         "admin_graphql_api_id": f"gid://shopify/Order/{order['id']}",
         "name": f"#{order['id']}",
         "email": "customer@example.com",
+        "phone": customer_phone(order["id"]),
         "created_at": _iso(placed),
         "updated_at": _iso(dt.datetime.now(dt.UTC)),
         "currency": "USD",

@@ -136,6 +136,9 @@ def day_plan(builder: DemoBuilder, at: dt.datetime) -> dict:
         },
         # The half-shipped order's unit handed back at the New York store: it waits in
         # `returned` for an inspector (nothing a channel sees changes).
+        # The first order carries a prescription: its customer opens it at /rx/ with the code
+        # WhatsApp brings to the order's phone (every demo order's phone: +1 415 555 <id>).
+        "prescription": {"order": FIRST_ORDER},
         "store_return": {"order": FIRST_ORDER + 5, "location": "STORE-NYC", "units": 1},
         "transfer": {"sku": sent.sku, "from": "WH-EAST", "to": "STORE-SF", "quantity": 3},
         "receipt": {

@@ -1,14 +1,18 @@
-"""The demo's stand-in shop: IMS's own Shopify fake (standins.shopify), holding what the demo's
-Shopify channel lists, served on 127.0.0.1 while the demo runs. The channel is in push mode
-against it, so a push (Push correction, Sync now, the push after an order) really lands."""
+"""The demo's stand-ins, served on 127.0.0.1 while the demo runs: the Shopify shop (IMS's own
+Shopify fake, standins.shopify), holding what the demo's Shopify channel lists (the channel is
+in push mode against it, so a push — Push correction, Sync now, the push after an order —
+really lands), and WhatsApp's Cloud API (standins.whatsapp), so a customer message (the
+prescription code asked for at /rx/) is really sent: the console shows it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from channels.models import ChannelListing
+from notifications.models import MessageTemplate
+from standins import whatsapp
 from standins.shopify import FakeShopify
 
 CHANNEL = "shopify"
@@ -45,3 +49,37 @@ def shopify_standin(port: int | None = None) -> Iterator[FakeShopify]:
                 "set IMS_DEMO_STANDIN_PORT to a free port"
             ) from exc
         yield shop
+
+
+@contextlib.contextmanager
+def whatsapp_standin(say: Callable[[str], None] = print) -> Iterator[str]:
+    """The WhatsApp Cloud API's stand-in (standins.whatsapp), knowing IMS's message templates:
+    each message it accepts is printed (the console is the customer's phone). Yields the base
+    URL to set as IMS_WHATSAPP_BASE_URL (its number id and token: standins.whatsapp)."""
+    api = whatsapp.FakeCloudApi(on_message=lambda body: say(_message_line(body)))
+    for template in MessageTemplate.objects.all():
+        api.add_template(
+            template.name,
+            language=template.language,
+            body_params=len(template.parameters),
+            url_button=bool(template.button_parameter),
+        )
+    port = int(os.environ.get("IMS_DEMO_WHATSAPP_PORT") or DEFAULT_PORT + 1)
+    server, thread = whatsapp.serve(api, port=port)
+    try:
+        yield api.url
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _message_line(body: dict) -> str:
+    template = body.get("template") or {}
+    values = [
+        p.get("text", "")
+        for c in template.get("components", [])
+        if c.get("type") == "body"
+        for p in c.get("parameters", [])
+    ]
+    return f"stand-in WhatsApp → {body.get('to')}: {template.get('name')} {values}"

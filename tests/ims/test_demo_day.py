@@ -5,17 +5,20 @@ Push correction on a price mismatch lands in the stand-in and the next sync read
 
 import csv
 import json
+import re
 import socket
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 
 from channels.models import Channel, ChannelListing, SyncRun
 from exceptions.models import OpsException
-from orchestration.demo.standin import shopify_standin
+from orchestration.demo.day import customer_phone
+from orchestration.demo.standin import shopify_standin, whatsapp_standin
+from standins import whatsapp
 
 # serialized_rollback: the role groups the migrations made are back for the tests after these.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -36,6 +39,7 @@ def day(tmp_path, monkeypatch, settings):
     sync_groups(apps)  # load_demo makes one user per role; a flushed database has no groups
     settings.IMS_REPORTS_DIR = tmp_path / "reports"
     monkeypatch.setenv("IMS_DEMO_STANDIN_PORT", str(_free_port()))
+    monkeypatch.setenv("IMS_DEMO_WHATSAPP_PORT", str(_free_port()))
     folder = tmp_path / "demo"
     call_command("load_demo", "--day", "--dir", str(folder))
     call_command("reconcile", "--out", str(tmp_path / "reconciled"))
@@ -121,3 +125,30 @@ def test_push_correction_on_a_price_mismatch_lands_in_the_stand_in_and_the_next_
 
 def _plan(folder):
     return json.loads((folder / "day.json").read_text())
+
+
+def test_the_demo_s_customer_opens_the_prescription_at_rx_with_the_code_whatsapp_brings(day):
+    printed = []
+    first = _plan(day)["prescription"]["order"]
+    phone = customer_phone(first)
+    with (
+        whatsapp_standin(say=printed.append) as url,
+        override_settings(
+            IMS_WHATSAPP_BASE_URL=url,
+            IMS_WHATSAPP_PHONE_NUMBER_ID=whatsapp.PHONE_NUMBER_ID,
+            IMS_WHATSAPP_ACCESS_TOKEN=whatsapp.TOKEN,
+        ),
+    ):
+        customer = Client()
+        asked = customer.post("/rx/", {"order": f"#{first}", "phone": phone})
+        assert asked.status_code == 200
+        (line,) = printed  # the console is the customer's phone
+        assert line.startswith(f"stand-in WhatsApp → {phone}: ims_prescription_code")
+        code = re.search(r"\['(\d{6})'\]", line).group(1)
+        opened = customer.post(
+            "/rx/verify/", {"order": f"#{first}", "phone": phone, "code": code}
+        ).content.decode()
+        link = re.search(r'href="(/rx/[^"]+/\d+/)"', opened).group(1)
+        pdf = customer.get(link)
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-") and b"order 5001" in pdf.content

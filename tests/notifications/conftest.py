@@ -7,7 +7,7 @@ import pytest
 
 from notifications.models import MessageTemplate, TemplateStatus
 from notifications.whatsapp import WhatsAppClient
-from tests.notifications import fake_cloud_api as fake
+from standins import whatsapp as fake
 from tests.sla.conftest import people, place, store  # noqa: F401 (shared fixtures)
 
 PHONE = "+14155550100"

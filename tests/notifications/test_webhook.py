@@ -148,7 +148,7 @@ def test_a_failed_delivery_status_fails_the_message(
     client, store, place, templates, cloud_api, waits
 ):
     from notifications.whatsapp import WhatsAppClient
-    from tests.notifications import fake_cloud_api as fake
+    from standins import whatsapp as fake
 
     order = place("1001", ny(2026, 11, 16, 10, 0), phone=PHONE)
     with WhatsAppClient(

@@ -16,7 +16,7 @@ from notifications.whatsapp import (
     e164,
     signature_valid,
 )
-from tests.notifications import fake_cloud_api as fake
+from standins import whatsapp as fake
 
 MESSAGE = TemplateMessage(
     to="+14155550100", template="ims_order_received", language="en_US", body=("Asha", "#1001")

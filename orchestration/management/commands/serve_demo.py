@@ -1,5 +1,6 @@
-"""The demo's dashboard with its stand-in shop: the Shopify stand-in on 127.0.0.1 (the demo's
-Shopify channel pushes there), then Django's development server; both stop together."""
+"""The demo's dashboard with its stand-ins: the Shopify shop on 127.0.0.1 (the demo's Shopify
+channel pushes there) and WhatsApp's Cloud API (customer messages, printed here), then
+Django's development server; all stop together."""
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand

@@ -17,6 +17,7 @@ import json
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -42,6 +43,8 @@ class FakeCloudApi:
     script: list[tuple[int, dict, int]] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
     url: str = ""
+    # Called with each message it accepts (the demo prints it: the console is the phone).
+    on_message: Callable[[dict], None] | None = None
 
     def add_template(
         self, name, *, language="en_US", body_params=0, status="APPROVED", url_button=False
@@ -119,6 +122,8 @@ class FakeCloudApi:
                     details="receiver is incapable of receiving this message",
                 ),
             )
+        if self.on_message is not None:
+            self.on_message(body)
         return (
             200,
             {},
@@ -169,8 +174,8 @@ def _error(code: int, message: str, type_: str = "OAuthException", details: str 
     return {"error": error}
 
 
-def serve(api: FakeCloudApi):
-    """Start the fake on a free loopback port; returns (server, thread)."""
+def serve(api: FakeCloudApi, port: int = 0):
+    """Start the fake on a loopback port (`port`, or a free one); returns (server, thread)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -193,7 +198,7 @@ def serve(api: FakeCloudApi):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
