@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from catalog.models import Category, Product
 from ims.roles import Role
@@ -29,8 +30,8 @@ def test_pricing_is_refused_with_the_rule_then_sets_a_valid_price(
     page.fill("#id_offer", "20.00")
     page.click("#price-change button[type=submit]")
     page.wait_for_load_state("networkidle")
-    assert page.locator(".messages").inner_text() == "A-1: 20.00 is in force."
-    assert page.locator('[data-figure="price"]').inner_text() == "20.00"
+    expect(page.locator("#messages .toast.success")).to_contain_text("A-1: 20.00 is in force.")
+    assert page.locator('[data-figure="price"]').inner_text() == "20.00 USD"
     assert Product.objects.get(sku="A-1").price == Decimal("20.00")
 
 
@@ -43,6 +44,8 @@ def test_an_admin_edits_a_rule_in_its_row(world, user_with_role, page, login):
     row.locator("input[name=reason]").fill("holidays")
     row.locator("button[type=submit]").click()
     page.wait_for_load_state("networkidle")
-    assert page.locator(".messages").inner_text() == "Price rules of watches saved."
+    expect(page.locator("#messages .toast.success")).to_contain_text(
+        "Price rules of watches saved."
+    )
     assert Category.objects.get(name="watches").max_discount_pct == Decimal("7.5")
     assert Category.objects.get(name="*").max_discount_pct == Decimal(50)

@@ -57,7 +57,7 @@ def test_sync_now_says_on_the_page_that_a_running_sync_refuses_it(
     login("admin")
     page.goto("/channels/runs/?channel=shop")
     page.get_by_role("button", name="Sync shop now").click()
-    refusal = page.locator(".messages li.error")
+    refusal = page.locator("#messages .toast.error")
     refusal.wait_for(timeout=8000)
     assert refusal.inner_text().startswith(
         f"Sync of shop not started: sync #{run.pk} is still running"

@@ -67,7 +67,9 @@ def test_store_staff_release_and_write_off_returns_then_receive_a_delivery(sam):
     page.fill("input[name=reference]", "DN-881")
     page.locator("button", has_text="Receive").click()
     page.wait_for_url("**/products/A-1/")
-    expect(page.locator(".messages")).to_contain_text("Received 5 units of A-1 at WH (DN-881).")
+    expect(page.locator("#messages .toast.success")).to_contain_text(
+        "Received 5 units of A-1 at WH (DN-881)."
+    )
     expect(stock).to_have_text("9")
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from ims.models import OpsTask
 from sla.services import sla_sweep
@@ -25,7 +26,7 @@ def test_a_clerk_takes_on_and_closes_a_breach_from_the_sla_page(people, store, p
     task = page.locator("table.tasks tr", has_text="dispatch of local order #7001")
     task.get_by_role("button", name="Acknowledge").click()
     page.wait_for_load_state("networkidle")
-    assert "Task taken on" in page.locator(".messages").inner_text()
+    expect(page.locator("#messages .toast.success")).to_contain_text("Task taken on")
     task = page.locator("table.tasks tr", has_text="dispatch of local order #7001")
     assert "clerk" in task.inner_text()
     task.get_by_label("resolution").fill("sent by courier")
