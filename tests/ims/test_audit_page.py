@@ -206,7 +206,7 @@ def test_a_price_change_reads_as_money_field_by_field_without_json(sam, priya):
     [
         ("price", "49.9900", "USD", "49.99 USD"),
         ("price", "49.9900", "", "49.99"),  # no currency in the event: the amount alone
-        ("mrp", "1200.5", "JPY", "1201 JPY"),  # to the currency's minor unit
+        ("mrp", "1200.5", "JPY", "1,201 JPY"),  # to the currency's minor unit, thousands separated
         ("price", None, "USD", "—"),
         ("effective_from", "2026-12-04T09:30:00+01:00", "", "4 Dec 2026 08:30 UTC"),
         ("effective_date", "2026-12-04", "", "4 Dec 2026"),

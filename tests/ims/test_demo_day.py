@@ -4,6 +4,7 @@ endpoint and services, the Shopify channel pushing to its stand-in shop on 127.0
 Push correction on a price mismatch lands in the stand-in and the next sync reads it aligned."""
 
 import csv
+import importlib
 import json
 import re
 import socket
@@ -36,7 +37,14 @@ def day(tmp_path, monkeypatch, settings):
 
     from ims.roles import sync_groups
 
-    sync_groups(apps)  # load_demo makes one user per role; a flushed database has no groups
+    # A flushed database has lost what the migrations made: the role groups (load_demo makes
+    # one user per role), the default SLA policies and the WhatsApp templates.
+    sync_groups(apps)
+    for migration in (
+        "sla.migrations.0003_default_policies",
+        "notifications.migrations.0002_templates",
+    ):
+        importlib.import_module(migration).create(apps, None)
     settings.IMS_REPORTS_DIR = tmp_path / "reports"
     monkeypatch.setenv("IMS_DEMO_STANDIN_PORT", str(_free_port()))
     monkeypatch.setenv("IMS_DEMO_WHATSAPP_PORT", str(_free_port()))
