@@ -2,6 +2,7 @@
 
 import math
 import re
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -67,9 +68,14 @@ class Channel(models.Model):
     )
     pause_reason = models.CharField(max_length=500, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
-    # The safety buffer: whole units, or a percentage (rounded up per product).
+    # The quantity policy (PRODUCT.md "Channel assortment and quantity policy"; Channel.atp):
+    # the share of the stock the channel sees, the safety buffer (whole units, or a percentage
+    # of the stock rounded up per product), zero at or below `zero_at`, at most `max_units`.
+    share_pct = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal(100))
     buffer_units = models.PositiveIntegerField(default=0)
     buffer_pct = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    zero_at = models.PositiveIntegerField(default=0)
+    max_units = models.PositiveIntegerField(null=True, blank=True)
     currency = models.CharField(max_length=3)
     base_url = models.URLField(blank=True)
     locations = models.ManyToManyField(Location, through="ChannelLocation", related_name="channels")
@@ -92,6 +98,9 @@ class Channel(models.Model):
                 condition=Q(buffer_pct__isnull=True) | Q(buffer_units=0),
                 name="channel_one_kind_of_buffer",
             ),
+            models.CheckConstraint(
+                condition=Q(share_pct__gte=0, share_pct__lte=100), name="channel_share_pct_0_100"
+            ),
             # Two codes, one set of credentials: the second channel would call as the first.
             models.UniqueConstraint(SECRETS_NAME_SQL, name="channel_secrets_name_unique"),
         ]
@@ -111,9 +120,19 @@ class Channel(models.Model):
             return math.ceil(self.buffer_pct * available / 100)
         return self.buffer_units
 
-    def atp(self, available: int) -> int:
-        """Available to promise on this channel from the units available at its locations."""
-        return max(0, available - self.buffer_for(available))
+    def atp(self, available: int, *, max_units: int | None = None) -> int:
+        """Available to promise on this channel from the units available at its locations
+        (A), by its quantity policy, in PRODUCT.md's order: floor(A × share_pct / 100), minus
+        the buffer (taken on A), never below 0, 0 at or below `zero_at`, at most the cap (the
+        product's own `max_units` on this channel, else the channel's). The one place a
+        channel's ATP is worked out: reconcile, sync, the scorecard and the demo's gold call it.
+        """
+        seen = math.floor(Decimal(available) * self.share_pct / 100)
+        atp = max(0, seen - self.buffer_for(available))
+        if self.zero_at and atp <= self.zero_at:
+            atp = 0
+        cap = max_units if max_units is not None else self.max_units
+        return atp if cap is None else min(atp, cap)
 
     @property
     def env_prefix(self) -> str:
@@ -143,6 +162,28 @@ class Channel(models.Model):
             errors = exc.update_error_dict(errors)
         if errors:
             raise ValidationError(errors)
+
+
+class ChannelAssortment(models.Model):
+    """Whether IMS offers a product on a channel (default: every active product is) and its
+    own cap there. A withheld product is not a pair checked, never a Missing_SKU there, its
+    expected quantity is 0 and sync pushes 0; listed with stock, it is a Stock_Mismatch."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="assortment")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="assortment")
+    publish = models.BooleanField(default=True)
+    max_units = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "product"], name="channel_assortment_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.product_id} {'yes' if self.publish else 'no'}"
 
 
 class ChannelLocation(models.Model):

@@ -41,6 +41,7 @@ VIEW_ALL = [
     "orders.view_possale",
     "sla.view_slaclock",
     "sla.view_slapolicy",
+    "channels.view_channelassortment",
 ]
 CATALOG_EDIT = ["catalog.add_product", "catalog.change_product", "catalog.add_productalias"]
 PRICE_EDIT = ["catalog.add_price"]
@@ -99,8 +100,11 @@ CHANNEL_ADMIN = [
     "channels.approve_syncrun",
     "catalog.change_category",
 ]
+# What each channel offers and how much of a product it may show (Ops decide).
+ASSORTMENT_EDIT = ["channels.add_channelassortment", "channels.change_channelassortment"]
 ADMIN_ALL = [
     *VIEW_ALL,
+    *ASSORTMENT_EDIT,
     *CATALOG_EDIT,
     *PRICE_EDIT,
     *TRIAGE,
@@ -126,6 +130,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "inventory.receive_stock",
         *SLA_ACT,
         *CUSTOMER_MESSAGES,
+        *ASSORTMENT_EDIT,
     ],
     Role.STORE_STAFF: [
         *VIEW_ALL,
