@@ -3,10 +3,29 @@ channel codes the catalog's pages show (registered in channels.apps)."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from catalog.models import Product
-from channels.models import Channel, ChannelListing, SyncRun
+from channels.models import Channel, ChannelAssortment, ChannelListing, SyncRun
+
+
+def assortment_rules(
+    *, channel_ids=None, product_ids=None
+) -> dict[tuple[int, int], tuple[bool, int | None]]:
+    """(channel id, product id) → (offered, its own cap) where the assortment says other than
+    the default (offered, no cap of its own); a pair not in it is offered with the channel's
+    policy alone."""
+    rows = ChannelAssortment.objects.filter(Q(publish=False) | Q(max_units__isnull=False))
+    if channel_ids is not None:
+        rows = rows.filter(channel_id__in=list(channel_ids))
+    if product_ids is not None:
+        rows = rows.filter(product_id__in=list(product_ids))
+    return {
+        (channel_id, product_id): (publish, max_units)
+        for channel_id, product_id, publish, max_units in rows.values_list(
+            "channel_id", "product_id", "publish", "max_units"
+        ).iterator(chunk_size=5000)
+    }
 
 
 def channel_codes() -> set[str]:

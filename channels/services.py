@@ -42,7 +42,9 @@ from ims.tasks import enqueue
 from inventory.models import Location
 
 CHANNELS_COLUMNS = ("code", "name", "kind", "sync_mode", "locations", "safety_buffer", "currency")
-CHANNELS_OPTIONAL = ("base_url",)
+# The quantity policy beside the safety buffer (PRODUCT.md "Channel assortment and quantity
+# policy"); blank: the default (share 100, zero at 0, no cap).
+CHANNELS_OPTIONAL = ("base_url", "share_pct", "zero_at", "max_units")
 SNAPSHOT_COLUMNS = ("channel", "sku_id", "quantity", "price", "currency")
 SNAPSHOT_OPTIONAL = ("barcode", "external_id")
 
@@ -71,6 +73,25 @@ def parse_buffer(text: str) -> tuple[int, Decimal | None]:
     if text.isascii() and text.isdigit():
         return parse_int(text), None
     raise ValueError(f"'{text}' is not a number of units or a percentage like 10%")
+
+
+def parse_share(text: str) -> Decimal:
+    """`80` or `80%` or `62.5` → the share of the stock a channel sees, 0 to 100."""
+    text = text.strip().removesuffix("%").strip()
+    if not re.fullmatch(r"[0-9]{1,3}(?:\.[0-9]{1,2})?", text):
+        raise ValueError(f"'{text}' is not a percentage from 0 to 100 (at most 2 decimals)")
+    share = Decimal(text)
+    if share > 100:
+        raise ValueError(f"'{text}' is more than 100")
+    return share
+
+
+def parse_units(text: str) -> int:
+    """A whole number of units, 0 or more."""
+    units = parse_int(text)
+    if units < 0:
+        raise ValueError(f"'{text}' is below 0")
+    return units
 
 
 def _url(text: str) -> str:
@@ -121,6 +142,10 @@ def channels_ingest(*, path, label: str | None = None, actor=None) -> IngestResu
         buffer = row.parse("safety_buffer", parse_buffer)
         if buffer:
             fields["buffer_units"], fields["buffer_pct"] = buffer
+        share = row.parse("share_pct", parse_share, required=False)
+        fields["share_pct"] = Decimal(100) if share is None else share
+        fields["zero_at"] = row.parse("zero_at", parse_units, required=False) or 0
+        fields["max_units"] = row.parse("max_units", parse_units, required=False)
         codes = row.parse("locations", split_list) or []
         for location_code in codes:
             if location_code not in locations:

@@ -24,6 +24,7 @@ from catalog.models import Product, ProductStatus
 from catalog.rules import PricePolicy, policies
 from catalog.services.prices import prices_refresh
 from channels.models import Channel, ChannelListing
+from channels.selectors import assortment_rules
 from exceptions.models import (
     Discrepancy,
     ExceptionSource,
@@ -47,6 +48,7 @@ from reconcile.selectors import scorecard_summary
 log = logging.getLogger("ims.reconcile")
 
 NO_POLICY = PricePolicy()
+OFFERED = (True, None)  # a pair the assortment does not name: offered, the channel's policy
 _FIXED = 8  # product columns before the per-channel ones
 _PER_CHANNEL = 5  # available at its locations, listing id, quantity, price, currency
 
@@ -115,13 +117,18 @@ def compare_listing(
     active: bool,
     withheld: bool,
     price: Decimal | None,
+    offered: bool = True,
+    max_units: int | None = None,
     currency: str,
     available: int,
     quantity: int | None,
     shown_price: Decimal | None,
     shown_currency: str | None,
 ) -> list[Finding]:
-    """The discrepancies between what IMS expects of one product on one channel and what it shows."""
+    """The discrepancies between what IMS expects of one product on one channel and what it shows.
+    `withheld`: a luxury category on a channel it excludes; `offered`: the channel's assortment
+    (a withheld product is never missing and is expected at 0); `max_units`: the product's own
+    cap on the channel."""
 
     def finding(discrepancy, expected, actual, **extra) -> Finding:
         return Finding(
@@ -129,10 +136,10 @@ def compare_listing(
         )
 
     if quantity is None:
-        if active and not withheld:
+        if active and offered and not withheld:
             return [finding(Discrepancy.MISSING_SKU, "present", "null")]
         return []
-    if withheld or not active:
+    if withheld or not active or not offered:
         # Not to be sold here: any stock shown is a problem; its price is not compared.
         if quantity <= 0:
             return []
@@ -155,7 +162,7 @@ def compare_listing(
             )
         ]
     found = []
-    atp = ch.channel.atp(available)
+    atp = ch.channel.atp(available, max_units=max_units)
     if quantity != atp:
         above = quantity > atp
         exposure = (quantity - atp) * price if above and price is not None else Decimal(0)
@@ -244,6 +251,7 @@ def _reconcile(run, scope, now, rollup: RollupWriter, progress) -> tuple[int, in
     channels = _channels(scope)
     scoped_ids = [ch.id for ch in channels if ch.in_scope]
     by_category = policies()
+    assortment = assortment_rules(channel_ids=scoped_ids)
     # The open exceptions in scope, whatever raised them: a finding refreshes one another
     # source raised (the ERP's Channel_Only_SKU) rather than opening a second; only
     # reconcile's own (`owned`) are resolved when no longer found.
@@ -265,7 +273,7 @@ def _reconcile(run, scope, now, rollup: RollupWriter, progress) -> tuple[int, in
         done = 0
         while batch := cursor.fetchmany(2000):
             for row in batch:
-                _product_row(row, channels, by_category, other_pairs, findings, rollup)
+                _product_row(row, channels, by_category, assortment, other_pairs, findings, rollup)
             done += len(batch)
             if progress:
                 progress(done, total)
@@ -303,7 +311,9 @@ def _reconcile(run, scope, now, rollup: RollupWriter, progress) -> tuple[int, in
     return recorded.created, recorded.updated, resolved
 
 
-def _product_row(row, channels, by_category, other_pairs, findings, rollup: RollupWriter) -> None:
+def _product_row(
+    row, channels, by_category, assortment, other_pairs, findings, rollup: RollupWriter
+) -> None:
     product_id, sku, name, status, category_id, price, currency, total = row[:_FIXED]
     price = as_decimal(price)
     active = status == ProductStatus.ACTIVE
@@ -316,12 +326,15 @@ def _product_row(row, channels, by_category, other_pairs, findings, rollup: Roll
         shown_price = as_decimal(shown_price)
         aligned = (product_id, ch.id) not in other_pairs
         if ch.in_scope:
+            offered, max_units = assortment.get((ch.id, product_id), OFFERED)
             found = compare_listing(
                 ch=ch,
                 product_id=product_id,
                 sku=sku,
                 active=active,
                 withheld=policy.withholds(ch.code),
+                offered=offered,
+                max_units=max_units,
                 price=price,
                 currency=currency,
                 available=int(available),

@@ -11,7 +11,7 @@ from django.db.models import Count, Sum
 
 from catalog.models import Product, ProductStatus
 from catalog.rules import policies
-from channels.models import Channel
+from channels.models import Channel, ChannelAssortment
 from exceptions.models import Discrepancy
 from exceptions.selectors import open_exceptions
 from ims.money import money, money_label, percent, percent_label
@@ -103,7 +103,8 @@ def scorecard_summary() -> Scorecard:
     """Sync accuracy, exception rate, exposure and oversell risk as of now.
 
     SKUs checked are active products; pairs checked are (active product, channel
-    that should list it). Acknowledged exceptions count as open. Channel-only
+    that should list it), and a withheld product the channel shows anyway (a pair
+    with an exception). Acknowledged exceptions count as open. Channel-only
     listings count in no pair but are exceptions with exposure.
     """
     card = Scorecard()
@@ -113,13 +114,24 @@ def scorecard_summary() -> Scorecard:
     active_per_category = dict(active.values_list("category_id").annotate(n=Count("id")))
     channels = list(Channel.objects.order_by("code"))
     figures = {ch.id: ChannelFigures(ch.code, ch.name, ch.status) for ch in channels}
+    # Withheld from a channel: a luxury category it excludes, or the channel's assortment.
     withheld: dict[int, set[int]] = defaultdict(set)
     for ch in channels:
         withheld[ch.id] = {c for c, p in by_category.items() if p.withholds(ch.code)}
-        figures[ch.id].pairs_checked = card.skus_checked - sum(
-            active_per_category.get(c, 0) for c in withheld[ch.id]
+    not_offered = {
+        (channel_id, product_id)
+        for channel_id, product_id, category_id in ChannelAssortment.objects.filter(
+            publish=False, product__status=ProductStatus.ACTIVE
+        ).values_list("channel_id", "product_id", "product__category_id")
+        if category_id not in withheld[channel_id]
+    }
+    withheld_per_channel = Counter(channel_id for channel_id, _ in not_offered)
+    for ch in channels:
+        figures[ch.id].pairs_checked = (
+            card.skus_checked
+            - sum(active_per_category.get(c, 0) for c in withheld[ch.id])
+            - withheld_per_channel[ch.id]
         )
-    card.pairs_checked = sum(f.pairs_checked for f in figures.values())
 
     exceptions = open_exceptions()
     unaligned_skus: set[int] = set()
@@ -131,8 +143,11 @@ def scorecard_summary() -> Scorecard:
     )
     for product_id, category_id, channel_id in rows:
         unaligned_skus.add(product_id)
-        if category_id not in withheld[channel_id]:
-            pairs.add((product_id, channel_id))
+        pairs.add((product_id, channel_id))
+        if category_id in withheld[channel_id] or (channel_id, product_id) in not_offered:
+            # A withheld product the channel shows anyway is a pair checked, with an exception.
+            figures[channel_id].pairs_checked += 1
+    card.pairs_checked = sum(f.pairs_checked for f in figures.values())
     per_channel_pairs = Counter(channel_id for _, channel_id in pairs)
     for channel_id, count in per_channel_pairs.items():
         figures[channel_id].pairs_with_exception = count

@@ -25,6 +25,7 @@ from channels.models import (
     SyncMode,
     SyncRun,
 )
+from channels.selectors import assortment_rules
 from channels.sync.runs import sync_setting
 from exceptions.selectors import price_sync_blocked
 from ims.csvio import write_csv
@@ -109,6 +110,7 @@ def build_plan(
         .values_list("product_id", "total")
     )
     by_category = policies()
+    assortment = assortment_rules(channel_ids=[channel.pk], product_ids=product_ids)
     blocked = price_sync_blocked(product_ids)
     for (
         product_id,
@@ -136,8 +138,11 @@ def build_plan(
             continue
         plan.listed += 1
         policy = by_category.get(category_id, NO_POLICY)
-        withheld = policy.withholds(channel.code)
-        target = 0 if withheld else channel.atp(int(stock.get(product_id) or 0))
+        offered, max_units = assortment.get((channel.pk, product_id), (True, None))
+        withheld = policy.withholds(channel.code) or not offered
+        target = (
+            0 if withheld else channel.atp(int(stock.get(product_id) or 0), max_units=max_units)
+        )
         if quantity != target:
             plan.lines.append(PlanLine(product_id, sku, QUANTITY, str(quantity), str(target), ref))
         if withheld or price is None or shown_price is None or currency != channel.currency:

@@ -81,13 +81,15 @@ def test_sku_rollup_has_one_row_per_sku_with_each_channel_in_code_order(mismatch
 def test_the_scorecard_figures_follow_the_definitions(mismatched, now, tmp_path):
     reconcile(out_dir=tmp_path, now=now)
     card = scorecard_summary()
-    # 3 active SKUs; pairs: shop × 3 + market × 2 (W-3 is withheld from market) = 5.
-    assert (card.skus_checked, card.pairs_checked) == (3, 5)
+    # 3 active SKUs; pairs: shop × 3 + market × 2 (W-3 is withheld from market) = 5, and
+    # W-3 on market, which shows it anyway: a withheld product listed with stock is a pair
+    # checked, with its exception (PRODUCT.md, "Assortment") = 6.
+    assert (card.skus_checked, card.pairs_checked) == (3, 6)
     # Unaligned SKUs: A-1 (shop), B-2 (market), W-3 (market, withheld but listed). B-2's ERP
     # price violation has no channel and does not count against a channel.
     assert (card.skus_aligned, str(card.accuracy)) == (0, "0.0")
-    # Pairs with an exception among the 5 checked: (A-1, shop), (B-2, market).
-    assert (card.pairs_with_exception, str(card.exception_rate)) == (2, "40.0")
+    # Pairs with an exception among the 6 checked: (A-1, shop), (B-2, market), (W-3, market).
+    assert (card.pairs_with_exception, str(card.exception_rate)) == (3, "50.0")
     assert card.exceptions == 6
     assert card.exposure_label == "270.20 USD"
     # Oversell risk: A-1 shown above ATP on shop, W-3 shown where it may not be sold.
@@ -101,7 +103,7 @@ def test_the_scorecard_file_is_self_contained_and_shows_the_figures(mismatched, 
     html = (tmp_path / "scorecard.html").read_text(encoding="utf-8")
     assert re.search(r'data-figure="accuracy">0\.0 %<', html)
     assert re.search(r'data-figure="exposure">270\.20 USD<', html)
-    assert re.search(r'data-figure="exception_rate">40\.0 %<', html)
+    assert re.search(r'data-figure="exception_rate">50\.0 %<', html)
     assert (
         "Plotly.newPlot" in html
         and "chart-exposure-by-channel" in html
