@@ -20,6 +20,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -39,7 +40,11 @@ from ims.http import http_client
 from inventory.models import Location
 from inventory.services.stock import stock_receive, stock_write_off
 from inventory.services.transfers import transfer_send
-from inventory.services.vendor_returns import vendor_return_create
+from inventory.services.vendor_returns import (
+    credit_note_record,
+    vendor_return_close,
+    vendor_return_create,
+)
 from notifications.models import MessageTemplate, TemplateStatus
 from notifications.services.prescriptions import prescription_attach
 from orchestration.demo.plan import FIRST_ORDER
@@ -125,15 +130,29 @@ def day_play(plan: dict, *, folder: Path, say: Callable[[str], None] = print) ->
             actor=store,
             reason="inspected: broken seal, back to the vendor",
         )
-        back = plan["vendor_return"]
-        vendor_return_create(
-            vendor=back["vendor"],
-            location=Location.objects.get(code=back["location"]),
-            tracking_number=back["tracking_number"],
-            lines=[(Product.objects.get(sku=sku).pk, q) for sku, q in back["lines"]],
-            actor=store,
-            reason="damaged in a customer's return",
-        )
+        finance = users["demo-finance"]
+        for back in plan["vendor_returns"]:
+            sent_back = vendor_return_create(
+                vendor=back["vendor"],
+                location=Location.objects.get(code=back["location"]),
+                tracking_number=back["tracking_number"],
+                lines=[(Product.objects.get(sku=sku).pk, q) for sku, q in back["lines"]],
+                actor=store,
+                reason="damaged in a customer's return",
+            )
+            if note := back.get("credit_note"):
+                vendor_return_close(
+                    vendor_return=sent_back,
+                    credit_note=credit_note_record(
+                        vendor=back["vendor"],
+                        number=note["number"],
+                        amount=Decimal(note["amount"]),
+                        currency="USD",
+                        issued_on=at.date(),
+                        actor=finance,
+                    ),
+                    actor=finance,
+                )
         _templates_approved(admin)
         prescription_attach(
             order=orders[str(plan["prescription"]["order"])],

@@ -3,8 +3,8 @@ show afterwards (gold rows), worked out from the generated data alone.
 
 The day (orchestration.demo.day plays it) has Shopify orders placed between 30 hours and
 5 minutes before it ends: reserved, acknowledged, partly shipped, cancelled, shipped and sent
-back (the return lands in quarantine, one unit is written off and goes back to the vendor,
-awaiting its credit note); a unit handed back at a store, awaiting inspection; a transfer in
+back (the return lands in quarantine; two units are written off and go back to the vendor,
+one return closed with its credit note, one awaiting it); a unit handed back at a store, awaiting inspection; a transfer in
 transit; a supplier's delivery received; the ERP's
 reset with its variance (Retail Pro, from the inventory file: the levels stay); a WooCommerce order IMS cannot fill (a backorder: the channel is
 paused); a POS sale that needs units reserved for an online order (held for an admin). Their
@@ -55,7 +55,7 @@ SHOPIFY_ORDERS = [
     (1800, 1, []),  # 30 h: acknowledgement and dispatch breached, the ladder's second step
     (50, 2, ["acknowledge", "dispatch:1"]),  # half shipped
     (20, 1, ["cancel"]),
-    (45, 2, ["dispatch:2", "return:2"]),  # shipped, then sent back: quarantined
+    (45, 3, ["dispatch:3", "return:3"]),  # shipped, then sent back: quarantined
 ]
 
 
@@ -127,13 +127,27 @@ def day_plan(builder: DemoBuilder, at: dt.datetime) -> dict:
         "at": at.isoformat(),
         "orders": orders,
         "pos_sale": pos_sale,
-        "write_off": {"sku": returned.sku, "location": "WH-EAST", "quantity": 1},
-        "vendor_return": {
-            "vendor": "Acme Supply Co.",
-            "location": "WH-EAST",
-            "tracking_number": "1Z999AA10123456784",
-            "lines": [[returned.sku, 1]],
-        },
+        # Two of the three units sent back are written off, each back to the vendor: one
+        # return closed with the vendor's credit note, one awaiting it; one stays quarantined.
+        "write_off": {"sku": returned.sku, "location": "WH-EAST", "quantity": 2},
+        "vendor_returns": [
+            {
+                "vendor": "Acme Supply Co.",
+                "location": "WH-EAST",
+                "tracking_number": "1Z999AA10123456770",
+                "lines": [[returned.sku, 1]],
+                "credit_note": {
+                    "number": "ACME-CN-2291",
+                    "amount": str(builder.in_force[returned.sku]),
+                },
+            },
+            {
+                "vendor": "Acme Supply Co.",
+                "location": "WH-EAST",
+                "tracking_number": "1Z999AA10123456784",
+                "lines": [[returned.sku, 1]],
+            },
+        ],
         # The half-shipped order's unit handed back at the New York store: it waits in
         # `returned` for an inspector (nothing a channel sees changes).
         # The first order carries a prescription: its customer opens it at /rx/ with the code

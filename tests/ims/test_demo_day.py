@@ -81,16 +81,17 @@ def test_after_the_day_every_page_has_content_and_the_gold_still_holds(day, tmp_
 
     store = _client("demo-store")
     quarantine = store.get("/stock/quarantine/").content.decode()
-    returned = next(o for o in _plan(day)["orders"] if "return:2" in o["then"])
-    assert returned["lines"][0][0] in quarantine  # one of the two units sent back is still there
+    returned = next(o for o in _plan(day)["orders"] if "return:3" in o["then"])
+    assert returned["lines"][0][0] in quarantine  # one of the three units sent back is still there
     vendor = store.get("/stock/vendor-returns/").content.decode()
-    assert "1Z999AA10123456784" in vendor and "Acme Supply Co." in vendor
+    assert "1Z999AA10123456784" in vendor and "Acme Supply Co." in vendor  # awaiting its note
+    assert "ACME-CN-2291" in vendor  # the other one, closed with the vendor's credit note
     returns = store.get("/stock/returns/").content.decode()
     assert "NYC-RET-0007" in returns and "awaiting inspection" in returns
     held = _client("demo-admin").get("/stock/pos-overrides/").content.decode()
     assert "NYC-0042" in held
     finance = _client("demo-finance").get("/finance/").content.decode()
-    assert "NYC-RET-0007" in finance
+    assert "NYC-RET-0007" in finance and "ACME-CN-2291" in finance
     transfers = store.get("/stock/transfers/").content.decode()
     assert _plan(day)["transfer"]["sku"] in transfers
 
