@@ -17,6 +17,7 @@ from django.test import Client, override_settings
 
 from channels.models import Channel, ChannelListing, SyncRun
 from exceptions.models import OpsException
+from orders.models import ChannelOrder
 from orchestration.demo.day import customer_phone
 from orchestration.demo.standin import shopify_standin, whatsapp_standin
 from standins import whatsapp
@@ -76,8 +77,9 @@ def test_after_the_day_every_page_has_content_and_the_gold_still_holds(day, tmp_
     assert orders[5] in on_time and orders[5] not in clocks("attention")
     assert orders[40] in clocks("stopped")  # acknowledged in time
     assert "SLA breach: order acknowledgement of shopify order" in clocks("attention")  # task
-    order = ops.get("/sla/orders/1/")
-    assert order.status_code == 200
+    first = ChannelOrder.objects.get(external_id=str(_plan(day)["orders"][0]["id"]))
+    order = ops.get(f"/sla/orders/{first.pk}/")
+    assert order.status_code == 200 and f"#{first.external_id}" in order.content.decode()
 
     store = _client("demo-store")
     quarantine = store.get("/stock/quarantine/").content.decode()
