@@ -17,9 +17,9 @@ from django.test import Client, override_settings
 
 from channels.models import Channel, ChannelListing, SyncRun
 from exceptions.models import OpsException
-from orders.models import ChannelOrder
 from orchestration.demo.day import customer_phone
 from orchestration.demo.standin import shopify_standin, whatsapp_standin
+from orders.models import ChannelOrder
 from standins import whatsapp
 
 # serialized_rollback: the role groups the migrations made are back for the tests after these.
