@@ -17,6 +17,7 @@ from django.utils import timezone
 from catalog.governance import price_violations_record
 from catalog.services.ingest import catalog_ingest, prices_ingest
 from catalog.services.price_rules import price_rules_ingest
+from channels.assortment import assortment_ingest
 from channels.models import Channel
 from channels.services import channels_ingest, snapshot_ingest
 from erp.services.sources import erp_sources_ingest
@@ -36,6 +37,7 @@ KINDS = (
     "prices",
     "snapshot",
     "erp_sources",
+    "assortment",
 )
 
 
@@ -92,6 +94,8 @@ def _apply(kind, path, label, now, actor, run) -> IngestResult:
             return snapshot_ingest(path=path, label=label, now=now)
         case "erp_sources":
             return erp_sources_ingest(path=path, label=label, actor=actor)
+        case "assortment":
+            return assortment_ingest(path=path, label=label, actor=actor)
     raise AssertionError(kind)
 
 
