@@ -1,6 +1,6 @@
 from django.urls import path
 
-from channels import views
+from channels import assortment_views, views
 
 app_name = "channels"
 
@@ -10,4 +10,14 @@ urlpatterns = [
     path("runs/<int:pk>/approve/", views.run_approve, name="run_approve"),
     path("runs/<int:pk>/discard/", views.run_discard, name="run_discard"),
     path("<slug:code>/sync/", views.channel_sync_now, name="sync_now"),
+]
+
+# What each channel offers (channels/assortment.py).
+urlpatterns += [
+    path("<slug:code>/assortment/", assortment_views.assortment_page, name="assortment"),
+    path(
+        "<slug:code>/assortment/export.csv",
+        assortment_views.assortment_export,
+        name="assortment_export",
+    ),
 ]

@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from catalog.api import ProductViewSet
 from channels.api import ChannelListingViewSet, ChannelViewSet
+from channels.assortment_api import ChannelAssortment
 from inventory.api import StockLevelViewSet
 from reconcile.api import OpsExceptionViewSet, ReconcileRunViewSet
 
@@ -38,6 +39,12 @@ urlpatterns = [
         "redoc/",
         redoc_csp(SpectacularRedocView.as_view(url_name="api-schema")),
         name="api-redoc",
+    ),
+    # What each channel offers (channels/assortment.py), beside the router's channel routes.
+    path(
+        "channels/<slug:code>/assortment/",
+        ChannelAssortment.as_view(),
+        name="channel-assortment",
     ),
     path("", include(router.urls)),
 ]

@@ -42,6 +42,9 @@ BUSINESS_RULES = {
     ("GET", "/api/orders/pos-sales/"),  # `location` names a location that exists
     ("POST", "/api/orders/returns/"),
     ("POST", "/api/orders/returns/{id}/inspect/"),
+    # the channel's code, a category and the SKUs name ones that exist
+    ("GET", "/api/channels/{code}/assortment/"),
+    ("POST", "/api/channels/{code}/assortment/"),
 }
 
 

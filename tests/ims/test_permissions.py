@@ -30,6 +30,7 @@ VENDOR_SHIPPERS = {STORE, ADMIN, SUPER}  # inventory.add_vendorreturn
 FINANCE_DOCS = {FINANCE, ADMIN, SUPER}  # inventory.add_creditnote, inventory.close_vendorreturn
 TRANSFERRERS = {OPS, STORE, ADMIN, SUPER}  # inventory.add_transfer, receive_transfer
 RETURN_DESK = {STORE, ADMIN, SUPER}  # orders.add_customerreturn, orders.inspect_customerreturn
+ASSORTERS = {OPS, ADMIN, SUPER}  # channels.change_channelassortment
 
 # (method, path, body, roles allowed)
 MATRIX = [
@@ -165,6 +166,12 @@ MATRIX = [
     ("get", "/api/orders/returns/", None, ALL),
     ("post", "/api/orders/returns/", {"channel": "shop"}, RETURN_DESK),
     ("post", "/api/orders/returns/999999/inspect/", {"lines": []}, RETURN_DESK),
+    # what each channel offers
+    ("get", "/channels/shop/assortment/", None, ALL),
+    ("get", "/channels/shop/assortment/export.csv", None, ALL),
+    ("post", "/channels/shop/assortment/", {"scope": "matching"}, ASSORTERS),
+    ("get", "/api/channels/shop/assortment/", None, ALL),
+    ("post", "/api/channels/shop/assortment/", {"skus": ["NOPE"]}, ASSORTERS),
 ]
 
 
