@@ -57,7 +57,7 @@ def test_ops_withhold_a_whole_category_on_a_channel_and_cap_one_product(shelf, l
     form = page.locator("#assortment-bulk")
     form.locator("select[name=publish]").select_option("no")
     form.locator("input[name=reason]").fill("online only")
-    form.locator("#apply-matching").click()
+    form.get_by_role("button", name="Apply to all 3 matching the filter").click()
 
     toast = page.locator("#messages .toast.success", has_text="market: withheld — 3 products")
     expect(toast).to_be_in_viewport()
