@@ -50,6 +50,15 @@ CHANNELS = [
     ("woocommerce", "WooCommerce wholesale", "woocommerce", "read_only", ["WH-EAST"], "10%"),
 ]
 
+# Quantity policies (PRODUCT.md "Channel assortment and quantity policy"): Amazon sees 80 % of
+# the warehouse's stock, at most 50 units of a product.
+POLICIES = {"amazon": {"share_pct": Decimal(80), "zero_at": 0, "max_units": 50}}
+NO_POLICY = {"share_pct": Decimal(100), "zero_at": 0, "max_units": None}
+# The stores' POS does not offer what is sold online only: the assortment withholds grocery there.
+POS_WITHHELD = {"grocery"}
+# Withheld products the POS still shows with stock (a Stock_Mismatch, expected 0).
+POS_SHOWN_ANYWAY = 2
+
 # category, max_discount_pct, min_margin_pct, luxury, excluded_channels
 PRICE_RULES = [
     ("*", "50", "10", "false", ""),
@@ -86,7 +95,15 @@ NEGATIVE_STOCK = 3
 RULE_BREAKING_PRICES = 5
 
 # The order files are ingested in: each refers only to what came before it.
-INGEST_ORDER = ["locations", "channels", "price_rules", "catalog", "inventory", "prices"]
+INGEST_ORDER = [
+    "locations",
+    "channels",
+    "price_rules",
+    "catalog",
+    "inventory",
+    "prices",
+    "assortment",
+]
 
 
 def _money(value: Decimal) -> Decimal:
@@ -274,17 +291,26 @@ class DemoBuilder:
 
     # -- channels ----------------------------------------------------------
     def atp(self, product: DemoProduct, channel: tuple) -> int:
-        _code, _, _, _, locations, buffer = channel
+        """PRODUCT.md's ATP with the channel's policy: floor(A × share / 100), minus the
+        buffer taken on A, never below 0, 0 at or below zero_at, at most the cap."""
+        code, _, _, _, locations, buffer = channel
+        policy = POLICIES.get(code, NO_POLICY)
         available = sum(max(product.stock[loc], 0) for loc in locations)
         units = (
             math.ceil(Decimal(buffer[:-1]) * available / 100)
             if buffer.endswith("%")
             else int(buffer)
         )
-        return max(0, available - units)
+        atp = max(0, math.floor(available * policy["share_pct"] / 100) - units)
+        if policy["zero_at"] and atp <= policy["zero_at"]:
+            atp = 0
+        return atp if policy["max_units"] is None else min(atp, policy["max_units"])
 
     def withheld(self, product: DemoProduct, code: str) -> bool:
-        return product.category == "watches" and code == "amazon"
+        """A luxury category on a channel it excludes, or the assortment's withholding."""
+        return (product.category == "watches" and code == "amazon") or (
+            code == "pos" and product.category in POS_WITHHELD
+        )
 
     def build_listings(self) -> None:
         rng = self.rng
@@ -410,6 +436,22 @@ class DemoBuilder:
                         oversell=True,
                     )
                 )
+        groceries = [p for p in self.products if p.active and p.category in POS_WITHHELD]
+        for p, quantity in zip(groceries[:POS_SHOWN_ANYWAY], [3, 6], strict=True):
+            self.listings["pos"].append(
+                self._listing("pos", p, quantity, self.in_force[p.sku], CURRENCY)
+            )
+            self.gold.append(
+                GoldRow(
+                    p.sku,
+                    "pos",
+                    "Stock_Mismatch",
+                    "0",
+                    str(quantity),
+                    _money(quantity * self.in_force[p.sku]),
+                    True,
+                )
+            )
         retired = next(p for p in self.products if not p.active)
         self.listings["shopify"].append(
             self._listing("shopify", retired, 5, retired.price, CURRENCY)
@@ -441,8 +483,32 @@ class DemoBuilder:
         write_csv(files["locations"], [*LOCATIONS_COLUMNS, *LOCATIONS_OPTIONAL], LOCATIONS)
         write_csv(
             files["channels"],
-            CHANNELS_COLUMNS,
-            [(c, n, k, m, ";".join(locs), b, CURRENCY) for c, n, k, m, locs, b in CHANNELS],
+            [*CHANNELS_COLUMNS, "share_pct", "zero_at", "max_units"],
+            [
+                (
+                    c,
+                    n,
+                    k,
+                    m,
+                    ";".join(locs),
+                    b,
+                    CURRENCY,
+                    *(
+                        "" if value is None or value == NO_POLICY[name] else value
+                        for name, value in POLICIES.get(c, NO_POLICY).items()
+                    ),
+                )
+                for c, n, k, m, locs, b in CHANNELS
+            ],
+        )
+        write_csv(
+            files["assortment"],
+            ["channel", "sku_id", "publish"],
+            [
+                ("pos", p.sku, "no")
+                for p in self.products
+                if p.active and p.category in POS_WITHHELD
+            ],
         )
         write_csv(files["price_rules"], PRICE_RULES_COLUMNS, PRICE_RULES)
         write_csv(

@@ -75,7 +75,7 @@ def test_loading_the_demo_twice_changes_nothing(demo, tmp_path, capsys):
     capsys.readouterr()
     call_command("load_demo", "--dir", str(demo), "--today", "2026-11-22")
     lines = [line for line in capsys.readouterr().out.splitlines() if " rows, " in line]
-    assert len(lines) == 10
+    assert len(lines) == 11  # the seven files in INGEST_ORDER and four snapshots
     for line in lines:
         assert " 0 created, 0 updated" in line, line
 
@@ -98,3 +98,25 @@ def test_the_evaluator_fails_when_a_figure_differs(demo, tmp_path):
     path.write_text(json.dumps(figures))
     with pytest.raises(CommandError):
         call_command("evaluate", "--gold", str(demo), "--out", str(tmp_path / "reports"))
+
+
+def test_the_demo_uses_quantity_policies_and_an_assortment(demo, tmp_path):
+    """Amazon sees 80 % of the warehouse, at most 50 of a product; the stores' POS withholds
+    grocery (sold online only): never missing there, and shown with stock a mismatch."""
+    from channels.models import Channel, ChannelAssortment
+
+    call_command("reconcile", "--out", str(tmp_path / "r"))
+    amazon = Channel.objects.get(code="amazon")
+    assert (amazon.share_pct, amazon.max_units) == (80, 50)
+    assert amazon.atp(120) == 50 and amazon.atp(40) == 30  # floor(32) − 2
+    withheld = ChannelAssortment.objects.filter(channel__code="pos", publish=False)
+    assert withheld.count() > 0
+    assert set(withheld.values_list("product__category__name", flat=True)) == {"grocery"}
+    open_on_pos = OpsException.objects.open().filter(
+        channel__code="pos", product__category__name="grocery"
+    )
+    assert not open_on_pos.filter(discrepancy="Missing_SKU").exists()
+    assert sorted(open_on_pos.values_list("discrepancy", "expected")) == [
+        ("Stock_Mismatch", "0"),
+        ("Stock_Mismatch", "0"),
+    ]
