@@ -144,23 +144,38 @@ def customer_return_record(
                 reason=reason,
                 at=now,
             )
-            notify_roles(
-                Role.FINANCE,
-                kind="customer_return",
-                subject=f"Customer return on {locked.channel.code} order {locked.external_id}",
-                body=", ".join(f"{by_pk[pk].sku} × {q}" for pk, q in back.items())
-                + f" quarantined. Reason: {reason or '—'}",
+            _return_told(
+                order=locked,
+                customer_return=result,
+                lines={by_pk[pk].sku: q for pk, q in back.items()},
+                where="quarantined",
+                reason=reason,
                 link=f"/api/orders/{locked.pk}/",
-            )
-            order_event_emit(order=locked, event="return_requested", at=now)
-            customer_notify(
-                order=locked, kind="return_received", ref=f"return:{result.pk}", now=now
+                now=now,
             )
         if unshipped:
             order_cancel(
                 order=locked, reason=reason or "refunded before shipping", lines=unshipped, now=now
             )
     return result
+
+
+def _return_told(
+    *, order, customer_return, lines: dict[str, int], where: str, reason: str, link: str, now
+) -> None:
+    """A return recorded: Finance is told, the order's return clock starts, the customer hears."""
+    notify_roles(
+        Role.FINANCE,
+        kind="customer_return",
+        subject=f"Customer return on {order.channel.code} order {order.external_id}",
+        body=", ".join(f"{sku} × {q}" for sku, q in lines.items())
+        + f" {where}. Reason: {reason or '—'}",
+        link=link,
+    )
+    order_event_emit(order=order, event="return_requested", at=now)
+    customer_notify(
+        order=order, kind="return_received", ref=f"return:{customer_return.pk}", now=now
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -324,16 +339,15 @@ def customer_return_receive(
             reason=reason,
             at=now,
         )
-        notify_roles(
-            Role.FINANCE,
-            kind="customer_return",
-            subject=f"Customer return on {locked.channel.code} order {locked.external_id}",
-            body=", ".join(f"{sku} × {q}" for sku, q in wanted.items())
-            + f" received at {location.code}, awaiting inspection. Reason: {reason or '—'}",
+        _return_told(
+            order=locked,
+            customer_return=received,
+            lines=wanted,
+            where=f"received at {location.code}, awaiting inspection",
+            reason=reason,
             link=f"/stock/returns/?q={locked.external_id}",
+            now=now,
         )
-        order_event_emit(order=locked, event="return_requested", at=now)
-        customer_notify(order=locked, kind="return_received", ref=f"return:{received.pk}", now=now)
     return received, True
 
 
