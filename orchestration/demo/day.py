@@ -31,7 +31,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db.models import F
 
 from catalog.models import Product
-from channels.models import Channel, SyncMode
+from channels.models import Channel, SyncMode, SyncRun, SyncTrigger
 from channels.sync.engine import sync, sync_pending
 from erp.models import ErpKind, ErpSource
 from erp.services.reset import erp_reset
@@ -203,17 +203,17 @@ def day_play(plan: dict, *, folder: Path, say: Callable[[str], None] = print) ->
         )
         say(f"  day: ERP reset #{summary.run.pk} applied: {summary.run.changed} level(s) changed")
         shopify = Channel.objects.get(code=CHANNEL)
-        run = sync_pending(channel=shopify)
-        say(
-            f"  day: pushed the day's stock changes to the stand-in shop (sync #{run.pk if run else '—'})"
-        )
+        sync_pending(channel=shopify)  # whatever a stock change left queued goes out now
+        pushes = SyncRun.objects.filter(channel=shopify, trigger=SyncTrigger.STOCK_CHANGED)
+        say(f"  day: {pushes.count()} stock-change pushes to the stand-in shop")
         outcome = sync(channel=shopify, mode=SyncMode.DRY_RUN, record_exceptions=False)
-        say(
-            f"  day: a dry-run sync of {CHANNEL} planned {sum(r.planned for r in outcome.runs)} change(s)"
-        )
+        planned = sum(r.planned for r in outcome.runs)
+        say(f"  day: a dry-run sync of {CHANNEL} plans {planned} change(s), sending none")
         swept = sla_sweep(now=at)
         say(
-            f"  day: {len(plan['orders'])} orders placed through the webhook endpoint; SLA sweep: {swept}"
+            f"  day: {len(plan['orders'])} orders placed through the webhook endpoint; the SLA "
+            f"sweep: {swept.warnings} warning(s), {swept.breaches} breach(es), "
+            f"{swept.steps} ladder step(s), {swept.notified} notified"
         )
 
 

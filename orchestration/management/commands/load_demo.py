@@ -56,6 +56,12 @@ class Command(AuditedCommand):
         played = day and day_played()
         if played:
             # The day happened in this database already: the same plan, the same gold.
+            if not (dir / "day.json").exists():
+                raise CommandError(
+                    f"the demo's day was played in this database but {dir / 'day.json'} is "
+                    "gone, so its gold cannot be written again: `make clean`, then `make demo`",
+                    returncode=1,
+                )
             now = dt.datetime.fromisoformat(
                 json.loads((dir / "day.json").read_text(encoding="utf-8"))["at"]
             )
