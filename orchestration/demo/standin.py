@@ -10,6 +10,8 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 
+from django.test.utils import override_settings
+
 from channels.models import ChannelListing
 from notifications.models import MessageTemplate
 from standins import whatsapp
@@ -83,3 +85,12 @@ def _message_line(body: dict) -> str:
         for p in c.get("parameters", [])
     ]
     return f"stand-in WhatsApp → {body.get('to')}: {template.get('name')} {values}"
+
+
+def demo_whatsapp(url: str):
+    """The demo's WhatsApp account is its stand-in (a real one: IMS_WHATSAPP_* set)."""
+    return override_settings(
+        IMS_WHATSAPP_BASE_URL=url,
+        IMS_WHATSAPP_PHONE_NUMBER_ID=whatsapp.PHONE_NUMBER_ID,
+        IMS_WHATSAPP_ACCESS_TOKEN=whatsapp.TOKEN,
+    )

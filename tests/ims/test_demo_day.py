@@ -5,6 +5,7 @@ Push correction on a price mismatch lands in the stand-in and the next sync read
 
 import csv
 import importlib
+import io
 import json
 import re
 import socket
@@ -13,14 +14,13 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.test import Client, override_settings
+from django.test import Client
 
 from channels.models import Channel, ChannelListing, SyncRun
 from exceptions.models import OpsException
 from orchestration.demo.day import customer_phone
-from orchestration.demo.standin import shopify_standin, whatsapp_standin
+from orchestration.demo.standin import shopify_standin
 from orders.models import ChannelOrder
-from standins import whatsapp
 
 # serialized_rollback: the role groups the migrations made are back for the tests after these.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -138,28 +138,33 @@ def _plan(folder):
     return json.loads((folder / "day.json").read_text())
 
 
-def test_the_demo_s_customer_opens_the_prescription_at_rx_with_the_code_whatsapp_brings(day):
-    printed = []
+def test_serve_demo_s_customer_opens_the_prescription_at_rx_with_the_code_whatsapp_brings(
+    day, monkeypatch
+):
+    """serve_demo itself: while it serves (its development server stood in for by the
+    customer's requests), the code the WhatsApp stand-in is given is printed in the console,
+    and with it the customer opens the order's PDF."""
     first = _plan(day)["prescription"]["order"]
     phone = customer_phone(first)
-    with (
-        whatsapp_standin(say=printed.append) as url,
-        override_settings(
-            IMS_WHATSAPP_BASE_URL=url,
-            IMS_WHATSAPP_PHONE_NUMBER_ID=whatsapp.PHONE_NUMBER_ID,
-            IMS_WHATSAPP_ACCESS_TOKEN=whatsapp.TOKEN,
-        ),
-    ):
+    seen = {}
+
+    def serving(name, *args, **kwargs):
+        assert name == "runserver"
         customer = Client()
-        asked = customer.post("/rx/", {"order": f"#{first}", "phone": phone})
-        assert asked.status_code == 200
-        (line,) = printed  # the console is the customer's phone
-        assert line.startswith(f"stand-in WhatsApp → {phone}: ims_prescription_code")
-        code = re.search(r"\['(\d{6})'\]", line).group(1)
+        seen["asked"] = customer.post("/rx/", {"order": f"#{first}", "phone": phone})
+        console = out.getvalue()
+        seen["console"] = console
+        code = re.search(r"ims_prescription_code \['(\d{6})'\]", console).group(1)
         opened = customer.post(
             "/rx/verify/", {"order": f"#{first}", "phone": phone, "code": code}
         ).content.decode()
-        link = re.search(r'href="(/rx/[^"]+/\d+/)"', opened).group(1)
-        pdf = customer.get(link)
+        seen["pdf"] = customer.get(re.search(r'href="(/rx/[^"]+/\d+/)"', opened).group(1))
+
+    monkeypatch.setattr("orchestration.management.commands.serve_demo.call_command", serving)
+    out = io.StringIO()
+    call_command("serve_demo", stdout=out)
+    assert seen["asked"].status_code == 200
+    assert f"stand-in WhatsApp → {phone}: ims_prescription_code" in seen["console"]
+    pdf = seen["pdf"]
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF-") and b"order 5001" in pdf.content
