@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -41,6 +41,16 @@ def csv_download(header, rows, filename: str) -> StreamingHttpResponse:
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def list_page(
+    request: HttpRequest, template: str, context: dict, *, status: int = 200
+) -> HttpResponse:
+    """A list page, or only its #results partial when htmx swaps them (what sits outside
+    #results — the export link, the messages — then comes out of band: `oob`)."""
+    if request.htmx and request.htmx.target == "results":
+        return render(request, f"{template}#results", {**context, "oob": True})
+    return render(request, template, context, status=status)
 
 
 def query_without(request: HttpRequest, *names: str) -> str:

@@ -11,13 +11,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from ims.errors import ApplicationError
-from ims.views import csv_download, query_without
+from ims.views import csv_download, list_page, query_without
 from inventory.models import Location
 from orders.models import PosSale
 from orders.pos_selectors import (
@@ -92,10 +92,7 @@ def _render_list(
         "acted": int(acted) if acted.isdigit() else None,
         "held": HELD,
     }
-    if request.htmx and request.htmx.target == "results":
-        context["oob"] = True  # the export link sits outside #results
-        return render(request, "stock/pos_overrides.html#results", context)
-    return render(request, "stock/pos_overrides.html", context, status=400 if refused else 200)
+    return list_page(request, "stock/pos_overrides.html", context, status=400 if refused else 200)
 
 
 @login_required

@@ -17,7 +17,7 @@ from exceptions.selectors import SORTS, exception_page, exception_tab_counts
 from exceptions.services import ops_exception_acknowledge
 from ims.errors import ApplicationError
 from ims.filters import filter_problems
-from ims.views import csv_download, query_without
+from ims.views import csv_download, list_page, query_without
 from reconcile.filters import OpsExceptionFilter
 from reconcile.reports import EXCEPTION_COLUMNS, exception_rows, scorecard_context
 
@@ -81,11 +81,7 @@ def exception_list(request: HttpRequest) -> HttpResponse:
         # After an action refused (no reason given), what was ticked stays ticked.
         "kept_ids": getattr(request, "kept_ids", set()),
     }
-    if request.htmx and request.htmx.target == "results":
-        # The export link and the messages sit outside #results: swapped out of band.
-        context["oob"] = True
-        return render(request, "exceptions/list.html#results", context)
-    return render(
+    return list_page(
         request, "exceptions/list.html", context, status=200 if filterset.is_valid() else 400
     )
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from catalog.models import Product
 from ims.csvio import INT_MAX
 from ims.errors import ApplicationError
-from ims.views import csv_download, form_errors_from, query_without
+from ims.views import csv_download, form_errors_from, list_page, query_without
 from inventory.models import Location, StockLevel
 from inventory.selectors import (
     QUARANTINE_COLUMNS,
@@ -58,10 +58,7 @@ def quarantine_list(request: HttpRequest) -> HttpResponse:
         "can_act": request.user.has_perm("orders.release_quarantine"),
         "acted": keep,
     }
-    if request.htmx and request.htmx.target == "results":
-        context["oob"] = True  # the messages and the export link sit outside #results
-        return render(request, "stock/quarantine.html#results", context)
-    return render(request, "stock/quarantine.html", context)
+    return list_page(request, "stock/quarantine.html", context)
 
 
 @login_required

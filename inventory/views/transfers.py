@@ -9,14 +9,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from ims.csvio import INT_MAX
 from ims.errors import ApplicationError
-from ims.views import csv_download, query_without
+from ims.views import csv_download, list_page, query_without
 from inventory.models import Location, Transfer
 from inventory.selectors.transfers import (
     TRANSFER_COLUMNS,
@@ -73,10 +73,7 @@ def transfer_list_page(request: HttpRequest) -> HttpResponse:
         "sent": getattr(request, "sent_transfer", False),  # a fresh send form, out of band
         "form": SendForm(initial={"sku": request.GET.get("sku", "")}),
     }
-    if request.htmx and request.htmx.target == "results":
-        context["oob"] = True  # the messages and the export link sit outside #results
-        return render(request, "stock/transfers.html#results", context)
-    return render(request, "stock/transfers.html", context)
+    return list_page(request, "stock/transfers.html", context)
 
 
 @login_required

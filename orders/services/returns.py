@@ -107,32 +107,16 @@ def customer_return_record(
                 created_at=now,
                 created_by=person(actor),
             )
-            moves = [
-                StockMove(
-                    by_pk[pk].product_id, by_pk[pk].location_id or location_id, "", QUARANTINED, q
-                )
-                for pk, q in back.items()
-                if by_pk[pk].product_id
-            ]
-            stock_move(
-                moves=moves,
-                action=None,
-                reason=MovementReason.CUSTOMER_RETURN,
-                ref=f"return:{result.pk}",
+            _units_back(
+                customer_return=result,
+                back=back,
+                lines=by_pk,
+                state=QUARANTINED,
+                location_of=lambda line: line.location_id or location_id,
                 actor=actor,
                 now=now,
-                note=reason,
+                reason=reason,
             )
-            CustomerReturnLine.objects.bulk_create(
-                CustomerReturnLine(
-                    customer_return=result, line_id=pk, product_id=by_pk[pk].product_id, quantity=q
-                )
-                for pk, q in back.items()
-                if by_pk[pk].product_id
-            )
-            for pk, q in back.items():
-                by_pk[pk].returned += q
-            OrderLine.objects.bulk_update([by_pk[pk] for pk in back], ["returned"])
             audit_record(
                 actor=actor,
                 action="customer_return",
@@ -158,6 +142,41 @@ def customer_return_record(
                 order=locked, reason=reason or "refunded before shipping", lines=unshipped, now=now
             )
     return result
+
+
+def _units_back(
+    *, customer_return, back: dict[int, int], lines: dict, state, location_of, actor, now, reason
+) -> None:
+    """The units a customer sent back (`back`: order line id → units) enter `state` where
+    `location_of(line)` says, one movement per product and location (ref return:<id>; the
+    caller audits the return); the return's lines are written and each order line counts
+    them returned."""
+    units: dict[tuple[int, int], int] = defaultdict(int)
+    for pk, quantity in back.items():
+        if lines[pk].product_id:
+            units[(lines[pk].product_id, location_of(lines[pk]))] += quantity
+    stock_move(
+        moves=[StockMove(p, loc, "", state, q) for (p, loc), q in units.items()],
+        action=None,
+        reason=MovementReason.CUSTOMER_RETURN,
+        ref=f"return:{customer_return.pk}",
+        actor=actor,
+        now=now,
+        note=reason,
+    )
+    CustomerReturnLine.objects.bulk_create(
+        CustomerReturnLine(
+            customer_return=customer_return,
+            line_id=pk,
+            product_id=lines[pk].product_id,
+            quantity=q,
+        )
+        for pk, q in back.items()
+        if lines[pk].product_id
+    )
+    for pk, quantity in back.items():
+        lines[pk].returned += quantity
+    OrderLine.objects.bulk_update([lines[pk] for pk in back], ["returned"])
 
 
 def _return_told(
@@ -301,30 +320,16 @@ def customer_return_receive(
             created_at=now,
             created_by=person(actor),
         )
-        units: dict[int, int] = defaultdict(int)
-        for pk, quantity in back.items():
-            units[by_pk[pk].product_id] += quantity
-        stock_move(
-            moves=[
-                StockMove(product_id, location.pk, "", StockState.RETURNED, quantity)
-                for product_id, quantity in units.items()
-            ],
-            action=None,  # audited below, as the return
-            reason=MovementReason.CUSTOMER_RETURN,
-            ref=f"return:{received.pk}",
+        _units_back(
+            customer_return=received,
+            back=back,
+            lines=by_pk,
+            state=StockState.RETURNED,
+            location_of=lambda line: location.pk,
             actor=actor,
             now=now,
-            note=reason,
+            reason=reason,
         )
-        CustomerReturnLine.objects.bulk_create(
-            CustomerReturnLine(
-                customer_return=received, line_id=pk, product_id=by_pk[pk].product_id, quantity=q
-            )
-            for pk, q in back.items()
-        )
-        for pk, quantity in back.items():
-            by_pk[pk].returned += quantity
-        OrderLine.objects.bulk_update([by_pk[pk] for pk in back], ["returned"])
         audit_record(
             actor=actor,
             action="customer_return_receive",
