@@ -35,6 +35,10 @@ class ListingState:
     barcode: str = ""
     # Provider ids a later push needs (variant id, inventory item id, version, product type…).
     ref: Mapping[str, Any] = field(default_factory=dict)
+    # The MRP the channel shows beside the offer price (Shopify's compare-at price,
+    # WooCommerce's regular price under a sale price, BigCommerce's retail price, Amazon's list
+    # price, Flipkart's mrp); None where the vendor or this listing shows none.
+    mrp: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,53 @@ class PushResult:
 
 
 @dataclass(frozen=True)
+class ListingDraft:
+    """A product IMS publishes to a channel that does not list it yet: what the vendor's create
+    call needs, from the SKU master (a product is created once, in IMS, never on a channel)."""
+
+    sku: str
+    name: str
+    barcode: str
+    # The barcode as a GTIN-14 ('' when the product has none): marketplaces match on it.
+    gtin: str
+    price: Decimal
+    mrp: Decimal | None
+    currency: str
+    # The channel's ATP of the product now (Channel.atp): the new listing's quantity.
+    quantity: int
+    category: str = ""
+    uom: str = "EA"
+    # The product's attributes from the catalog (size, colour, hsn, weight…).
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    # The style grouping the product with its variants (catalog.Style code and name; '' for a
+    # product on its own): a shop with parent products lists the variant under that parent.
+    style: str = ""
+    style_name: str = ""
+    # Names the channel already has for this product (its aliases scoped to the channel), e.g.
+    # a Flipkart FSN or an Amazon ASIN a person chose.
+    aliases: tuple[str, ...] = ()
+    # Stable per (channel, product): idempotency keys derive from it, so a retry creates once.
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """The provider's answer to one draft. `ok`: the listing exists now and `external_id` is
+    its id there (stored as the product's alias on the channel). `unmatched`: a marketplace
+    found no single catalogue item to offer the product against (no GTIN, no match, several):
+    a person must act, and nothing was created. `requests` are the writes sent (or, in a dry
+    run, that would be sent): each {"method", "path", "body"}."""
+
+    sku: str
+    ok: bool
+    external_id: str = ""
+    ref: Mapping[str, Any] = field(default_factory=dict)
+    error: str = ""
+    unmatched: bool = False
+    requests: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class OrderChange:
     """An order as the channel's own API lists it, for the order poll (orders.services.poll):
     its id, the channel's time of its last change, and the vendor's object as JSON, which the
@@ -109,6 +160,8 @@ class Capabilities:
     webhooks: bool = False
     # The provider refuses a quantity write when the current value is not the one we read.
     compare_and_set: bool = False
+    # IMS can create a listing of a product the channel does not list (adapter.publish).
+    publish: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,7 +214,18 @@ class ChannelAdapter(Protocol):
 
     def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]: ...
 
-    def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]: ...
+    def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        """Set each offer price and, where `mrp` is given and the vendor shows one, the MRP in
+        the same write (results carry field PRICE)."""
+        ...
+
+    # Adapters whose capabilities say `publish` add (channels.publish.listing_publish calls it):
+    # def publish(self, drafts: Sequence[ListingDraft], *, dry_run: bool = False)
+    #         -> list[PublishResult]
+    #     create each draft's listing (a web shop: the product with its SKU, barcode, price,
+    #     MRP and quantity; a marketplace: an offer on the catalogue item its GTIN finds), one
+    #     result per draft, in order. A draft that fails leaves nothing half-created on the
+    #     channel. In a dry run only reads are sent; the results say what would be written.
 
     def close(self) -> None: ...
 
