@@ -217,6 +217,8 @@ class ChannelListing(models.Model):
     barcode = models.CharField(max_length=32, blank=True)
     quantity = models.IntegerField()
     price = models.DecimalField(null=True, blank=True, **MONEY)
+    # The MRP the channel shows beside the price (null: it shows none, and none is compared).
+    mrp = models.DecimalField("MRP", null=True, blank=True, **MONEY)
     currency = models.CharField(max_length=3, blank=True)
     seen_at = models.DateTimeField()
     # Provider ids read live (variant id, inventory item id, version…) that pushes need.

@@ -46,7 +46,7 @@ CHANNELS_COLUMNS = ("code", "name", "kind", "sync_mode", "locations", "safety_bu
 # policy"); blank: the default (share 100, zero at 0, no cap).
 CHANNELS_OPTIONAL = ("base_url", "share_pct", "zero_at", "max_units")
 SNAPSHOT_COLUMNS = ("channel", "sku_id", "quantity", "price", "currency")
-SNAPSHOT_OPTIONAL = ("barcode", "external_id")
+SNAPSHOT_OPTIONAL = ("barcode", "external_id", "mrp")
 
 _BUFFER = re.compile(r"^([0-9]{1,3}(?:\.[0-9]{1,2})?)\s*%$")
 
@@ -230,6 +230,7 @@ class _ListingRow:
     price: Decimal
     currency: str
     product_id: int | None = None
+    mrp: Decimal | None = None
 
 
 def product_matcher(channel_codes, rows: list[_ListingRow]) -> None:
@@ -332,10 +333,25 @@ def _listing_row(row: Row, channels: dict[str, Channel]) -> _ListingRow | None:
     price = row.parse("price", partial(parse_amount, currency=currency)) if currency else None
     if price is not None and price < 0:
         row.fail("price", f"'{row.get('price')}' is negative")
+    mrp = None
+    if currency and row.get("mrp"):
+        mrp = row.parse("mrp", partial(parse_amount, currency=currency))
+        if mrp is not None and mrp < 0:
+            row.fail("mrp", f"'{row.get('mrp')}' is negative")
     if not row.ok:
         return None
     return _ListingRow(
-        row, channel, identifier, sku, external_id, barcode, gtin, quantity, price, currency
+        row,
+        channel,
+        identifier,
+        sku,
+        external_id,
+        barcode,
+        gtin,
+        quantity,
+        price,
+        currency,
+        mrp=mrp,
     )
 
 
@@ -362,6 +378,7 @@ def _listings_apply(rows: list[_ListingRow], now, result: IngestResult, kept_ids
             "barcode",
             "quantity",
             "price",
+            "mrp",
             "currency",
         )
         for r in group:
@@ -374,6 +391,7 @@ def _listings_apply(rows: list[_ListingRow], now, result: IngestResult, kept_ids
                 "barcode": r.barcode,
                 "quantity": r.quantity,
                 "price": r.price,
+                "mrp": r.mrp,
                 "currency": r.currency,
             }
             listing = by_identifier.get(r.identifier) or (
@@ -541,6 +559,7 @@ def sync_push_correction(*, exception, actor) -> None:
         not in (
             Discrepancy.PRICE_MISMATCH,
             Discrepancy.STOCK_MISMATCH,
+            Discrepancy.MRP_MISMATCH,
             Discrepancy.SYNC_FAILURE,
         )
     ):

@@ -16,6 +16,8 @@ class Discrepancy(models.TextChoices):
     # An order line names a SKU IMS does not know: the order holds it (raised by orders).
     UNKNOWN_SKU = "Unknown_SKU", "Unknown SKU"
     CURRENCY_MISMATCH = "Currency_Mismatch", "Currency mismatch"
+    # The channel shows another MRP than the product's (PRODUCT.md "MRP parity").
+    MRP_MISMATCH = "MRP_Mismatch", "MRP mismatch"
     OVERSELL_RISK = "Oversell_Risk", "Oversell risk"
     PRICE_RULE_VIOLATION = "Price_Rule_Violation", "Price rule violation"
     SYNC_FAILURE = "Sync_Failure", "Sync failure"

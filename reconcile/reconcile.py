@@ -49,8 +49,8 @@ log = logging.getLogger("ims.reconcile")
 
 NO_POLICY = PricePolicy()
 OFFERED = (True, None)  # a pair the assortment does not name: offered, the channel's policy
-_FIXED = 8  # product columns before the per-channel ones
-_PER_CHANNEL = 5  # available at its locations, listing id, quantity, price, currency
+_FIXED = 9  # product columns before the per-channel ones
+_PER_CHANNEL = 6  # available at its locations, listing id, quantity, price, currency, MRP
 
 Progress = Callable[[int, int], None]
 
@@ -93,13 +93,15 @@ def _main_query(channels: list[_Channel]) -> str:
             if ids
             else f"0 AS a{i}"
         )
-        columns.append(f"COALESCE(s.a{i}, 0), l{i}.id, l{i}.quantity, l{i}.price, l{i}.currency")
+        columns.append(
+            f"COALESCE(s.a{i}, 0), l{i}.id, l{i}.quantity, l{i}.price, l{i}.currency, l{i}.mrp"
+        )
         joins.append(
             f"LEFT JOIN {listings} l{i} ON l{i}.product_id = p.id AND l{i}.channel_id = {int(ch.id)}"
         )
     return (
         "SELECT p.id, p.sku, p.name, p.status, p.category_id, p.price, p.currency, "
-        "COALESCE(s.total, 0)"
+        "COALESCE(s.total, 0), p.mrp"
         + "".join(f", {c}" for c in columns)
         + f" FROM {products} p LEFT JOIN (SELECT product_id, SUM(available) AS total"
         + "".join(f", {s}" for s in sums)
@@ -124,11 +126,14 @@ def compare_listing(
     quantity: int | None,
     shown_price: Decimal | None,
     shown_currency: str | None,
+    mrp: Decimal | None = None,
+    shown_mrp: Decimal | None = None,
 ) -> list[Finding]:
     """The discrepancies between what IMS expects of one product on one channel and what it shows.
     `withheld`: a luxury category on a channel it excludes; `offered`: the channel's assortment
     (a withheld product is never missing and is expected at 0); `max_units`: the product's own
-    cap on the channel."""
+    cap on the channel; `shown_mrp`: the MRP the channel shows beside the price (None: it
+    shows none, and none is compared)."""
 
     def finding(discrepancy, expected, actual, **extra) -> Finding:
         return Finding(
@@ -190,6 +195,16 @@ def compare_listing(
                 money(shown_price, currency),
                 exposure=abs(shown_price - price) * max(quantity, 0),
             )
+        )
+    if (
+        shown_mrp is not None
+        and mrp is not None
+        and shown_currency == ch.currency
+        and currency == ch.currency
+        and shown_mrp != mrp
+    ):
+        found.append(
+            finding(Discrepancy.MRP_MISMATCH, money(mrp, currency), money(shown_mrp, currency))
         )
     return found
 
@@ -314,13 +329,13 @@ def _reconcile(run, scope, now, rollup: RollupWriter, progress) -> tuple[int, in
 def _product_row(
     row, channels, by_category, assortment, other_pairs, findings, rollup: RollupWriter
 ) -> None:
-    product_id, sku, name, status, category_id, price, currency, total = row[:_FIXED]
-    price = as_decimal(price)
+    product_id, sku, name, status, category_id, price, currency, total, mrp = row[:_FIXED]
+    price, mrp = as_decimal(price), as_decimal(mrp)
     active = status == ProductStatus.ACTIVE
     policy = by_category.get(category_id, NO_POLICY)
     cells = []
     for i, ch in enumerate(channels):
-        available, _listing_id, quantity, shown_price, shown_currency = row[
+        available, _listing_id, quantity, shown_price, shown_currency, shown_mrp = row[
             _FIXED + i * _PER_CHANNEL : _FIXED + (i + 1) * _PER_CHANNEL
         ]
         shown_price = as_decimal(shown_price)
@@ -341,6 +356,8 @@ def _product_row(
                 quantity=quantity,
                 shown_price=shown_price,
                 shown_currency=shown_currency,
+                mrp=mrp,
+                shown_mrp=as_decimal(shown_mrp),
             )
             if found:
                 findings.extend(found)

@@ -21,6 +21,8 @@ from channels.errors import ChannelNotConfigured, ProviderRefused
 
 QUANTITY = "quantity"
 PRICE = "price"
+# A plan line for the MRP a channel shows: sent with the offer price, in the same PriceUpdate.
+MRP = "mrp"
 
 
 @dataclass(frozen=True)

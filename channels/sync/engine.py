@@ -37,6 +37,7 @@ from django.utils import timezone
 from catalog.services.prices import prices_refresh
 from channels.adapters import adapter_for, is_live
 from channels.adapters.base import (
+    MRP,
     PRICE,
     QUANTITY,
 )
@@ -236,6 +237,7 @@ def sync_correction_push(*, exception, actor=None) -> str:
     wanted = {
         Discrepancy.PRICE_MISMATCH: {PRICE},
         Discrepancy.STOCK_MISMATCH: {QUANTITY},
+        Discrepancy.MRP_MISMATCH: {MRP},
     }.get(exception.discrepancy, {PRICE, QUANTITY})
     error = ""
     try:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from catalog.models import ProductStatus
 from catalog.rules import PricePolicy, policies, price_rule_check
 from channels.adapters.base import (
+    MRP,
     PRICE,
     QUANTITY,
 )
@@ -97,6 +98,7 @@ def build_plan(
         "product__cost",
         "quantity",
         "price",
+        "mrp",
         "currency",
         "sku",
         "identifier",
@@ -123,6 +125,7 @@ def build_plan(
         cost,
         quantity,
         shown_price,
+        shown_mrp,
         shown_currency,
         channel_sku,
         identifier,
@@ -147,13 +150,19 @@ def build_plan(
             plan.lines.append(PlanLine(product_id, sku, QUANTITY, str(quantity), str(target), ref))
         if withheld or price is None or shown_price is None or currency != channel.currency:
             continue
-        if money(shown_price, currency) != money(price, currency):
-            # Checked again before the push: a rule tightened under the price in force blocks it too.
-            if product_id in blocked or price_rule_check(
-                offer=price, mrp=mrp, cost=cost, policy=policy
-            ):
-                plan.blocked_prices += 1
-                continue
+        price_differs = money(shown_price, currency) != money(price, currency)
+        # The channel shows another MRP (MRP parity): HQ's goes out with the offer price.
+        mrp_differs = shown_mrp is not None and mrp is not None and shown_mrp != mrp
+        if not (price_differs or mrp_differs):
+            continue
+        # Checked again before the push: a rule tightened under the price in force blocks it
+        # (and the MRP that would go out with it) too.
+        if product_id in blocked or price_rule_check(
+            offer=price, mrp=mrp, cost=cost, policy=policy
+        ):
+            plan.blocked_prices += 1
+            continue
+        if price_differs:
             plan.lines.append(
                 PlanLine(
                     product_id,
@@ -162,6 +171,12 @@ def build_plan(
                     money(shown_price, currency),
                     money(price, currency),
                     ref,
+                )
+            )
+        if mrp_differs:
+            plan.lines.append(
+                PlanLine(
+                    product_id, sku, MRP, money(shown_mrp, currency), money(mrp, currency), ref
                 )
             )
     return plan

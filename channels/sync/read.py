@@ -65,6 +65,7 @@ def listings_apply_live(
                 state.quantity if state.quantity is not None else 0,
                 state.price,
                 state.currency,
+                mrp=state.mrp,
             )
         )
         rows[-1].ref = dict(state.ref)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from channels.adapters import adapter_for, is_live
 from channels.adapters.base import (
+    MRP,
     PRICE,
     QUANTITY,
     PriceUpdate,
@@ -57,7 +58,11 @@ def sync_run_send(run: SyncRun, channel: Channel, adapter, progress: Progress | 
     pending = list(run.lines.filter(state=LineState.PENDING).select_related("product"))
     total = run.planned
     stock = [line for line in pending if line.field == QUANTITY]
-    prices = [line for line in pending if line.field == PRICE]
+    # A product's price and MRP lines go out together, as one PriceUpdate.
+    prices: dict[int, list[SyncLine]] = defaultdict(list)
+    for line in pending:
+        if line.field in (PRICE, MRP):
+            prices[line.product_id].append(line)
     if stock and not adapter.capabilities.compare_and_set and is_live(channel):
         stock = _reread_before_raising(run, adapter, stock)
     for batch in chunks(stock, adapter.stock_batch):
@@ -72,20 +77,25 @@ def sync_run_send(run: SyncRun, channel: Channel, adapter, progress: Progress | 
             for line in batch
         ]
         _record(run, channel, batch, adapter.push_inventory(updates), QUANTITY, progress, total)
-    for batch in chunks(prices, adapter.price_batch):
-        updates = [
-            PriceUpdate(
-                sku=line.ref.get("channel_sku") or line.sku_id,
-                price=Decimal(line.target),
-                currency=channel.currency,
-                mrp=line.product.mrp,
-                previous=Decimal(line.current) if line.current else None,
-                ref=line.ref,
-                key=f"{run.pk}-{line.pk}",
-            )
-            for line in batch
-        ]
-        _record(run, channel, batch, adapter.push_prices(updates), PRICE, progress, total)
+    for batch in chunks(list(prices.values()), adapter.price_batch):
+        updates = [_price_update(run, channel, lines) for lines in batch]
+        sent = [line for lines in batch for line in lines]
+        _record(run, channel, sent, adapter.push_prices(updates), PRICE, progress, total)
+
+
+def _price_update(run: SyncRun, channel: Channel, lines: list[SyncLine]) -> PriceUpdate:
+    """One product's offer price with its MRP (HQ's, or the MRP line's target)."""
+    by_field = {line.field: line for line in lines}
+    first, price, mrp = lines[0], by_field.get(PRICE), by_field.get(MRP)
+    return PriceUpdate(
+        sku=first.ref.get("channel_sku") or first.sku_id,
+        price=Decimal(price.target) if price else first.product.price,
+        currency=channel.currency,
+        mrp=Decimal(mrp.target) if mrp else first.product.mrp,
+        previous=Decimal(price.current) if price and price.current else None,
+        ref=first.ref,
+        key=f"{run.pk}-{first.pk}",
+    )
 
 
 def _reread_before_raising(run: SyncRun, adapter, stock: list[SyncLine]) -> list[SyncLine]:
@@ -177,12 +187,15 @@ def _listings_show(channel: Channel, sent: Sequence[SyncLine], field_name: str, 
         listing = listings.get(line.product_id)
         if listing is None:
             continue
-        if field_name == QUANTITY:
+        if line.field == QUANTITY:
             listing.quantity = int(line.target)
+        elif line.field == MRP:
+            listing.mrp = Decimal(line.target)
         else:
             listing.price = Decimal(line.target)
         listing.seen_at = now
-    ChannelListing.objects.bulk_update(listings.values(), [field_name, "seen_at"], batch_size=1000)
+    fields = ["quantity"] if field_name == QUANTITY else ["price", "mrp"]
+    ChannelListing.objects.bulk_update(listings.values(), [*fields, "seen_at"], batch_size=1000)
 
 
 def sync_run_conclude(run: SyncRun, channel: Channel) -> SyncRun:

@@ -19,6 +19,6 @@ def test_reads_the_newest_inbox_file_and_writes_whole_files_once(tmp_path, confi
     assert adapter.push_inventory(updates)[0].ok  # a rerun of the same plan
     files = list((tmp_path / "out").iterdir())
     assert len(files) == 1 and not files[0].name.startswith(".")
-    assert files[0].read_text() == "channel,sku_id,quantity,price,currency\nshop,X-1,7,,\n"
+    assert files[0].read_text() == "channel,sku_id,quantity,price,currency,mrp\nshop,X-1,7,,,\n"
     adapter.push_prices([PriceUpdate("X-1", Decimal("3"), "USD", key="9-2")])
     assert len(list((tmp_path / "out").iterdir())) == 2
