@@ -8,7 +8,13 @@
   variant_id | product_id, quantity}]}`, up to 2,000 items a call. A product without
   variants (its one base variant has no option values) is tracked by product and adjusted by
   `product_id`: BigCommerce refuses its variant id with 422 "tracked by product".
-- Prices: `PUT /v3/catalog/variants` (batch) with `[{id, price}]`, up to 50 a call.
+- MRP: BigCommerce's retail price ("If entered, the retail cost price will be shown on the
+  product page", products_catalog.v3.yml). A variant's `retail_price` null means its
+  product's is shown, so those products' `retail_price` is read with `GET
+  /v3/catalog/products?id:in=…&include_fields=retail_price` (one call a page of variants).
+  0 or null everywhere is no retail price: `mrp` None.
+- Prices: `PUT /v3/catalog/variants` (batch) with `[{id, price}]`, up to 50 a call; with the
+  MRP, `retail_price` in the same item.
 - A refused batch (422) is split in halves until the refused variants are found, so one bad
   variant does not hold back the others.
 - Rate limits: `X-Rate-Limit-Time-Reset-Ms` on a 429 is waited; when `X-Rate-Limit-Requests-Left`
@@ -21,6 +27,16 @@
   order's time (less a second: the filter has seconds and may be exclusive) and reads from page
   1 again, skipping what it listed already; only orders sharing one second across a whole page
   are paged by number. BigCommerce answers an empty list with 204 and no body.
+- Publish: `POST /v3/catalog/products` per draft (the endpoint creates "only one product at a
+  time"): name, type physical, sku, price, retail_price (the MRP), weight (required: the
+  draft's `weight` attribute, else 0), the barcode as `upc` (at most 14 characters) and the
+  GTIN-14 as `gtin`, inventory_tracking product, availability available. The answer's `id`
+  and `base_variant_id` are the new listing's ids (its external id is the base variant's, as
+  the variants list reports it). Then its quantity, as stock is pushed: an absolute adjustment
+  by `product_id` at the channel's location. If that is refused the product is deleted again
+  (`DELETE /v3/catalog/products/{id}`): nothing is left half-created. Not sent: categories,
+  which a store on the V2 product experience requires (the draft's category is a name, not a
+  BigCommerce category id).
 
 Settings (environment): `IMS_CHANNEL_<CODE>_ACCESS_TOKEN` (secret), `…_LOCATION_ID` (default 1);
 base_url is `https://api.bigcommerce.com/stores/<store hash>`.
@@ -31,6 +47,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from typing import ClassVar
 from urllib.parse import quote
 
@@ -40,9 +57,12 @@ from channels.adapters.base import (
     PRICE,
     QUANTITY,
     AdapterConfig,
+    Capabilities,
+    ListingDraft,
     ListingState,
     OrderChange,
     PriceUpdate,
+    PublishResult,
     PushResult,
     StockUpdate,
     as_price,
@@ -52,7 +72,7 @@ from channels.adapters.base import (
     push_in_halves,
 )
 from channels.adapters.http import HttpAdapter
-from channels.errors import ProviderRefused
+from channels.errors import ChannelUnreachable, ProviderRefused
 
 # Named SKUs up to this many are read one `sku=` call each; more, by reading every page.
 ONE_BY_ONE = 10
@@ -60,10 +80,15 @@ ONE_BY_ONE = 10
 # documented default (50) is the last whatever the store's own maximum.
 V2_LIMIT = 250
 V2_DEFAULT = 50
+PRODUCTS = "/v3/catalog/products"
+ADJUST = "/v3/inventory/adjustments/absolute"
+# In a dry run the adjustment names the product not created yet by this placeholder.
+NEW_PRODUCT = "<id of the new product>"
 
 
 class BigCommerceAdapter(HttpAdapter):
     kind = "bigcommerce"
+    capabilities = Capabilities(webhooks=True, publish=True)
     # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
     credentials: ClassVar[tuple[str, ...]] = ("ACCESS_TOKEN",)
     optional_settings: ClassVar[tuple[str, ...]] = ("LOCATION_ID",)
@@ -103,8 +128,12 @@ class BigCommerceAdapter(HttpAdapter):
                     "GET", "/v3/catalog/variants", params={**params, "limit": 250, "page": page}
                 ).content
             )
+            retail = self._product_retail_prices(
+                {v["product_id"] for v in body["data"] if v.get("retail_price") is None}
+            )
             for variant in body["data"]:
                 price = variant.get("price")
+                own = variant.get("retail_price")
                 yield ListingState(
                     sku=variant.get("sku") or "",
                     quantity=as_quantity(variant.get("inventory_level")),
@@ -116,11 +145,32 @@ class BigCommerceAdapter(HttpAdapter):
                         "product_id": variant["product_id"],
                         "by_product": not variant.get("option_values"),
                     },
+                    mrp=_shown_retail(
+                        own if own is not None else retail.get(variant["product_id"])
+                    ),
                 )
             pagination = body.get("meta", {}).get("pagination", {})
             if pagination.get("current_page", page) >= pagination.get("total_pages", page):
                 return
             page += 1
+
+    def _product_retail_prices(self, ids: set) -> dict:
+        """The retail price of these products, by id (what their variants without their own
+        show)."""
+        if not ids:
+            return {}
+        body = json_loads(
+            self._call(
+                "GET",
+                PRODUCTS,
+                params={
+                    "id:in": ",".join(str(i) for i in sorted(ids)),
+                    "include_fields": "retail_price",
+                    "limit": 250,
+                },
+            ).content
+        )
+        return {p["id"]: p.get("retail_price") for p in body.get("data") or []}
 
     # -- orders (the order poll) --------------------------------------------------------
     def orders_changed(self, *, since: dt.datetime) -> Iterator[OrderChange]:
@@ -183,37 +233,122 @@ class BigCommerceAdapter(HttpAdapter):
         def send(batch):
             self._call(
                 "PUT",
-                "/v3/inventory/adjustments/absolute",
-                content=json_dumps(
-                    {
-                        "reason": "IMS sync",
-                        "items": [
-                            {
-                                "location_id": self.location,
-                                **(
-                                    {"product_id": u.ref["product_id"]}
-                                    if u.ref.get("by_product")
-                                    else {"variant_id": u.ref["variant_id"]}
-                                ),
-                                "quantity": u.quantity,
-                            }
-                            for u in batch
-                        ],
-                    }
-                ),
+                ADJUST,
+                content=json_dumps(self.adjustment([(u.ref, u.quantity) for u in batch])),
             )
 
         return self._push(updates, QUANTITY, self.stock_batch, send)
+
+    def adjustment(self, items) -> dict:
+        """The absolute adjustment setting each (ref, quantity) at the channel's location: by
+        product for a product without variants, else by variant."""
+        return {
+            "reason": "IMS sync",
+            "items": [
+                {
+                    "location_id": self.location,
+                    **(
+                        {"product_id": ref["product_id"]}
+                        if ref.get("by_product")
+                        else {"variant_id": ref["variant_id"]}
+                    ),
+                    "quantity": quantity,
+                }
+                for ref, quantity in items
+            ],
+        }
 
     def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
         def send(batch):
             self._call(
                 "PUT",
                 "/v3/catalog/variants",
-                content=json_dumps([{"id": u.ref["variant_id"], "price": u.price} for u in batch]),
+                content=json_dumps(
+                    [
+                        {
+                            "id": u.ref["variant_id"],
+                            "price": u.price,
+                            **({"retail_price": u.mrp} if u.mrp is not None else {}),
+                        }
+                        for u in batch
+                    ]
+                ),
             )
 
         return self._push(updates, PRICE, self.price_batch, send)
+
+    # -- publish -------------------------------------------------------------------------
+    def publish(
+        self, drafts: Sequence[ListingDraft], *, dry_run: bool = False
+    ) -> list[PublishResult]:
+        """Create each draft's product with its quantity (see the module); in a dry run, say
+        what would be sent."""
+        return [self._publish(draft, dry_run) for draft in drafts]
+
+    def product_body(self, draft: ListingDraft) -> dict:
+        """The `POST /v3/catalog/products` body of a draft."""
+        body = {
+            "name": draft.name,
+            "type": "physical",
+            "sku": draft.sku,
+            "price": draft.price,
+            "weight": _weight(draft.attributes.get("weight")),
+            "inventory_tracking": "product",
+            "availability": "available",
+        }
+        if draft.mrp is not None:
+            body["retail_price"] = draft.mrp
+        if draft.barcode and len(draft.barcode) <= 14:
+            body["upc"] = draft.barcode
+        if draft.gtin:
+            body["gtin"] = draft.gtin
+        return body
+
+    def _publish(self, draft: ListingDraft, dry_run: bool) -> PublishResult:
+        create = {"method": "POST", "path": PRODUCTS, "body": self.product_body(draft)}
+
+        def stock(product_id) -> dict:
+            ref = {"product_id": product_id, "by_product": True}
+            return {
+                "method": "PUT",
+                "path": ADJUST,
+                "body": self.adjustment([(ref, draft.quantity)]),
+            }
+
+        if dry_run:
+            return PublishResult(draft.sku, False, requests=(create, stock(NEW_PRODUCT)))
+        try:
+            product = self._write(create)["data"]
+        except (ProviderRefused, ChannelUnreachable) as exc:
+            return PublishResult(draft.sku, False, error=str(exc)[:400], requests=(create,))
+        adjust = stock(product["id"])
+        try:
+            self._write(adjust)
+        except (ProviderRefused, ChannelUnreachable) as exc:
+            delete = {"method": "DELETE", "path": f"{PRODUCTS}/{product['id']}", "body": None}
+            error = str(exc)[:400]
+            try:
+                self._write(delete)
+            except (ProviderRefused, ChannelUnreachable) as gone:
+                error += f"; the product it created could not be deleted: {str(gone)[:200]}"
+            return PublishResult(draft.sku, False, error=error, requests=(create, adjust, delete))
+        variant = product.get("base_variant_id")
+        return PublishResult(
+            draft.sku,
+            True,
+            external_id=str(variant or ""),
+            ref={"variant_id": variant, "product_id": product["id"], "by_product": True},
+            requests=(create, adjust),
+        )
+
+    def _write(self, request: dict) -> dict:
+        body = request["body"]
+        response = self._call(
+            request["method"],
+            request["path"],
+            **({"content": json_dumps(body)} if body is not None else {}),
+        )
+        return json_loads(response.content) if response.content.strip() else {}
 
     def _push(self, updates, field: str, size: int, send) -> list[PushResult]:
         return push_in_halves(
@@ -225,6 +360,22 @@ class BigCommerceAdapter(HttpAdapter):
             missing="no BigCommerce variant for this SKU",
             split_on=(422,),
         )
+
+
+def _shown_retail(value) -> Decimal | None:
+    """The retail price a store shows: 0 or none is no retail price."""
+    price = as_price(value)
+    return price if price else None
+
+
+def _weight(value) -> Decimal:
+    """A draft's weight attribute as BigCommerce's required number (0 when the product has
+    none, or none that is a number)."""
+    try:
+        weight = Decimal(str(value).strip()) if value not in (None, "") else Decimal(0)
+    except ArithmeticError:
+        return Decimal(0)
+    return weight if weight.is_finite() and weight >= 0 else Decimal(0)
 
 
 def rfc2822_time(value) -> dt.datetime | None:

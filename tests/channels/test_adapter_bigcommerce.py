@@ -6,7 +6,11 @@ absolute adjustment must validate against inventory.v3.yml's AdjustmentsAbsolute
 a product without variants refuses an adjustment by variant id with the documented 422.
 The variants list is asked only with the query parameters product-variants_catalog.v3.yml
 documents and answers with bodies valid against its response schema; a price batch must
-validate against its `PUT /catalog/variants` request body."""
+validate against its `PUT /catalog/variants` request body. A variant whose `retail_price` is null
+shows its product's, which the products list gives (`id:in`, `include_fields`). Publishing
+creates a product with `POST /catalog/products`, whose body must validate against
+products_catalog.v3.yml's `product_Base_POST` (else the documented 422), a duplicate name or
+SKU being the documented 409; the new product's base variant is then listed like the others."""
 
 import json
 from decimal import Decimal
@@ -14,10 +18,11 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from channels.adapters.base import PriceUpdate, StockUpdate
+from channels.adapters.base import ListingDraft, PriceUpdate, StockUpdate
 from channels.adapters.bigcommerce import BigCommerceAdapter
 from tests.fakes.specs import (
     bigcommerce_inventory_spec,
+    bigcommerce_products_spec,
     bigcommerce_variants_spec,
     openapi_body_validator,
     openapi_query_names,
@@ -25,6 +30,7 @@ from tests.fakes.specs import (
 )
 
 VARIANTS = "/catalog/variants"
+PRODUCTS = "/catalog/products"
 
 TRACKED_BY_PRODUCT = (
     "[Item with variant_id {} is tracked by product, please update stock by product id]"
@@ -41,6 +47,8 @@ class FakeBigCommerce:
                 "price": None if i % 2 else 20.0,
                 "calculated_price": 19.5,
                 "inventory_level": i,
+                # Every third variant has its own retail price; the others show their product's.
+                "retail_price": 30.0 if i % 3 == 0 else None,
                 # Every tenth product has no variants: its one base variant has no options.
                 "option_values": []
                 if i % 10 == 0
@@ -48,8 +56,11 @@ class FakeBigCommerce:
             }
             for i in range(1, n + 1)
         ]
+        # The products' own retail price (0: none entered, as the store keeps it).
+        self.products = {1000 + i: {"retail_price": 25.0 if i % 2 else 0} for i in range(1, n + 1)}
         self.faults = []
         self.calls = []
+        self.stock_refusal = ""  # a title: the store refuses every adjustment with a 422
         self.reject = set()
         self.adjusted = []
         self.adjustment = openapi_validator(
@@ -59,6 +70,12 @@ class FakeBigCommerce:
         self.variants_query = openapi_query_names(variants, VARIANTS, "get")
         self.variants_page = openapi_body_validator(variants, VARIANTS, "get", status="200")
         self.price_batch = openapi_body_validator(variants, VARIANTS, "put")
+        products = bigcommerce_products_spec()
+        self.products_query = openapi_query_names(products, PRODUCTS, "get")
+        self.product_post = openapi_validator(products, "product_Base_POST")
+
+    def new_skus(self):
+        return [v["sku"] for v in self.variants if v["id"] > 10_000]
 
     def handle(self, request):
         assert request.headers["X-Auth-Token"] == "tok"
@@ -69,6 +86,8 @@ class FakeBigCommerce:
                 headers={"X-Rate-Limit-Time-Reset-Ms": "750", "X-Rate-Limit-Requests-Left": "0"},
             )
         path = request.url.path.removeprefix("/stores/abc123")
+        if path == "/v3" + PRODUCTS or path.startswith("/v3" + PRODUCTS + "/"):
+            return self.product_call(request, path)
         if request.method == "GET":
             limit, page = int(request.url.params["limit"]), int(request.url.params["page"])
             rows = self.variants
@@ -97,6 +116,9 @@ class FakeBigCommerce:
             errors = [e.message for e in self.adjustment.iter_errors(body)]
             if errors:
                 return httpx.Response(400, json={"status": 400, "title": "; ".join(errors)})
+            if self.stock_refusal:
+                title = self.stock_refusal
+                return httpx.Response(422, json={"status": 422, "title": title, "errors": {}})
             items = body["items"]
             self.adjusted.extend(items)
             by_product = {v["product_id"]: v for v in self.variants}
@@ -118,8 +140,51 @@ class FakeBigCommerce:
         if errors:
             return httpx.Response(422, json={"status": 422, "title": "; ".join(errors)})
         for change in body:
-            by_id[change["id"]]["price"] = change["price"]
+            by_id[change["id"]].update(change)
         return httpx.Response(200, json={"data": body, "meta": {}})
+
+    def product_call(self, request, path):
+        if request.method == "GET":
+            undocumented = set(request.url.params) - self.products_query
+            assert not undocumented, f"undocumented query parameters {undocumented}"
+            wanted = [int(i) for i in request.url.params["id:in"].split(",")]
+            fields = request.url.params["include_fields"].split(",")
+            rows = [
+                {"id": i, **{f: self.products[i][f] for f in fields}}
+                for i in wanted
+                if i in self.products
+            ]
+            return httpx.Response(200, json={"data": rows, "meta": {}})
+        if request.method == "DELETE":
+            product_id = int(path.rsplit("/", 1)[1])
+            del self.products[product_id]
+            self.variants = [v for v in self.variants if v["product_id"] != product_id]
+            return httpx.Response(204)
+        body = json.loads(request.content)
+        errors = [e.message for e in self.product_post.iter_errors(body)]
+        if errors:
+            title = "; ".join(errors)
+            return httpx.Response(422, json={"status": 422, "title": title, "errors": {}})
+        names = {p.get("name") for p in self.products.values()}
+        if body["name"] in names or body.get("sku") in {v["sku"] for v in self.variants}:
+            title = "The product name or SKU is a duplicate"
+            return httpx.Response(409, json={"status": 409, "title": title, "errors": {}})
+        product_id, variant_id = 20_000 + len(self.products), 10_001 + len(self.variants)
+        self.products[product_id] = {**body, "id": product_id}
+        self.variants.append(
+            {
+                "id": variant_id,
+                "product_id": product_id,
+                "sku": body.get("sku", ""),
+                "price": None,
+                "calculated_price": body["price"],
+                "inventory_level": 0,
+                "retail_price": None,
+                "option_values": [],
+            }
+        )
+        product = {**body, "id": product_id, "base_variant_id": variant_id}
+        return httpx.Response(200, json={"data": product, "meta": {}})
 
 
 @pytest.fixture
@@ -140,7 +205,7 @@ def adapter(fake, config, clock):
 
 def test_reads_every_page_and_inherits_the_product_price(fake, adapter):
     states = list(adapter.fetch_snapshot())
-    assert len(states) == 260 and len(fake.calls) == 2
+    assert len(states) == 260 and len(fake.calls) == 4  # two pages, each with its products
     assert (states[0].price, states[1].price) == (Decimal("19.5"), Decimal("20.0"))
 
 
@@ -189,4 +254,88 @@ def test_named_skus_are_read_with_the_documented_filter_only(fake, adapter):
     named = [f"BC-{i:03d}" for i in range(100, 130)]
     fake.calls.clear()
     many = list(adapter.fetch_snapshot(skus=named))
-    assert sorted(s.sku for s in many) == named and len(fake.calls) == 2  # the two pages
+    assert sorted(s.sku for s in many) == named and len(fake.calls) == 4  # two pages, products
+
+
+def test_the_mrp_is_the_retail_price_the_variant_or_its_product_shows(adapter):
+    """A variant's own retail price; null: its product's; 0 or none entered: no MRP."""
+    states = {s.sku: s for s in adapter.fetch_snapshot(skus=["BC-003", "BC-005", "BC-004"])}
+    assert states["BC-003"].mrp == Decimal("30.0")  # its own
+    assert states["BC-005"].mrp == Decimal("25.0")  # its product's
+    assert states["BC-004"].mrp is None  # the product's is 0: none
+
+
+def test_a_price_with_an_mrp_sets_the_retail_price_in_the_same_write(fake, adapter):
+    state = next(adapter.fetch_snapshot(skus=["BC-004"]))
+    fake.calls.clear()
+    results = adapter.push_prices(
+        [PriceUpdate("BC-004", Decimal("21.99"), "USD", mrp=Decimal("29.50"), ref=state.ref)]
+    )
+    assert all(r.ok for r in results) and fake.calls == [
+        ("PUT", "/stores/abc123/v3/catalog/variants")
+    ]
+    assert next(adapter.fetch_snapshot(skus=["BC-004"])).mrp == Decimal("29.5")
+
+
+def draft(sku="NEW-001", **overrides):
+    values = {
+        "sku": sku,
+        "name": f"Linen shirt {sku}",
+        "barcode": "8901234567890",
+        "gtin": "08901234567890",
+        "price": Decimal("1299.00"),
+        "mrp": Decimal("1499.00"),
+        "currency": "USD",
+        "quantity": 7,
+        "attributes": {"weight": "0.4"},
+        "key": f"shop:{sku}",
+    }
+    return ListingDraft(**{**values, **overrides})
+
+
+def test_publishing_creates_the_product_and_the_next_snapshot_lists_it(fake, adapter):
+    [result] = adapter.publish([draft()])
+    assert result.ok and [r["method"] for r in result.requests] == ["POST", "PUT"]
+    assert result.requests[0]["body"]["upc"] == "8901234567890"
+    [state] = adapter.fetch_snapshot(skus=["NEW-001"])
+    assert (state.sku, state.price, state.mrp, state.quantity) == (
+        "NEW-001",
+        Decimal("1299.00"),
+        Decimal("1499.00"),
+        7,
+    )
+    assert state.external_id == result.external_id and state.ref == result.ref
+
+
+def test_a_refused_product_is_reported_with_the_stores_message_and_nothing_is_created(
+    fake, adapter
+):
+    first, duplicate = adapter.publish([draft(), draft(name="Linen shirt NEW-001", sku="NEW-2")])
+    assert first.ok and not duplicate.ok
+    assert "HTTP 409" in duplicate.error and "duplicate" in duplicate.error
+    assert fake.new_skus() == ["NEW-001"]
+
+
+def test_a_refused_quantity_deletes_the_product_it_created(fake, adapter):
+    fake.stock_refusal = "Inventory adjustment failed"
+    [result] = adapter.publish([draft()])
+    assert not result.ok and "Inventory adjustment failed" in result.error
+    assert [r["method"] for r in result.requests] == ["POST", "PUT", "DELETE"]
+    assert fake.new_skus() == [] and list(adapter.fetch_snapshot(skus=["NEW-001"])) == []
+
+
+def test_a_dry_run_sends_no_write_and_lists_what_it_would_send(fake, adapter):
+    [result] = adapter.publish([draft()], dry_run=True)
+    assert not result.ok and result.error == "" and fake.calls == []
+    assert [(r["method"], r["path"]) for r in result.requests] == [
+        ("POST", "/v3/catalog/products"),
+        ("PUT", "/v3/inventory/adjustments/absolute"),
+    ]
+    assert result.requests[0]["body"]["retail_price"] == Decimal("1499.00")
+
+
+def test_a_body_the_catalog_spec_refuses_gets_the_stores_422(fake, adapter):
+    """products_catalog.v3.yml: `name` has at least 1 character; `weight` is required."""
+    [result] = adapter.publish([draft(name="")])
+    assert not result.ok and "HTTP 422" in result.error and fake.new_skus() == []
+    assert list(fake.product_post.iter_errors({"name": "x", "type": "physical", "price": 1}))

@@ -211,3 +211,14 @@ def woo_type_errors(doc: str, resource: str, obj: dict) -> list[str]:
         ):
             errors.append(f"{name}: {value!r} is not a {properties[name]}")
     return errors
+
+
+@functools.cache
+def bigcommerce_products_spec() -> dict:
+    """BigCommerce's Catalog v3 products OpenAPI file (create, list, delete a product)."""
+    import yaml
+
+    path = specs_dir() / "bigcommerce" / "reference" / "catalog" / "products_catalog.v3.yml.gz"
+    return yaml.load(
+        gzip.decompress(path.read_bytes()), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    )
