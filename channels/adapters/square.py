@@ -22,6 +22,17 @@
 - Prices: `POST /v2/catalog/batch-upsert` of the variations with their read `version` (Square
   refuses a stale version: the price was edited since we read it), 1,000 objects a call, with an
   idempotency key likewise. Amounts go in the currency's minor unit (cents), from Decimal.
+- MRP: Square shows none (a variation has one price): `mrp` stays None and an MRP given with
+  a price is not sent.
+- Publish: `POST /v2/catalog/object` (UpsertCatalogObject) per draft, its idempotency key made
+  from the draft's key (a retry creates once): an ITEM (the draft's name) with one
+  ITEM_VARIATION (sku, upc = the barcode when it is 12 to 14 digits as Square asks, else the
+  GTIN-14, price_money in the minor unit, FIXED_PRICING, track_inventory), both with temporary
+  `#` ids that the answer's `id_mappings` turn into Square's. Then the quantity as a
+  PHYSICAL_COUNT at the channel's location through the same batch-create as stock pushes. If
+  the count is refused the item is deleted again (`DELETE /v2/catalog/object/{id}`, which
+  deletes its variation too): nothing is left half-created. The new listing's external id is
+  its variation's id, as the snapshot reports it.
 
 Settings (environment): `IMS_CHANNEL_<CODE>_ACCESS_TOKEN` (secret), `…_LOCATION_ID` (required),
 `…_SQUARE_VERSION` (default 2025-08-20).
@@ -39,10 +50,13 @@ from channels.adapters.base import (
     PRICE,
     QUANTITY,
     AdapterConfig,
+    Capabilities,
+    ListingDraft,
     ListingState,
     OrderChange,
     PosSaleChange,
     PriceUpdate,
+    PublishResult,
     PushResult,
     StockUpdate,
     as_quantity,
@@ -53,6 +67,7 @@ from channels.adapters.base import (
     utc_time,
 )
 from channels.adapters.http import HttpAdapter
+from channels.errors import ChannelUnreachable, ProviderRefused
 from ims.money import from_minor, minor_units
 
 # Square takes a count's `occurred_at` no older than 24 hours: a stamp older than this is not
@@ -77,6 +92,7 @@ def idempotency_key(kind: str, updates) -> str:
 
 class SquareAdapter(HttpAdapter):
     kind = "square"
+    capabilities = Capabilities(webhooks=True, publish=True)
     # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
     credentials: ClassVar[tuple[str, ...]] = ("ACCESS_TOKEN", "LOCATION_ID")
     optional_settings: ClassVar[tuple[str, ...]] = ("SQUARE_VERSION",)
@@ -323,6 +339,108 @@ class SquareAdapter(HttpAdapter):
             lambda batch: self._post("/v2/catalog/batch-upsert", self.price_request(batch)),
         )
 
+    # -- publish -------------------------------------------------------------------------
+    def publish(
+        self, drafts: Sequence[ListingDraft], *, dry_run: bool = False
+    ) -> list[PublishResult]:
+        """Create each draft's item with its count (see the module); in a dry run, say what
+        would be sent."""
+        return [self._publish(draft, n, dry_run) for n, draft in enumerate(drafts)]
+
+    def item_request(self, draft: ListingDraft, n: int = 0) -> dict:
+        """The UpsertCatalogObject body creating a draft's item and its one variation."""
+        item_id, variation_id = f"#item-{n}", f"#variation-{n}"
+        variation = {
+            "item_id": item_id,
+            "name": "Regular",
+            "sku": draft.sku,
+            "pricing_type": "FIXED_PRICING",
+            "price_money": {
+                "amount": _to_minor(draft.price, draft.currency),
+                "currency": draft.currency,
+            },
+            "track_inventory": True,
+        }
+        if _upc(draft):
+            variation["upc"] = _upc(draft)
+        return {
+            "idempotency_key": "ims-publish-"
+            + hashlib.sha256((draft.key or draft.sku).encode()).hexdigest()[:40],
+            "object": {
+                "type": "ITEM",
+                "id": item_id,
+                "present_at_all_locations": True,
+                "item_data": {
+                    "name": draft.name,
+                    "variations": [
+                        {
+                            "type": "ITEM_VARIATION",
+                            "id": variation_id,
+                            "present_at_all_locations": True,
+                            "item_variation_data": variation,
+                        }
+                    ],
+                },
+            },
+        }
+
+    def _publish(self, draft: ListingDraft, n: int, dry_run: bool) -> PublishResult:
+        create = {
+            "method": "POST",
+            "path": "/v2/catalog/object",
+            "body": self.item_request(draft, n),
+        }
+        occurred = rfc3339(self.count_time())
+
+        def count(variation_id: str) -> dict:
+            update = StockUpdate(
+                draft.sku,
+                draft.quantity,
+                ref={"object": {"id": variation_id}},
+                key=f"{draft.key or draft.sku}:publish",
+            )
+            return {
+                "method": "POST",
+                "path": "/v2/inventory/changes/batch-create",
+                "body": self.stock_request([update], occurred),
+            }
+
+        if dry_run:
+            return PublishResult(draft.sku, False, requests=(create, count(f"#variation-{n}")))
+        try:
+            answer = self._post(create["path"], create["body"])
+        except (ProviderRefused, ChannelUnreachable) as exc:
+            return PublishResult(draft.sku, False, error=str(exc)[:400], requests=(create,))
+        ids = {m["client_object_id"]: m["object_id"] for m in answer.get("id_mappings") or []}
+        item_id, variation_id = ids[f"#item-{n}"], ids[f"#variation-{n}"]
+        counted = count(variation_id)
+        try:
+            self._post(counted["path"], counted["body"])
+        except (ProviderRefused, ChannelUnreachable) as exc:
+            delete = {"method": "DELETE", "path": f"/v2/catalog/object/{item_id}", "body": None}
+            error = str(exc)[:400]
+            try:
+                self.client.request("DELETE", delete["path"])
+            except (ProviderRefused, ChannelUnreachable) as gone:
+                error += f"; the item it created could not be deleted: {str(gone)[:200]}"
+            return PublishResult(draft.sku, False, error=error, requests=(create, counted, delete))
+        variation = next(
+            (
+                v
+                for v in (answer.get("catalog_object") or {}).get("item_data", {}).get("variations")
+                or []
+                if v.get("id") == variation_id
+            ),
+            {"id": variation_id},
+        )
+        return PublishResult(
+            draft.sku,
+            True,
+            external_id=variation_id,
+            ref={"object": variation, "item_id": item_id},
+            requests=(create, counted),
+        )
+
     def _send(self, updates, field: str, size: int, post) -> list[PushResult]:
         """Square refuses a whole batch (400, 409) for one bad object; VERSION_MISMATCH: stale."""
         return push_in_halves(
@@ -335,6 +453,15 @@ class SquareAdapter(HttpAdapter):
             split_on=(400, 409),
             stale_marker="VERSION_MISMATCH",
         )
+
+
+def _upc(draft: ListingDraft) -> str:
+    """The code Square keeps as a variation's UPC ("a number of 12-14 digits"): the barcode
+    when it is one, else the GTIN-14; '' when neither."""
+    for code in (draft.barcode, draft.gtin):
+        if code.isascii() and code.isdigit() and 12 <= len(code) <= 14:
+            return code
+    return ""
 
 
 def _to_minor(amount: Decimal, currency: str) -> int:

@@ -191,3 +191,108 @@ def test_prices_upsert_with_the_read_version_and_a_stale_one_is_refused(fake, ad
         "amount": 1450,
         "currency": "USD",
     }
+
+
+# -- publishing, against tests/fakes/square.py (every request checked against Square's spec) --
+
+
+@pytest.fixture
+def square(config, clock):
+    from tests.fakes.square import FakeSquare as SpecSquare
+
+    fake = SpecSquare(token="sq0atp-x")
+    fake.add("SQ-OLD", 3, "9.99")
+    adapter = SquareAdapter(
+        config(
+            "square",
+            base_url="https://connect.squareup.com",
+            access_token="sq0atp-x",
+            location_id="L1",
+        ),
+        transport=httpx.MockTransport(fake.handle),
+        sleep=clock.sleep,
+    )
+    return fake, adapter
+
+
+def draft(sku="NEW-001", **overrides):
+    from channels.adapters.base import ListingDraft
+
+    values = {
+        "sku": sku,
+        "name": f"Linen shirt {sku}",
+        "barcode": "8901234567890",
+        "gtin": "08901234567890",
+        "price": Decimal("12.99"),
+        "mrp": Decimal("15.00"),
+        "currency": "USD",
+        "quantity": 7,
+        "key": f"shop:{sku}",
+    }
+    return ListingDraft(**{**values, **overrides})
+
+
+def test_publishing_creates_the_item_with_its_count_and_the_next_snapshot_lists_it(square):
+    fake, adapter = square
+    [result] = adapter.publish([draft()])
+    assert result.ok and [r["path"] for r in result.requests] == [
+        "/v2/catalog/object",
+        "/v2/inventory/changes/batch-create",
+    ]
+    variation = result.requests[0]["body"]["object"]["item_data"]["variations"][0]
+    assert variation["item_variation_data"]["upc"] == "8901234567890"
+    [state] = adapter.fetch_snapshot(skus=["NEW-001"])
+    assert (state.sku, state.price, state.quantity, state.mrp) == (
+        "NEW-001",
+        Decimal("12.99"),
+        7,
+        None,  # Square shows no MRP
+    )
+    assert state.external_id == result.external_id and fake.count(result.external_id) == 7
+    # The variation the answer gave, with its version, is what a later price push needs.
+    assert result.ref["object"] == state.ref["object"]
+
+
+def test_a_refused_item_returns_squares_message_and_creates_nothing(square):
+    fake, adapter = square
+    [result] = adapter.publish([draft(currency="EUR")])
+    assert not result.ok and "seller's currency USD" in result.error
+    assert fake.items == {} and [s.sku for s in adapter.fetch_snapshot()] == ["SQ-OLD"]
+
+
+def test_a_refused_count_deletes_the_item_it_created(square):
+    fake, adapter = square
+    fake.refuse_counts = "Location is not tracking inventory"
+    [result] = adapter.publish([draft()])
+    assert not result.ok and "not tracking inventory" in result.error
+    assert result.requests[-1]["method"] == "DELETE"
+    assert fake.items == {} and [s.sku for s in adapter.fetch_snapshot()] == ["SQ-OLD"]
+
+
+def test_a_dry_run_sends_no_write_and_lists_what_it_would_send(square):
+    fake, adapter = square
+    fake.calls.clear()
+    [result] = adapter.publish([draft()], dry_run=True)
+    assert not result.ok and result.error == "" and fake.calls == []
+    assert [r["path"] for r in result.requests] == [
+        "/v2/catalog/object",
+        "/v2/inventory/changes/batch-create",
+    ]
+    count = result.requests[1]["body"]["changes"][0]["physical_count"]
+    assert (count["catalog_object_id"], count["quantity"]) == ("#variation-0", "7")
+
+
+def test_an_upsert_the_spec_refuses_gets_squares_400(square):
+    """UpsertCatalogObjectRequest: `idempotency_key` has at least one character."""
+    fake, adapter = square
+    body = adapter.item_request(draft())
+    refused = fake.handle(
+        httpx.Request(
+            "POST",
+            "https://connect.squareup.com/v2/catalog/object",
+            headers={"Authorization": "Bearer sq0atp-x", "Square-Version": "2025-08-20"},
+            json={**body, "idempotency_key": ""},
+        )
+    )
+    assert refused.status_code == 400 and "idempotency_key" in refused.text
+    assert fake.items == {}

@@ -9,6 +9,13 @@ occurred after it moves units on from there, whenever it was received. `pos_sale
 at Square's own POS: a COMPLETED order and, for each line, an ADJUSTMENT IN_STOCK → SOLD whose
 source is SQUARE_POS and whose `transaction_id` is the order's id.
 
+Items IMS publishes are created with UpsertCatalogObject (`POST /v2/catalog/object`), whose body
+must validate against UpsertCatalogObjectRequest (else Square's 400 INVALID_REQUEST_ERROR with
+the validation's message); temporary `#` ids are answered in `id_mappings`, and the new
+variation is then listed, searched and counted like the others. `DELETE
+/v2/catalog/object/{id}` deletes an item with its variations. `refuse_counts` makes every
+inventory change refused (400), as Square refuses a change to a variation it cannot count.
+
 Use `handle` as an httpx handler; tests/fakes/served.py serves it over real HTTP.
 """
 
@@ -53,6 +60,8 @@ class FakeSquare:
         self.location = location
         self.currency = currency
         self.variations: dict[str, dict] = {}
+        self.items: dict[str, dict] = {}  # items created through the API
+        self.refuse_counts = ""  # a detail: every inventory change is refused with it
         self.history: list[dict] = []  # InventoryChange objects, as Square lists them
         self.orders: dict[str, dict] = {}
         self.keys: dict[str, dict] = {}  # idempotency key → the answer given
@@ -216,9 +225,13 @@ class FakeSquare:
             if order is None:
                 return self._error(404, "INVALID_REQUEST_ERROR", "NOT_FOUND", "no such order")
             return self._answer("RetrieveOrderResponse", {"order": order})
+        if request.method == "DELETE" and path.startswith("/v2/catalog/object/"):
+            return self._delete(unquote(path.removeprefix("/v2/catalog/object/")))
         if request.method != "POST":
             return self._error(404, "INVALID_REQUEST_ERROR", "NOT_FOUND", path)
         payload = json.loads(request.content)
+        if path == "/v2/catalog/object":
+            return self._upsert(payload)
         route = {
             "/v2/catalog/search": ("SearchCatalogObjectsRequest", self._catalog_search),
             "/v2/catalog/batch-retrieve": ("BatchRetrieveCatalogObjectsRequest", self._objects),
@@ -287,7 +300,82 @@ class FakeSquare:
         ]
         return self._answer("BatchRetrieveInventoryCountsResponse", {"counts": counts})
 
+    def _upsert(self, payload: dict) -> httpx.Response:
+        """UpsertCatalogObject creating an ITEM with its variations (what IMS publishes)."""
+        errors = sorted(
+            openapi_validator(square_spec(), "UpsertCatalogObjectRequest").iter_errors(payload),
+            key=lambda e: e.path,
+        )
+        if errors:
+            where = ".".join(str(p) for p in errors[0].path)
+            return self._error(
+                400, "INVALID_REQUEST_ERROR", "INVALID_VALUE", f"{errors[0].message} at {where}"
+            )
+        key = payload["idempotency_key"]
+        if key in self.keys:
+            return httpx.Response(200, json=self.keys[key])
+        obj = payload["object"]
+        assert obj["type"] == "ITEM" and obj["id"].startswith("#"), "IMS creates new items"
+        variations = obj["item_data"].get("variations") or []
+        for variation in variations:
+            money = variation["item_variation_data"].get("price_money") or {}
+            if money and money.get("currency") != self.currency:
+                return self._error(
+                    400,
+                    "INVALID_REQUEST_ERROR",
+                    "INVALID_VALUE",
+                    f"price_money currency must be the seller's currency {self.currency}",
+                )
+        n = next(self._ids)
+        mappings = [{"client_object_id": obj["id"], "object_id": f"ITEM{n:04d}"}]
+        mappings += [
+            {"client_object_id": v["id"], "object_id": f"VAR{n:04d}{i}"}
+            for i, v in enumerate(variations)
+        ]
+        ids = {m["client_object_id"]: m["object_id"] for m in mappings}
+        created = []
+        for variation in variations:
+            data = {**variation["item_variation_data"], "item_id": ids[obj["id"]]}
+            created.append(
+                {
+                    **variation,
+                    "id": ids[variation["id"]],
+                    "version": 2000 + n,
+                    "is_deleted": False,
+                    "item_variation_data": data,
+                }
+            )
+        item = {
+            **obj,
+            "id": ids[obj["id"]],
+            "version": 2000 + n,
+            "is_deleted": False,
+            "item_data": {**obj["item_data"], "variations": created},
+        }
+        self.items[item["id"]] = item
+        for variation in created:
+            self.variations[variation["id"]] = variation
+        body = {"catalog_object": item, "id_mappings": mappings}
+        check("UpsertCatalogObjectResponse", body)
+        self.keys[key] = body
+        return httpx.Response(200, json=body)
+
+    def _delete(self, object_id: str) -> httpx.Response:
+        item = self.items.pop(object_id, None)
+        if item is None:
+            return self._error(404, "INVALID_REQUEST_ERROR", "NOT_FOUND", object_id)
+        deleted = [object_id]
+        for variation in item["item_data"]["variations"]:
+            self.variations.pop(variation["id"], None)
+            deleted.append(variation["id"])
+        return self._answer(
+            "DeleteCatalogObjectResponse",
+            {"deleted_object_ids": deleted, "deleted_at": iso(dt.datetime.now(dt.UTC))},
+        )
+
     def _change(self, payload: dict) -> httpx.Response:
+        if self.refuse_counts:
+            return self._error(400, "INVALID_REQUEST_ERROR", "INVALID_VALUE", self.refuse_counts)
         key = payload["idempotency_key"]
         if key in self.keys:  # Square answers a key it has seen as it did then
             return httpx.Response(200, json=self.keys[key])
