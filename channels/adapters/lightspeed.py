@@ -17,6 +17,21 @@
   first poll has no version yet: it reads the list from the start once and takes only the
   sales changed since the poll's `since` (`updated_at`, else `created_at` / `sale_date`), the
   older ones being history IMS must not replay; each change is named by its version.
+- MRP: Lightspeed shows none (a product has one retail price): `mrp` stays None and an MRP
+  given with a price is not sent.
+- Publish: `POST /api/2.0/products` with the product's `name` and `sku`, the documented way
+  to create a standard product ("To create a new product, you send a POST request to
+  …/api/2.0/products", the minimal payload `{"name": …}`, answered `{"data": ["<product
+  id>"]}`: https://x-series-api.lightspeedhq.com/docs/products_creating_composites; `sku`
+  optional, generated when absent:
+  https://x-series-api.lightspeedhq.com/docs/products_variants_creating_variants). Then its
+  price and count in one `PUT /api/2.1/products/{id}` (`details.price_excluding_tax`,
+  `details.inventory` at the channel's outlet), the direct update the adapter pushes with
+  (https://x-series-api.lightspeedhq.com/docs/inventory_updates). If that is refused the
+  product is deleted again (`DELETE /api/2.0/products/{id}`, the 2.0 product resource's
+  delete; no stored page of it was read): nothing is left half-created. The barcode is not
+  sent: product codes are managed through the Product Actions API, whose body no page read
+  here documents.
 No machine-readable specification of this API is in ../shared/specs; the payloads follow
 Lightspeed's published reference.
 
@@ -35,9 +50,12 @@ from channels.adapters.base import (
     PRICE,
     QUANTITY,
     AdapterConfig,
+    Capabilities,
+    ListingDraft,
     ListingState,
     OrderChange,
     PriceUpdate,
+    PublishResult,
     PushResult,
     StockUpdate,
     as_price,
@@ -47,11 +65,12 @@ from channels.adapters.base import (
     utc_time,
 )
 from channels.adapters.http import HttpAdapter
-from channels.errors import ChannelNotConfigured, ProviderRefused
+from channels.errors import ChannelNotConfigured, ChannelUnreachable, ProviderRefused
 
 
 class LightspeedAdapter(HttpAdapter):
     kind = "lightspeed"
+    capabilities = Capabilities(webhooks=True, publish=True)
     # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
     credentials: ClassVar[tuple[str, ...]] = ("ACCESS_TOKEN", "OUTLET_ID")
     optional_settings: ClassVar[tuple[str, ...]] = ("REGISTERS",)
@@ -136,22 +155,84 @@ class LightspeedAdapter(HttpAdapter):
                 ref={"product_id": product["id"]},
             )
 
+    def stock_details(self, quantity: int) -> dict:
+        """The 2.1 update's `details` setting the count at the channel's outlet."""
+        return {"inventory": [{"outlet_id": self.outlet, "current_amount": quantity}]}
+
+    @staticmethod
+    def price_details(price) -> dict:
+        return {"price_excluding_tax": price}
+
     def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
         return [
-            self._put(
-                u,
-                QUANTITY,
-                {
-                    "details": {
-                        "inventory": [{"outlet_id": self.outlet, "current_amount": u.quantity}]
-                    }
-                },
-            )
-            for u in updates
+            self._put(u, QUANTITY, {"details": self.stock_details(u.quantity)}) for u in updates
         ]
 
     def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
-        return [self._put(u, PRICE, {"details": {"price_excluding_tax": u.price}}) for u in updates]
+        return [self._put(u, PRICE, {"details": self.price_details(u.price)}) for u in updates]
+
+    # -- publish -------------------------------------------------------------------------
+    def publish(
+        self, drafts: Sequence[ListingDraft], *, dry_run: bool = False
+    ) -> list[PublishResult]:
+        """Create each draft's product, then its price and count (see the module); in a dry
+        run, say what would be sent."""
+        return [self._publish(draft, dry_run) for draft in drafts]
+
+    def _publish(self, draft: ListingDraft, dry_run: bool) -> PublishResult:
+        create = {
+            "method": "POST",
+            "path": "/api/2.0/products",
+            "body": {"name": draft.name, "sku": draft.sku},
+        }
+
+        def update(product_id: str) -> dict:
+            details = {**self.price_details(draft.price), **self.stock_details(draft.quantity)}
+            return {
+                "method": "PUT",
+                "path": f"/api/2.1/products/{product_id}",
+                "body": {"details": details},
+            }
+
+        if dry_run:
+            return PublishResult(draft.sku, False, requests=(create, update("<new product id>")))
+        try:
+            answer = self._write(create)
+        except (ProviderRefused, ChannelUnreachable) as exc:
+            return PublishResult(draft.sku, False, error=str(exc)[:400], requests=(create,))
+        ids = answer.get("data") or []
+        if not ids:
+            return PublishResult(
+                draft.sku, False, error="Lightspeed named no product created", requests=(create,)
+            )
+        product_id = str(ids[0])
+        priced = update(product_id)
+        try:
+            self._write(priced)
+        except (ProviderRefused, ChannelUnreachable) as exc:
+            delete = {"method": "DELETE", "path": f"/api/2.0/products/{product_id}", "body": None}
+            error = str(exc)[:400]
+            try:
+                self._write(delete)
+            except (ProviderRefused, ChannelUnreachable) as gone:
+                error += f"; the product it created could not be deleted: {str(gone)[:200]}"
+            return PublishResult(draft.sku, False, error=error, requests=(create, priced, delete))
+        return PublishResult(
+            draft.sku,
+            True,
+            external_id=product_id,
+            ref={"product_id": product_id},
+            requests=(create, priced),
+        )
+
+    def _write(self, request: dict) -> dict:
+        body = request["body"]
+        response = self.client.request(
+            request["method"],
+            request["path"],
+            **({"content": json_dumps(body)} if body is not None else {}),
+        )
+        return json_loads(response.content) if response.content.strip() else {}
 
     def _put(self, u, field: str, body: dict) -> PushResult:
         if not u.ref.get("product_id"):
