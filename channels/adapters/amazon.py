@@ -3,16 +3,28 @@ Orders 2026-01-01.
 
 - Auth: Login with Amazon. A refresh token is exchanged for an access token (about an hour);
   it is renewed before it expires and at once when the API answers that it has expired.
-- Read: `searchListingsItems` (20 a page, `pageToken` pagination) with summaries, offers and
-  fulfillmentAvailability; named SKUs are searched 20 at a time (`identifiersType=SKU`).
+- Read: `searchListingsItems` (20 a page, `pageToken` pagination) with summaries, attributes,
+  offers and fulfillmentAvailability; named SKUs are searched 20 at a time
+  (`identifiersType=SKU`). The MRP is the listing's `list_price` attribute in the adapter's
+  marketplace (None when it has none).
 - Push, few SKUs: `patchListingsItem` per SKU (`/attributes/fulfillment_availability` for
-  stock on the merchant-fulfilled channel, `/attributes/purchasable_offer` for the price);
-  an INVALID submission is that SKU's error.
+  stock on the merchant-fulfilled channel, `/attributes/purchasable_offer` for the price, and
+  `/attributes/list_price` beside it when the update carries an MRP); an INVALID submission is
+  that SKU's error.
 - Push, many SKUs: one JSON_LISTINGS_FEED (PATCH messages, up to 25,000 a feed): createFeedDocument,
   upload, createFeed, wait for DONE, read the processing report; a message with an ERROR issue is
   that SKU's error.
 - The price is `merge`d into `purchasable_offer` (a `replace` would wipe what IMS does not
   send: handling time, sale price, minimum and maximum prices).
+- Publish (an offer on Amazon's existing catalogue item, never a new item): the item is found
+  by the draft's GTIN with Catalog Items 2022-04-01 `searchCatalogItems`
+  (`identifiersType` UPC for a 12-digit barcode, EAN for 13, GTIN for 14; `includedData=
+  summaries,productTypes`), or by the ASIN a person chose (an ASIN among the draft's aliases
+  wins over the search). Exactly one item → `putListingsItem` with `requirements:
+  LISTING_OFFER_ONLY`, the item's product type and the attributes merchant_suggested_asin,
+  condition_type (new_new), purchasable_offer, list_price (the MRP) and
+  fulfillment_availability; ACCEPTED is a listing whose id is the ASIN. No GTIN, no item or
+  several items: unmatched, nothing written. A dry run searches but writes nothing.
 - Orders (the order poll, the safety net for lost ORDER_CHANGE notifications): Orders
   2026-01-01 `searchOrders` (`GET /orders/2026-01-01/orders`; that version has no
   getOrders) with `lastUpdatedAfter`, the adapter's marketplace ids and
@@ -34,6 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import ClassVar
@@ -45,9 +58,12 @@ from channels.adapters.base import (
     PRICE,
     QUANTITY,
     AdapterConfig,
+    Capabilities,
+    ListingDraft,
     ListingState,
     OrderChange,
     PriceUpdate,
+    PublishResult,
     PushResult,
     StockUpdate,
     as_price,
@@ -63,13 +79,18 @@ from ims.http import RateLimiter
 LISTINGS = "/listings/2021-08-01/items"
 FEEDS = "/feeds/2021-06-30"
 ORDERS = "/orders/2026-01-01/orders"
-INCLUDED = "summaries,offers,fulfillmentAvailability"
+CATALOG = "/catalog/2022-04-01/items"
+INCLUDED = "summaries,attributes,offers,fulfillmentAvailability"
+# A 10-character alias on an Amazon channel is an ASIN (a person chose the catalogue item).
+ASIN = re.compile(r"[0-9A-Z]{10}")
 # Each a burst over the time the documented rate takes to restore it (burst / rate per second).
 RATES = {
     "default": "5/second",
     "searchListingsItems": "5/second",
     "getListingsItem": "10/2 seconds",
     "patchListingsItem": "5/second",
+    "putListingsItem": "10/2 seconds",  # 5/s, burst 10
+    "searchCatalogItems": "2/second",  # 2/s, burst 2
     "createFeedDocument": "15/30 seconds",  # 0.5/s, burst 15
     "createFeed": "15/31 minutes",  # 0.0083/s, burst 15
     "getFeed": "15/8 seconds",  # 2/s, burst 15
@@ -96,6 +117,7 @@ class AmazonAdapter(HttpAdapter):
         "FEED_POLL_SECONDS",
         "FEED_WAIT_SECONDS",
     )
+    capabilities = Capabilities(webhooks=True, publish=True)
     rates = RATES
     stock_batch = 25_000  # messages in one JSON_LISTINGS_FEED
     price_batch = 25_000
@@ -243,42 +265,77 @@ class AmazonAdapter(HttpAdapter):
             currency=offer["price"]["currencyCode"] if offer else self.config.currency,
             external_id=summary.get("asin", ""),
             ref={"product_type": summary.get("productType") or GENERIC_PRODUCT_TYPE},
+            mrp=self._list_price(item.get("attributes") or {}),
         )
 
-    # -- push ------------------------------------------------------------------------
-    def stock_patch(self, u: StockUpdate) -> dict:
-        return {
-            "op": "replace",
-            "path": "/attributes/fulfillment_availability",
-            "value": [{"fulfillment_channel_code": self.fulfillment, "quantity": u.quantity}],
-        }
+    def _list_price(self, attributes: dict):
+        """The listing's `list_price` in the adapter's marketplace (`value_with_tax`, else
+        `value`), or None."""
+        for entry in attributes.get("list_price") or []:
+            if entry.get("marketplace_id", self.marketplace) == self.marketplace:
+                return as_price(entry.get("value_with_tax", entry.get("value")))
+        return None
 
-    def price_patch(self, u: PriceUpdate) -> dict:
-        return {
-            "op": "merge",
-            "path": "/attributes/purchasable_offer",
-            "value": [
+    # -- the attributes IMS writes (one shape for patches, feeds and new offers) --------
+    def availability(self, quantity: int) -> list[dict]:
+        return [{"fulfillment_channel_code": self.fulfillment, "quantity": quantity}]
+
+    def offer(self, price, currency: str) -> list[dict]:
+        return [
+            {
+                "marketplace_id": self.marketplace,
+                "currency": currency,
+                "our_price": [{"schedule": [{"value_with_tax": price}]}],
+            }
+        ]
+
+    def list_price(self, mrp, currency: str) -> list[dict]:
+        """The MRP as the Listings Items model's example writes `list_price`."""
+        return [{"marketplace_id": self.marketplace, "currency": currency, "value": mrp}]
+
+    # -- push ------------------------------------------------------------------------
+    def stock_patches(self, u: StockUpdate) -> list[dict]:
+        return [
+            {
+                "op": "replace",
+                "path": "/attributes/fulfillment_availability",
+                "value": self.availability(u.quantity),
+            }
+        ]
+
+    def price_patches(self, u: PriceUpdate) -> list[dict]:
+        """The offer price merged into purchasable_offer and, when the update carries one, the
+        MRP as list_price, in the same submission."""
+        patches = [
+            {
+                "op": "merge",
+                "path": "/attributes/purchasable_offer",
+                "value": self.offer(u.price, u.currency),
+            }
+        ]
+        if u.mrp is not None:
+            patches.append(
                 {
-                    "marketplace_id": self.marketplace,
-                    "currency": u.currency,
-                    "our_price": [{"schedule": [{"value_with_tax": u.price}]}],
+                    "op": "replace",
+                    "path": "/attributes/list_price",
+                    "value": self.list_price(u.mrp, u.currency),
                 }
-            ],
-        }
+            )
+        return patches
 
     def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
-        return self._push(updates, QUANTITY, self.stock_patch)
+        return self._push(updates, QUANTITY, self.stock_patches)
 
     def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
-        return self._push(updates, PRICE, self.price_patch)
+        return self._push(updates, PRICE, self.price_patches)
 
-    def _push(self, updates, field: str, patch) -> list[PushResult]:
+    def _push(self, updates, field: str, patches) -> list[PushResult]:
         updates = list(updates)
         if len(updates) > self.feed_threshold:
-            return self._feed(updates, field, patch)
-        return [self._patch_one(u, field, patch(u)) for u in updates]
+            return self._feed(updates, field, patches)
+        return [self._patch_one(u, field, patches(u)) for u in updates]
 
-    def _patch_one(self, u, field: str, patch: dict) -> PushResult:
+    def _patch_one(self, u, field: str, patches: list[dict]) -> PushResult:
         try:
             body = self.call(
                 "PATCH",
@@ -288,7 +345,7 @@ class AmazonAdapter(HttpAdapter):
                 content=json_dumps(
                     {
                         "productType": u.ref.get("product_type") or GENERIC_PRODUCT_TYPE,
-                        "patches": [patch],
+                        "patches": patches,
                     }
                 ),
             )
@@ -296,11 +353,9 @@ class AmazonAdapter(HttpAdapter):
             return PushResult(u.sku, field, False, exc.message[:400])
         if body.get("status") == "ACCEPTED":
             return PushResult(u.sku, field, True)
-        issues = [i for i in body.get("issues") or [] if i.get("severity") == "ERROR"]
-        message = "; ".join(f"{i.get('code')}: {i.get('message')}" for i in issues)
-        return PushResult(u.sku, field, False, message[:400] or f"status {body.get('status')}")
+        return PushResult(u.sku, field, False, _refusal(body))
 
-    def feed_document(self, updates, patch) -> dict:
+    def feed_document(self, updates, patches) -> dict:
         return {
             "header": {"sellerId": self.seller, "version": "2.0", "issueLocale": "en_US"},
             "messages": [
@@ -309,14 +364,14 @@ class AmazonAdapter(HttpAdapter):
                     "sku": u.sku,
                     "operationType": "PATCH",
                     "productType": u.ref.get("product_type") or GENERIC_PRODUCT_TYPE,
-                    "patches": [patch(u)],
+                    "patches": patches(u),
                 }
                 for n, u in enumerate(updates, start=1)
             ],
         }
 
-    def _feed(self, updates, field: str, patch) -> list[PushResult]:
-        document = self.feed_document(updates, patch)
+    def _feed(self, updates, field: str, patches) -> list[PushResult]:
+        document = self.feed_document(updates, patches)
         content_type = "application/json; charset=UTF-8"
         created = self.call(
             "POST",
@@ -382,3 +437,137 @@ class AmazonAdapter(HttpAdapter):
                 )
             self.sleep(self.feed_poll)
             waited += self.feed_poll
+
+    # -- publish: an offer on the catalogue item ------------------------------------------
+    def publish(
+        self, drafts: Sequence[ListingDraft], *, dry_run: bool = False
+    ) -> list[PublishResult]:
+        """An offer of each draft on the one Amazon catalogue item its ASIN alias or GTIN
+        finds (see the module); one result per draft, in order."""
+        return [self._publish_one(draft, dry_run=dry_run) for draft in drafts]
+
+    def _publish_one(self, draft: ListingDraft, *, dry_run: bool) -> PublishResult:
+        asin = next((a for a in draft.aliases if ASIN.fullmatch(a)), "")
+        if asin:
+            items = self._catalog_search(asin, "ASIN")
+            named = f"ASIN {asin}"
+        elif draft.gtin:
+            items = self._catalog_search(*_barcode(draft.gtin))
+            named = f"GTIN {draft.gtin}"
+        else:
+            return PublishResult(
+                draft.sku,
+                False,
+                unmatched=True,
+                error=(
+                    f"{draft.sku} has no barcode, and Amazon lists an offer on the catalogue "
+                    "item its GTIN finds: add the barcode to the product, or its ASIN as the "
+                    "product's alias for this channel"
+                ),
+            )
+        if not items:
+            return PublishResult(
+                draft.sku,
+                False,
+                unmatched=True,
+                error=(
+                    f"Amazon's catalogue has no item with {named}: create it in Seller Central "
+                    "or correct the barcode"
+                ),
+            )
+        if len(items) > 1:
+            asins = ", ".join(i["asin"] for i in items)
+            return PublishResult(
+                draft.sku,
+                False,
+                unmatched=True,
+                error=(
+                    f"Amazon's catalogue has {len(items)} items with {named} ({asins}): choose "
+                    "one and add its ASIN as the product's alias for this channel"
+                ),
+            )
+        item = items[0]
+        product_type = next(
+            (
+                t.get("productType")
+                for t in item.get("productTypes") or []
+                if t.get("marketplaceId") == self.marketplace and t.get("productType")
+            ),
+            GENERIC_PRODUCT_TYPE,
+        )
+        path = f"{LISTINGS}/{self.seller}/{quote(draft.sku, safe='')}"
+        body = self.offer_listing(draft, item["asin"], product_type)
+        request = {"method": "PUT", "path": path, "body": body}
+        ref = {"product_type": product_type}
+        if dry_run:
+            return PublishResult(draft.sku, False, ref=ref, requests=(request,))
+        try:
+            answer = self.call(
+                "PUT",
+                path,
+                operation="putListingsItem",
+                params={"marketplaceIds": self.marketplace, "includedData": "identifiers,issues"},
+                content=json_dumps(body),
+            )
+        except ProviderRefused as exc:
+            return PublishResult(
+                draft.sku, False, ref=ref, error=exc.message[:400], requests=(request,)
+            )
+        if answer.get("status") != "ACCEPTED":
+            return PublishResult(
+                draft.sku, False, ref=ref, error=_refusal(answer), requests=(request,)
+            )
+        return PublishResult(
+            draft.sku, True, external_id=item["asin"], ref=ref, requests=(request,)
+        )
+
+    def offer_listing(self, draft: ListingDraft, asin: str, product_type: str) -> dict:
+        """putListingsItem's body for an offer (sales terms only) on the catalogue item
+        `asin`: the condition, our price, our MRP and the quantity."""
+        marketplace = self.marketplace
+        attributes = {
+            "merchant_suggested_asin": [{"value": asin, "marketplace_id": marketplace}],
+            "condition_type": [{"value": "new_new", "marketplace_id": marketplace}],
+            "purchasable_offer": self.offer(draft.price, draft.currency),
+            "fulfillment_availability": self.availability(draft.quantity),
+        }
+        if draft.mrp is not None:
+            attributes["list_price"] = self.list_price(draft.mrp, draft.currency)
+        return {
+            "productType": product_type,
+            "requirements": "LISTING_OFFER_ONLY",
+            "attributes": attributes,
+        }
+
+    def _catalog_search(self, identifier: str, kind: str) -> list[dict]:
+        """The catalogue items searchCatalogItems finds for one identifier in the adapter's
+        marketplace, with their summaries and product types."""
+        body = self.call(
+            "GET",
+            CATALOG,
+            operation="searchCatalogItems",
+            params={
+                "identifiers": identifier,
+                "identifiersType": kind,
+                "marketplaceIds": self.marketplace,
+                "includedData": "summaries,productTypes",
+            },
+        )
+        return [i for i in body.get("items") or [] if i.get("asin")]
+
+
+def _refusal(body: dict) -> str:
+    """Why Amazon did not accept a submission: its ERROR issues, else its status."""
+    issues = [i for i in body.get("issues") or [] if i.get("severity") == "ERROR"]
+    message = "; ".join(f"{i.get('code')}: {i.get('message')}" for i in issues)
+    return message[:400] or f"status {body.get('status')}"
+
+
+def _barcode(gtin: str) -> tuple[str, str]:
+    """A GTIN-14 as searchCatalogItems takes it: a UPC (12 digits) or an EAN (13) where its
+    leading zeros allow, else the GTIN."""
+    if gtin.startswith("00"):
+        return gtin[2:], "UPC"
+    if gtin.startswith("0"):
+        return gtin[1:], "EAN"
+    return gtin, "GTIN"

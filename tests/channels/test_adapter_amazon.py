@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from channels.adapters.amazon import AmazonAdapter
-from channels.adapters.base import PriceUpdate, StockUpdate
+from channels.adapters.base import ListingDraft, PriceUpdate, StockUpdate
 from tests.fakes.amazon import FakeAmazon, searched_order
 
 
@@ -133,15 +133,19 @@ def test_no_operation_is_called_faster_than_amazons_models_allow():
 
     from channels.adapters.amazon import RATES
     from ims.http import parse_rate
-    from tests.fakes.specs import amazon_model
+    from tests.fakes.specs import amazon_catalog_model, amazon_model
 
     documented = {}
-    for name in (
-        "feeds_2021-06-30.json",
-        "listingsItems_2021-08-01.json",
-        "orders_2026-01-01.json",
-    ):
-        for operations in amazon_model(name)["paths"].values():
+    models = [
+        amazon_model(name)
+        for name in (
+            "feeds_2021-06-30.json",
+            "listingsItems_2021-08-01.json",
+            "orders_2026-01-01.json",
+        )
+    ]
+    for model in [*models, amazon_catalog_model()]:
+        for operations in model["paths"].values():
             for op in operations.values():
                 if isinstance(op, dict) and "operationId" in op:
                     table = re.search(r"\|\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|", op["description"])
@@ -182,3 +186,195 @@ def test_orders_changed_lists_every_page_of_search_orders_with_the_same_paramete
     }
     assert len(rest) == 2 and all(r["paginationToken"] for r in rest)
     assert fake.calls["searchOrders"] == 3
+
+
+# -- MRP ------------------------------------------------------------------------------------
+
+
+def test_the_mrp_is_the_listings_list_price_and_none_where_it_has_none(fake, adapter):
+    fake.add("AM-1", 3, "89.00", mrp="99.00")
+    fake.add("AM-2", 3, "89.00")
+    states = {s.sku: s for s in adapter.fetch_snapshot()}
+    assert states["AM-1"].mrp == Decimal("99.00") and states["AM-2"].mrp is None
+
+
+def test_a_price_with_an_mrp_sets_the_list_price_in_the_same_submission(fake, adapter):
+    fake.add("AM-1", 3, "89.00", mrp="99.00")
+    [result] = adapter.push_prices(
+        [PriceUpdate("AM-1", Decimal("79.00"), "USD", mrp=Decimal("109.00"))]
+    )
+    assert (result.field, result.ok) == ("price", True)
+    assert fake.calls["patchListingsItem"] == 1
+    [state] = adapter.fetch_snapshot(skus=["AM-1"])
+    assert (state.price, state.mrp) == (Decimal("79.00"), Decimal("109.00"))
+    assert fake.items["AM-1"]["offer_extras"]  # the offer was merged, not replaced
+
+
+def test_a_price_without_an_mrp_leaves_the_list_price_alone(fake, adapter):
+    fake.add("AM-1", 3, "89.00", mrp="99.00")
+    adapter.push_prices([PriceUpdate("AM-1", Decimal("79.00"), "USD")])
+    assert fake.items["AM-1"]["mrp"] == Decimal("99.00") and not fake.writes[("AM-1", "mrp")]
+
+
+def test_many_prices_with_their_mrps_go_in_one_listings_feed(fake, adapter):
+    for i in range(30):
+        fake.add(f"AM-{i:02d}", 1, "10.00")
+    results = adapter.push_prices(
+        [
+            PriceUpdate(f"AM-{i:02d}", Decimal("9.50"), "USD", mrp=Decimal("12.00"))
+            for i in range(30)
+        ]
+    )
+    assert all(r.ok for r in results) and fake.calls["createFeed"] == 1
+    assert fake.items["AM-17"]["mrp"] == Decimal("12.00")
+
+
+# -- publishing an offer on Amazon's catalogue ----------------------------------------------
+
+
+def draft(sku="NEW-1", gtin="00012345678905", **overrides):
+    values = {
+        "sku": sku,
+        "name": "Linen shirt, blue, M",
+        "barcode": gtin.lstrip("0"),
+        "gtin": gtin,
+        "price": Decimal("29.99"),
+        "mrp": Decimal("39.99"),
+        "currency": "USD",
+        "quantity": 7,
+        **overrides,
+    }
+    return ListingDraft(**values)
+
+
+def test_publish_offers_the_product_on_the_catalogue_item_its_gtin_finds(fake, adapter):
+    asin = fake.add_catalog_item("00012345678905", product_type="SHIRT")
+    [result] = adapter.publish([draft()])
+    assert result.ok and not result.unmatched and result.external_id == asin
+    assert fake.catalog_requests == [
+        {
+            "identifiers": "012345678905",
+            "identifiersType": "UPC",
+            "marketplaceIds": "ATVPDKIKX0DER",
+            "includedData": "summaries,productTypes",
+        }
+    ]
+    [sent] = result.requests
+    assert sent["method"] == "PUT" and sent["path"] == "/listings/2021-08-01/items/A1SELLER/NEW-1"
+    body = sent["body"]
+    assert body["productType"] == "SHIRT" and body["requirements"] == "LISTING_OFFER_ONLY"
+    assert body["attributes"]["merchant_suggested_asin"][0]["value"] == asin
+    assert body["attributes"]["condition_type"][0]["value"] == "new_new"
+    [state] = adapter.fetch_snapshot(skus=["NEW-1"])
+    assert (state.sku, state.external_id, state.quantity) == ("NEW-1", asin, 7)
+    assert (state.price, state.mrp) == (Decimal("29.99"), Decimal("39.99"))
+    assert state.ref == {"product_type": "SHIRT"}
+
+
+def test_an_ean_and_a_gtin_14_are_searched_as_what_they_are(fake, adapter):
+    fake.add_catalog_item("04006381333931")
+    fake.add_catalog_item("10614141000415")
+    results = adapter.publish(
+        [draft("EAN-1", gtin="04006381333931"), draft("GTIN-1", gtin="10614141000415")]
+    )
+    assert [r.ok for r in results] == [True, True]
+    assert [(r["identifiers"], r["identifiersType"]) for r in fake.catalog_requests] == [
+        ("4006381333931", "EAN"),
+        ("10614141000415", "GTIN"),
+    ]
+
+
+def test_a_gtin_amazon_does_not_know_is_unmatched_and_nothing_is_written(fake, adapter):
+    [result] = adapter.publish([draft()])
+    assert result.unmatched and not result.ok and result.requests == ()
+    assert "no item with GTIN 00012345678905" in result.error
+    assert "Seller Central" in result.error
+    assert fake.calls["putListingsItem"] == 0 and fake.items == {}
+
+
+def test_a_gtin_several_catalogue_items_carry_is_unmatched(fake, adapter):
+    first = fake.add_catalog_item("00012345678905")
+    second = fake.add_catalog_item("00012345678905")
+    [result] = adapter.publish([draft()])
+    assert result.unmatched and not result.ok
+    assert first in result.error and second in result.error and "alias" in result.error
+    assert fake.calls["putListingsItem"] == 0
+
+
+def test_a_product_without_a_barcode_is_unmatched_without_a_search(fake, adapter):
+    [result] = adapter.publish([draft(gtin="")])
+    assert result.unmatched and "no barcode" in result.error
+    assert fake.calls["searchCatalogItems"] == 0 and fake.calls["putListingsItem"] == 0
+
+
+def test_an_asin_a_person_chose_wins_over_the_gtin_search(fake, adapter):
+    fake.add_catalog_item("00012345678905")
+    fake.add_catalog_item("00012345678905")
+    chosen = fake.add_catalog_item("00099999999999", asin="B0CHOSEN01", product_type="PANTS")
+    [result] = adapter.publish([draft(aliases=("B0CHOSEN01",))])
+    assert result.ok and result.external_id == chosen
+    assert fake.catalog_requests[0]["identifiersType"] == "ASIN"
+    assert result.requests[0]["body"]["productType"] == "PANTS"
+
+
+def test_an_offer_amazon_refuses_is_that_drafts_error(fake, adapter):
+    fake.add_catalog_item("00012345678905")
+    fake.add_catalog_item("04006381333931")
+    fake.invalid["NEW-2"] = "The price is below the minimum allowed for this product."
+    results = adapter.publish([draft("NEW-1"), draft("NEW-2", gtin="04006381333931")])
+    assert [(r.sku, r.ok, r.unmatched) for r in results] == [
+        ("NEW-1", True, False),
+        ("NEW-2", False, False),
+    ]
+    assert "below the minimum" in results[1].error and results[1].requests
+    assert "NEW-2" not in fake.items
+
+
+def test_a_dry_run_searches_the_catalogue_and_writes_nothing(fake, adapter):
+    fake.add_catalog_item("00012345678905")
+    [result] = adapter.publish([draft()], dry_run=True)
+    assert not result.ok and result.error == "" and not result.unmatched
+    assert fake.calls["searchCatalogItems"] == 1 and fake.calls["putListingsItem"] == 0
+    [planned] = result.requests
+    assert planned["method"] == "PUT" and planned["body"]["attributes"]["list_price"]
+    assert fake.items == {}
+
+
+def test_a_body_off_amazons_model_is_refused_by_the_fake(fake, adapter, monkeypatch):
+    """The fake validates putListingsItem's body against ListingsItemPutRequest: a
+    requirements value off its enum is answered 400, as SP-API does."""
+    fake.add_catalog_item("00012345678905")
+    listing = adapter.offer_listing
+    monkeypatch.setattr(
+        adapter,
+        "offer_listing",
+        lambda *a: {**listing(*a), "requirements": "OFFER_ONLY"},
+    )
+    [result] = adapter.publish([draft()])
+    assert not result.ok and "HTTP 400" in result.error and "OFFER_ONLY" in result.error
+    assert fake.items == {} and fake.puts == []
+
+
+def test_the_fake_refuses_a_catalogue_search_its_model_does_not_allow(fake, adapter):
+    """searchCatalogItems: identifiersType is required with identifiers, and marketplaceIds
+    takes one marketplace."""
+    list(adapter.fetch_snapshot())  # signs in
+    with httpx.Client(
+        transport=httpx.MockTransport(fake.handle),
+        base_url="https://sellingpartnerapi-na.amazon.com",
+        headers={"x-amz-access-token": next(iter(fake.valid_tokens))},
+    ) as client:
+        no_type = client.get(
+            "/catalog/2022-04-01/items",
+            params={"identifiers": "012345678905", "marketplaceIds": "ATVPDKIKX0DER"},
+        )
+        two_markets = client.get(
+            "/catalog/2022-04-01/items",
+            params={
+                "identifiers": "012345678905",
+                "identifiersType": "UPC",
+                "marketplaceIds": "ATVPDKIKX0DER,A2EUQ1WTGCTBG2",
+            },
+        )
+    assert no_type.status_code == 400 and "identifiersType is required" in no_type.text
+    assert two_markets.status_code == 400 and "marketplaceIds" in two_markets.text

@@ -1,8 +1,10 @@
 """A fake Selling Partner API (Listings Items 2021-08-01, Feeds 2021-06-30, Orders 2026-01-01
-searchOrders, Login with Amazon) for httpx.MockTransport or tests.fakes.served. Every request
-body is validated against Amazon's own models and the JSON_LISTINGS_FEED v2 schema, and so is
-every answer it gives; searchOrders refuses parameters its model does not allow (400, Amazon's
-ErrorList) and keeps only the datasets `includedData` asks for."""
+searchOrders, Catalog Items 2022-04-01 searchCatalogItems, Login with Amazon) for
+httpx.MockTransport or tests.fakes.served. Every request body is validated against Amazon's own
+models and the JSON_LISTINGS_FEED v2 schema, and so is every answer it gives; searchOrders,
+searchCatalogItems and putListingsItem refuse parameters or bodies their model does not allow
+(400, Amazon's ErrorList), and searchOrders keeps only the datasets `includedData` asks for.
+A putListingsItem offer (LISTING_OFFER_ONLY) on a catalogue item is listed from then on."""
 
 from __future__ import annotations
 
@@ -16,7 +18,12 @@ from urllib.parse import parse_qs, unquote
 import httpx
 from jsonschema import Draft7Validator
 
-from tests.fakes.specs import amazon_feed_schema, amazon_model, swagger_validator
+from tests.fakes.specs import (
+    amazon_catalog_model,
+    amazon_feed_schema,
+    amazon_model,
+    swagger_validator,
+)
 
 MARKETPLACE = "ATVPDKIKX0DER"
 
@@ -41,20 +48,44 @@ class FakeAmazon:
         self.orders: dict[str, dict] = {}  # orderId → Order (2026-01-01), every dataset
         self.order_requests: list[dict] = []  # the searchOrders query parameters, in order
         self.orders_page_max = 100  # fewer a page than asked for (Amazon may answer fewer)
+        self.catalog_model = amazon_catalog_model()
+        self.catalog: list[dict] = []  # Amazon's catalogue items: asin, gtin, product_type
+        self.catalog_requests: list[dict] = []  # the searchCatalogItems query parameters
+        self.puts: list[dict] = []  # the putListingsItem bodies accepted as valid requests
 
-    def add(self, sku: str, quantity: int, price, *, asin: str = "", product_type: str = "SHIRT"):
+    def add(
+        self,
+        sku: str,
+        quantity: int,
+        price,
+        *,
+        asin: str = "",
+        product_type: str = "SHIRT",
+        mrp=None,
+    ):
         self.items[sku] = {
             "sku": sku,
             "asin": asin or f"B0{len(self.items):08d}",
             "product_type": product_type,
             "quantity": quantity,
             "price": Decimal(str(price)),
+            "mrp": None if mrp is None else Decimal(str(mrp)),
             # What the seller set on the offer besides the price: a `replace` of
             # purchasable_offer wipes it, a `merge` keeps it.
             "offer_extras": {
                 "minimum_seller_allowed_price": [{"schedule": [{"value_with_tax": 1}]}]
             },
         }
+
+    def add_catalog_item(
+        self, gtin: str, *, asin: str = "", product_type: str = "SHIRT", name: str = ""
+    ) -> str:
+        """An item in Amazon's catalogue (not a listing of ours), found by its GTIN-14."""
+        asin = asin or f"B0C{len(self.catalog):07d}"
+        self.catalog.append(
+            {"asin": asin, "gtin": gtin, "product_type": product_type, "name": name or asin}
+        )
+        return asin
 
     def expire_tokens(self) -> None:
         self.valid_tokens.clear()
@@ -90,9 +121,13 @@ class FakeAmazon:
             )
         if request.method == "GET" and path == "/orders/2026-01-01/orders":
             return self._search_orders(request)
+        if request.method == "GET" and path == "/catalog/2022-04-01/items":
+            return self._search_catalog(request)
         listings = f"/listings/2021-08-01/items/{self.seller}"
         if request.method == "GET" and path == listings:
             return self._search(request)
+        if request.method == "PUT" and path.startswith(listings + "/"):
+            return self._put(request, path.removeprefix(listings + "/"))
         if request.method == "PATCH" and path.startswith(listings + "/"):
             return self._patch(request, path.removeprefix(listings + "/"))
         if request.method == "POST" and path == "/feeds/2021-06-30/documents":
@@ -135,9 +170,15 @@ class FakeAmazon:
             },
         )
 
-    def _item(self, item: dict) -> dict:
+    def _item(self, item: dict, included=()) -> dict:
+        attributes = {}
+        if item.get("mrp") is not None:
+            attributes["list_price"] = [
+                {"marketplace_id": MARKETPLACE, "currency": "USD", "value": item["mrp"]}
+            ]
         return {
             "sku": item["sku"],
+            **({"attributes": attributes} if "attributes" in included else {}),
             "summaries": [
                 {
                     "marketplaceId": MARKETPLACE,
@@ -165,6 +206,10 @@ class FakeAmazon:
         self.calls["searchListingsItems"] += 1
         params = request.url.params
         assert params["marketplaceIds"] == MARKETPLACE
+        operation = self.model["paths"]["/listings/2021-08-01/items/{sellerId}"]["get"]
+        documented = next(p for p in operation["parameters"] if p["name"] == "includedData")
+        included = params.get("includedData", "summaries").split(",")
+        assert set(included) <= set(documented["items"]["enum"]), included
         size = int(params.get("pageSize", 10))
         assert size <= 20
         items = list(self.items.values())
@@ -175,7 +220,7 @@ class FakeAmazon:
             items = [i for i in items if i["sku"] in wanted]
         start = int(params.get("pageToken") or 0)
         page = items[start : start + size]
-        body = {"numberOfResults": len(items), "items": [self._item(i) for i in page]}
+        body = {"numberOfResults": len(items), "items": [self._item(i, included) for i in page]}
         if start + size < len(items):
             body["pagination"] = {"nextToken": str(start + size)}
         return self._answer(self.model, "ItemSearchResults", body)
@@ -196,6 +241,9 @@ class FakeAmazon:
                 if patch["op"] == "replace":
                     item["offer_extras"] = {}
                 self.writes[(sku, "price")] += 1
+            elif patch["path"] == "/attributes/list_price":
+                item["mrp"] = value["value"]
+                self.writes[(sku, "mrp")] += 1
         return None
 
     def _patch(self, request, sku: str) -> httpx.Response:
@@ -312,6 +360,95 @@ class FakeAmazon:
             body["resultFeedDocumentId"] = feed["report"]
         return self._answer(self.feeds_model, "Feed", body)
 
+    # -- Catalog Items 2022-04-01 and putListingsItem (publishing an offer) ----------------
+    def _search_catalog(self, request) -> httpx.Response:
+        """searchCatalogItems as the vendored model says: its documented query parameters
+        only (enums, maxItems, marketplaceIds required, identifiersType with identifiers, not
+        with keywords); items found by identifier, with only the datasets asked for."""
+        self.calls["searchCatalogItems"] += 1
+        operation = self.catalog_model["paths"]["/catalog/2022-04-01/items"]["get"]
+        params = dict(request.url.params)
+        self.catalog_requests.append(params)
+        wrong = _query_errors(operation, params)
+        if "identifiers" in params and "identifiersType" not in params:
+            wrong.append("identifiersType is required when identifiers is in the request")
+        if "identifiers" in params and "keywords" in params:
+            wrong.append("identifiers and keywords cannot be in the same request")
+        if wrong:
+            return self._answer(
+                self.catalog_model,
+                "ErrorList",
+                {"errors": [{"code": "InvalidInput", "message": w} for w in wrong]},
+                400,
+            )
+        kind = params.get("identifiersType")
+        wanted = set(params.get("identifiers", "").split(","))
+        if kind == "ASIN":
+            found = [i for i in self.catalog if i["asin"] in wanted]
+        elif kind in ("UPC", "EAN", "GTIN"):
+            gtins = {w.zfill(14) for w in wanted if w.isdigit()}
+            found = [i for i in self.catalog if i["gtin"] in gtins]
+        else:
+            found = []
+        included = params.get("includedData", "summaries").split(",")
+        body = {"numberOfResults": len(found), "items": [_catalog_item(i, included) for i in found]}
+        return self._answer(self.catalog_model, "ItemSearchResults", body)
+
+    def _put(self, request, sku: str) -> httpx.Response:
+        """putListingsItem: its documented query parameters and a ListingsItemPutRequest
+        body, else 400 with Amazon's ErrorList. An offer (LISTING_OFFER_ONLY) must name a
+        catalogue item (merchant_suggested_asin) and its condition, else the submission is
+        INVALID; an accepted one is listed from then on."""
+        self.calls["putListingsItem"] += 1
+        path = "/listings/2021-08-01/items/{sellerId}/{sku}"
+        operation = self.model["paths"][path]["put"]
+        params = dict(request.url.params)
+        raw = json.loads(request.content)
+        wrong = _query_errors(operation, params)
+        wrong += [
+            f"{'/'.join(map(str, e.path)) or 'body'}: {e.message}"
+            for e in swagger_validator(self.model, "ListingsItemPutRequest").iter_errors(raw)
+        ]
+        if wrong:
+            return self._answer(
+                self.model,
+                "ErrorList",
+                {"errors": [{"code": "INVALID_INPUT", "message": w} for w in wrong]},
+                400,
+            )
+        body = json.loads(request.content, parse_float=Decimal)
+        self.puts.append(body)
+        attributes = body["attributes"]
+        asin = _first(attributes, "merchant_suggested_asin", "value")
+        issues = []
+        if body.get("requirements") == "LISTING_OFFER_ONLY":
+            for name in ("merchant_suggested_asin", "condition_type", "purchasable_offer"):
+                if name not in attributes:
+                    issues.append(_issue(f"'{name}' is required but not supplied.", name))
+            if asin and not any(i["asin"] == asin for i in self.catalog):
+                issues.append(
+                    _issue(f"ASIN {asin} is not in the catalogue.", "merchant_suggested_asin")
+                )
+        if sku in self.invalid:
+            issues.append(_issue(self.invalid[sku], "purchasable_offer"))
+        answer = {"sku": sku, "status": "INVALID" if issues else "ACCEPTED"}
+        answer["submissionId"] = f"sub-put-{self.calls['putListingsItem']}"
+        answer["issues"] = issues
+        if not issues:
+            offer = attributes["purchasable_offer"][0]
+            self.items[sku] = {
+                "sku": sku,
+                "asin": asin,
+                "product_type": body["productType"],
+                "quantity": _first(attributes, "fulfillment_availability", "quantity"),
+                "price": offer["our_price"][0]["schedule"][0]["value_with_tax"],
+                "mrp": _first(attributes, "list_price", "value"),
+                "offer_extras": {},
+            }
+            if "identifiers" in params.get("includedData", ""):
+                answer["identifiers"] = [{"marketplaceId": MARKETPLACE, "asin": asin}]
+        return self._answer(self.model, "ListingsItemSubmissionResponse", answer)
+
     # -- Orders 2026-01-01 ----------------------------------------------------------------
     def add_order(self, order: dict) -> None:
         errors = list(swagger_validator(self.orders_model, "Order").iter_errors(order))
@@ -409,6 +546,67 @@ def _datasets(order: dict, included: list[str]) -> dict:
         {k: v for k, v in item.items() if k not in drop_item} for item in order["orderItems"]
     ]
     return kept
+
+
+def _query_errors(operation: dict, params: dict) -> list[str]:
+    """Why a query breaks a Swagger 2.0 operation's query parameters (unknown or missing
+    ones, values off their enum, more items than maxItems, above maximum); [] when it keeps
+    to them."""
+    documented = {p["name"]: p for p in operation["parameters"] if p.get("in") == "query"}
+    wrong = [
+        f"{name} is not a parameter of this operation" for name in params if name not in documented
+    ]
+    for name, spec in documented.items():
+        if name not in params:
+            if spec.get("required"):
+                wrong.append(f"{name} is required")
+            continue
+        values = params[name].split(",") if spec.get("type") == "array" else [params[name]]
+        enum = spec.get("enum") or (spec.get("items") or {}).get("enum")
+        if enum and set(values) - set(enum):
+            wrong.append(f"{name}: {params[name]} is not one of {enum}")
+        if "maxItems" in spec and len(values) > spec["maxItems"]:
+            wrong.append(f"{name}: more than {spec['maxItems']} values")
+        if "maximum" in spec and int(params[name]) > spec["maximum"]:
+            wrong.append(f"{name}: above {spec['maximum']}")
+    return wrong
+
+
+def _catalog_item(item: dict, included: list[str]) -> dict:
+    """A catalogue item as searchCatalogItems answers it: only the datasets asked for."""
+    answer = {"asin": item["asin"]}
+    if "summaries" in included:
+        answer["summaries"] = [
+            {"marketplaceId": MARKETPLACE, "itemName": item["name"], "brand": "Acme"}
+        ]
+    if "productTypes" in included:
+        answer["productTypes"] = [
+            {"marketplaceId": MARKETPLACE, "productType": item["product_type"]}
+        ]
+    if "identifiers" in included:
+        answer["identifiers"] = [
+            {
+                "marketplaceId": MARKETPLACE,
+                "identifiers": [{"identifierType": "GTIN", "identifier": item["gtin"]}],
+            }
+        ]
+    return answer
+
+
+def _first(attributes: dict, name: str, key: str):
+    """The `key` of an attribute's first value (None when the attribute is absent)."""
+    values = attributes.get(name) or [{}]
+    return values[0].get(key)
+
+
+def _issue(message: str, attribute: str) -> dict:
+    return {
+        "code": "90220",
+        "message": message,
+        "severity": "ERROR",
+        "attributeNames": [attribute],
+        "categories": ["INVALID_ATTRIBUTE"],
+    }
 
 
 def _time(value: str) -> dt.datetime:

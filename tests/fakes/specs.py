@@ -222,3 +222,11 @@ def bigcommerce_products_spec() -> dict:
     return yaml.load(
         gzip.decompress(path.read_bytes()), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     )
+
+
+@functools.cache
+def amazon_catalog_model() -> dict:
+    """Amazon's Catalog Items API 2022-04-01 model, vendored under tests/fakes/vendor/amazon/
+    (../shared/specs has no Catalog Items model)."""
+    path = Path(__file__).parent / "vendor" / "amazon" / "catalogItems_2022-04-01.json"
+    return json.loads(path.read_text())
