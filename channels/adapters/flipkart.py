@@ -11,7 +11,19 @@
   [{id, status, inventory}]}}`), at most 10 SKUs a call. Price amounts are integers (whole
   rupees, the SDK's `Price`): a price with paise is refused here, unsent, rather than rounded.
   The answer is HTTP 200 with a status per SKU: `FAILURE` is that SKU's refusal with
-  Flipkart's error descriptions; `WARNING` is applied, its warnings logged.
+  Flipkart's error descriptions; `WARNING` is applied, its warnings logged. The MRP read is the
+  listing's `price.mrp` (None when absent); a price update's own MRP goes before the one read.
+- Publish (an offer on Flipkart's catalogue product, never a new product): `createListings`
+  `POST /listings/v3` (`{sku: CreateListingRequest}`), one SKU a call, with `product_id` the
+  product's FSN (16 upper-case letters and digits among its aliases for the channel, else its
+  `fsn` attribute), `price` {mrp (the selling price when the product has none),
+  selling_price, currency} in whole rupees, `tax` {hsn: the product's `hsn` attribute},
+  `listing_status` ACTIVE, `fulfillment_profile` NON_FBF, `packages` (the product's
+  `packages` attribute, else one package named by the SKU: ModelPackage requires only its
+  name) and `locations` [{LOCATION_ID, ENABLED, the quantity}]. No FSN: unmatched, nothing
+  sent; no HSN, no LOCATION_ID or an amount with paise: refused unsent. `SUCCESS` / `WARNING`
+  is a listing whose id is the FSN; `FAILURE` carries Flipkart's error descriptions. A dry
+  run sends nothing (Flipkart has no read the create depends on).
 
 - Orders (the order poll: Flipkart has no webhooks IMS can receive), Orders/Shipments API v3:
   `POST /v3/shipments/filter` with `{"filter": {...}, "pagination": {"pageSize": 20}}`, then
@@ -54,6 +66,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import ClassVar
@@ -65,9 +78,12 @@ from channels.adapters.base import (
     PRICE,
     QUANTITY,
     AdapterConfig,
+    Capabilities,
+    ListingDraft,
     ListingState,
     OrderChange,
     PriceUpdate,
+    PublishResult,
     PushResult,
     StockUpdate,
     as_price,
@@ -87,6 +103,9 @@ PRE_DISPATCH = ("APPROVED", "PACKING_IN_PROGRESS", "FORM_FAILED", "PACKED", "REA
 CANCELLATION_TYPES = ("sellerCancellation", "buyerCancellation", "marketplaceCancellation")
 PAGE_SIZE = 20
 MAX_PAGES = 10_000  # a nextPageUrl that never ends is Flipkart's fault, not a reason to loop
+LISTINGS = "/listings/v3"
+# Flipkart's product id: 16 upper-case letters and digits (e.g. TSHFZ6GZHYGVRGZH).
+FSN = re.compile(r"[0-9A-Z]{16}")
 
 log = logging.getLogger("ims.sync")
 
@@ -99,6 +118,7 @@ class FlipkartAdapter(HttpAdapter):
     stock_batch = MAX_SKUS
     price_batch = MAX_SKUS
     lists_all = False  # the engine names the SKUs to read
+    capabilities = Capabilities(webhooks=True, publish=True)
 
     def __init__(self, config: AdapterConfig, *, clock: Callable[[], float] = time.time, **options):
         self.app = (config.secret("APP_ID"), config.secret("APP_SECRET"))
@@ -247,6 +267,7 @@ class FlipkartAdapter(HttpAdapter):
                     price=as_price(price.get("selling_price")),
                     currency=price.get("currency") or self.config.currency,
                     external_id=listing.get("product_id", ""),
+                    mrp=as_price(price.get("mrp")),
                     ref={
                         "product_id": listing.get("product_id"),
                         "location_id": location["id"] if location else self.location,
@@ -269,17 +290,12 @@ class FlipkartAdapter(HttpAdapter):
                 },
             }
 
-        def whole(u: PriceUpdate) -> bool:
-            return not (u.price % 1 or mrp(u) % 1)
-
-        paise = [u for u in updates if not whole(u)]
         refused = [
-            PushResult(
-                u.sku, PRICE, False, f"Flipkart takes whole rupees: {u.price} (MRP {mrp(u)}) is not"
-            )
-            for u in paise
+            PushResult(u.sku, PRICE, False, _paise(u.price, mrp(u)))
+            for u in updates
+            if _paise(u.price, mrp(u))
         ]
-        sent = [u for u in updates if whole(u)]
+        sent = [u for u in updates if not _paise(u.price, mrp(u))]
         return refused + self._post("/listings/v3/update/price", sent, PRICE, body)
 
     def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
@@ -303,9 +319,7 @@ class FlipkartAdapter(HttpAdapter):
             answer = self.call("POST", url, content=json_dumps({u.sku: body(u) for u in group}))
             for u in group:
                 status = answer.get(u.sku) or {}
-                errors = "; ".join(
-                    f"{e.get('code')}: {e.get('description')}" for e in status.get("errors", [])
-                )
+                errors = _errors(status)
                 if status.get("status") in APPLIED:
                     if errors:
                         log.info("flipkart %s: %s applied with warnings: %s", url, u.sku, errors)
@@ -315,6 +329,108 @@ class FlipkartAdapter(HttpAdapter):
                         PushResult(u.sku, field, False, errors[:400] or "no status for this SKU")
                     )
         return results
+
+    # --- publish: a listing on Flipkart's catalogue product --------------------------------
+
+    def publish(
+        self, drafts: Sequence[ListingDraft], *, dry_run: bool = False
+    ) -> list[PublishResult]:
+        """A listing of each draft on the Flipkart product its FSN names (see the module);
+        one result per draft, in order."""
+        return [self._publish_one(draft, dry_run=dry_run) for draft in drafts]
+
+    def _publish_one(self, draft: ListingDraft, *, dry_run: bool) -> PublishResult:
+        fsn = next((a for a in draft.aliases if FSN.fullmatch(a)), "") or str(
+            draft.attributes.get("fsn") or ""
+        )
+        if not fsn:
+            return PublishResult(
+                draft.sku,
+                False,
+                unmatched=True,
+                error=(
+                    "Flipkart lists on an FSN: find the product in Flipkart's catalogue and add "
+                    "its FSN as the product's alias for this channel"
+                ),
+            )
+        mrp = draft.mrp if draft.mrp is not None else draft.price
+        hsn = str(draft.attributes.get("hsn") or "")
+        problem = _paise(draft.price, mrp)
+        if not hsn:
+            problem = (
+                f"Flipkart needs the HSN code of {draft.sku} for its tax: add the attribute "
+                "hsn to the product"
+            )
+        elif not self.location:
+            problem = (
+                f"Flipkart lists stock at a location: set {self.config.env_prefix}LOCATION_ID "
+                "to the Flipkart warehouse location id"
+            )
+        if problem:
+            return PublishResult(draft.sku, False, error=problem)
+        body = {
+            draft.sku: {
+                "product_id": fsn,
+                "price": {
+                    "mrp": int(mrp),
+                    "selling_price": int(draft.price),
+                    "currency": draft.currency,
+                },
+                "tax": {"hsn": hsn},
+                "listing_status": "ACTIVE",
+                "fulfillment_profile": "NON_FBF",
+                "packages": draft.attributes.get("packages") or [{"name": draft.sku}],
+                "locations": [
+                    {"id": self.location, "status": "ENABLED", "inventory": draft.quantity}
+                ],
+            }
+        }
+        request = {"method": "POST", "path": LISTINGS, "body": body}
+        ref = {
+            "product_id": fsn,
+            "location_id": self.location,
+            "location_status": "ENABLED",
+            "mrp": str(int(mrp)),
+        }
+        if dry_run:
+            return PublishResult(draft.sku, False, ref=ref, requests=(request,))
+        try:
+            answer = self.call("POST", LISTINGS, content=json_dumps(body))
+        except ProviderRefused as exc:
+            return PublishResult(
+                draft.sku, False, ref=ref, error=exc.message[:400], requests=(request,)
+            )
+        status = (answer.get(draft.sku) if isinstance(answer, dict) else None) or {}
+        if status.get("status") not in APPLIED:
+            return PublishResult(
+                draft.sku,
+                False,
+                ref=ref,
+                error=_errors(status)[:400] or "Flipkart gave no status for this SKU",
+                requests=(request,),
+            )
+        if status.get("errors"):
+            log.info(
+                "flipkart %s: %s listed with warnings: %s", LISTINGS, draft.sku, _errors(status)
+            )
+        return PublishResult(draft.sku, True, external_id=fsn, ref=ref, requests=(request,))
+
+
+def _paise(price, mrp) -> str:
+    """Why Flipkart cannot take this price and MRP (its amounts are whole rupees: the SDK's
+    Price is Integer), or '' when it can."""
+    if price % 1 or mrp % 1:
+        return f"Flipkart takes whole rupees: {price} (MRP {mrp}) is not"
+    return ""
+
+
+def _errors(status: dict) -> str:
+    """A ListingChangeResponse's errors and attribute errors, as one line."""
+    return "; ".join(
+        f"{e.get('attribute') + ': ' if e.get('attribute') else ''}{e.get('code')}: "
+        f"{e.get('description')}"
+        for e in [*(status.get("errors") or []), *(status.get("attribute_errors") or [])]
+    )
 
 
 def _flipkart_time(moment: dt.datetime) -> str:

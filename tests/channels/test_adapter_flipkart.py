@@ -1,7 +1,8 @@
 """Flipkart listings v3 against a fake that keeps to the seller API as Flipkart's SDK defines it
 (../shared/specs/flipkart/seller-api-summary.md): the token at the API host's root, 10 SKUs a
 call, integer prices, a status on every location, per-SKU SUCCESS / WARNING / FAILURE inside a
-200 answer."""
+200 answer; createListings (`POST /listings/v3`) checked against CreateListingRequest's required
+fields, a listing created on an FSN of the fake's catalogue listed from then on."""
 
 import json
 from decimal import Decimal
@@ -9,7 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from channels.adapters.base import PriceUpdate, StockUpdate
+from channels.adapters.base import ListingDraft, PriceUpdate, StockUpdate
 from channels.adapters.flipkart import FlipkartAdapter
 
 
@@ -26,6 +27,8 @@ class FakeFlipkart:
         self.tokens = 0
         self.valid = set()
         self.calls = []
+        self.catalogue = {"TSHFZ6GZHYGVRGZH", "TSHG2VJ8XKQ4ZPHD"}  # FSNs Flipkart knows
+        self.creates = []  # the createListings bodies it took as valid requests
 
     def handle(self, request):
         if request.url.path.startswith("/sellers/oauth-service"):
@@ -62,6 +65,8 @@ class FakeFlipkart:
             )
         body = json.loads(request.content)
         self.last_body = body
+        if path == "/listings/v3":
+            return self._create(body)
         assert len(body) <= 10
         wrong = _off_the_model(body)
         if wrong:
@@ -112,6 +117,67 @@ class FakeFlipkart:
                         ],
                     }
         return httpx.Response(200, json=answer)
+
+    def _create(self, body: dict):
+        """createListings: a body off CreateListingRequest is a 400; a listing on an FSN
+        the catalogue lacks, or on a SKU already listed, is that SKU's FAILURE."""
+        wrong = _off_the_model(body) or _off_create_listing(body)
+        if wrong:
+            return httpx.Response(400, json={"errors": [{"code": 400, "description": wrong}]})
+        self.creates.append(body)
+        answer = {}
+        for sku, listing in body.items():
+            if sku in self.listings:
+                answer[sku] = _failure("LISTING_EXISTS", f"a listing of {sku} exists")
+            elif listing["product_id"] not in self.catalogue:
+                answer[sku] = _failure(
+                    "INVALID_PRODUCT_ID", f"product_id {listing['product_id']} is not valid"
+                )
+            else:
+                self.listings[sku] = {**listing, "listing_id": f"LST{sku}"}
+                answer[sku] = {"status": "SUCCESS"}
+        return httpx.Response(200, json=answer)
+
+
+def _failure(code: str, description: str) -> dict:
+    return {
+        "status": "FAILURE",
+        "errors": [{"severity": "ERROR", "code": code, "description": description}],
+    }
+
+
+# CreateListingRequest's required fields and enums (../shared/specs/flipkart/seller-api-summary.md).
+CREATE_REQUIRED = (
+    "product_id",
+    "price",
+    "tax",
+    "listing_status",
+    "fulfillment_profile",
+    "packages",
+    "locations",
+)
+CREATE_ENUMS = {
+    "listing_status": ("ACTIVE", "INACTIVE"),
+    "fulfillment_profile": ("NON_FBF", "FBF_LITE", "FBF"),
+}
+
+
+def _off_create_listing(body: dict) -> str:
+    """What in a createListings body is not as CreateListingRequest defines it, or ''."""
+    for sku, listing in body.items():
+        missing = [name for name in CREATE_REQUIRED if name not in listing]
+        if missing:
+            return f"{sku}: {', '.join(missing)} required"
+        for name, allowed in CREATE_ENUMS.items():
+            if listing[name] not in allowed:
+                return f"{sku}: {name} must be one of {allowed}"
+        if not isinstance(listing["tax"], dict) or not listing["tax"].get("hsn"):
+            return f"{sku}: tax.hsn is required"
+        if not listing["locations"] or not all(loc.get("id") for loc in listing["locations"]):
+            return f"{sku}: locations[].id is required"
+        if not listing["packages"] or not all(p.get("name") for p in listing["packages"]):
+            return f"{sku}: packages[].name is required"
+    return ""
 
 
 def _off_the_model(body: dict) -> str:
@@ -228,3 +294,140 @@ def test_stock_goes_with_the_location_status_the_listing_has(fake, adapter):
     [result] = adapter.push_inventory([StockUpdate("FK-04", 7, ref=ref)])
     assert result.ok and fake.listings["FK-04"]["locations"][0]["inventory"] == 7
     assert fake.last_body["FK-04"]["locations"][0]["status"] == "DISABLED"
+
+
+# --- MRP -------------------------------------------------------------------------------------
+
+
+def test_the_mrp_is_the_listings_price_mrp_and_none_where_it_has_none(fake, adapter):
+    del fake.listings["FK-02"]["price"]["mrp"]
+    states = {s.sku: s for s in adapter.fetch_snapshot(skus=["FK-01", "FK-02"])}
+    assert states["FK-01"].mrp == Decimal("999") and states["FK-02"].mrp is None
+
+
+def test_a_price_update_sets_its_own_mrp_before_the_one_read(fake, adapter):
+    ref = next(adapter.fetch_snapshot(skus=["FK-01"])).ref  # read MRP 999
+    [result] = adapter.push_prices(
+        [PriceUpdate("FK-01", Decimal("1099"), "INR", mrp=Decimal("1299"), ref=ref)]
+    )
+    assert (result.field, result.ok) == ("price", True)
+    [state] = adapter.fetch_snapshot(skus=["FK-01"])
+    assert (state.price, state.mrp) == (Decimal("1099"), Decimal("1299"))
+
+
+# --- publishing a listing on an FSN ----------------------------------------------------------
+
+FSN = "TSHFZ6GZHYGVRGZH"
+
+
+@pytest.fixture
+def located(fake, config, clock):
+    """The adapter of a channel that names its Flipkart warehouse location."""
+    return FlipkartAdapter(
+        config(
+            "flipkart",
+            base_url="https://api.flipkart.net/sellers",
+            currency="INR",
+            app_id="app",
+            app_secret="sec",
+            location_id="LOCa1",
+        ),
+        transport=httpx.MockTransport(fake.handle),
+        sleep=clock.sleep,
+        clock=clock.now,
+    )
+
+
+def draft(sku="FK-NEW", **overrides):
+    values = {
+        "sku": sku,
+        "name": "Cotton kurta, red, M",
+        "barcode": "8901234567893",
+        "gtin": "08901234567893",
+        "price": Decimal("799.00"),
+        "mrp": Decimal("999.00"),
+        "currency": "INR",
+        "quantity": 12,
+        "attributes": {"hsn": "6211"},
+        "aliases": (FSN,),
+        **overrides,
+    }
+    return ListingDraft(**values)
+
+
+def test_publish_lists_the_product_on_its_fsn_and_the_next_read_shows_it(fake, located):
+    [result] = located.publish([draft()])
+    assert result.ok and result.external_id == FSN and not result.unmatched
+    [sent] = result.requests
+    assert (sent["method"], sent["path"]) == ("POST", "/listings/v3")
+    assert sent["body"]["FK-NEW"] == {
+        "product_id": FSN,
+        "price": {"mrp": 999, "selling_price": 799, "currency": "INR"},
+        "tax": {"hsn": "6211"},
+        "listing_status": "ACTIVE",
+        "fulfillment_profile": "NON_FBF",
+        "packages": [{"name": "FK-NEW"}],
+        "locations": [{"id": "LOCa1", "status": "ENABLED", "inventory": 12}],
+    }
+    [state] = located.fetch_snapshot(skus=["FK-NEW"])
+    assert (state.external_id, state.quantity) == (FSN, 12)
+    assert (state.price, state.mrp) == (Decimal("799"), Decimal("999"))
+
+
+def test_the_fsn_may_come_from_the_products_attributes(fake, located):
+    [result] = located.publish([draft(aliases=(), attributes={"hsn": "6211", "fsn": FSN})])
+    assert result.ok and fake.creates[0]["FK-NEW"]["product_id"] == FSN
+
+
+def test_a_product_without_an_fsn_is_unmatched_and_nothing_is_sent(fake, located):
+    [result] = located.publish([draft(aliases=("B0CHOSEN01",))])
+    assert result.unmatched and not result.ok and result.requests == ()
+    assert "Flipkart lists on an FSN" in result.error and "alias" in result.error
+    assert fake.calls == []
+
+
+def test_a_product_without_an_hsn_is_refused_unsent_not_unmatched(fake, located):
+    [result] = located.publish([draft(attributes={})])
+    assert not result.ok and not result.unmatched and "HSN" in result.error
+    assert fake.calls == []
+
+
+def test_a_channel_without_a_location_is_told_which_setting_to_set(fake, adapter):
+    [result] = adapter.publish([draft()])
+    assert not result.ok and "LOCATION_ID" in result.error and fake.calls == []
+
+
+def test_a_listing_flipkart_refuses_is_that_drafts_error(fake, located):
+    results = located.publish([draft(), draft("FK-OTHER", aliases=("ZZZZZZZZZZZZZZZZ",))])
+    assert [(r.sku, r.ok) for r in results] == [("FK-NEW", True), ("FK-OTHER", False)]
+    assert "product_id ZZZZZZZZZZZZZZZZ is not valid" in results[1].error
+    assert "FK-OTHER" not in fake.listings
+
+
+def test_a_price_with_paise_is_refused_unsent(fake, located):
+    [result] = located.publish([draft(price=Decimal("799.50"))])
+    assert not result.ok and "whole rupees" in result.error and fake.calls == []
+
+
+def test_a_dry_run_sends_nothing_and_says_what_it_would_send(fake, located):
+    [result] = located.publish([draft()], dry_run=True)
+    assert not result.ok and result.error == "" and not result.unmatched
+    assert result.requests[0]["body"]["FK-NEW"]["product_id"] == FSN
+    assert fake.calls == [] and "FK-NEW" not in fake.listings
+
+
+def test_a_body_off_create_listing_request_is_refused_by_the_fake(fake, located, monkeypatch):
+    """The fake checks CreateListingRequest's required fields: a listing without
+    fulfillment_profile is answered 400."""
+    real = located.call
+
+    def without_profile(method, url, **kwargs):
+        body = json.loads(kwargs["content"])
+        for listing in body.values():
+            del listing["fulfillment_profile"]
+        return real(method, url, content=json.dumps(body))
+
+    monkeypatch.setattr(located, "call", without_profile)
+    [result] = located.publish([draft()])
+    assert not result.ok and "HTTP 400" in result.error and "fulfillment_profile" in result.error
+    assert fake.creates == [] and "FK-NEW" not in fake.listings
