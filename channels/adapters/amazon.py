@@ -33,7 +33,8 @@ Orders 2026-01-01.
   same other parameters.
 - A processing report may come gzipped (`compressionAlgorithm: GZIP`): it is unpacked.
 - Rate limits per operation, no faster than the models' tables (rate per second and burst):
-  patch 5/s, search 5/s, getListingsItem 5/s burst 10, createFeed 0.0083/s burst 15 (15 per
+  patch 5/s, search 5/s, getListingsItem and putListingsItem 5/s burst 10,
+  searchCatalogItems 2/s burst 2, createFeed 0.0083/s burst 15 (15 per
   31 minutes), getFeedDocument 0.0222/s burst 10, searchOrders 0.0056/s burst 20…; taken before each call; 429s wait as
   x-amzn-RateLimit-Limit and Retry-After say.
 
@@ -449,11 +450,11 @@ class AmazonAdapter(HttpAdapter):
     def _publish_one(self, draft: ListingDraft, *, dry_run: bool) -> PublishResult:
         asin = next((a for a in draft.aliases if ASIN.fullmatch(a)), "")
         if asin:
-            items = self._catalog_search(asin, "ASIN")
-            named = f"ASIN {asin}"
+            search, named = (asin, "ASIN"), f"ASIN {asin}"
+            fix = "correct the ASIN given as the product's alias for this channel"
         elif draft.gtin:
-            items = self._catalog_search(*_barcode(draft.gtin))
-            named = f"GTIN {draft.gtin}"
+            search, named = _barcode(draft.gtin), f"GTIN {draft.gtin}"
+            fix = "create it in Seller Central or correct the barcode"
         else:
             return PublishResult(
                 draft.sku,
@@ -465,24 +466,25 @@ class AmazonAdapter(HttpAdapter):
                     "product's alias for this channel"
                 ),
             )
-        if not items:
+        try:
+            items, found = self._catalog_search(*search)
+        except ProviderRefused as exc:
+            return PublishResult(draft.sku, False, error=exc.message[:400])
+        if not found or not items:
             return PublishResult(
                 draft.sku,
                 False,
                 unmatched=True,
-                error=(
-                    f"Amazon's catalogue has no item with {named}: create it in Seller Central "
-                    "or correct the barcode"
-                ),
+                error=f"Amazon's catalogue has no item with {named}: {fix}",
             )
-        if len(items) > 1:
+        if found > 1:
             asins = ", ".join(i["asin"] for i in items)
             return PublishResult(
                 draft.sku,
                 False,
                 unmatched=True,
                 error=(
-                    f"Amazon's catalogue has {len(items)} items with {named} ({asins}): choose "
+                    f"Amazon's catalogue has {found} items with {named} ({asins}): choose "
                     "one and add its ASIN as the product's alias for this channel"
                 ),
             )
@@ -539,9 +541,10 @@ class AmazonAdapter(HttpAdapter):
             "attributes": attributes,
         }
 
-    def _catalog_search(self, identifier: str, kind: str) -> list[dict]:
+    def _catalog_search(self, identifier: str, kind: str) -> tuple[list[dict], int]:
         """The catalogue items searchCatalogItems finds for one identifier in the adapter's
-        marketplace, with their summaries and product types."""
+        marketplace, with their summaries and product types (the first page), and how many
+        it found."""
         body = self.call(
             "GET",
             CATALOG,
@@ -553,7 +556,9 @@ class AmazonAdapter(HttpAdapter):
                 "includedData": "summaries,productTypes",
             },
         )
-        return [i for i in body.get("items") or [] if i.get("asin")]
+        items = [i for i in body.get("items") or [] if i.get("asin")]
+        # More found than the first page holds is still several.
+        return items, max(len(items), int(body.get("numberOfResults") or 0))
 
 
 def _refusal(body: dict) -> str:

@@ -378,3 +378,15 @@ def test_the_fake_refuses_a_catalogue_search_its_model_does_not_allow(fake, adap
         )
     assert no_type.status_code == 400 and "identifiersType is required" in no_type.text
     assert two_markets.status_code == 400 and "marketplaceIds" in two_markets.text
+
+
+def test_a_search_amazon_refuses_is_that_drafts_error_and_the_next_draft_goes_on(fake, adapter):
+    fake.add_catalog_item("04006381333931")
+    list(adapter.fetch_snapshot())  # signs in
+    fake.faults = [400]
+    results = adapter.publish([draft(), draft("NEW-2", gtin="04006381333931")])
+    assert [(r.sku, r.ok, r.unmatched) for r in results] == [
+        ("NEW-1", False, False),
+        ("NEW-2", True, False),
+    ]
+    assert "HTTP 400" in results[0].error
