@@ -398,3 +398,40 @@ class PendingPush(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.product_id}"
+
+
+# ---------------------------------------------------------------------------
+# Listings IMS creates on a channel (channels.publish)
+
+
+class PublicationStatus(models.TextChoices):
+    PUBLISHED = "published"
+    # The channel is in dry-run mode: the writes were worked out, none was sent.
+    PREVIEWED = "previewed", "dry run"
+    # A marketplace found no single catalogue item to offer the product against.
+    UNMATCHED = "unmatched"
+    FAILED = "failed"
+
+
+class ListingPublication(models.Model):
+    """One product published (or previewed, or refused) to one channel from IMS: what was sent,
+    what the channel answered, by whom."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="publications")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="publications")
+    status = models.CharField(max_length=10, choices=PublicationStatus.choices)
+    # The new listing's id on the channel (kept as the product's alias there).
+    external_id = models.CharField(max_length=255, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    # The writes sent (or, in a dry run, that would be sent): [{method, path, body}].
+    requests = models.JSONField(default=list, blank=True)
+    actor = optional_user_fk(models.SET_NULL)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["product", "channel"], name="publication_product")]
+        permissions = [("publish_listing", "Can publish a product to a channel")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} → {self.channel_id}: {self.status}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from channels import assortment_views, views
+from channels import assortment_views, publish_views, views
 
 app_name = "channels"
 
@@ -20,4 +20,10 @@ urlpatterns += [
         assortment_views.assortment_export,
         name="assortment_export",
     ),
+]
+
+# Listings created from IMS (channels/publish.py).
+urlpatterns += [
+    path("publish/", publish_views.publish_page, name="publish"),
+    path("<slug:code>/publish/", publish_views.publish_post, name="publish_channel"),
 ]

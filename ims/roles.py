@@ -102,9 +102,13 @@ CHANNEL_ADMIN = [
 ]
 # What each channel offers and how much of a product it may show (Ops decide).
 ASSORTMENT_EDIT = ["channels.add_channelassortment", "channels.change_channelassortment"]
+# Creating a product's listing on a channel from IMS (channels.publish): the catalog managers
+# who create products, and Ops who clear Missing_SKU.
+PUBLISH = ["channels.publish_listing"]
 ADMIN_ALL = [
     *VIEW_ALL,
     *ASSORTMENT_EDIT,
+    *PUBLISH,
     *CATALOG_EDIT,
     *PRICE_EDIT,
     *TRIAGE,
@@ -119,7 +123,7 @@ ADMIN_ALL = [
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.CATALOG_MANAGER: [*VIEW_ALL, *CATALOG_EDIT],
+    Role.CATALOG_MANAGER: [*VIEW_ALL, *CATALOG_EDIT, *PUBLISH],
     Role.PRICING: [*VIEW_ALL, *PRICE_EDIT],
     Role.OPS: [
         *VIEW_ALL,
@@ -131,6 +135,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *SLA_ACT,
         *CUSTOMER_MESSAGES,
         *ASSORTMENT_EDIT,
+        *PUBLISH,
     ],
     Role.STORE_STAFF: [
         *VIEW_ALL,

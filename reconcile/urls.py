@@ -10,4 +10,5 @@ urlpatterns = [
     path("export.csv", views.exception_export, name="export"),
     path("acknowledge/", views.exception_acknowledge, name="acknowledge"),
     path("push/", views.exception_push, name="push"),
+    path("publish/", views.exception_publish, name="publish"),
 ]

@@ -12,6 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Category
 from channels.models import Channel
+from channels.publish import listing_publish
+from channels.publish_views import publication_messages
 from exceptions.models import Discrepancy, ExceptionStatus, OpsException, PushStatus
 from exceptions.selectors import SORTS, exception_page, exception_tab_counts
 from exceptions.services import ops_exception_acknowledge
@@ -77,6 +79,7 @@ def exception_list(request: HttpRequest) -> HttpResponse:
         "query_without_tab": query_without(request, "cursor", "discrepancy"),
         "can_acknowledge": request.user.has_perm("exceptions.acknowledge_opsexception"),
         "can_push": request.user.has_perm("exceptions.push_opsexception"),
+        "can_publish": request.user.has_perm("channels.publish_listing"),
         "tab_label": Discrepancy(tab).label.lower(),
         # After an action refused (no reason given), what was ticked stays ticked.
         "kept_ids": getattr(request, "kept_ids", set()),
@@ -192,5 +195,35 @@ def exception_push(request: HttpRequest) -> HttpResponse:
             f"{'them' if queued != 1 else 'it'} next; the Push column follows.",
         )
     for reason in refused:
+        messages.error(request, reason)
+    return _back(request)
+
+
+@login_required
+@permission_required("channels.publish_listing", raise_exception=True)
+@require_POST
+def exception_publish(request: HttpRequest) -> HttpResponse:
+    """Publish each selected Missing_SKU's product to its channel (channels.publish), one
+    publish per channel; the messages say what became of each, the Push column shows it."""
+    by_channel: dict[int, list[str]] = {}
+    channels = {}
+    skipped = []
+    for exception in _selected(request):
+        if exception.discrepancy != Discrepancy.MISSING_SKU or not exception.channel_id:
+            skipped.append(f"{exception.sku_id}: only a missing SKU is published")
+            continue
+        by_channel.setdefault(exception.channel_id, []).append(exception.sku_id)
+        channels[exception.channel_id] = exception.channel
+    if not by_channel and not skipped:
+        messages.error(request, "Tick the missing SKUs to publish.")
+        return _back(request, keep=True)
+    for channel_id, skus in by_channel.items():
+        try:
+            outcome = listing_publish(channel=channels[channel_id], skus=skus, actor=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            continue
+        publication_messages(request, outcome)
+    for reason in skipped:
         messages.error(request, reason)
     return _back(request)

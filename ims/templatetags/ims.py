@@ -1,3 +1,5 @@
+import json
+
 from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
@@ -36,6 +38,14 @@ def exception_value(value, discrepancy: str = "") -> str:
     if value in words:
         return words[value]
     return "—" if value in ("", None, "null") else value
+
+
+@register.filter
+def pretty_json(value) -> str:
+    """A request body as a person reads it: indented JSON, keys in the order sent."""
+    if value is None or value == "":
+        return ""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 @register.filter
