@@ -82,7 +82,15 @@ class FakeShopify:
 
     # -- the shop's data ------------------------------------------------------
     def add(
-        self, sku: str, quantity: int | None, price, *, barcode: str = "", product: str = ""
+        self,
+        sku: str,
+        quantity: int | None,
+        price,
+        *,
+        barcode: str = "",
+        product: str = "",
+        mrp=None,
+        title: str = "",
     ) -> dict:
         n = len(self.variants) + 1
         variant = {
@@ -90,7 +98,9 @@ class FakeShopify:
             "sku": sku,
             "barcode": barcode,
             "price": Decimal(str(price)),
+            "compare_at": None if mrp is None else Decimal(str(mrp)),
             "product": product or f"gid://shopify/Product/{n}",
+            "title": title or sku,
             "item": f"gid://shopify/InventoryItem/{n}",
             "available": quantity,
         }
@@ -139,6 +149,7 @@ class FakeShopify:
 
     def execute(self, query: str, variables: dict, version: str = "2026-04") -> dict:
         from graphql import OperationType, parse, validate
+        from graphql.execution.values import get_variable_values
 
         schema = shopify_schema(version)
         document = parse(query)
@@ -146,6 +157,16 @@ class FakeShopify:
         if errors:
             return {"errors": [{"message": e.message} for e in errors]}
         operation = document.definitions[0]
+        # The variables too, against the types the document declares for them (unknown input
+        # fields, a missing required one, a wrong type), as Shopify answers INVALID_VARIABLE.
+        coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
+        if isinstance(coerced, list):
+            return {
+                "errors": [
+                    {"message": e.message, "extensions": {"code": "INVALID_VARIABLE"}}
+                    for e in coerced
+                ]
+            }
         mutation = operation.operation == OperationType.MUTATION
         if version >= "2026-04":
             refused = _idempotency_refused(operation, variables)
@@ -334,6 +355,7 @@ class FakeShopify:
             "sku": v["sku"],
             "barcode": v["barcode"] or None,
             "price": format(v["price"], "f"),
+            "compareAtPrice": None if v["compare_at"] is None else format(v["compare_at"], "f"),
             "product": {"id": v["product"]},
             "inventoryItem": {"id": v["item"], "inventoryLevel": level},
         }
@@ -448,6 +470,8 @@ class FakeShopify:
                 continue
             try:
                 price = Decimal(item["price"])
+                compare_at = item.get("compareAtPrice", v["compare_at"])
+                compare_at = None if compare_at is None else Decimal(str(compare_at))
             except (InvalidOperation, KeyError, TypeError):
                 errors.append(_error("INVALID", ["variants", str(i), "price"], "Price is invalid"))
                 continue
@@ -460,15 +484,15 @@ class FakeShopify:
                     )
                 )
                 continue
-            valid.append((v, price))
+            valid.append((v, price, compare_at))
         if errors and not allowPartialUpdates:
             valid = []
-        for v, price in valid:
-            v["price"] = price
+        for v, price, compare_at in valid:
+            v["price"], v["compare_at"] = price, compare_at
             self.writes[(v["sku"], "price")] += 1
         return {
             "productVariants": [
-                {"id": v["id"], "price": format(v["price"], "f")} for v, _ in valid
+                {"id": v["id"], "price": format(v["price"], "f")} for v, _, _ in valid
             ],
             "userErrors": errors,
         }

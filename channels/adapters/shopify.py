@@ -1,15 +1,16 @@
 """Shopify through the Admin GraphQL API (2026-04 by default; documents valid against the
 published schema of the version sent).
 
-- Read: `productVariants` (cursor pagination, 100 a page) with each variant's price and its
-  `available` quantity at the channel's location (`inventoryItem.inventoryLevel`).
+- Read: `productVariants` (cursor pagination, 100 a page) with each variant's price, its
+  compare-at price (the MRP; none when null) and its `available` quantity at the channel's location (`inventoryItem.inventoryLevel`).
 - Stock: `inventorySetQuantities`, up to 250 quantities a call, compare-and-set: from 2026-04
   each quantity carries `changeFromQuantity` (always, `null` where nothing was read: Shopify
   requires the field) and the call an `@idempotent(key:)` (required from 2026-04; one key per
   call, the same when the call is sent again); before 2026-04, `compareQuantity`. A stale
   value is refused (CHANGE_FROM_QUANTITY_STALE, COMPARE_QUANTITY_STALE). A call is all or
   nothing: the items Shopify names in `userErrors` are reported and the rest are sent again.
-- Prices: `productVariantsBulkUpdate` per product, 25 products aliased into one document.
+- Prices: `productVariantsBulkUpdate` per product, 25 products aliased into one document; an
+  update with an MRP sets the variant's `compareAtPrice` in the same input.
 - Orders (the order poll, the safety net for lost webhooks): `orders(first:, after:,
   sortKey: UPDATED_AT, query: "updated_at:>='…'")`, oldest change first, cursor pagination,
   ORDER_PAGE orders of up to LINE_PAGE lines a page (a requested cost under Shopify's
@@ -87,6 +88,7 @@ query Variants($first: Int!, $after: String, $query: String, $locationId: ID!) {
       sku
       barcode
       price
+      compareAtPrice
       product { id }
       inventoryItem {
         id
@@ -463,9 +465,7 @@ class ShopifyAdapter(HttpAdapter):
             variables = {}
             for i, (product_id, items) in enumerate(group):
                 variables[f"p{i}"] = product_id
-                variables[f"v{i}"] = [
-                    {"id": u.ref["variant_id"], "price": format(u.price, "f")} for u in items
-                ]
+                variables[f"v{i}"] = [_price_input(u) for u in items]
             data = self.graphql(
                 prices_document(len(group)),
                 variables,
@@ -502,6 +502,7 @@ def _state(node: dict, currency: str, location: str) -> ListingState:
         price=as_price(node.get("price")),
         currency=currency,
         external_id=node["id"],
+        mrp=as_price(node.get("compareAtPrice")),
         barcode=node.get("barcode") or "",
         ref={
             "variant_id": node["id"],
@@ -510,6 +511,14 @@ def _state(node: dict, currency: str, location: str) -> ListingState:
             "location_id": location,
         },
     )
+
+
+def _price_input(u: PriceUpdate) -> dict:
+    """A variant's new price, and its compare-at price (the MRP) where the update has one."""
+    given = {"id": u.ref["variant_id"], "price": format(u.price, "f")}
+    if u.mrp is not None:
+        given["compareAtPrice"] = format(u.mrp, "f")
+    return given
 
 
 def legacy_id(gid) -> str:

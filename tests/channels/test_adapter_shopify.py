@@ -239,3 +239,45 @@ def test_the_stand_in_s_own_copy_of_shopify_s_schema_is_the_published_one():
 
     name = "shopify/admin_schema_2026-04.json.gz"
     assert (VENDORED / name).read_bytes() == (specs_dir() / name).read_bytes()
+
+
+def test_the_compare_at_price_is_read_as_the_mrp(fake, adapter):
+    fake.add("S-0", 1, "79.00", mrp="99.00")
+    fake.add("S-1", 1, "50.00")
+    states = {s.sku: s for s in adapter.fetch_snapshot()}
+    assert (states["S-0"].price, states["S-0"].mrp) == (Decimal("79.00"), Decimal("99.00"))
+    assert states["S-1"].mrp is None
+
+
+def test_a_price_with_an_mrp_sets_the_compare_at_price_in_the_same_write(fake, adapter):
+    fake.add("S-0", 1, "79.00", mrp="99.00")
+    fake.add("S-1", 1, "50.00", mrp="60.00")
+    states = {s.sku: s for s in adapter.fetch_snapshot()}
+    results = adapter.push_prices(
+        [
+            PriceUpdate(
+                "S-0", Decimal("85.00"), "USD", mrp=Decimal("109.00"), ref=states["S-0"].ref
+            ),
+            PriceUpdate("S-1", Decimal("55.00"), "USD", ref=states["S-1"].ref),
+        ]
+    )
+    assert [(r.sku, r.field, r.ok) for r in results] == [
+        ("S-0", "price", True),
+        ("S-1", "price", True),
+    ]
+    assert fake.requests.count("Prices") == 1
+    again = {s.sku: s for s in adapter.fetch_snapshot()}
+    assert (again["S-0"].price, again["S-0"].mrp) == (Decimal("85.00"), Decimal("109.00"))
+    # No MRP in the update: the compare-at price the shop shows is left as it is.
+    assert (again["S-1"].price, again["S-1"].mrp) == (Decimal("55.00"), Decimal("60.00"))
+
+
+def test_the_fake_checks_the_variables_against_the_types_the_document_declares(fake):
+    fake.add("S-0", 1, "79.00")
+    variant = fake.variant("S-0")
+    answer = fake.execute(
+        prices_document(1),
+        {"p0": variant["product"], "v0": [{"id": variant["id"], "mrp": "99.00"}]},
+    )
+    assert "mrp" in answer["errors"][0]["message"]
+    assert fake.variant("S-0")["compare_at"] is None
