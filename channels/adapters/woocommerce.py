@@ -4,8 +4,12 @@
   product's variations are read from `/products/{id}/variations` the same way. Named SKUs are
   read with `?sku=A,B,…` (comma-separated), which answers a variation's SKU with the
   variation itself (`type: variation`, its `parent_id`): it is pushed through its parent.
-- A price is `regular_price`. While a sale runs (`on_sale`, a `sale_price`), shoppers pay the
-  sale price: a new regular price is not sent then, and the SKU's result says why.
+- A price: with a `sale_price`, shoppers pay it and the `regular_price` beside it is the MRP;
+  without one, the price is `regular_price` and the listing shows no MRP. A price push with
+  an MRP sends both in one write (regular_price = MRP, sale_price = the price when it is
+  below the MRP, else "" with regular_price = the price). One without an MRP sends the
+  regular price, but not while a sale runs (the shoppers' price is the sale price): the SKU's
+  result says why.
 - Push: `POST /products/batch` (and `/products/{parent}/variations/batch` for variations) with
   `update: [{id, stock_quantity, manage_stock}]` or `{id, regular_price}`, at most 100 objects a
   call; an object answered with an `error` is that SKU's refusal, the others are applied.
@@ -101,12 +105,15 @@ class WooCommerceAdapter(HttpAdapter):
 
     def _state(self, obj: dict, *, parent) -> ListingState:
         ref = {"id": obj["id"], "parent_id": parent}
-        if obj.get("on_sale") and obj.get("sale_price"):
+        sale = as_price(obj.get("sale_price"))
+        if sale is not None:
             ref["sale_price"] = obj["sale_price"]
+        regular = as_price(obj.get("regular_price"))
         return ListingState(
             sku=obj["sku"],
             quantity=as_quantity(obj.get("stock_quantity")) if obj.get("manage_stock") else None,
-            price=as_price(obj.get("regular_price")),
+            price=regular if sale is None else sale,
+            mrp=None if sale is None else regular,
             currency=self.config.currency,
             external_id=str(obj["id"]),
             ref=ref,
@@ -118,7 +125,7 @@ class WooCommerceAdapter(HttpAdapter):
         )
 
     def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
-        on_sale = [u for u in updates if u.ref.get("sale_price")]
+        on_sale = [u for u in updates if u.ref.get("sale_price") and u.mrp is None]
         held = [
             PushResult(
                 u.sku,
@@ -129,8 +136,8 @@ class WooCommerceAdapter(HttpAdapter):
             )
             for u in on_sale
         ]
-        rest = [u for u in updates if not u.ref.get("sale_price")]
-        return held + self._batch(rest, PRICE, lambda u: {"regular_price": format(u.price, "f")})
+        rest = [u for u in updates if not u.ref.get("sale_price") or u.mrp is not None]
+        return held + self._batch(rest, PRICE, lambda u: price_fields(u.price, u.mrp))
 
     def _batch(self, updates, field: str, values) -> list[PushResult]:
         results = []
@@ -170,3 +177,14 @@ class WooCommerceAdapter(HttpAdapter):
                     else:
                         results.append(PushResult(u.sku, field, True))
         return results
+
+
+def price_fields(price, mrp) -> dict[str, str]:
+    """The price (and MRP) as WooCommerce's regular and sale prices: the MRP is the regular price
+    and the price the sale price below it; at the MRP (or without one) the price is the regular
+    price, and with an MRP the sale price is cleared."""
+    if mrp is None:
+        return {"regular_price": format(price, "f")}
+    if price < mrp:
+        return {"regular_price": format(mrp, "f"), "sale_price": format(price, "f")}
+    return {"regular_price": format(price, "f"), "sale_price": ""}

@@ -87,8 +87,15 @@ class FakeWoo:
                 )
                 continue
             row.update({k: v for k, v in change.items() if k != "id"})
-            answer.append(row)
+            answer.append(_priced(row))
         return httpx.Response(200, json={"update": answer})
+
+
+def _priced(row: dict) -> dict:
+    """What WooCommerce derives from the regular and sale prices: `price`, `on_sale`."""
+    row["on_sale"] = bool(row.get("sale_price"))
+    row["price"] = row.get("sale_price") or row.get("regular_price") or ""
+    return row
 
 
 def _invalid(message: str) -> httpx.Response:
@@ -207,3 +214,43 @@ def test_a_regular_price_is_not_overwritten_while_a_sale_runs_and_the_result_say
     assert results["W-001"].ok and fake.products[0]["regular_price"] == "10.25"
     assert not results["W-002"].ok and fake.products[1]["regular_price"] == "9.50"
     assert "sale price (7.00) is running" in results["W-002"].error
+
+
+def test_a_sale_price_is_the_price_and_the_regular_price_beside_it_the_mrp(fake, adapter):
+    fake.products[1].update(sale_price="7.00", on_sale=True, price="7.00")
+    states = {s.sku: s for s in adapter.fetch_snapshot(skus=["W-001", "W-002"])}
+    assert (states["W-002"].price, states["W-002"].mrp) == (Decimal("7.00"), Decimal("9.50"))
+    # No sale price: the regular price is the price, and the listing shows no MRP.
+    assert (states["W-001"].price, states["W-001"].mrp) == (Decimal("9.50"), None)
+
+
+def test_a_price_with_an_mrp_sends_the_regular_and_sale_prices_in_one_write(fake, adapter):
+    fake.products[1].update(sale_price="7.00", on_sale=True, price="7.00")
+    states = {s.sku: s for s in adapter.fetch_snapshot(skus=["W-001", "W-002", "W-003"])}
+    results = adapter.push_prices(
+        [
+            PriceUpdate(
+                "W-001", Decimal("8.00"), "USD", mrp=Decimal("10.00"), ref=states["W-001"].ref
+            ),
+            # A running sale is replaced: the MRP says what the regular price is.
+            PriceUpdate(
+                "W-002", Decimal("9.00"), "USD", mrp=Decimal("9.00"), ref=states["W-002"].ref
+            ),
+            PriceUpdate("W-003", Decimal("9.75"), "USD", ref=states["W-003"].ref),
+        ]
+    )
+    assert [(r.sku, r.field, r.ok) for r in results] == [
+        ("W-001", "price", True),
+        ("W-002", "price", True),
+        ("W-003", "price", True),
+    ]
+    assert sum(1 for method, _ in fake.requests if method == "POST") == 1
+    assert (fake.products[0]["regular_price"], fake.products[0]["sale_price"]) == ("10.00", "8.00")
+    assert (fake.products[1]["regular_price"], fake.products[1]["sale_price"]) == ("9.00", "")
+    assert "sale_price" not in fake.products[2] and fake.products[2]["regular_price"] == "9.75"
+    again = {s.sku: s for s in adapter.fetch_snapshot(skus=["W-001", "W-002", "W-003"])}
+    assert [(again[k].price, again[k].mrp) for k in ("W-001", "W-002", "W-003")] == [
+        (Decimal("8.00"), Decimal("10.00")),
+        (Decimal("9.00"), None),
+        (Decimal("9.75"), None),
+    ]
