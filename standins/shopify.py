@@ -12,6 +12,11 @@ Shopify's documented method (objects 1 point, scalars 0, a connection 2 + first 
 cost); a mutation costs 10 points plus 1 per item in its input (quantities, variants), a
 stricter model than Shopify's flat 10 so that bulk pushes really meet the throttle.
 
+Products: `productSet` (synchronous) creates a product and its variants, all or nothing
+(a blank title, variants without productOptions or with an option value the options do not
+have, a negative price, a location not the shop's: userErrors, nothing created); the variant
+is then read like any other (`productVariants`), its compare-at price with it.
+
 Orders: `add_order(body)` keeps an order as Shopify's REST body (what its webhook carries: the
 shared REST samples, tests.orders.payloads.shopify_order); the `orders` query (sortKey,
 `updated_at:>=` search, cursors) and `order(id:)` answer its GraphQL view (`graphql_order`),
@@ -77,6 +82,7 @@ class FakeShopify:
         self.throttled = 0
         self.versions: list[str] = []  # the API version of each request
         self.idempotent: dict[str, tuple] = {}  # key → (arguments, answer)
+        self.created = 0  # products productSet created
         self.orders: dict[str, dict] = {}  # order id → its REST body (as its webhook carries it)
         self.lock = threading.Lock()
 
@@ -495,6 +501,85 @@ class FakeShopify:
                 {"id": v["id"], "price": format(v["price"], "f")} for v, _, _ in valid
             ],
             "userErrors": errors,
+        }
+
+    def _productSet(self, input: dict, synchronous: bool = True, identifier=None, **_):
+        """Create a product and its variants (the fake creates only; an `identifier` or a
+        variant `id`, an update in Shopify, is refused here). All or nothing: any userError
+        creates nothing."""
+        if not synchronous or identifier or input.get("id"):
+            raise ValueError("the fake's productSet creates, synchronously, and only that")
+        errors = []
+        if not (input.get("title") or "").strip():
+            errors.append(_error("INVALID_PRODUCT", ["input", "title"], "Title can't be blank"))
+        variants = input.get("variants") or []
+        options = {
+            o.get("name"): {v.get("name") for v in o.get("values") or []}
+            for o in input.get("productOptions") or []
+        }
+        if variants and not options:
+            errors.append(
+                _error(
+                    "PRODUCT_OPTIONS_INPUT_MISSING",
+                    ["input", "productOptions"],
+                    "Product options input is required when updating variants",
+                )
+            )
+        made = []
+        for i, item in enumerate(variants):
+            where = ["input", "variants", str(i)]
+            for value in item.get("optionValues") or []:
+                if value.get("name") not in options.get(value.get("optionName"), ()):
+                    errors.append(
+                        _error(
+                            "OPTION_VALUE_DOES_NOT_EXIST",
+                            [*where, "optionValues"],
+                            f"Option value '{value.get('name')}' does not exist",
+                        )
+                    )
+            price = Decimal(str(item.get("price") or "0"))
+            if price < 0:
+                errors.append(
+                    _error(
+                        "INVALID_VARIANT",
+                        [*where, "price"],
+                        "Price must be greater than or equal to 0",
+                    )
+                )
+            available = None
+            for quantity in item.get("inventoryQuantities") or []:
+                if quantity["locationId"] != self.location:
+                    errors.append(
+                        _error(
+                            "NOT_FOUND",
+                            [*where, "inventoryQuantities"],
+                            "The location could not be found.",
+                        )
+                    )
+                elif quantity["name"] == "available":
+                    available = quantity["quantity"]
+            made.append((item, price, available))
+        if errors:
+            return {"product": None, "productSetOperation": None, "userErrors": errors}
+        self.created += 1
+        product = f"gid://shopify/Product/{900000 + self.created}"
+        nodes = []
+        for item, price, available in made:
+            sku = (item.get("inventoryItem") or {}).get("sku") or item.get("sku") or ""
+            v = self.add(
+                sku,
+                available,
+                price,
+                barcode=item.get("barcode") or "",
+                product=product,
+                mrp=item.get("compareAtPrice"),
+                title=input["title"],
+            )
+            nodes.append({"id": v["id"], "sku": sku, "inventoryItem": {"id": v["item"]}})
+        return {
+            "product": {"id": product, "variants": {"nodes": nodes}},
+            "productSetOperation": None,
+            "userErrors": [],
         }
 
     # -- a real server on 127.0.0.1 -----------------------------------------------------

@@ -17,6 +17,11 @@ published schema of the version sent).
   1,000-point single-query limit); an order with more lines has the rest read with
   `order(id:) { lineItems(first:, after:) }`. Each order is handed over as the GraphQL node,
   which `orders.providers.shopify` reads (`polled`) into the order its webhook gives.
+- Publish: `productSet(synchronous: true)` creates a product of one variant (title, ACTIVE,
+  the default "Title" option, SKU, barcode, price, compare-at price = MRP, tracked quantity
+  at the location) in one call, or nothing (userErrors). productSet takes no
+  `@idempotent(key:)` (its description documents none), so the SKU is read first: a SKU the
+  shop lists already is reported as listed, not created again.
 - Throttle: cost-based. Every answer carries `extensions.cost.throttleStatus`
   (maximumAvailable, currentlyAvailable, restoreRate); before a call the adapter waits until
   the bucket holds the call's expected cost, and a THROTTLED answer waits what is missing.
@@ -43,9 +48,11 @@ from channels.adapters.base import (
     QUANTITY,
     AdapterConfig,
     Capabilities,
+    ListingDraft,
     ListingState,
     OrderChange,
     PriceUpdate,
+    PublishResult,
     PushResult,
     StockUpdate,
     as_price,
@@ -63,6 +70,7 @@ READ_PAGE = 100
 # requestedQueryCost Shopify reports once the operation has run.
 FIRST_ESTIMATE = {
     "Variants": 5.0,
+    "Publish": 11.0,
     "FirstLocation": 3.0,
     "SetQuantities": 1.0,
     "Prices": 11.0,
@@ -186,6 +194,20 @@ mutation SetQuantities($input: InventorySetQuantitiesInput!) {
 """
 STALE = ("CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE")
 
+# A new product of one variant: productSet (synchronous) creates the product, its default
+# option, the variant and its quantity at the location in one call, or nothing.
+PUBLISH = """
+mutation Publish($input: ProductSetInput!) {
+  productSet(input: $input, synchronous: true) {
+    product {
+      id
+      variants(first: 1) { nodes { id sku inventoryItem { id } } }
+    }
+    userErrors { code field message }
+  }
+}
+"""
+
 
 def prices_document(count: int) -> str:
     """`count` productVariantsBulkUpdate calls aliased p0…pN in one mutation."""
@@ -247,7 +269,7 @@ class ShopifyAdapter(HttpAdapter):
     # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
     credentials: ClassVar[tuple[str, ...]] = ("ACCESS_TOKEN",)
     optional_settings: ClassVar[tuple[str, ...]] = ("API_VERSION", "LOCATION_ID")
-    capabilities = Capabilities(webhooks=True, compare_and_set=True)
+    capabilities = Capabilities(webhooks=True, compare_and_set=True, publish=True)
     # Cost is what Shopify limits; this only keeps one worker from hammering it.
     rates = {"default": "40/second"}
     stock_batch = 250
@@ -486,6 +508,77 @@ class ShopifyAdapter(HttpAdapter):
                         else PushResult(u.sku, PRICE, True)
                     )
         return results
+
+    # -- publish -------------------------------------------------------------
+    def publish(
+        self, drafts: Sequence[ListingDraft], *, dry_run: bool = False
+    ) -> list[PublishResult]:
+        """Create each draft's product (`productSet`, synchronous): its title, ACTIVE, one
+        variant (the default "Title" option) with the SKU, barcode, price, the MRP as its
+        compare-at price and its tracked quantity at the channel's location. A SKU the shop
+        lists already is reported as listed and not sent again (a retry creates once); a
+        refusal (userErrors) creates nothing and is the draft's error. A dry run only reads."""
+        return [self._publish(draft, dry_run) for draft in drafts]
+
+    def _publish(self, draft: ListingDraft, dry_run: bool) -> PublishResult:
+        listed = next(iter(self.fetch_snapshot(skus=[draft.sku])), None)
+        if listed is not None:
+            return PublishResult(
+                draft.sku, True, external_id=listed.external_id, ref=dict(listed.ref)
+            )
+        location = self.location_id()
+        variables = {"input": _product_input(draft, location)}
+        sent = (
+            {
+                "method": "POST",
+                "path": f"/admin/api/{self.version}/graphql.json",
+                "body": {"query": PUBLISH, "variables": variables},
+            },
+        )
+        if dry_run:
+            return PublishResult(draft.sku, False, requests=sent)
+        data = self.graphql(PUBLISH, variables, operation="Publish")["productSet"]
+        errors = data["userErrors"]
+        product = data.get("product")
+        variant = ((product or {}).get("variants") or {}).get("nodes") or []
+        if errors or not variant:
+            message = "; ".join(e["message"] for e in errors) or "Shopify created no variant"
+            return PublishResult(draft.sku, False, error=message[:400], requests=sent)
+        variant = variant[0]
+        return PublishResult(
+            draft.sku,
+            True,
+            external_id=variant["id"],
+            ref={
+                "variant_id": variant["id"],
+                "product_id": product["id"],
+                "inventory_item_id": (variant.get("inventoryItem") or {}).get("id"),
+                "location_id": location,
+            },
+            requests=sent,
+        )
+
+
+def _product_input(draft: ListingDraft, location: str) -> dict:
+    """The ProductSetInput of a draft: a product of one variant under the default option."""
+    variant = {
+        "optionValues": [{"optionName": "Title", "name": "Default Title"}],
+        "price": format(draft.price, "f"),
+        "inventoryItem": {"sku": draft.sku, "tracked": True},
+        "inventoryQuantities": [
+            {"locationId": location, "name": "available", "quantity": draft.quantity}
+        ],
+    }
+    if draft.barcode:
+        variant["barcode"] = draft.barcode
+    if draft.mrp is not None:
+        variant["compareAtPrice"] = format(draft.mrp, "f")
+    return {
+        "title": draft.name,
+        "status": "ACTIVE",
+        "productOptions": [{"name": "Title", "values": [{"name": "Default Title"}]}],
+        "variants": [variant],
+    }
 
 
 def _state(node: dict, currency: str, location: str) -> ListingState:

@@ -6,9 +6,10 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from channels.adapters.base import PriceUpdate, StockUpdate
+from channels.adapters.base import ListingDraft, PriceUpdate, StockUpdate
 from channels.adapters.shopify import (
     LOCATIONS_QUERY,
+    PUBLISH,
     SET_QUANTITIES,
     SET_QUANTITIES_BEFORE_2026_04,
     VARIANTS_QUERY,
@@ -36,7 +37,7 @@ def adapter(fake, clock, config):
 
 
 def test_every_document_is_valid_against_the_schema_of_the_version_it_is_sent_to():
-    for document in (VARIANTS_QUERY, LOCATIONS_QUERY, SET_QUANTITIES, prices_document(25)):
+    for document in (VARIANTS_QUERY, LOCATIONS_QUERY, SET_QUANTITIES, prices_document(25), PUBLISH):
         assert shopify_errors(document, "2026-04") == []
     for document in (VARIANTS_QUERY, LOCATIONS_QUERY, SET_QUANTITIES_BEFORE_2026_04):
         assert shopify_errors(document, "2025-01") == []
@@ -281,3 +282,88 @@ def test_the_fake_checks_the_variables_against_the_types_the_document_declares(f
     )
     assert "mrp" in answer["errors"][0]["message"]
     assert fake.variant("S-0")["compare_at"] is None
+
+
+def draft(sku="NEW-1", **given) -> ListingDraft:
+    values = dict(
+        sku=sku,
+        name="Linen shirt",
+        barcode="4006381333931",
+        gtin="04006381333931",
+        price=Decimal("79.00"),
+        mrp=Decimal("99.00"),
+        currency="USD",
+        quantity=7,
+        key=f"shop:{sku}",
+    )
+    return ListingDraft(**{**values, **given})
+
+
+def test_publishing_creates_the_product_and_the_next_read_lists_it(fake, adapter):
+    [result] = adapter.publish([draft()])
+    assert result.ok and result.error == "" and fake.requests.count("Publish") == 1
+    [state] = adapter.fetch_snapshot(skus=["NEW-1"])
+    assert (state.sku, state.barcode, state.price, state.mrp, state.quantity) == (
+        "NEW-1",
+        "4006381333931",
+        Decimal("79.00"),
+        Decimal("99.00"),
+        7,
+    )
+    # The result names the listing as the read does, with the ids later pushes need.
+    assert (result.external_id, dict(result.ref)) == (state.external_id, dict(state.ref))
+    [sent] = result.requests
+    assert sent["method"] == "POST" and sent["path"] == "/admin/api/2026-04/graphql.json"
+    [variant] = sent["body"]["variables"]["input"]["variants"]
+    assert variant["inventoryItem"] == {"sku": "NEW-1", "tracked": True}
+    assert variant["inventoryQuantities"] == [
+        {"locationId": fake.location, "name": "available", "quantity": 7}
+    ]
+    [pushed] = adapter.push_inventory([StockUpdate("NEW-1", 5, previous=7, ref=result.ref)])
+    assert pushed.ok and fake.variant("NEW-1")["available"] == 5
+
+
+def test_a_product_without_an_mrp_is_published_without_a_compare_at_price(fake, adapter):
+    [result] = adapter.publish([draft(mrp=None, barcode="", gtin="")])
+    [state] = adapter.fetch_snapshot(skus=["NEW-1"])
+    assert result.ok and (state.price, state.mrp, state.barcode) == (Decimal("79.00"), None, "")
+
+
+def test_a_refused_product_is_the_draft_s_error_and_nothing_is_created(fake, adapter):
+    fake.add("OLD-1", 1, "5.00")
+    results = adapter.publish([draft("NEW-1", name=" "), draft("NEW-2")])
+    assert [(r.sku, r.ok) for r in results] == [("NEW-1", False), ("NEW-2", True)]
+    assert results[0].error == "Title can't be blank" and results[0].external_id == ""
+    assert sorted(s.sku for s in adapter.fetch_snapshot()) == ["NEW-2", "OLD-1"]
+
+
+def test_a_dry_run_sends_no_write_and_says_what_it_would_send(fake, adapter):
+    [result] = adapter.publish([draft()], dry_run=True)
+    assert (result.ok, result.error, result.external_id) == (False, "", "")
+    assert "Publish" not in fake.requests and fake.variants == {}
+    [planned] = result.requests
+    assert planned["body"]["query"] == PUBLISH
+    assert planned["body"]["variables"]["input"]["title"] == "Linen shirt"
+    # What it would send is what a real run sends.
+    [sent] = adapter.publish([draft()])[0].requests
+    assert sent == planned
+
+
+def test_a_sku_the_shop_lists_already_is_reported_as_listed_not_created_again(fake, adapter):
+    first = adapter.publish([draft()])[0]
+    again = adapter.publish([draft()])[0]
+    assert again.ok and again.external_id == first.external_id and again.requests == ()
+    assert fake.requests.count("Publish") == 1 and len(fake.variants) == 1
+
+
+def test_the_fake_refuses_a_product_input_the_schema_does_not_describe(fake, adapter):
+    """The variables are checked against ProductSetInput: a variant without its option values
+    (required) or with a field Shopify does not have is refused before anything is made."""
+    [planned] = adapter.publish([draft()], dry_run=True)[0].requests
+    given = planned["body"]["variables"]["input"]
+    [variant] = given["variants"]
+    without_options = {k: v for k, v in variant.items() if k != "optionValues"}
+    for wrong in (without_options, {**variant, "mrp": "99.00"}):
+        answer = fake.execute(PUBLISH, {"input": {**given, "variants": [wrong]}})
+        assert answer["errors"] and answer["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+    assert fake.variants == {}
