@@ -13,6 +13,9 @@
 - Push: `POST /products/batch` (and `/products/{parent}/variations/batch` for variations) with
   `update: [{id, stock_quantity, manage_stock}]` or `{id, regular_price}`, at most 100 objects a
   call; an object answered with an `error` is that SKU's refusal, the others are applied.
+- Publish: `POST /products` (type simple, status publish, sku, name, regular/sale price by
+  the MRP rule above, manage_stock, stock_quantity); the v3 docs give no GTIN property, so
+  the barcode is not sent. A SKU the shop lists already is not created again.
 - Orders (the order poll): `GET /orders?modified_after=…&dates_are_gmt=true`, every status,
   each order as its webhook carries it.
 - Auth: HTTP Basic with the REST API consumer key and secret (over HTTPS).
@@ -33,9 +36,12 @@ from channels.adapters.base import (
     PRICE,
     QUANTITY,
     AdapterConfig,
+    Capabilities,
+    ListingDraft,
     ListingState,
     OrderChange,
     PriceUpdate,
+    PublishResult,
     PushResult,
     StockUpdate,
     as_price,
@@ -46,6 +52,7 @@ from channels.adapters.base import (
     utc_time,
 )
 from channels.adapters.http import HttpAdapter
+from channels.errors import ProviderRefused
 
 API = "/wp-json/wc/v3"
 
@@ -55,6 +62,7 @@ class WooCommerceAdapter(HttpAdapter):
     # The variables it reads (IMS_CHANNEL_<CODE>_<NAME>): required, then optional.
     credentials: ClassVar[tuple[str, ...]] = ("CONSUMER_KEY", "CONSUMER_SECRET")
     optional_settings: ClassVar[tuple[str, ...]] = ()
+    capabilities = Capabilities(webhooks=True, publish=True)
     stock_batch = 100
     price_batch = 100
 
@@ -177,6 +185,65 @@ class WooCommerceAdapter(HttpAdapter):
                     else:
                         results.append(PushResult(u.sku, field, True))
         return results
+
+    # -- publish -------------------------------------------------------------
+    def publish(
+        self, drafts: Sequence[ListingDraft], *, dry_run: bool = False
+    ) -> list[PublishResult]:
+        """Create each draft's product (`POST /products`: simple, published, its SKU, name,
+        regular and sale prices by the MRP rule, managed stock at the draft's quantity). A SKU
+        the shop lists already is reported as listed and not sent again (a retry creates
+        once); a refusal is the draft's error, WordPress's message. A dry run only reads."""
+        return [self._publish(draft, dry_run) for draft in drafts]
+
+    def _publish(self, draft: ListingDraft, dry_run: bool) -> PublishResult:
+        listed = next(iter(self.fetch_snapshot(skus=[draft.sku])), None)
+        if listed is not None:
+            return PublishResult(
+                draft.sku, True, external_id=listed.external_id, ref=dict(listed.ref)
+            )
+        body = {"type": "simple", "status": "publish", "name": draft.name, **_offer(draft)}
+        write = {"method": "POST", "path": f"{API}/products", "body": body}
+        if dry_run:
+            return PublishResult(draft.sku, False, requests=(write,))
+        try:
+            created = self._send(write)
+        except ProviderRefused as exc:
+            return PublishResult(draft.sku, False, error=_wordpress(exc), requests=(write,))
+        # Named and referenced as a read names it.
+        state = self._state(created, parent=None)
+        return PublishResult(
+            draft.sku, True, external_id=state.external_id, ref=dict(state.ref), requests=(write,)
+        )
+
+    def _send(self, write: dict) -> dict:
+        response = self.client.request(
+            write["method"], write["path"], content=json_dumps(write["body"])
+        )
+        return json_loads(response.content)
+
+
+def _offer(draft: ListingDraft) -> dict:
+    """What a product and a variation share: SKU, prices, managed stock."""
+    return {
+        "sku": draft.sku,
+        **price_fields(draft.price, draft.mrp),
+        "manage_stock": True,
+        "stock_quantity": draft.quantity,
+    }
+
+
+def _wordpress(exc: ProviderRefused) -> str:
+    """WordPress's own words for a refusal ("code: message"), from the answer the error quotes."""
+    _, _, answer = exc.message.partition(": HTTP ")
+    _, _, text = answer.partition(": ")
+    try:
+        body = json_loads(text)
+    except ValueError:
+        return exc.message[:400]
+    if not isinstance(body, dict) or not body.get("message"):
+        return exc.message[:400]
+    return f"{body.get('code')}: {body['message']}"[:400]
 
 
 def price_fields(price, mrp) -> dict[str, str]:

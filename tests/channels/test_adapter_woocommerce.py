@@ -14,7 +14,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from channels.adapters.base import PriceUpdate, StockUpdate
+from channels.adapters.base import ListingDraft, PriceUpdate, StockUpdate
 from channels.adapters.woocommerce import WooCommerceAdapter
 from tests.fakes.specs import woo_list_parameters, woo_type_errors
 
@@ -25,6 +25,7 @@ class FakeWoo:
         self.variations = {}
         self.requests = []
         self.faults = []
+        self.trashed = set()  # SKUs of products in the trash
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append((request.method, request.url.path))
@@ -60,6 +61,8 @@ class FakeWoo:
                 headers["Link"] = f'<{url}>; rel="next"'
             return httpx.Response(200, json=chunk, headers=headers)
         body = json.loads(request.content)
+        if path == "/products":
+            return self.create(body, self.products, ("_products.md", "Product"))
         assert len(body["update"]) <= 100
         rows = (
             self.products if path == "/products/batch" else self.variations[int(path.split("/")[2])]
@@ -89,6 +92,42 @@ class FakeWoo:
             row.update({k: v for k, v in change.items() if k != "id"})
             answer.append(_priced(row))
         return httpx.Response(200, json={"update": answer})
+
+    def create(self, body: dict, rows: list, resource: tuple[str, str]) -> httpx.Response:
+        """Create a product as WooCommerce does: documented properties of their documented
+        types only, a SKU no other product or variation holds (a trashed one still holds its
+        SKU: WooCommerce counts it, its list does not show it)."""
+        errors = woo_type_errors(*resource, body)
+        if errors:
+            return _invalid("; ".join(errors))
+        if body.get("sku") and body["sku"] in self.skus() | self.trashed:
+            return httpx.Response(
+                400,
+                json={
+                    "code": "product_invalid_sku",
+                    "message": "Invalid or duplicated SKU.",
+                    "data": {"status": 400},
+                },
+            )
+        row = {
+            "id": self.next_id(),
+            "type": "simple",
+            "regular_price": "",
+            "sale_price": "",
+            **body,
+        }
+        rows.append(_priced(row))
+        return httpx.Response(201, json=row)
+
+    def skus(self) -> set[str]:
+        return {p["sku"] for p in self.products} | {
+            v["sku"] for variations in self.variations.values() for v in variations
+        }
+
+    def next_id(self) -> int:
+        ids = [p["id"] for p in self.products]
+        ids += [v["id"] for variations in self.variations.values() for v in variations]
+        return max(ids, default=0) + 1
 
 
 def _priced(row: dict) -> dict:
@@ -254,3 +293,99 @@ def test_a_price_with_an_mrp_sends_the_regular_and_sale_prices_in_one_write(fake
         (Decimal("9.00"), None),
         (Decimal("9.75"), None),
     ]
+
+
+def draft(sku="NEW-1", **given) -> ListingDraft:
+    values = dict(
+        sku=sku,
+        name="Linen shirt",
+        barcode="4006381333931",
+        gtin="04006381333931",
+        price=Decimal("79.00"),
+        mrp=Decimal("99.00"),
+        currency="USD",
+        quantity=7,
+        key=f"woo:{sku}",
+    )
+    return ListingDraft(**{**values, **given})
+
+
+def test_publishing_creates_the_product_and_the_next_read_lists_it(fake, adapter):
+    fake.requests.clear()
+    [result] = adapter.publish([draft()])
+    assert result.ok and result.error == ""
+    [state] = adapter.fetch_snapshot(skus=["NEW-1"])
+    assert (state.sku, state.price, state.mrp, state.quantity) == (
+        "NEW-1",
+        Decimal("79.00"),
+        Decimal("99.00"),
+        7,
+    )
+    assert (result.external_id, dict(result.ref)) == (state.external_id, dict(state.ref))
+    assert result.requests == (
+        {
+            "method": "POST",
+            "path": "/wp-json/wc/v3/products",
+            "body": {
+                "type": "simple",
+                "status": "publish",
+                "name": "Linen shirt",
+                "sku": "NEW-1",
+                "regular_price": "99.00",
+                "sale_price": "79.00",
+                "manage_stock": True,
+                "stock_quantity": 7,
+            },
+        },
+    )
+    [pushed] = adapter.push_inventory([StockUpdate("NEW-1", 5, ref=result.ref)])
+    assert pushed.ok and fake.products[-1]["stock_quantity"] == 5
+
+
+def test_a_product_at_its_mrp_or_without_one_has_only_a_regular_price(fake, adapter):
+    results = adapter.publish([draft("NEW-1", mrp=Decimal("79.00")), draft("NEW-2", mrp=None)])
+    assert [r.requests[0]["body"]["regular_price"] for r in results] == ["79.00", "79.00"]
+    states = {s.sku: s for s in adapter.fetch_snapshot(skus=["NEW-1", "NEW-2"])}
+    assert [(states[k].price, states[k].mrp) for k in ("NEW-1", "NEW-2")] == [
+        (Decimal("79.00"), None),
+        (Decimal("79.00"), None),
+    ]
+
+
+def test_a_refused_product_is_the_draft_s_error_in_wordpress_s_words(fake, adapter):
+    fake.trashed.add("NEW-1")  # a product in the trash still holds its SKU
+    before = len(fake.products)
+    results = adapter.publish([draft("NEW-1"), draft("NEW-2")])
+    assert [(r.sku, r.ok) for r in results] == [("NEW-1", False), ("NEW-2", True)]
+    assert results[0].error == "product_invalid_sku: Invalid or duplicated SKU."
+    assert [p["sku"] for p in fake.products[before:]] == ["NEW-2"]
+
+
+def test_a_dry_run_sends_no_write_and_says_what_it_would_send(fake, adapter):
+    fake.requests.clear()
+    [result] = adapter.publish([draft()], dry_run=True)
+    assert (result.ok, result.error, result.external_id) == (False, "", "")
+    assert all(method == "GET" for method, _ in fake.requests)
+    assert "NEW-1" not in fake.skus()
+    assert adapter.publish([draft()])[0].requests == result.requests
+
+
+def test_a_sku_the_shop_lists_already_is_reported_as_listed_not_created_again(fake, adapter):
+    [result] = adapter.publish([draft("W-003")])
+    assert (result.ok, result.external_id, result.requests) == (True, "3", ())
+    assert not any(method == "POST" for method, _ in fake.requests)
+
+
+def test_the_fake_refuses_a_product_body_the_docs_do_not_describe(fake):
+    """The create body is held to the documented Product properties: an unknown property, or
+    a price that is not a string, is 400 rest_invalid_param and creates nothing."""
+    for wrong in ({"gtin": "04006381333931"}, {"regular_price": 99}):
+        request = httpx.Request(
+            "POST",
+            "https://shop.example/wp-json/wc/v3/products",
+            json={"type": "simple", "name": "X", "sku": "NEW-9", **wrong},
+            headers={"Authorization": "Basic eDp5"},
+        )
+        answer = fake.handle(request)
+        assert answer.status_code == 400 and answer.json()["code"] == "rest_invalid_param"
+    assert "NEW-9" not in fake.skus()
