@@ -15,7 +15,12 @@
   call; an object answered with an `error` is that SKU's refusal, the others are applied.
 - Publish: `POST /products` (type simple, status publish, sku, name, regular/sale price by
   the MRP rule above, manage_stock, stock_quantity); the v3 docs give no GTIN property, so
-  the barcode is not sent. A SKU the shop lists already is not created again.
+  the barcode is not sent. A SKU the shop lists already is not created again. A draft of a
+  style (with option values: size, colour, material) becomes a variation of the style's
+  variable product (the product whose SKU is the style code; `GET /products?sku=`, created
+  with `POST /products` type variable when absent, given missing option values with
+  `PUT /products/{id}`), `POST /products/{id}/variations`; a refused variation takes back
+  what the call did to its parent (`DELETE /products/{id}?force=true` for one it created).
 - Orders (the order poll): `GET /orders?modified_after=…&dates_are_gmt=true`, every status,
   each order as its webhook carries it.
 - Auth: HTTP Basic with the REST API consumer key and secret (over HTTPS).
@@ -202,6 +207,9 @@ class WooCommerceAdapter(HttpAdapter):
             return PublishResult(
                 draft.sku, True, external_id=listed.external_id, ref=dict(listed.ref)
             )
+        options = variant_options(draft)
+        if draft.style and options:
+            return self._publish_variation(draft, options, dry_run)
         body = {"type": "simple", "status": "publish", "name": draft.name, **_offer(draft)}
         write = {"method": "POST", "path": f"{API}/products", "body": body}
         if dry_run:
@@ -216,11 +224,143 @@ class WooCommerceAdapter(HttpAdapter):
             draft.sku, True, external_id=state.external_id, ref=dict(state.ref), requests=(write,)
         )
 
+    def _publish_variation(
+        self, draft: ListingDraft, options: list[tuple[str, str]], dry_run: bool
+    ) -> PublishResult:
+        """The draft as a variation of its style's variable product (the product whose SKU is
+        the style code): the product is created when the shop has none, and given the draft's
+        option values when it lacks them. A variation refused undoes what this call did to
+        its parent (a parent it created is deleted, attributes it added are taken back)."""
+        found = self._pages(f"{API}/products", {"sku": draft.style})
+        parent = next((p for p in found if p.get("sku") == draft.style), None)
+        if parent is not None and parent.get("type") != "variable":
+            return PublishResult(
+                draft.sku,
+                False,
+                error=f"the style's SKU {draft.style} is a {parent.get('type')} product on "
+                "WooCommerce, not a variable one",
+            )
+        if parent is None:
+            attributes = _with_options([], options)
+            parent_write = {
+                "method": "POST",
+                "path": f"{API}/products",
+                "body": {
+                    "type": "variable",
+                    "status": "publish",
+                    "name": draft.style_name or draft.style,
+                    "sku": draft.style,
+                    "attributes": attributes,
+                },
+            }
+        else:
+            before = _attributes(parent)
+            attributes = _with_options(before, options)
+            parent_write = None
+            if attributes != before:
+                parent_write = {
+                    "method": "PUT",
+                    "path": f"{API}/products/{parent['id']}",
+                    "body": {"attributes": attributes},
+                }
+        body = {
+            **_offer(draft),
+            "status": "publish",
+            "attributes": [{"name": name, "option": value} for name, value in options],
+        }
+        parent_id = parent["id"] if parent is not None else f"<new {draft.style}>"
+        variation_write = {
+            "method": "POST",
+            "path": f"{API}/products/{parent_id}/variations",
+            "body": body,
+        }
+        writes = [w for w in (parent_write, variation_write) if w is not None]
+        if dry_run:
+            return PublishResult(draft.sku, False, requests=tuple(writes))
+        sent: list[dict] = []
+        touched = False
+        try:
+            if parent_write is not None:
+                sent.append(parent_write)
+                parent_id = self._send(parent_write)["id"]
+                touched = True
+                variation_write["path"] = f"{API}/products/{parent_id}/variations"
+            sent.append(variation_write)
+            made = self._send(variation_write)
+        except ProviderRefused as exc:
+            if touched:
+                sent.append(self._undo(parent, parent_id))
+            return PublishResult(draft.sku, False, error=_wordpress(exc), requests=tuple(sent))
+        state = self._state(made, parent=parent_id)
+        return PublishResult(
+            draft.sku,
+            True,
+            external_id=state.external_id,
+            ref=dict(state.ref),
+            requests=tuple(sent),
+        )
+
+    def _undo(self, parent: dict | None, parent_id) -> dict:
+        """Take back what a publish did to a style's parent before its variation was refused
+        (delete the parent it created, or give back the attributes the parent had); the write
+        sent to do so."""
+        if parent is None:
+            self.client.request("DELETE", f"{API}/products/{parent_id}", params={"force": "true"})
+            return {
+                "method": "DELETE",
+                "path": f"{API}/products/{parent_id}?force=true",
+                "body": None,
+            }
+        undo = {
+            "method": "PUT",
+            "path": f"{API}/products/{parent_id}",
+            "body": {"attributes": _attributes(parent)},
+        }
+        self._send(undo)
+        return undo
+
     def _send(self, write: dict) -> dict:
         response = self.client.request(
             write["method"], write["path"], content=json_dumps(write["body"])
         )
         return json_loads(response.content)
+
+
+# The attributes that tell a style's variants apart, in the order a shop shows them (at most
+# three: Shopify's limit of options, kept for every shop alike).
+OPTION_NAMES = ("size", "colour", "color", "material")
+
+
+def variant_options(draft: ListingDraft) -> list[tuple[str, str]]:
+    """The draft's option values as (name, value): its attributes named in OPTION_NAMES, the
+    name capitalised as shops show it (`size` → "Size")."""
+    found = [
+        (str(name), str(value))
+        for name, value in draft.attributes.items()
+        if str(name).lower() in OPTION_NAMES and value not in (None, "")
+    ]
+    found.sort(key=lambda item: OPTION_NAMES.index(item[0].lower()))
+    return [(name.capitalize(), value) for name, value in found[:3]]
+
+
+def _attributes(product: dict) -> list[dict]:
+    """A product's attributes as its update takes them (the documented properties)."""
+    keep = ("id", "name", "position", "visible", "variation", "options")
+    return [{k: a[k] for k in keep if k in a} for a in product.get("attributes") or []]
+
+
+def _with_options(attributes: list[dict], options: list[tuple[str, str]]) -> list[dict]:
+    """The attributes with each option value among its attribute's variation options."""
+    merged = [{**a, "options": list(a.get("options") or [])} for a in attributes]
+    for name, value in options:
+        attribute = next((a for a in merged if a.get("name", "").lower() == name.lower()), None)
+        if attribute is None:
+            attribute = {"name": name, "visible": True, "variation": True, "options": []}
+            merged.append(attribute)
+        attribute["variation"] = True
+        if value not in attribute["options"]:
+            attribute["options"].append(value)
+    return merged
 
 
 def _offer(draft: ListingDraft) -> dict:

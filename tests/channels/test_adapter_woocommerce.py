@@ -9,6 +9,7 @@ documented properties of their documented types (`regular_price` is a string), e
 `rest_invalid_param` as WordPress answers."""
 
 import json
+import re
 from decimal import Decimal
 
 import httpx
@@ -60,9 +61,21 @@ class FakeWoo:
                 url = request.url.copy_merge_params({"page": page + 1})
                 headers["Link"] = f'<{url}>; rel="next"'
             return httpx.Response(200, json=chunk, headers=headers)
+        single = re.fullmatch(r"/products/(\d+)", path)
+        if request.method == "DELETE" and single:
+            return self.delete(int(single.group(1)), request.url.params)
         body = json.loads(request.content)
+        if request.method == "PUT" and single:
+            return self.update(int(single.group(1)), body)
         if path == "/products":
             return self.create(body, self.products, ("_products.md", "Product"))
+        parent = re.fullmatch(r"/products/(\d+)/variations", path)
+        if parent:
+            rows = self.variations.get(int(parent.group(1)))
+            if rows is None:
+                return _no_product()
+            resource = ("_product-variations.md", "Product variation")
+            return self.create(body, rows, resource)
         assert len(body["update"]) <= 100
         rows = (
             self.products if path == "/products/batch" else self.variations[int(path.split("/")[2])]
@@ -97,7 +110,11 @@ class FakeWoo:
         """Create a product as WooCommerce does: documented properties of their documented
         types only, a SKU no other product or variation holds (a trashed one still holds its
         SKU: WooCommerce counts it, its list does not show it)."""
-        errors = woo_type_errors(*resource, body)
+        errors = woo_type_errors(*resource, body) + [
+            error
+            for attribute in body.get("attributes") or []
+            for error in woo_type_errors(resource[0], f"{resource[1]} - Attributes", attribute)
+        ]
         if errors:
             return _invalid("; ".join(errors))
         if body.get("sku") and body["sku"] in self.skus() | self.trashed:
@@ -117,7 +134,35 @@ class FakeWoo:
             **body,
         }
         rows.append(_priced(row))
+        if row["type"] == "variable":
+            self.variations[row["id"]] = []
         return httpx.Response(201, json=row)
+
+    def update(self, product_id: int, body: dict) -> httpx.Response:
+        row = next((p for p in self.products if p["id"] == product_id), None)
+        if row is None:
+            return _no_product()
+        errors = woo_type_errors("_products.md", "Product", body) + [
+            error
+            for attribute in body.get("attributes") or []
+            for error in woo_type_errors("_products.md", "Product - Attributes", attribute)
+        ]
+        if errors:
+            return _invalid("; ".join(errors))
+        row.update(body)
+        return httpx.Response(200, json=_priced(row))
+
+    def delete(self, product_id: int, params) -> httpx.Response:
+        """Delete a product for good (`force=true`; without it WooCommerce moves it to the
+        trash, where it keeps its SKU) with its variations."""
+        row = next((p for p in self.products if p["id"] == product_id), None)
+        if row is None:
+            return _no_product()
+        self.products.remove(row)
+        self.variations.pop(product_id, None)
+        if params.get("force") != "true":
+            self.trashed.add(row["sku"])
+        return httpx.Response(200, json=row)
 
     def skus(self) -> set[str]:
         return {p["sku"] for p in self.products} | {
@@ -128,6 +173,17 @@ class FakeWoo:
         ids = [p["id"] for p in self.products]
         ids += [v["id"] for variations in self.variations.values() for v in variations]
         return max(ids, default=0) + 1
+
+
+def _no_product() -> httpx.Response:
+    return httpx.Response(
+        404,
+        json={
+            "code": "woocommerce_rest_product_invalid_id",
+            "message": "Invalid ID.",
+            "data": {"status": 404},
+        },
+    )
 
 
 def _priced(row: dict) -> dict:
@@ -389,3 +445,102 @@ def test_the_fake_refuses_a_product_body_the_docs_do_not_describe(fake):
         answer = fake.handle(request)
         assert answer.status_code == 400 and answer.json()["code"] == "rest_invalid_param"
     assert "NEW-9" not in fake.skus()
+
+
+def shirt(size: str, **given) -> ListingDraft:
+    return draft(
+        f"SHIRT-{size}",
+        style="SHIRT",
+        style_name="Linen shirt",
+        attributes={"hsn": "6205", "size": size},
+        **given,
+    )
+
+
+def test_a_style_s_product_is_published_as_a_variation_of_its_variable_product(fake, adapter):
+    """The style's variable product (SKU = the style code) is created with the first size and
+    given each further size as its variations are added."""
+    first = adapter.publish([shirt("M")])[0]
+    [parent] = [p for p in fake.products if p["sku"] == "SHIRT"]
+    assert [(w["method"], w["path"]) for w in first.requests] == [
+        ("POST", "/wp-json/wc/v3/products"),
+        ("POST", f"/wp-json/wc/v3/products/{parent['id']}/variations"),
+    ]
+    assert parent["type"] == "variable" and parent["name"] == "Linen shirt"
+    second = adapter.publish([shirt("L", price=Decimal("99.00"))])[0]
+    assert [(w["method"], w["path"]) for w in second.requests] == [
+        ("PUT", f"/wp-json/wc/v3/products/{parent['id']}"),
+        ("POST", f"/wp-json/wc/v3/products/{parent['id']}/variations"),
+    ]
+    assert parent["attributes"] == [
+        {"name": "Size", "visible": True, "variation": True, "options": ["M", "L"]}
+    ]
+    assert [v["attributes"] for v in fake.variations[parent["id"]]] == [
+        [{"name": "Size", "option": "M"}],
+        [{"name": "Size", "option": "L"}],
+    ]
+    states = {s.sku: s for s in adapter.fetch_snapshot()}
+    for result in (first, second):
+        state = states[result.sku]
+        assert result.ok and (result.external_id, dict(result.ref)) == (
+            state.external_id,
+            dict(state.ref),
+        )
+        assert state.ref["parent_id"] == parent["id"] and state.quantity == 7
+    assert (states["SHIRT-M"].price, states["SHIRT-M"].mrp) == (Decimal("79.00"), Decimal("99.00"))
+    assert (states["SHIRT-L"].price, states["SHIRT-L"].mrp) == (Decimal("99.00"), None)
+    [pushed] = adapter.push_prices(
+        [PriceUpdate("SHIRT-L", Decimal("89.00"), "USD", mrp=Decimal("99.00"), ref=second.ref)]
+    )
+    assert pushed.ok and fake.variations[parent["id"]][1]["sale_price"] == "89.00"
+
+
+def test_a_refused_variation_deletes_the_parent_this_publish_created(fake, adapter):
+    fake.trashed.add("SHIRT-M")
+    [result] = adapter.publish([shirt("M")])
+    assert not result.ok and result.error == "product_invalid_sku: Invalid or duplicated SKU."
+    assert not any(p["sku"] == "SHIRT" for p in fake.products) and "SHIRT" not in fake.trashed
+    assert [w["method"] for w in result.requests] == ["POST", "POST", "DELETE"]
+
+
+def test_a_refused_variation_gives_an_existing_parent_its_attributes_back(fake, adapter):
+    tee = next(p for p in fake.products if p["sku"] == "TEE")
+    sizes = {"id": 0, "name": "Size", "position": 0, "visible": True, "variation": True}
+    tee["attributes"] = [{**sizes, "options": ["S", "M", "L"]}]
+    fake.trashed.add("TEE-XL")
+    [result] = adapter.publish(
+        [draft("TEE-XL", style="TEE", attributes={"size": "XL", "colour": "white"})]
+    )
+    assert not result.ok and len(fake.variations[500]) == 3
+    assert tee["attributes"] == [{**sizes, "options": ["S", "M", "L"]}]
+    assert [w["method"] for w in result.requests] == ["PUT", "POST", "PUT"]
+    assert result.requests[0]["body"]["attributes"][1] == {
+        "name": "Colour",
+        "visible": True,
+        "variation": True,
+        "options": ["white"],
+    }
+
+
+def test_a_dry_run_of_a_style_lists_the_parent_and_the_variation_it_would_create(fake, adapter):
+    fake.requests.clear()
+    [result] = adapter.publish([shirt("M")], dry_run=True)
+    assert (result.ok, result.error) == (False, "")
+    assert [(w["method"], w["path"]) for w in result.requests] == [
+        ("POST", "/wp-json/wc/v3/products"),
+        ("POST", "/wp-json/wc/v3/products/<new SHIRT>/variations"),
+    ]
+    assert all(method == "GET" for method, _ in fake.requests)
+    assert not any(p["sku"] == "SHIRT" for p in fake.products)
+
+
+def test_the_fake_refuses_a_variation_attribute_the_docs_do_not_describe(fake):
+    request = httpx.Request(
+        "POST",
+        "https://shop.example/wp-json/wc/v3/products/500/variations",
+        json={"sku": "TEE-XL", "attributes": [{"name": "Size", "value": "XL"}]},
+        headers={"Authorization": "Basic eDp5"},
+    )
+    answer = fake.handle(request)
+    assert answer.status_code == 400 and answer.json()["code"] == "rest_invalid_param"
+    assert len(fake.variations[500]) == 3
