@@ -16,6 +16,9 @@ Products: `productSet` (synchronous) creates a product and its variants, all or 
 (a blank title, variants without productOptions or with an option value the options do not
 have, a negative price, a location not the shop's: userErrors, nothing created); the variant
 is then read like any other (`productVariants`), its compare-at price with it.
+`productByIdentifier` (id or handle) finds a product productSet made, with its options, and
+`productVariantsBulkCreate` adds variants to it (a value for each of its options, new values
+added; an existing combination, a negative price, another location: userErrors).
 
 Orders: `add_order(body)` keeps an order as Shopify's REST body (what its webhook carries: the
 shared REST samples, tests.orders.payloads.shopify_order); the `orders` query (sortKey,
@@ -83,6 +86,8 @@ class FakeShopify:
         self.versions: list[str] = []  # the API version of each request
         self.idempotent: dict[str, tuple] = {}  # key → (arguments, answer)
         self.created = 0  # products productSet created
+        # Products productSet created: gid → {"handle", "options": {name: [values]}}.
+        self.products: dict[str, dict] = {}
         self.orders: dict[str, dict] = {}  # order id → its REST body (as its webhook carries it)
         self.lock = threading.Lock()
 
@@ -107,6 +112,7 @@ class FakeShopify:
             "compare_at": None if mrp is None else Decimal(str(mrp)),
             "product": product or f"gid://shopify/Product/{n}",
             "title": title or sku,
+            "options": {},
             "item": f"gid://shopify/InventoryItem/{n}",
             "available": quantity,
         }
@@ -514,7 +520,7 @@ class FakeShopify:
             errors.append(_error("INVALID_PRODUCT", ["input", "title"], "Title can't be blank"))
         variants = input.get("variants") or []
         options = {
-            o.get("name"): {v.get("name") for v in o.get("values") or []}
+            o.get("name"): [v.get("name") for v in o.get("values") or []]
             for o in input.get("productOptions") or []
         }
         if variants and not options:
@@ -559,10 +565,23 @@ class FakeShopify:
                 elif quantity["name"] == "available":
                     available = quantity["quantity"]
             made.append((item, price, available))
+        handle = input.get("handle") or ""
+        if handle and any(p["handle"] == handle for p in self.products.values()):
+            errors.append(
+                _error(
+                    "HANDLE_NOT_UNIQUE",
+                    ["input", "handle"],
+                    f"Handle '{handle}' already in use. Please provide a new handle.",
+                )
+            )
         if errors:
             return {"product": None, "productSetOperation": None, "userErrors": errors}
         self.created += 1
         product = f"gid://shopify/Product/{900000 + self.created}"
+        self.products[product] = {
+            "handle": handle or re.sub(r"[^a-z0-9]+", "-", input["title"].lower()).strip("-"),
+            "options": {name: list(values) for name, values in options.items()},
+        }
         nodes = []
         for item, price, available in made:
             sku = (item.get("inventoryItem") or {}).get("sku") or item.get("sku") or ""
@@ -575,12 +594,101 @@ class FakeShopify:
                 mrp=item.get("compareAtPrice"),
                 title=input["title"],
             )
+            v["options"] = {o["optionName"]: o["name"] for o in item.get("optionValues") or []}
             nodes.append({"id": v["id"], "sku": sku, "inventoryItem": {"id": v["item"]}})
         return {
             "product": {"id": product, "variants": {"nodes": nodes}},
             "productSetOperation": None,
             "userErrors": [],
         }
+
+    def _productByIdentifier(self, identifier: dict):
+        for gid, product in self.products.items():
+            if identifier.get("id") == gid or identifier.get("handle") == product["handle"]:
+                return {
+                    "id": gid,
+                    "options": [
+                        {"name": name, "optionValues": [{"name": value} for value in values]}
+                        for name, values in product["options"].items()
+                    ],
+                }
+        return None
+
+    def _productVariantsBulkCreate(self, productId: str, variants: list, strategy=None, **_):
+        """New variants of a product that has options, all or nothing: each gives a value for
+        every option of the product (a new value is added to its option), a combination no
+        variant has, a price of at least 0 and quantities at the shop's location."""
+        product = self.products.get(productId)
+        if product is None:
+            return {
+                "productVariants": None,
+                "userErrors": [
+                    _error("PRODUCT_DOES_NOT_EXIST", ["productId"], "Product does not exist")
+                ],
+            }
+        errors = []
+        taken = {
+            tuple(sorted(v["options"].items()))
+            for v in self.variants.values()
+            if v["product"] == productId
+        }
+        for i, item in enumerate(variants):
+            where = ["variants", str(i)]
+            given = {o.get("optionName"): o.get("name") for o in item.get("optionValues") or []}
+            if set(given) != set(product["options"]):
+                errors.append(
+                    _error(
+                        "OPTION_VALUES_FOR_NUMBER_OF_UNKNOWN_OPTIONS",
+                        [*where, "optionValues"],
+                        "Option values provided for unknown options or not for every option",
+                    )
+                )
+            elif tuple(sorted(given.items())) in taken:
+                errors.append(
+                    _error(
+                        "VARIANT_ALREADY_EXISTS",
+                        [*where, "optionValues"],
+                        f"The variant '{' / '.join(given.values())}' already exists.",
+                    )
+                )
+            if Decimal(str(item.get("price") or "0")) < 0:
+                errors.append(
+                    _error(
+                        "NEGATIVE_PRICE_VALUE",
+                        [*where, "price"],
+                        "Negative price value is not allowed",
+                    )
+                )
+            for level in item.get("inventoryQuantities") or []:
+                if level["locationId"] != self.location:
+                    errors.append(
+                        _error(
+                            "TRACKED_VARIANT_LOCATION_NOT_FOUND",
+                            [*where, "inventoryQuantities"],
+                            "Location not found",
+                        )
+                    )
+        if errors:
+            return {"productVariants": None, "userErrors": errors}
+        nodes = []
+        for item in variants:
+            given = {o["optionName"]: o["name"] for o in item["optionValues"]}
+            for name, value in given.items():
+                if value not in product["options"][name]:
+                    product["options"][name].append(value)
+            levels = item.get("inventoryQuantities") or []
+            sku = (item.get("inventoryItem") or {}).get("sku") or item.get("sku") or ""
+            v = self.add(
+                sku,
+                levels[0]["availableQuantity"] if levels else None,
+                item.get("price") or "0",
+                barcode=item.get("barcode") or "",
+                product=productId,
+                mrp=item.get("compareAtPrice"),
+            )
+            v["options"] = given
+            nodes.append({"id": v["id"], "sku": sku, "inventoryItem": {"id": v["item"]}})
+        return {"productVariants": nodes, "userErrors": []}
 
     # -- a real server on 127.0.0.1 -----------------------------------------------------
     @contextlib.contextmanager

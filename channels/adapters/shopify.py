@@ -21,7 +21,11 @@ published schema of the version sent).
   the default "Title" option, SKU, barcode, price, compare-at price = MRP, tracked quantity
   at the location) in one call, or nothing (userErrors). productSet takes no
   `@idempotent(key:)` (its description documents none), so the SKU is read first: a SKU the
-  shop lists already is reported as listed, not created again.
+  shop lists already is reported as listed, not created again. A draft of a style (with
+  option values: size, colour, material) is listed under the style's product, the one whose
+  handle is the style code (`productByIdentifier`): a new variant there
+  (`productVariantsBulkCreate`, new option values created with it), or, when the shop has no
+  such product, productSet creates it with that handle, the style's name and the variant.
 - Throttle: cost-based. Every answer carries `extensions.cost.throttleStatus`
   (maximumAvailable, currentlyAvailable, restoreRate); before a call the adapter waits until
   the bucket holds the call's expected cost, and a THROTTLED answer waits what is missing.
@@ -36,6 +40,7 @@ moves with the versions IMS's documents are checked against).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 import uuid
@@ -62,6 +67,7 @@ from channels.adapters.base import (
     utc_time,
 )
 from channels.adapters.http import HttpAdapter
+from channels.adapters.woocommerce import variant_options
 from channels.errors import ChannelUnreachable, ProviderRefused
 
 READ_PAGE = 100
@@ -71,6 +77,8 @@ READ_PAGE = 100
 FIRST_ESTIMATE = {
     "Variants": 5.0,
     "Publish": 11.0,
+    "AddVariant": 11.0,
+    "StyleProduct": 3.0,
     "FirstLocation": 3.0,
     "SetQuantities": 1.0,
     "Prices": 11.0,
@@ -193,6 +201,25 @@ mutation SetQuantities($input: InventorySetQuantitiesInput!) {
 }
 """
 STALE = ("CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE")
+
+STYLE_PRODUCT = """
+query StyleProduct($handle: String!) {
+  productByIdentifier(identifier: {handle: $handle}) {
+    id
+    options { name optionValues { name } }
+  }
+}
+"""
+
+# A variant added to its style's product (new option values are created with it).
+ADD_VARIANT = """
+mutation AddVariant($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkCreate(productId: $productId, variants: $variants) {
+    productVariants { id sku inventoryItem { id } }
+    userErrors { code field message }
+  }
+}
+"""
 
 # A new product of one variant: productSet (synchronous) creates the product, its default
 # option, the variant and its quantity at the location in one call, or nothing.
@@ -527,24 +554,47 @@ class ShopifyAdapter(HttpAdapter):
                 draft.sku, True, external_id=listed.external_id, ref=dict(listed.ref)
             )
         location = self.location_id()
-        variables = {"input": _product_input(draft, location)}
+        options = variant_options(draft) if draft.style else []
+        product = self._style_product(draft.style) if options else None
+        if product is None:
+            document, operation, field = PUBLISH, "Publish", "productSet"
+            variables = {"input": _product_input(draft, location, options)}
+        else:
+            have = [o["name"] for o in product["options"]]
+            given = {name.lower(): value for name, value in options}
+            if sorted(n.lower() for n in have) != sorted(given):
+                return PublishResult(
+                    draft.sku,
+                    False,
+                    error=f"the style {draft.style}'s product on Shopify has the options "
+                    f"{', '.join(have)}; IMS gives it {', '.join(n for n, _ in options)}",
+                )
+            document, operation, field = ADD_VARIANT, "AddVariant", "productVariantsBulkCreate"
+            variant = _variant_input(draft, [(n, given[n.lower()]) for n in have])
+            variant["inventoryQuantities"] = [
+                {"locationId": location, "availableQuantity": draft.quantity}
+            ]
+            variables = {"productId": product["id"], "variants": [variant]}
         sent = (
             {
                 "method": "POST",
                 "path": f"/admin/api/{self.version}/graphql.json",
-                "body": {"query": PUBLISH, "variables": variables},
+                "body": {"query": document, "variables": variables},
             },
         )
         if dry_run:
             return PublishResult(draft.sku, False, requests=sent)
-        data = self.graphql(PUBLISH, variables, operation="Publish")["productSet"]
+        data = self.graphql(document, variables, operation=operation)[field]
         errors = data["userErrors"]
-        product = data.get("product")
-        variant = ((product or {}).get("variants") or {}).get("nodes") or []
-        if errors or not variant:
+        if product is None:
+            product = data.get("product") or {}
+            nodes = (product.get("variants") or {}).get("nodes") or []
+        else:
+            nodes = data.get("productVariants") or []
+        variant = next((v for v in nodes if v.get("sku") == draft.sku), None)
+        if errors or variant is None:
             message = "; ".join(e["message"] for e in errors) or "Shopify created no variant"
             return PublishResult(draft.sku, False, error=message[:400], requests=sent)
-        variant = variant[0]
         return PublishResult(
             draft.sku,
             True,
@@ -558,27 +608,54 @@ class ShopifyAdapter(HttpAdapter):
             requests=sent,
         )
 
+    def _style_product(self, style: str) -> dict | None:
+        """The product a style's variants are listed under (its handle: style_handle), with
+        its options; None when the shop has none."""
+        data = self.graphql(
+            STYLE_PRODUCT, {"handle": style_handle(style)}, operation="StyleProduct"
+        )
+        return data["productByIdentifier"]
 
-def _product_input(draft: ListingDraft, location: str) -> dict:
-    """The ProductSetInput of a draft: a product of one variant under the default option."""
+
+def style_handle(style: str) -> str:
+    """The handle of a style's product: the style code in lower case, each run of other
+    characters than letters and digits a hyphen (`TEE/2024` → "tee-2024")."""
+    return re.sub(r"[^a-z0-9]+", "-", style.lower()).strip("-")
+
+
+def _variant_input(draft: ListingDraft, options: list[tuple[str, str]]) -> dict:
+    """A new variant: its option values, price, MRP as compare-at price, barcode, tracked SKU."""
     variant = {
-        "optionValues": [{"optionName": "Title", "name": "Default Title"}],
+        "optionValues": [{"optionName": name, "name": value} for name, value in options],
         "price": format(draft.price, "f"),
         "inventoryItem": {"sku": draft.sku, "tracked": True},
-        "inventoryQuantities": [
-            {"locationId": location, "name": "available", "quantity": draft.quantity}
-        ],
     }
     if draft.barcode:
         variant["barcode"] = draft.barcode
     if draft.mrp is not None:
         variant["compareAtPrice"] = format(draft.mrp, "f")
-    return {
+    return variant
+
+
+def _product_input(draft: ListingDraft, location: str, options: list[tuple[str, str]]) -> dict:
+    """The ProductSetInput of a draft: a product of one variant, under the default option, or
+    (a style's first product) the style's product, its options those of the variant."""
+    variant = _variant_input(draft, options or [("Title", "Default Title")])
+    variant["inventoryQuantities"] = [
+        {"locationId": location, "name": "available", "quantity": draft.quantity}
+    ]
+    given = {
         "title": draft.name,
         "status": "ACTIVE",
-        "productOptions": [{"name": "Title", "values": [{"name": "Default Title"}]}],
+        "productOptions": [
+            {"name": o["optionName"], "values": [{"name": o["name"]}]}
+            for o in variant["optionValues"]
+        ],
         "variants": [variant],
     }
+    if options:
+        given.update(title=draft.style_name or draft.style, handle=style_handle(draft.style))
+    return given
 
 
 def _state(node: dict, currency: str, location: str) -> ListingState:

@@ -367,3 +367,64 @@ def test_the_fake_refuses_a_product_input_the_schema_does_not_describe(fake, ada
         answer = fake.execute(PUBLISH, {"input": {**given, "variants": [wrong]}})
         assert answer["errors"] and answer["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
     assert fake.variants == {}
+
+
+def shirt(size: str, **given) -> ListingDraft:
+    return draft(
+        f"SHIRT-{size}",
+        style="SHIRT/24",
+        style_name="Linen shirt",
+        attributes={"hsn": "6205", "size": size},
+        **given,
+    )
+
+
+def test_a_style_s_products_are_listed_as_variants_of_the_style_s_product(fake, adapter):
+    """The first creates the style's product (handle: the style code), the next is a new
+    variant of it with its own size; both read back as any variant does."""
+    first, second = adapter.publish([shirt("M"), shirt("L", mrp=None, barcode="")])
+    assert first.ok and second.ok
+    assert fake.requests.count("Publish") == 1 and fake.requests.count("AddVariant") == 1
+    created = first.requests[0]["body"]["variables"]["input"]
+    assert (created["title"], created["handle"]) == ("Linen shirt", "shirt-24")
+    assert created["productOptions"] == [{"name": "Size", "values": [{"name": "M"}]}]
+    [product] = fake.products.values()
+    assert product["options"] == {"Size": ["M", "L"]}
+    states = {s.sku: s for s in adapter.fetch_snapshot()}
+    assert states["SHIRT-M"].ref["product_id"] == states["SHIRT-L"].ref["product_id"]
+    for result in (first, second):
+        assert (result.external_id, dict(result.ref)) == (
+            states[result.sku].external_id,
+            dict(states[result.sku].ref),
+        )
+    assert (states["SHIRT-L"].price, states["SHIRT-L"].mrp, states["SHIRT-L"].quantity) == (
+        Decimal("79.00"),
+        None,
+        7,
+    )
+    assert fake.variant("SHIRT-L")["options"] == {"Size": "L"}
+
+
+def test_a_variant_the_style_s_product_refuses_is_not_created(fake, adapter):
+    adapter.publish([shirt("M")])
+    fake.variant("SHIRT-M")["sku"] = "SHIRT-M-OLD"  # the same size under another SKU
+    fake.by_sku["SHIRT-M-OLD"] = fake.by_sku.pop("SHIRT-M")
+    [result] = adapter.publish([shirt("M")])
+    assert not result.ok and result.error == "The variant 'M' already exists."
+    assert [s.sku for s in adapter.fetch_snapshot()] == ["SHIRT-M-OLD"]
+
+
+def test_a_style_s_product_with_other_options_is_not_written_to(fake, adapter):
+    adapter.publish([shirt("M")])
+    [result] = adapter.publish(
+        [draft("SHIRT-M-RED", style="SHIRT/24", attributes={"size": "M", "colour": "red"})]
+    )
+    assert not result.ok and result.requests == ()
+    assert "has the options Size; IMS gives it Size, Colour" in result.error
+    assert fake.requests.count("AddVariant") == 0
+
+
+def test_the_documents_for_a_style_are_valid_against_the_schema():
+    from channels.adapters.shopify import ADD_VARIANT, STYLE_PRODUCT
+
+    assert shopify_errors(ADD_VARIANT) == [] and shopify_errors(STYLE_PRODUCT) == []
