@@ -584,7 +584,10 @@ class ShopifyAdapter(HttpAdapter):
         )
         if dry_run:
             return PublishResult(draft.sku, False, requests=sent)
-        data = self.graphql(document, variables, operation=operation)[field]
+        try:
+            data = self.graphql(document, variables, operation=operation)[field]
+        except ProviderRefused as exc:  # the call itself refused: nothing was made
+            return PublishResult(draft.sku, False, error=exc.message[:400], requests=sent)
         errors = data["userErrors"]
         if product is None:
             product = data.get("product") or {}

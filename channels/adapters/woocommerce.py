@@ -57,7 +57,7 @@ from channels.adapters.base import (
     utc_time,
 )
 from channels.adapters.http import HttpAdapter
-from channels.errors import ProviderRefused
+from channels.errors import ChannelUnreachable, ProviderRefused
 
 API = "/wp-json/wc/v3"
 
@@ -288,9 +288,13 @@ class WooCommerceAdapter(HttpAdapter):
             sent.append(variation_write)
             made = self._send(variation_write)
         except ProviderRefused as exc:
+            error = _wordpress(exc)
             if touched:
-                sent.append(self._undo(parent, parent_id))
-            return PublishResult(draft.sku, False, error=_wordpress(exc), requests=tuple(sent))
+                try:
+                    sent.append(self._undo(parent, parent_id))
+                except (ProviderRefused, ChannelUnreachable) as undo:
+                    error += f"; taking back the change to product {parent_id} failed: {undo}"
+            return PublishResult(draft.sku, False, error=error[:400], requests=tuple(sent))
         state = self._state(made, parent=parent_id)
         return PublishResult(
             draft.sku,

@@ -1,5 +1,8 @@
 """Shopify over the Admin GraphQL API, against a local fake built from Shopify's documented
-payloads; every document is checked against the published Admin schema (2025-01)."""
+payloads; every document, and the variables sent with it, is checked against the published
+Admin schema of the version sent (2026-04, or 2025-01 for a channel staying on it): reads,
+quantities, prices with the MRP as compare-at price, and publishing a product (productSet,
+or a new variant of its style's product)."""
 
 from decimal import Decimal
 
@@ -428,3 +431,10 @@ def test_the_documents_for_a_style_are_valid_against_the_schema():
     from channels.adapters.shopify import ADD_VARIANT, STYLE_PRODUCT
 
     assert shopify_errors(ADD_VARIANT) == [] and shopify_errors(STYLE_PRODUCT) == []
+
+
+def test_a_call_shopify_refuses_as_a_whole_is_that_draft_s_error(fake, adapter):
+    results = adapter.publish([draft("NEW-1", quantity=2**40), draft("NEW-2")])
+    assert [(r.sku, r.ok) for r in results] == [("NEW-1", False), ("NEW-2", True)]
+    assert "Int cannot represent" in results[0].error
+    assert [s.sku for s in adapter.fetch_snapshot()] == ["NEW-2"]

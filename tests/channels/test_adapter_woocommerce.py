@@ -6,7 +6,11 @@ variation itself (type `variation`, its `parent_id`), and refuses a variation's 
 REST docs (../shared/specs/woocommerce/wp-api-v3/): a list is asked only with the query
 parameters its "List all" section documents, and a batch update object carries only
 documented properties of their documented types (`regular_price` is a string), else 400
-`rest_invalid_param` as WordPress answers."""
+`rest_invalid_param` as WordPress answers. Publishing: the fake creates products
+(`POST /products`) and variations (`POST /products/{id}/variations`), updates a product's
+attributes (`PUT /products/{id}`) and deletes one (`DELETE`, `force=true`), every body and
+each attribute in it held to the documented properties the same way; a SKU another product,
+variation or trashed product holds is `product_invalid_sku`."""
 
 import json
 import re
