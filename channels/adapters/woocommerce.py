@@ -4,7 +4,8 @@
   product's variations are read from `/products/{id}/variations` the same way. Named SKUs are
   read with `?sku=A,B,…` (comma-separated), which answers a variation's SKU with the
   variation itself (`type: variation`, its `parent_id`): it is pushed through its parent.
-- A price: with a `sale_price`, shoppers pay it and the `regular_price` beside it is the MRP;
+- A price: with a `sale_price` (a sale running: not one scheduled for later, `on_sale`
+  false), shoppers pay it and the `regular_price` beside it is the MRP;
   without one, the price is `regular_price` and the listing shows no MRP. A price push with
   an MRP sends both in one write (regular_price = MRP, sale_price = the price when it is
   below the MRP, else "" with regular_price = the price). One without an MRP sends the
@@ -118,7 +119,9 @@ class WooCommerceAdapter(HttpAdapter):
 
     def _state(self, obj: dict, *, parent) -> ListingState:
         ref = {"id": obj["id"], "parent_id": parent}
-        sale = as_price(obj.get("sale_price"))
+        # A sale scheduled for later has its sale price already, but WooCommerce says it is not
+        # on sale (`on_sale` false): shoppers pay the regular price until it starts.
+        sale = as_price(obj.get("sale_price")) if obj.get("on_sale", True) else None
         if sale is not None:
             ref["sale_price"] = obj["sale_price"]
         regular = as_price(obj.get("regular_price"))

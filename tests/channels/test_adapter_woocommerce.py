@@ -548,3 +548,9 @@ def test_the_fake_refuses_a_variation_attribute_the_docs_do_not_describe(fake):
     answer = fake.handle(request)
     assert answer.status_code == 400 and answer.json()["code"] == "rest_invalid_param"
     assert len(fake.variations[500]) == 3
+
+
+def test_a_sale_scheduled_for_later_is_not_the_price_yet(fake, adapter):
+    fake.products[0].update(sale_price="7.00", on_sale=False, date_on_sale_from="2099-01-01")
+    [state] = adapter.fetch_snapshot(skus=["W-001"])
+    assert (state.price, state.mrp) == (Decimal("9.50"), None)
