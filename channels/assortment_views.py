@@ -167,6 +167,7 @@ def _render(request, channel, products, chosen, problems, form, can_change) -> H
         "problems": problems,
         "form": form,
         "can_change": can_change,
+        "can_publish": request.user.has_perm("channels.publish_listing"),
         "ticked": ticked,
     }
     bad = bool(problems) or (form is not None and form.is_bound)

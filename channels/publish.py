@@ -123,6 +123,14 @@ def listing_drafts(
             "product_id", "identifier"
         )
     )
+    # Published from IMS and not read back from the channel yet: not sent a second time.
+    awaiting = dict(
+        ListingPublication.objects.filter(
+            channel=channel, product_id__in=ids, status=PublicationStatus.PUBLISHED
+        )
+        .order_by("product_id", "created_at")
+        .values_list("product_id", "created_at")
+    )
     locations = list(channel.channel_locations.values_list("location_id", flat=True))
     available = dict(
         StockLevel.objects.filter(product_id__in=ids, location_id__in=locations)
@@ -149,6 +157,11 @@ def listing_drafts(
             reason = "inactive: IMS publishes active products only"
         elif product.pk in listed:
             reason = f"{channel.code} lists it already (as {listed[product.pk]})"
+        elif product.pk in awaiting:
+            reason = (
+                f"published to {channel.code} on {awaiting[product.pk]:%Y-%m-%d %H:%M} UTC; "
+                "the channel's next read confirms it"
+            )
         elif not offered:
             reason = f"withheld from {channel.code} by its assortment"
         elif by_category.get(product.category_id, NO_POLICY).withholds(channel.code):

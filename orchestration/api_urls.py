@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 from catalog.api import ProductViewSet
 from channels.api import ChannelListingViewSet, ChannelViewSet
 from channels.assortment_api import ChannelAssortment
+from channels.publish_api import ChannelPublish
 from inventory.api import StockLevelViewSet
 from reconcile.api import OpsExceptionViewSet, ReconcileRunViewSet
 
@@ -46,5 +47,7 @@ urlpatterns = [
         ChannelAssortment.as_view(),
         name="channel-assortment",
     ),
+    # Listings created from IMS (channels/publish.py): POST publishes, GET lists publications.
+    path("channels/<slug:code>/publish/", ChannelPublish.as_view(), name="channel-publish"),
     path("", include(router.urls)),
 ]

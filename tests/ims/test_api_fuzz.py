@@ -45,6 +45,8 @@ BUSINESS_RULES = {
     # the channel's code, a category and the SKUs name ones that exist
     ("GET", "/api/channels/{code}/assortment/"),
     ("POST", "/api/channels/{code}/assortment/"),
+    # a channel that is read-only or paused refuses publishing
+    ("POST", "/api/channels/{code}/publish/"),
 }
 
 

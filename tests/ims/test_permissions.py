@@ -31,6 +31,7 @@ FINANCE_DOCS = {FINANCE, ADMIN, SUPER}  # inventory.add_creditnote, inventory.cl
 TRANSFERRERS = {OPS, STORE, ADMIN, SUPER}  # inventory.add_transfer, receive_transfer
 RETURN_DESK = {STORE, ADMIN, SUPER}  # orders.add_customerreturn, orders.inspect_customerreturn
 ASSORTERS = {OPS, ADMIN, SUPER}  # channels.change_channelassortment
+PUBLISHERS = {CM, OPS, ADMIN, SUPER}  # channels.publish_listing
 
 # (method, path, body, roles allowed)
 MATRIX = [
@@ -172,6 +173,12 @@ MATRIX = [
     ("post", "/channels/shop/assortment/", {"scope": "matching"}, ASSORTERS),
     ("get", "/api/channels/shop/assortment/", None, ALL),
     ("post", "/api/channels/shop/assortment/", {"skus": ["NOPE"]}, ASSORTERS),
+    # listings created from IMS
+    ("get", "/channels/publish/?sku=A-1", None, ALL),
+    ("post", "/channels/shop/publish/", {"sku": "NOPE"}, PUBLISHERS),
+    ("post", "/exceptions/publish/", {"ids": ["999999"]}, PUBLISHERS),
+    ("get", "/api/channels/shop/publish/", None, ALL),
+    ("post", "/api/channels/shop/publish/", {"skus": ["NOPE"]}, PUBLISHERS),
 ]
 
 
