@@ -17,6 +17,7 @@ barcode 036000291452), W-3 Watch (a category withheld from `market`). Here IMS h
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 import pytest
@@ -58,25 +59,15 @@ def stocked(world, ingest, settings):
     _storage().reset()
 
 
+@contextlib.contextmanager
 def serve(monkeypatch, code: str, kind: str, fake, env: dict, *, path: str = ""):
     """Serve `fake` as channel `code` of this kind, in push mode, with these credentials
-    (IMS_CHANNEL_<CODE>_<NAME>); yields the base URL (a context manager)."""
-
-    class Serving:
-        def __enter__(self):
-            self.served = served(fake.handle)
-            url = self.served.__enter__()
-            for name, value in env.items():
-                monkeypatch.setenv(f"IMS_CHANNEL_{code.upper()}_{name}", value.format(url=url))
-            Channel.objects.filter(code=code).update(
-                kind=kind, sync_mode="push", base_url=url + path
-            )
-            return url
-
-        def __exit__(self, *exc):
-            return self.served.__exit__(*exc)
-
-    return Serving()
+    (IMS_CHANNEL_<CODE>_<NAME>, `{url}` the fake's address); yields the base URL."""
+    with served(fake.handle) as url:
+        for name, value in env.items():
+            monkeypatch.setenv(f"IMS_CHANNEL_{code.upper()}_{name}", value.format(url=url))
+        Channel.objects.filter(code=code).update(kind=kind, sync_mode="push", base_url=url + path)
+        yield url
 
 
 def missing(code: str) -> set[tuple[str, str]]:
@@ -135,10 +126,12 @@ def woo_b2(fake: FakeWoo):
 def bigcommerce_b2(fake: FakeBigCommerce):
     (variant,) = [v for v in fake.variants if v["sku"] == "B-2"]
     product = fake.products[variant["product_id"]]
-    # The store shows the MRP as the retail price.
+    # A new product's price and MRP (its retail price) are the product's, which its one base
+    # variant shows (its own are null); the count is the variant's.
+    assert (variant["price"], variant["retail_price"]) == (None, None)
     return (
-        Decimal(str(variant["price"] if variant["price"] is not None else product["price"])),
-        Decimal(str(variant["retail_price"] or product["retail_price"])),
+        Decimal(str(product["price"])),
+        Decimal(str(product["retail_price"])),
         variant["inventory_level"],
     )
 
@@ -275,7 +268,9 @@ def flipkart(stocked, monkeypatch):
     Flipkart lists a seller's offer on its own catalogue product, named by its FSN, and taxes
     it by HSN code: IMS keeps neither as a product field. The FSN is B-2's alias on the
     channel (as ops add it from Flipkart's catalogue) and the HSN its `hsn` attribute,
-    which the catalogue import does not carry, so the test sets `Product.attributes`."""
+    which the catalogue import does not carry, so the test sets `Product.attributes`.
+    The channel keeps the world's USD (IMS publishes only in the channel's currency; the fake
+    does not check it): B-2's 8.00 and 10.00 are whole units, as Flipkart's amounts must be."""
     ProductAlias.objects.create(scope="shop", value=FSN, product=Product.objects.get(sku="B-2"))
     Product.objects.filter(sku="B-2").update(attributes={"hsn": "6912"})
     fake = FakeFlipkart()
