@@ -5,6 +5,7 @@ import re
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Replace, Upper
@@ -424,7 +425,8 @@ class ListingPublication(models.Model):
     external_id = models.CharField(max_length=255, blank=True)
     error = models.CharField(max_length=500, blank=True)
     # The writes sent (or, in a dry run, that would be sent): [{method, path, body}].
-    requests = models.JSONField(default=list, blank=True)
+    # Money amounts are kept as their exact digits (a string, never a float).
+    requests = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
     actor = optional_user_fk(models.SET_NULL)
     created_at = models.DateTimeField()
 

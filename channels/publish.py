@@ -20,7 +20,6 @@ Missing_SKU with the sentence that says what a person must do; nothing half-crea
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,7 +30,7 @@ from django.utils import timezone
 from catalog.models import Product, ProductAlias, ProductStatus
 from catalog.rules import PricePolicy, policies
 from channels.adapters import adapter_for
-from channels.adapters.base import ListingDraft, PublishResult, json_dumps
+from channels.adapters.base import ListingDraft, PublishResult
 from channels.models import (
     Channel,
     ChannelListing,
@@ -277,8 +276,8 @@ def _publications_record(channel, drafts, results, dry_run, actor, now):
                 status=status,
                 external_id=result.external_id[:255] if result.ok else "",
                 error=result.error[:500],
-                # As sent: a body's Decimal amounts (BigCommerce, Amazon) as JSON numbers.
-                requests=json.loads(json_dumps([dict(r) for r in result.requests])),
+                # As sent; a body's Decimal amounts keep their digits (the field's encoder).
+                requests=[dict(r) for r in result.requests],
                 actor=person(actor),
                 created_at=now,
             )

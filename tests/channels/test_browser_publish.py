@@ -38,7 +38,9 @@ def test_ops_publish_a_missing_sku_from_its_triage_row(shop, login):
     page.goto("/exceptions/?discrepancy=Missing_SKU&channel=shop")
     row = page.locator("tr[data-sku=B-2][data-channel=shop]")
     row.get_by_role("button", name="Publish to shop").click()
-    expect(page.locator("#messages .toast.success", has_text="1 published to shop.")).to_be_in_viewport()
+    expect(
+        page.locator("#messages .toast.success", has_text="1 published to shop.")
+    ).to_be_in_viewport()
     expect(page.locator("tr[data-sku=B-2][data-channel=shop] [data-push]")).to_have_text("pushed")
     assert shop.variant("B-2")["available"] == 5
 
@@ -54,7 +56,9 @@ def test_a_catalog_manager_publishes_from_the_product_page(shop, login):
         "its category (watches) is withheld from market"
     )
     shop_row.get_by_role("button", name="Publish 1 to shop").click()
-    expect(page.locator("#messages .toast.success", has_text="1 published to shop.")).to_be_in_viewport()
+    expect(
+        page.locator("#messages .toast.success", has_text="1 published to shop.")
+    ).to_be_in_viewport()
     published = page.locator("#publications tr[data-sku=W-3][data-channel=shop]")
     expect(published).to_have_attribute("data-status", "published")
     expect(published).to_contain_text(shop.variant("W-3")["id"])

@@ -123,9 +123,7 @@ def test_what_may_not_be_published_is_left_out_with_the_reason(shop, ingest, use
     market = Channel.objects.get(code="market")
     ChannelAssortment.objects.create(channel=market, product_id=_pid("B-2"), publish=False)
     ingest("snapshot", "channel,sku_id,quantity,price,currency\nmarket,A-1,8,30.00,USD\n")
-    outcome = listing_publish(
-        channel=market, skus=["A-1", "B-2", "W-3", "NOPE-1"], actor=ops
-    )
+    outcome = listing_publish(channel=market, skus=["A-1", "B-2", "W-3", "NOPE-1"], actor=ops)
     assert {(s.sku, s.reason) for s in outcome.skipped} == {
         ("A-1", "market lists it already (as A-1)"),
         ("B-2", "withheld from market by its assortment"),

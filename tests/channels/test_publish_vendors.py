@@ -100,7 +100,7 @@ def publish_b2(code: str, tmp_path, ops) -> str:
     assert ProductAlias.objects.filter(
         scope=code, value=publication.external_id, product__sku="B-2"
     ).exists()
-    # What was sent is kept with it (a body's Decimal amounts as JSON numbers).
+    # What was sent is kept with it.
     stored = ListingPublication.objects.get(pk=publication.pk).requests
     assert stored and stored[0]["method"] in ("POST", "PUT"), stored
     assert ("B-2", "pushed") in missing(code)
@@ -232,6 +232,10 @@ def test_a_missing_sku_published_to_amazon_is_an_offer_on_its_catalogue_item_and
         Decimal("10.00"),
         3,
     )
+    # The call kept with the publication holds the amounts with their digits, never a float.
+    (put,) = ListingPublication.objects.get(product__sku="B-2").requests
+    kept = put["body"]["attributes"]["list_price"][0]["value"]
+    assert isinstance(kept, str) and Decimal(kept) == Decimal("10.00")
 
 
 def test_a_product_amazon_s_catalogue_lacks_is_unmatched_and_its_missing_sku_says_what_to_do(
