@@ -15,6 +15,19 @@ CHANNELS = (
     ("shopify", ("WH", "NYC"), 0),
     ("woo", ("WH",), 0),
 )
+# The quantity policies switched on (PRODUCT.md "Channel assortment and quantity policy"):
+# Amazon sees 80 % of the stock capped at 50, the POS channel stops selling at 2, Shopify holds
+# back 10 %; WooCommerce's assortment withholds WITHHELD of the products and caps CAPPED of
+# them at 5 units. Shopify and WooCommerce show an MRP (1 % of them another one).
+POLICIES = {
+    "amazon": {"share_pct": Decimal(80), "max_units": 50},
+    "pos": {"zero_at": 2},
+    "shopify": {"buffer_pct": Decimal(10)},
+    "woo": {},
+}
+SHOWS_MRP = {"shopify", "woo"}
+WITHHELD = 0.03
+CAPPED = 0.02
 
 
 def _insert(table: str, columns: tuple[str, ...], rows) -> None:
@@ -97,7 +110,7 @@ def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
     from django.db import connection, transaction
 
     from catalog.models import Category, Price
-    from channels.models import Channel, ChannelListing, ChannelLocation
+    from channels.models import Channel, ChannelAssortment, ChannelListing, ChannelLocation
     from inventory.models import Location, StockLevel
 
     rng = random.Random(seed)
@@ -112,13 +125,18 @@ def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
         channels = []
         for code, locs, buffer in CHANNELS:
             channel = Channel.objects.create(
-                code=code, name=code, kind="file", currency="USD", buffer_units=buffer
+                code=code,
+                name=code,
+                kind="file",
+                currency="USD",
+                buffer_units=buffer,
+                **POLICIES[code],
             )
             for position, loc in enumerate(locs):
                 ChannelLocation.objects.create(
                     channel=channel, location_id=locations[loc], position=position
                 )
-            channels.append((channel.id, [locations[loc] for loc in locs], buffer))
+            channels.append((channel, [locations[loc] for loc in locs]))
 
         prices = [Decimal(rng.randint(500, 20000)) / 100 for _ in range(skus)]
         product_ids = insert_products(
@@ -167,24 +185,47 @@ def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
             ),
         )
 
+        # WooCommerce's assortment: some products withheld, some capped at 5 units.
+        woo = next(channel for channel, _ in channels if channel.code == "woo")
+        assortment = {}
+        for i in range(skus):
+            roll = rng.random()
+            if roll < WITHHELD:
+                assortment[i] = (False, None)
+            elif roll < WITHHELD + CAPPED:
+                assortment[i] = (True, 5)
+        ChannelAssortment.objects.bulk_create(
+            ChannelAssortment(
+                channel=woo, product_id=product_ids[i], publish=publish, max_units=cap
+            )
+            for i, (publish, cap) in assortment.items()
+        )
+
         def listings():
             loc_index = {locations[code]: j for j, code in enumerate(LOCATIONS)}
-            for channel_id, loc_ids, buffer in channels:
+            for channel, loc_ids in channels:
+                rules = assortment if channel.code == "woo" else {}
                 for i in range(skus):
                     roll = rng.random()
-                    if roll < 0.01:
+                    offered, cap = rules.get(i, (True, None))
+                    if roll < 0.01 and offered:
                         counts["mismatches"] += 1
                         continue  # missing
-                    atp = max(0, sum(stock[i][loc_index[loc]] for loc in loc_ids) - buffer)
+                    available = sum(stock[i][loc_index[loc]] for loc in loc_ids)
+                    atp = channel.atp(available, max_units=cap) if offered else 0
                     quantity, price = atp, prices[i]
+                    mrp = prices[i] if channel.code in SHOWS_MRP else None
                     if roll < 0.03:
                         quantity += 3
                         counts["mismatches"] += 1
-                    elif roll < 0.05:
+                    elif roll < 0.05 and offered:
                         price += Decimal("1.00")
                         counts["mismatches"] += 1
+                    elif roll < 0.06 and mrp is not None and offered:
+                        mrp += Decimal("5.00")
+                        counts["mismatches"] += 1
                     yield (
-                        channel_id,
+                        channel.id,
                         f"SKU-{i:07d}",
                         product_ids[i],
                         f"SKU-{i:07d}",
@@ -192,6 +233,7 @@ def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
                         "",
                         quantity,
                         price,
+                        mrp,
                         "USD",
                         now,
                         "{}",
@@ -199,7 +241,7 @@ def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
                 for k in range(50):
                     counts["mismatches"] += 1
                     yield (
-                        channel_id,
+                        channel.id,
                         f"ONLY-{k}",
                         None,
                         f"ONLY-{k}",
@@ -207,6 +249,7 @@ def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
                         "",
                         1,
                         Decimal("9.99"),
+                        None,
                         "USD",
                         now,
                         "{}",
@@ -223,6 +266,7 @@ def build_world(skus: int, *, seed: int = 7) -> dict[str, int]:
                 "barcode",
                 "quantity",
                 "price",
+                "mrp",
                 "currency",
                 "seen_at",
                 "ref",
@@ -245,13 +289,13 @@ def reference_join() -> int:
     from inventory.models import StockLevel
 
     sql = f"""
-        SELECT p.sku, p.price, c.id, l.quantity, l.price, l.currency, SUM(s.available)
+        SELECT p.sku, p.price, c.id, l.quantity, l.price, l.mrp, l.currency, SUM(s.available)
         FROM {Product._meta.db_table} p
         CROSS JOIN {Channel._meta.db_table} c
         JOIN {ChannelLocation._meta.db_table} cl ON cl.channel_id = c.id
         LEFT JOIN {StockLevel._meta.db_table} s ON s.product_id = p.id AND s.location_id = cl.location_id
         LEFT JOIN {ChannelListing._meta.db_table} l ON l.product_id = p.id AND l.channel_id = c.id
-        GROUP BY p.sku, p.price, c.id, l.quantity, l.price, l.currency
+        GROUP BY p.sku, p.price, c.id, l.quantity, l.price, l.mrp, l.currency
     """
     rows = 0
     with connection.cursor() as cursor:
@@ -268,7 +312,9 @@ def reconcile_bench(args, *, table, timed) -> None:
     seconds, counts = timed(lambda: build_world(args.skus))
     print(
         f"built {args.skus:,} SKUs × {len(CHANNELS)} channels in {seconds:.1f} s "
-        f"({counts['mismatches']:,} disagreements baked in)"
+        f"({counts['mismatches']:,} disagreements baked in); policies on: amazon 80 % capped "
+        f"at 50 (buffer 2), pos zero at 2, shopify buffer 10 %, woo withholds "
+        f"{WITHHELD:.0%} and caps {CAPPED:.0%} at 5; shopify and woo show an MRP"
     )
     out = Path(tempfile.mkdtemp(prefix="ims-bench-"))
     ref_time, ref_rows = timed(reference_join, repeat=3)

@@ -90,6 +90,9 @@ STOCK_ABOVE = {"shopify": 15, "amazon": 12, "woocommerce": 10, "pos": 5}
 STOCK_BELOW = {"shopify": 15, "amazon": 13, "woocommerce": 10, "pos": 5}
 MISSING = {"shopify": 8, "amazon": 12, "woocommerce": 6, "pos": 4}
 CURRENCY_MISMATCHES = {"amazon": ("CAD", 5)}
+# Amazon shows each listing's list price (its MRP, snapshot column `mrp`); a few show another.
+SHOWS_MRP = {"amazon"}
+MRP_MISMATCHES = {"amazon": 6}
 INACTIVE = 12
 NEGATIVE_STOCK = 3
 RULE_BREAKING_PRICES = 5
@@ -329,6 +332,13 @@ class DemoBuilder:
             pool = [p for p in pool if p not in below]
             currency_code, currency_count = CURRENCY_MISMATCHES.get(code, ("", 0))
             other_currency = {p.sku for p in pool[:currency_count]}
+            pool = pool[currency_count:]
+            # Each shows its MRP raised by 5, 10 or 15 (not drawn from the demo's random
+            # sequence, so the rest of the demo stays as it was).
+            mrp_off = {
+                p.sku: Decimal(5 * (1 + n % 3))
+                for n, p in enumerate(pool[: MRP_MISMATCHES.get(code, 0)])
+            }
             price_off_skus = {p.sku for p in price_off}
             above_skus = {p.sku for p in above}
             below_skus = {p.sku for p in below}
@@ -378,7 +388,16 @@ class DemoBuilder:
                     self.gold.append(
                         GoldRow(p.sku, code, "Currency_Mismatch", CURRENCY, currency_code)
                     )
-                self.listings[code].append(self._listing(code, p, quantity, price, currency))
+                row = self._listing(code, p, quantity, price, currency)
+                if code in SHOWS_MRP and currency == CURRENCY:
+                    shown_mrp = p.mrp
+                    if p.sku in mrp_off:
+                        shown_mrp = p.mrp + mrp_off[p.sku]
+                        self.gold.append(
+                            GoldRow(p.sku, code, "MRP_Mismatch", str(p.mrp), str(shown_mrp))
+                        )
+                    row["mrp"] = str(shown_mrp)
+                self.listings[code].append(row)
         self._special_listings()
 
     def _listing(
@@ -544,7 +563,16 @@ class DemoBuilder:
             [*PRICES_COLUMNS, *PRICES_OPTIONAL],
             [(sku, CURRENCY, price, date) for sku, price, date in self.prices],
         )
-        snapshot = ["channel", "sku_id", "external_id", "barcode", "quantity", "price", "currency"]
+        snapshot = [
+            "channel",
+            "sku_id",
+            "external_id",
+            "barcode",
+            "quantity",
+            "price",
+            "currency",
+            "mrp",
+        ]
         for code, rows in sorted(self.listings.items()):
             path = folder / f"snapshot-{code}.csv"
             write_csv(path, snapshot, [[r[name] for name in snapshot] for r in rows])
@@ -596,5 +624,6 @@ def _snapshot_row(code: str, quantity: int, price: Decimal, currency: str, **nam
         "currency": currency,
         "barcode": "",
         "external_id": "",
+        "mrp": "",
         **named,
     }
