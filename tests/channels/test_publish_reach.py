@@ -133,3 +133,25 @@ def test_the_command_publishes_every_missing_sku_of_a_channel(outbox, capsys):
         "A-1: left out: shop lists it already (as A-1)",
         "Dry run: 0 listing(s) worked out for shop, nothing sent; 1 left out.",
     ]
+
+
+def test_ops_publish_the_ticked_products_of_a_channels_assortment(outbox, client, user_with_role):
+    client.force_login(user_with_role(Role.OPS))
+    page = client.get("/channels/shop/assortment/").content.decode()
+    assert "Publish ticked to shop" in page
+    # The assortment form's own fields go along; the publish reads the ticked SKUs.
+    done = client.post(
+        "/channels/shop/publish/",
+        {
+            "sku": ["A-1", "B-2"],
+            "scope": "selected",
+            "publish": "",
+            "next": "/channels/shop/assortment/",
+        },
+        follow=True,
+    )
+    assert done.redirect_chain[-1][0] == "/channels/shop/assortment/"
+    assert messages_of(done) == [
+        "1 published to shop; 1 left out.",
+        "A-1: not published: shop lists it already (as A-1)",
+    ]
