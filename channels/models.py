@@ -2,6 +2,7 @@
 
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -116,24 +117,45 @@ class Channel(models.Model):
             return f"{self.buffer_pct.normalize():f}%"
         return str(self.buffer_units)
 
-    def buffer_for(self, available: int) -> int:
-        if self.buffer_pct is not None:
-            return math.ceil(self.buffer_pct * available / 100)
-        return self.buffer_units
-
     def atp(self, available: int, *, max_units: int | None = None) -> int:
         """Available to promise on this channel from the units available at its locations
         (A), by its quantity policy, in PRODUCT.md's order: floor(A × share_pct / 100), minus
-        the buffer (taken on A), never below 0, 0 at or below `zero_at`, at most the cap (the
-        product's own `max_units` on this channel, else the channel's). The one place a
-        channel's ATP is worked out: reconcile, sync, the scorecard and the demo's gold call it.
-        """
-        seen = math.floor(Decimal(available) * self.share_pct / 100)
-        atp = max(0, seen - self.buffer_for(available))
-        if self.zero_at and atp <= self.zero_at:
-            atp = 0
-        cap = max_units if max_units is not None else self.max_units
-        return atp if cap is None else min(atp, cap)
+        the buffer (taken on A: units, or ceil(buffer_pct × A / 100)), never below 0, 0 at or
+        below `zero_at`, at most the cap (the product's own `max_units` on this channel, else
+        the channel's). The one place a channel's ATP is worked out: reconcile, sync, the
+        scorecard, publishing and the demo's gold call it (or `atp_rule`, the same for many
+        products)."""
+        return self.atp_rule()(available, max_units)
+
+    def atp_rule(self) -> Callable[[int, int | None], int]:
+        """`atp` for many products at once (reconcile and sync call it per product on every
+        channel): the policy read once, in whole numbers where the share and the buffer
+        percentage are whole (the usual case), exact Decimal arithmetic where they are not."""
+        share, pct = Decimal(self.share_pct), self.buffer_pct
+        units, zero_at, channel_cap = self.buffer_units, self.zero_at, self.max_units
+        whole_share = int(share) if share == share.to_integral_value() else None
+        if pct is not None:
+            pct = Decimal(pct)
+        whole_pct = int(pct) if pct is not None and pct == pct.to_integral_value() else None
+
+        def rule(available: int, max_units: int | None = None) -> int:
+            if whole_share is not None:
+                seen = available * whole_share // 100
+            else:
+                seen = math.floor(Decimal(available) * share / 100)
+            if pct is None:
+                buffer = units
+            elif whole_pct is not None:
+                buffer = -(-available * whole_pct // 100)  # ceil
+            else:
+                buffer = math.ceil(pct * available / 100)
+            atp = seen - buffer
+            if atp < 0 or (zero_at and atp <= zero_at):
+                atp = 0
+            cap = channel_cap if max_units is None else max_units
+            return atp if cap is None or atp <= cap else cap
+
+        return rule
 
     @property
     def env_prefix(self) -> str:

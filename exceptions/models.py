@@ -90,12 +90,15 @@ class OpsException(models.Model):
     """One disagreement, one row per (sku, channel, discrepancy) while it is open."""
 
     sku_id = models.CharField("SKU", max_length=255)
+    # Looked up by exc_product_status and exc_channel_status (each leads with the column): no
+    # index of their own, one less for every exception reconcile writes.
     product = models.ForeignKey(
         "catalog.Product",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="exceptions",
+        db_index=False,
     )
     channel = models.ForeignKey(
         "channels.Channel",
@@ -103,6 +106,7 @@ class OpsException(models.Model):
         null=True,
         blank=True,
         related_name="exceptions",
+        db_index=False,
     )
     location = models.ForeignKey(
         "inventory.Location", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -128,8 +132,16 @@ class OpsException(models.Model):
         max_length=10, choices=PushStatus.choices, default=PushStatus.NONE, blank=True
     )
     push_error = models.CharField(max_length=500, blank=True)
+    # Not indexed: nothing looks exceptions up by run (runs are kept), and every reconcile
+    # moves it on for each open exception, an update PostgreSQL can then keep in place (HOT)
+    # instead of adding an entry to every index.
     last_run = models.ForeignKey(
-        ReconcileRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ReconcileRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     detail = models.JSONField(default=dict, blank=True)
 

@@ -275,6 +275,7 @@ def split_list(text: str) -> list[str]:
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(FORMULA_START)
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
@@ -282,7 +283,7 @@ def neutralise(value):
     """The cell as written: text a spreadsheet would read as a formula gets a leading `'`."""
     if (
         isinstance(value, str)
-        and value.startswith(FORMULA_START)
+        and value[:1] in _FORMULA_FIRST
         and not _PLAIN_NUMBER.fullmatch(value)
     ):
         return "'" + value

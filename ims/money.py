@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 
 from babel.numbers import get_currency_precision, list_currencies
 
@@ -65,6 +65,12 @@ def money(value: Decimal | None, currency: str) -> str:
         return ""
     if not isinstance(value, Decimal):
         value = Decimal(value)
+    return _money_cell(value, currency)
+
+
+@lru_cache(maxsize=1 << 16)
+def _money_cell(value: Decimal, currency: str) -> str:
+    # Reports write the same prices again and again (reconcile's roll-up: one per channel cell).
     return str(value.quantize(quantum(currency), rounding=ROUND_HALF_UP))
 
 

@@ -63,6 +63,8 @@ class _Channel:
     channel: Channel
     location_ids: tuple[int, ...]
     in_scope: bool
+    # Channel.atp_rule: the channel's ATP of a product from what is available at its locations.
+    atp: Callable[[int, int | None], int]
 
 
 def _channels(scope: Channel | None) -> list[_Channel]:
@@ -76,6 +78,7 @@ def _channels(scope: Channel | None) -> list[_Channel]:
                 channel=channel,
                 location_ids=tuple(cl.location_id for cl in channel.channel_locations.all()),
                 in_scope=scope is None or scope.id == channel.id,
+                atp=channel.atp_rule(),
             )
         )
     return result
@@ -167,7 +170,7 @@ def compare_listing(
             )
         ]
     found = []
-    atp = ch.channel.atp(available, max_units=max_units)
+    atp = ch.atp(available, max_units)
     if quantity != atp:
         above = quantity > atp
         exposure = (quantity - atp) * price if above and price is not None else Decimal(0)
@@ -312,10 +315,11 @@ def _reconcile(run, scope, now, rollup: RollupWriter, progress) -> tuple[int, in
         OpsException.objects.filter(pk__in=others[start : start + 1000]).update(
             last_seen=now, last_run=run
         )
-    # Every open reconcile exception left in scope was seen again now: one statement moves them all on.
+    # Every open reconcile exception left in scope was seen again now: one statement moves on
+    # those this run did not write already (on a first run, none).
     OpsException.objects.open().filter(
         source=ExceptionSource.RECONCILE, channel_id__in=scoped_ids
-    ).update(last_seen=now, last_run=run)
+    ).exclude(last_run=run).update(last_seen=now, last_run=run)
     log.info(
         "reconcile #%s: %s created, %s updated, %s resolved",
         run.pk,

@@ -15,7 +15,7 @@ from django.utils import timezone
 from exceptions.models import Discrepancy, ReconcileRun
 from exceptions.selectors import exceptions_for_report, reconcile_history
 from ims.charts import figure_html
-from ims.csvio import csv_writer, write_csv
+from ims.csvio import csv_writer, neutralise, write_csv
 from ims.money import money
 from reconcile import charts
 from reconcile.selectors import Scorecard, scorecard_summary
@@ -73,14 +73,16 @@ class RollupWriter:
     def open(self, channel_codes: list[str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = self.tmp.open("w", encoding="utf-8", newline="")
-        self.writer = csv_writer(self.handle)
+        # Only the text people typed (codes, SKUs, names) can read as a spreadsheet formula:
+        # those cells go through `neutralise`; IMS's own numbers and words are written as they are.
+        self.writer = csv_writer(self.handle, verbatim=True)
         header = ["sku_id", "name", "available", "price"]
         for code in channel_codes:
             header += [f"{code}_quantity", f"{code}_price", f"{code}_aligned"]
-        self.writer.writerow(header)
+        self.writer.writerow([neutralise(cell) for cell in header])
 
     def write(self, sku: str, name: str, available: int, price: str, cells) -> None:
-        row = [sku, name, available, price]
+        row = [neutralise(sku), neutralise(name), available, price]
         for quantity, shown_price, aligned in cells:
             row += ["" if quantity is None else quantity, shown_price, "yes" if aligned else "no"]
         self.writer.writerow(row)

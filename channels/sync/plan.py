@@ -114,6 +114,7 @@ def build_plan(
     by_category = policies()
     assortment = assortment_rules(channel_ids=[channel.pk], product_ids=product_ids)
     blocked = price_sync_blocked(product_ids)
+    atp = channel.atp_rule()
     for (
         product_id,
         sku,
@@ -143,9 +144,7 @@ def build_plan(
         policy = by_category.get(category_id, NO_POLICY)
         offered, max_units = assortment.get((channel.pk, product_id), (True, None))
         withheld = policy.withholds(channel.code) or not offered
-        target = (
-            0 if withheld else channel.atp(int(stock.get(product_id) or 0), max_units=max_units)
-        )
+        target = 0 if withheld else atp(int(stock.get(product_id) or 0), max_units)
         if quantity != target:
             plan.lines.append(PlanLine(product_id, sku, QUANTITY, str(quantity), str(target), ref))
         if withheld or price is None or shown_price is None or currency != channel.currency:

@@ -36,6 +36,9 @@ def policy(code, **fields):
         ({"share_pct": Decimal("62.5")}, 8, 5),  # 8 × 0.625 = 5
         ({"buffer_units": 3}, 37, 34),
         ({"buffer_pct": Decimal(10)}, 37, 33),  # ceil(3.7) = 4 held back
+        ({"buffer_pct": Decimal("12.5")}, 37, 32),  # ceil(4.625) = 5 held back
+        ({"share_pct": Decimal("33.33"), "buffer_pct": Decimal(10)}, 37, 8),  # 12 - ceil(3.7)
+        ({"share_pct": Decimal(80)}, -3, 0),  # a negative count (an ERP reset) sells nothing
         ({"buffer_units": 50}, 37, 0),  # never below 0
         ({"zero_at": 5}, 5, 0),  # at or below zero_at: stop selling
         ({"zero_at": 5}, 6, 6),
