@@ -336,22 +336,26 @@ def _product_row(
     product_id, sku, name, status, category_id, price, currency, total, mrp = row[:_FIXED]
     price, mrp = as_decimal(price), as_decimal(mrp)
     active = status == ProductStatus.ACTIVE
-    policy = by_category.get(category_id, NO_POLICY)
+    withheld = by_category.get(category_id, NO_POLICY).withholds
     cells = []
-    for i, ch in enumerate(channels):
+    at = _FIXED
+    for ch in channels:
         available, _listing_id, quantity, shown_price, shown_currency, shown_mrp = row[
-            _FIXED + i * _PER_CHANNEL : _FIXED + (i + 1) * _PER_CHANNEL
+            at : at + _PER_CHANNEL
         ]
+        at += _PER_CHANNEL
         shown_price = as_decimal(shown_price)
-        aligned = (product_id, ch.id) not in other_pairs
+        aligned = not other_pairs or (product_id, ch.id) not in other_pairs
         if ch.in_scope:
-            offered, max_units = assortment.get((ch.id, product_id), OFFERED)
+            offered, max_units = (
+                assortment.get((ch.id, product_id), OFFERED) if assortment else OFFERED
+            )
             found = compare_listing(
                 ch=ch,
                 product_id=product_id,
                 sku=sku,
                 active=active,
-                withheld=policy.withholds(ch.code),
+                withheld=withheld(ch.code),
                 offered=offered,
                 max_units=max_units,
                 price=price,
