@@ -111,6 +111,23 @@ class ListingDraft:
     key: str = ""
 
 
+# The attributes a shop lists a style's variants by (its options), in this order, at most three.
+OPTION_NAMES = ("size", "colour", "color", "material")
+
+
+def variant_options(draft: ListingDraft) -> list[tuple[str, str]]:
+    """The draft's option values as (name, value): its attributes named in OPTION_NAMES, the
+    name capitalised as shops show it (`size` → "Size"). The shops with parent products
+    (Shopify, WooCommerce) list a style's variant by them."""
+    found = [
+        (str(name), str(value))
+        for name, value in draft.attributes.items()
+        if str(name).lower() in OPTION_NAMES and value not in (None, "")
+    ]
+    found.sort(key=lambda item: OPTION_NAMES.index(item[0].lower()))
+    return [(name.capitalize(), value) for name, value in found[:3]]
+
+
 @dataclass(frozen=True)
 class PublishResult:
     """The provider's answer to one draft. `ok`: the listing exists now and `external_id` is

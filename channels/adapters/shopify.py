@@ -65,9 +65,9 @@ from channels.adapters.base import (
     json_dumps,
     json_loads,
     utc_time,
+    variant_options,
 )
 from channels.adapters.http import HttpAdapter
-from channels.adapters.woocommerce import variant_options
 from channels.errors import ChannelUnreachable, ProviderRefused
 
 READ_PAGE = 100

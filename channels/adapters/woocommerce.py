@@ -56,6 +56,7 @@ from channels.adapters.base import (
     json_dumps,
     json_loads,
     utc_time,
+    variant_options,
 )
 from channels.adapters.http import HttpAdapter
 from channels.errors import ChannelUnreachable, ProviderRefused
@@ -335,21 +336,6 @@ class WooCommerceAdapter(HttpAdapter):
 
 # The attributes that tell a style's variants apart, in the order a shop shows them (at most
 # three: Shopify's limit of options, kept for every shop alike).
-OPTION_NAMES = ("size", "colour", "color", "material")
-
-
-def variant_options(draft: ListingDraft) -> list[tuple[str, str]]:
-    """The draft's option values as (name, value): its attributes named in OPTION_NAMES, the
-    name capitalised as shops show it (`size` → "Size")."""
-    found = [
-        (str(name), str(value))
-        for name, value in draft.attributes.items()
-        if str(name).lower() in OPTION_NAMES and value not in (None, "")
-    ]
-    found.sort(key=lambda item: OPTION_NAMES.index(item[0].lower()))
-    return [(name.capitalize(), value) for name, value in found[:3]]
-
-
 def _attributes(product: dict) -> list[dict]:
     """A product's attributes as its update takes them (the documented properties)."""
     keep = ("id", "name", "position", "visible", "variation", "options")
