@@ -301,7 +301,8 @@ if IMS_Q_RETRY <= IMS_Q_TIMEOUT:
         "a task still running would be delivered to a second worker"
     )
 Q_CLUSTER = {
-    "name": "ims",
+    # Its name keys its queue on the broker: two IMS installations on one Redis take two names.
+    "name": os.environ.get("IMS_Q_NAME", "ims"),
     "workers": int(os.environ.get("IMS_Q_WORKERS", "2")),
     "timeout": IMS_Q_TIMEOUT,
     "retry": IMS_Q_RETRY,

@@ -27,6 +27,18 @@ CHROMIUM = os.environ.get("IMS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_answers() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
 def pytest_collection_modifyitems(config, items):
     """PostgreSQL-only tests skip on SQLite, unless PostgreSQL is required (CI), where that fails.
     Browser tests skip where Debian's Chromium is not installed (CI installs it)."""
@@ -38,6 +50,12 @@ def pytest_collection_modifyitems(config, items):
                         reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
                     )
                 )
+    if any("redis" in item.keywords for item in items) and not _redis_answers():
+        for item in items:
+            if "redis" in item.keywords:
+                if os.environ.get("IMS_REQUIRE_REDIS") == "1":
+                    raise pytest.UsageError(f"{item.nodeid} needs Redis at {REDIS_URL}")
+                item.add_marker(pytest.mark.skip(reason=f"needs Redis at {REDIS_URL}"))
     if connection.vendor == "postgresql":
         return
     required = os.environ.get("IMS_REQUIRE_POSTGRES") == "1"

@@ -1,0 +1,110 @@
+"""The production queue on Redis: `IMS_QUEUE=redis manage.py qcluster` takes tasks from Redis and
+runs them against the database, and the per-channel rate limiter is one window for every worker
+process once IMS_RATE_LIMIT_STORAGE names the Redis server (two processes here, as two machines
+would be)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from django.db import connection
+from django_q.brokers.redis_broker import Redis
+from django_q.tasks import async_task
+
+from exceptions.models import ReconcileRun
+from tests.conftest import REDIS_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_qcluster_on_the_redis_broker_runs_a_task_enqueued_there(world, settings, tmp_path):
+    # Its own database on the shared server (the queue's key is the cluster's name, which also
+    # signs each task: the same here as in the worker).
+    url = REDIS_URL.rsplit("/", 1)[0] + "/13"
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,  # tasks are signed with it
+        "IMS_QUEUE": "redis",
+        "REDIS_URL": url,
+        "IMS_Q_WORKERS": "1",
+        "IMS_REPORTS_DIR": str(tmp_path),
+    }
+    broker = Redis(list_key=settings.Q_CLUSTER["name"])
+    broker.connection = redis.from_url(url)
+    broker.delete_queue()
+    with (tmp_path / "qcluster.log").open("w+") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            async_task(
+                "reconcile.tasks.reconcile_task", None, str(tmp_path), broker=broker, sync=False
+            )
+            assert broker.queue_size() in (0, 1)  # on Redis, not run here
+            deadline = time.monotonic() + 60
+            while not ReconcileRun.objects.filter(status="succeeded").exists():
+                assert worker.poll() is None, "the qcluster stopped"
+                assert time.monotonic() < deadline, "no worker ran the task within 60 s"
+                time.sleep(0.2)
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+            broker.delete_queue()
+            log.seek(0)
+            print(log.read())
+    (run,) = ReconcileRun.objects.all()
+    assert run.figures["skus_checked"] == 3
+    assert (tmp_path / "exceptions.csv").exists()
+
+
+LIMITED = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from ims.http import RateLimiter
+limiter = RateLimiter(key={key!r}, rates={{"default": "5/second"}})
+times = []
+for _ in range(10):
+    limiter.acquire()
+    times.append(time.time())
+print(json.dumps(times))
+"""
+
+
+@pytest.mark.redis
+def test_two_worker_processes_share_one_rate_window_through_redis():
+    """5 calls a second for one channel: two processes making 10 calls each take about three
+    seconds together, never more than 5 in any second (each alone would take one second)."""
+    key = f"shop-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "IMS_RATE_LIMIT_STORAGE": REDIS_URL}
+    code = LIMITED.format(root=str(ROOT), key=key)
+    workers = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    times = sorted(t for w in workers for t in json.loads(w.communicate(timeout=60)[0]))
+    assert len(times) == 20
+    # A moving window of one second: the 6th call of any run of 6 comes a second after the 1st.
+    assert all(times[i + 5] - times[i] >= 0.99 for i in range(len(times) - 5))
+    assert times[-1] - times[0] >= 2.9
