@@ -82,6 +82,9 @@ class Channel(models.Model):
     base_url = models.URLField(blank=True)
     locations = models.ManyToManyField(Location, through="ChannelLocation", related_name="channels")
     last_snapshot_at = models.DateTimeField(null=True, blank=True)
+    # Since when a flush of this channel's pending stock pushes is queued for the workers (none:
+    # the next stock change queues one). One at a time, so a burst of orders is one push.
+    push_flush_at = models.DateTimeField(null=True, blank=True)
     # The mass-change breaker (blank: the IMS_SYNC_MAX_CHANGE_PCT / IMS_SYNC_MAX_ZERO_PCT defaults):
     # a push that would change more than this share of the channel's listings, or set more than
     # this share to zero, halts for an admin to approve.

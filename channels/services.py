@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache, partial
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, transaction
@@ -493,9 +492,12 @@ def stock_changed(*, product_ids, now=None) -> None:
     change commits.
 
     Each channel gets the products queued (PendingPush, one row per channel and product however
-    many orders touch it); the `pending stock pushes` schedule flushes every channel's queue
-    each minute, so a burst of orders makes one push, not one per order. With the in-process
-    queue (IMS_QUEUE=sync: the demo, the tests) the flush runs once the transaction commits.
+    many orders touch it) and, once the change commits, a flush of its queue is handed to the
+    workers straight away (`sync_flush_request`): the other channels see the new quantity in
+    seconds, and a burst of orders makes one push per channel, not one per order. The
+    `pending stock pushes` schedule flushes every channel's queue each minute as the catch-up
+    for anything missed. With the in-process queue (IMS_QUEUE=sync: the demo, the tests) the
+    flush runs once the transaction commits.
     """
     product_ids = sorted({int(p) for p in product_ids})
     if not product_ids:
@@ -505,17 +507,37 @@ def stock_changed(*, product_ids, now=None) -> None:
         for start in range(0, len(product_ids), PENDING_CHUNK):
             chunk = product_ids[start : start + PENDING_CHUNK]
             cursor.execute(_pending_push_sql(len(chunk)), [since, SyncMode.READ_ONLY, *chunk])
-    if settings.Q_CLUSTER.get("sync"):
+    transaction.on_commit(
+        lambda: sync_flush_request(
+            channel_ids=Channel.objects.exclude(sync_mode=SyncMode.READ_ONLY)
+            .order_by("code")
+            .values_list("pk", flat=True)
+        )
+    )
 
-        def flush():
-            for pk in (
-                Channel.objects.exclude(sync_mode=SyncMode.READ_ONLY)
-                .order_by("code")
-                .values_list("pk", flat=True)
-            ):
-                enqueue("channels.tasks.sync_pending_task", pk)
 
-        transaction.on_commit(flush)
+# A queued flush not begun after this long is taken for lost (its worker died before it ran):
+# the next stock change queues another.
+FLUSH_LOST_SECONDS = 30
+
+
+def sync_flush_request(*, channel_ids) -> list[int]:
+    """Hand each channel's pending pushes to the workers now, unless a flush of that channel is
+    queued already and has not begun (it will take these products too): one conditional UPDATE
+    per channel marks it queued, and only the request that marked it enqueues the flush.
+    Returns the channels whose flush was enqueued."""
+    now = timezone.now()
+    lost = now - dt.timedelta(seconds=FLUSH_LOST_SECONDS)
+    enqueued = []
+    for pk in channel_ids:
+        if (
+            Channel.objects.filter(pk=pk)
+            .filter(Q(push_flush_at__isnull=True) | Q(push_flush_at__lt=lost))
+            .update(push_flush_at=now)
+        ):
+            enqueued.append(pk)
+            enqueue("channels.tasks.sync_pending_task", pk)
+    return enqueued
 
 
 # Products queued per statement (PostgreSQL takes at most 65,535 parameters in one).

@@ -37,15 +37,30 @@ def sync_paused_task(channel_id: int) -> int | None:
             return None  # the running sync plans zeros too (the channel is paused)
 
 
+# Flushes one task runs back to back at most, while changes keep arriving during its pushes.
+FLUSH_ROUNDS = 5
+
+
 def sync_pending_task(channel_id: int) -> int | None:
-    """Flush the products whose stock changed on one channel (the debounced push)."""
+    """Flush the products whose stock changed on one channel (services.sync_flush_request
+    queues it when a change commits; the minute's schedule catches up). Its queued mark is
+    cleared before the products are taken, so a change committed meanwhile queues the next
+    flush; the products that arrive while it pushes are flushed next, by it."""
     channel = Channel.objects.get(pk=channel_id)
+    last = None
     with audit_origin("task sync_pending"):
-        try:
-            run = sync_pending(channel=channel)
-        except SyncBusy:
-            return None  # a sync is running on the channel; the next flush takes these
-    return run.pk if run else None
+        for _ in range(FLUSH_ROUNDS):
+            Channel.objects.filter(pk=channel_id).update(push_flush_at=None)
+            try:
+                run = sync_pending(channel=channel)
+            except SyncBusy:
+                break  # a sync is running on the channel; the next flush takes these
+            if run is None:
+                break
+            last = run
+            if not PendingPush.objects.filter(channel_id=channel_id).exists():
+                break
+    return last.pk if last else None
 
 
 def sync_pending_all_task() -> list[int]:

@@ -108,3 +108,78 @@ def test_two_worker_processes_share_one_rate_window_through_redis():
     # A moving window of one second: the 6th call of any run of 6 comes a second after the 1st.
     assert all(times[i + 5] - times[i] >= 0.99 for i in range(len(times) - 5))
     assert times[-1] - times[0] >= 2.9
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_stock_change_reaches_the_shop_in_seconds_through_redis_and_a_worker(
+    world, ingest, settings, monkeypatch, tmp_path
+):
+    """Not the minute's schedule: the committed change hands the channel's flush to the
+    workers at once (one flush for the burst), and the shop holds the new quantity within
+    seconds."""
+    from django_q import tasks as q_tasks
+    from django_q.conf import Conf
+
+    from catalog.models import Product
+    from channels.models import Channel
+    from inventory.models import Location
+    from inventory.services.stock import StockMove, stock_move
+    from standins.shopify import FakeShopify
+
+    url = REDIS_URL.rsplit("/", 1)[0] + "/13"
+    broker = Redis(list_key=settings.Q_CLUSTER["name"])
+    broker.connection = redis.from_url(url)
+    broker.delete_queue()
+    # This process enqueues on Redis as a web process of the production set-up does.
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(q_tasks, "get_broker", lambda *args, **kwargs: broker)
+    ingest("inventory", "sku_id,location,quantity\nA-1,WH,10\nA-1,NYC,2\n")
+    shop = FakeShopify(maximum=20000, restore_rate=5000)
+    shop.add("A-1", 12, "30.00")
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "IMS_QUEUE": "redis",
+        "REDIS_URL": url,
+        "IMS_Q_WORKERS": "2",
+        "IMS_REPORTS_DIR": str(tmp_path),
+        "IMS_CHANNEL_SHOP_ACCESS_TOKEN": "shpat_test",
+    }
+    with shop.serve() as base_url, (tmp_path / "qcluster.log").open("w+") as log:
+        Channel.objects.filter(code="shop").update(base_url=base_url)
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            time.sleep(2)  # the cluster up
+            a1 = Product.objects.get(sku="A-1").pk
+            wh = Location.objects.get(code="WH").pk
+            started = time.monotonic()
+            for _ in range(3):  # a burst: three units sold, each its own committed change
+                stock_move(moves=[StockMove(a1, wh, "available", "", 1)], reason="sale", ref="test")
+            deadline = started + 20
+            while shop.variant("A-1")["available"] != 9:
+                assert worker.poll() is None, "the qcluster stopped"
+                assert time.monotonic() < deadline, "the shop did not get 9 within 20 s"
+                time.sleep(0.05)
+            took = time.monotonic() - started
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+            broker.delete_queue()
+            log.seek(0)
+            print(log.read())
+    print(f"stock change → shop in {took:.2f} s")
+    assert took < 10
