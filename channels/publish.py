@@ -235,8 +235,6 @@ def listing_publish(
             )
         try:
             results = adapter.publish([d for _, d in drafts], dry_run=dry_run)
-        except PublishRefused:
-            raise
         except ApplicationError as exc:
             # The channel could not be reached or is not configured: nothing was created.
             results = [PublishResult(d.sku, False, error=exc.message) for _, d in drafts]
