@@ -40,7 +40,7 @@ def publish_page(request: HttpRequest) -> HttpResponse:
     skus = skus[:PAGE_SKUS]
     rows = []
     if skus:
-        for channel in Channel.objects.prefetch_related("channel_locations").order_by("code"):
+        for channel in Channel.objects.order_by("code"):
             drafts, skipped = listing_drafts(channel=channel, skus=skus)
             rows.append(
                 {

@@ -206,14 +206,13 @@ def exception_publish(request: HttpRequest) -> HttpResponse:
     """Publish each selected Missing_SKU's product to its channel (channels.publish), one
     publish per channel; the messages say what became of each, the Push column shows it."""
     by_channel: dict[int, list[str]] = {}
-    channels = {}
     skipped = []
     for exception in _selected(request):
         if exception.discrepancy != Discrepancy.MISSING_SKU or not exception.channel_id:
             skipped.append(f"{exception.sku_id}: only a missing SKU is published")
             continue
         by_channel.setdefault(exception.channel_id, []).append(exception.sku_id)
-        channels[exception.channel_id] = exception.channel
+    channels = Channel.objects.in_bulk(list(by_channel))
     if not by_channel and not skipped:
         messages.error(request, "Tick the missing SKUs to publish.")
         return _back(request, keep=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
-from channels.errors import ChannelNotConfigured, ProviderRefused
+from channels.errors import ChannelNotConfigured, ChannelUnreachable, ProviderRefused
 
 QUANTITY = "quantity"
 PRICE = "price"
@@ -143,6 +143,36 @@ class PublishResult:
     error: str = ""
     unmatched: bool = False
     requests: tuple[Mapping[str, Any], ...] = ()
+
+
+def listed_already(adapter, sku: str) -> PublishResult | None:
+    """The listing the channel has of `sku` already (a publish sent again after its answer was
+    lost), as a publish's result; None when it has none. Read before creating, so a retry
+    creates once where the provider takes no idempotency key."""
+    listed = next(iter(adapter.fetch_snapshot(skus=[sku])), None)
+    if listed is None:
+        return None
+    return PublishResult(sku, True, external_id=listed.external_id, ref=dict(listed.ref))
+
+
+def publish_taken_back(
+    sku: str,
+    refused: Exception,
+    sent: Sequence[Mapping[str, Any]],
+    undo: Mapping[str, Any],
+    send: Callable[[Mapping[str, Any]], object],
+    *,
+    what: str = "product",
+) -> PublishResult:
+    """A publish whose later step was refused (`refused`, after the writes `sent`): `undo`
+    (deleting what it created) is sent through `send`, so nothing is left half-created; the
+    result names both failures when the undo fails too."""
+    error = str(refused)[:400]
+    try:
+        send(undo)
+    except (ProviderRefused, ChannelUnreachable) as gone:
+        error += f"; the {what} it created could not be deleted: {str(gone)[:200]}"
+    return PublishResult(sku, False, error=error, requests=(*sent, undo))
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ from channels.adapters.base import (
     as_quantity,
     json_dumps,
     json_loads,
+    publish_taken_back,
     push_in_halves,
 )
 from channels.adapters.http import HttpAdapter
@@ -103,7 +104,8 @@ class BigCommerceAdapter(HttpAdapter):
     def auth_headers(self) -> dict[str, str]:
         return {"X-Auth-Token": self.config.secret("ACCESS_TOKEN")}
 
-    def _call(self, method: str, url: str, **kwargs) -> httpx.Response:
+    def _request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        """Every call: when BigCommerce says the window is spent, wait for its reset."""
         response = self.client.request(method, url, **kwargs)
         if response.headers.get("x-rate-limit-requests-left") == "0":
             reset = response.headers.get("x-rate-limit-time-reset-ms", "0")
@@ -124,7 +126,7 @@ class BigCommerceAdapter(HttpAdapter):
         page = 1
         while True:
             body = json_loads(
-                self._call(
+                self._request(
                     "GET", "/v3/catalog/variants", params={**params, "limit": 250, "page": page}
                 ).content
             )
@@ -160,7 +162,7 @@ class BigCommerceAdapter(HttpAdapter):
         if not ids:
             return {}
         body = json_loads(
-            self._call(
+            self._request(
                 "GET",
                 PRODUCTS,
                 params={
@@ -219,7 +221,7 @@ class BigCommerceAdapter(HttpAdapter):
             page += 1
 
     def _v2_list(self, path: str, params: dict) -> list[dict]:
-        response = self._call("GET", path, params=params)
+        response = self._request("GET", path, params=params)
         if response.status_code == 204 or not response.content.strip():
             return []
         rows = json_loads(response.content)
@@ -231,7 +233,7 @@ class BigCommerceAdapter(HttpAdapter):
 
     def push_inventory(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
         def send(batch):
-            self._call(
+            self._request(
                 "PUT",
                 ADJUST,
                 content=json_dumps(self.adjustment([(u.ref, u.quantity) for u in batch])),
@@ -260,7 +262,7 @@ class BigCommerceAdapter(HttpAdapter):
 
     def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
         def send(batch):
-            self._call(
+            self._request(
                 "PUT",
                 "/v3/catalog/variants",
                 content=json_dumps(
@@ -318,20 +320,15 @@ class BigCommerceAdapter(HttpAdapter):
         if dry_run:
             return PublishResult(draft.sku, False, requests=(create, stock(NEW_PRODUCT)))
         try:
-            product = self._write(create)["data"]
+            product = self.send(create)["data"]
         except (ProviderRefused, ChannelUnreachable) as exc:
             return PublishResult(draft.sku, False, error=str(exc)[:400], requests=(create,))
         adjust = stock(product["id"])
         try:
-            self._write(adjust)
+            self.send(adjust)
         except (ProviderRefused, ChannelUnreachable) as exc:
             delete = {"method": "DELETE", "path": f"{PRODUCTS}/{product['id']}", "body": None}
-            error = str(exc)[:400]
-            try:
-                self._write(delete)
-            except (ProviderRefused, ChannelUnreachable) as gone:
-                error += f"; the product it created could not be deleted: {str(gone)[:200]}"
-            return PublishResult(draft.sku, False, error=error, requests=(create, adjust, delete))
+            return publish_taken_back(draft.sku, exc, (create, adjust), delete, self.send)
         variant = product.get("base_variant_id")
         return PublishResult(
             draft.sku,
@@ -340,15 +337,6 @@ class BigCommerceAdapter(HttpAdapter):
             ref={"variant_id": variant, "product_id": product["id"], "by_product": True},
             requests=(create, adjust),
         )
-
-    def _write(self, request: dict) -> dict:
-        body = request["body"]
-        response = self._call(
-            request["method"],
-            request["path"],
-            **({"content": json_dumps(body)} if body is not None else {}),
-        )
-        return json_loads(response.content) if response.content.strip() else {}
 
     def _push(self, updates, field: str, size: int, send) -> list[PushResult]:
         return push_in_halves(

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import httpx
 
-from channels.adapters.base import AdapterConfig, Capabilities
+from channels.adapters.base import AdapterConfig, Capabilities, json_dumps, json_loads
 from channels.errors import ChannelUnreachable, ProviderRefused
 from ims.http import HttpClient, RateLimiter, Refused, Retryable, excerpt, safe_url
 
@@ -81,6 +81,22 @@ class HttpAdapter:
 
     def limiter(self) -> RateLimiter:
         return RateLimiter(key=f"{self.kind}:{self.config.code}", rates=self.rates)
+
+    def _request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        """One call through the client (an adapter that paces itself by the provider's answer
+        headers overrides it)."""
+        return self.client.request(method, url, **kwargs)
+
+    def send(self, write: Mapping) -> dict:
+        """One write as a publish records it (`{"method", "path", "body"}`: no body for none),
+        sent; the provider's JSON answer ({} when it answers nothing)."""
+        body = write["body"]
+        response = self._request(
+            write["method"],
+            write["path"],
+            **({"content": json_dumps(body)} if body is not None else {}),
+        )
+        return json_loads(response.content) if response.content.strip() else {}
 
     def close(self) -> None:
         self.client.close()

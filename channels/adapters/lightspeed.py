@@ -62,6 +62,7 @@ from channels.adapters.base import (
     as_quantity,
     json_dumps,
     json_loads,
+    publish_taken_back,
     utc_time,
 )
 from channels.adapters.http import HttpAdapter
@@ -197,7 +198,7 @@ class LightspeedAdapter(HttpAdapter):
         if dry_run:
             return PublishResult(draft.sku, False, requests=(create, update("<new product id>")))
         try:
-            answer = self._write(create)
+            answer = self.send(create)
         except (ProviderRefused, ChannelUnreachable) as exc:
             return PublishResult(draft.sku, False, error=str(exc)[:400], requests=(create,))
         ids = answer.get("data") or []
@@ -208,15 +209,10 @@ class LightspeedAdapter(HttpAdapter):
         product_id = str(ids[0])
         priced = update(product_id)
         try:
-            self._write(priced)
+            self.send(priced)
         except (ProviderRefused, ChannelUnreachable) as exc:
             delete = {"method": "DELETE", "path": f"/api/2.0/products/{product_id}", "body": None}
-            error = str(exc)[:400]
-            try:
-                self._write(delete)
-            except (ProviderRefused, ChannelUnreachable) as gone:
-                error += f"; the product it created could not be deleted: {str(gone)[:200]}"
-            return PublishResult(draft.sku, False, error=error, requests=(create, priced, delete))
+            return publish_taken_back(draft.sku, exc, (create, priced), delete, self.send)
         return PublishResult(
             draft.sku,
             True,
@@ -224,15 +220,6 @@ class LightspeedAdapter(HttpAdapter):
             ref={"product_id": product_id},
             requests=(create, priced),
         )
-
-    def _write(self, request: dict) -> dict:
-        body = request["body"]
-        response = self.client.request(
-            request["method"],
-            request["path"],
-            **({"content": json_dumps(body)} if body is not None else {}),
-        )
-        return json_loads(response.content) if response.content.strip() else {}
 
     def _put(self, u, field: str, body: dict) -> PushResult:
         if not u.ref.get("product_id"):

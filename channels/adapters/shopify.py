@@ -64,6 +64,7 @@ from channels.adapters.base import (
     chunks,
     json_dumps,
     json_loads,
+    listed_already,
     utc_time,
     variant_options,
 )
@@ -548,11 +549,8 @@ class ShopifyAdapter(HttpAdapter):
         return [self._publish(draft, dry_run) for draft in drafts]
 
     def _publish(self, draft: ListingDraft, dry_run: bool) -> PublishResult:
-        listed = next(iter(self.fetch_snapshot(skus=[draft.sku])), None)
-        if listed is not None:
-            return PublishResult(
-                draft.sku, True, external_id=listed.external_id, ref=dict(listed.ref)
-            )
+        if listed := listed_already(self, draft.sku):
+            return listed
         location = self.location_id()
         options = variant_options(draft) if draft.style else []
         product = self._style_product(draft.style) if options else None

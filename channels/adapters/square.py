@@ -63,6 +63,7 @@ from channels.adapters.base import (
     chunks,
     json_dumps,
     json_loads,
+    publish_taken_back,
     push_in_halves,
     utc_time,
 )
@@ -418,12 +419,9 @@ class SquareAdapter(HttpAdapter):
             self._post(counted["path"], counted["body"])
         except (ProviderRefused, ChannelUnreachable) as exc:
             delete = {"method": "DELETE", "path": f"/v2/catalog/object/{item_id}", "body": None}
-            error = str(exc)[:400]
-            try:
-                self.client.request("DELETE", delete["path"])
-            except (ProviderRefused, ChannelUnreachable) as gone:
-                error += f"; the item it created could not be deleted: {str(gone)[:200]}"
-            return PublishResult(draft.sku, False, error=error, requests=(create, counted, delete))
+            return publish_taken_back(
+                draft.sku, exc, (create, counted), delete, self.send, what="item"
+            )
         variation = next(
             (
                 v

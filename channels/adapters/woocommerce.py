@@ -55,6 +55,7 @@ from channels.adapters.base import (
     chunks,
     json_dumps,
     json_loads,
+    listed_already,
     utc_time,
     variant_options,
 )
@@ -206,11 +207,8 @@ class WooCommerceAdapter(HttpAdapter):
         return [self._publish(draft, dry_run) for draft in drafts]
 
     def _publish(self, draft: ListingDraft, dry_run: bool) -> PublishResult:
-        listed = next(iter(self.fetch_snapshot(skus=[draft.sku])), None)
-        if listed is not None:
-            return PublishResult(
-                draft.sku, True, external_id=listed.external_id, ref=dict(listed.ref)
-            )
+        if listed := listed_already(self, draft.sku):
+            return listed
         options = variant_options(draft)
         if draft.style and options:
             return self._publish_variation(draft, options, dry_run)
@@ -219,7 +217,7 @@ class WooCommerceAdapter(HttpAdapter):
         if dry_run:
             return PublishResult(draft.sku, False, requests=(write,))
         try:
-            created = self._send(write)
+            created = self.send(write)
         except ProviderRefused as exc:
             return PublishResult(draft.sku, False, error=_wordpress(exc), requests=(write,))
         # Named and referenced as a read names it.
@@ -286,11 +284,11 @@ class WooCommerceAdapter(HttpAdapter):
         try:
             if parent_write is not None:
                 sent.append(parent_write)
-                parent_id = self._send(parent_write)["id"]
+                parent_id = self.send(parent_write)["id"]
                 touched = True
                 variation_write["path"] = f"{API}/products/{parent_id}/variations"
             sent.append(variation_write)
-            made = self._send(variation_write)
+            made = self.send(variation_write)
         except ProviderRefused as exc:
             error = _wordpress(exc)
             if touched:
@@ -324,18 +322,10 @@ class WooCommerceAdapter(HttpAdapter):
             "path": f"{API}/products/{parent_id}",
             "body": {"attributes": _attributes(parent)},
         }
-        self._send(undo)
+        self.send(undo)
         return undo
 
-    def _send(self, write: dict) -> dict:
-        response = self.client.request(
-            write["method"], write["path"], content=json_dumps(write["body"])
-        )
-        return json_loads(response.content)
 
-
-# The attributes that tell a style's variants apart, in the order a shop shows them (at most
-# three: Shopify's limit of options, kept for every shop alike).
 def _attributes(product: dict) -> list[dict]:
     """A product's attributes as its update takes them (the documented properties)."""
     keep = ("id", "name", "position", "visible", "variation", "options")
